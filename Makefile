@@ -1,0 +1,22 @@
+# The two commands of README.md's Quickstart: `make quickstart` and `make test`.
+VENV    ?= .venv
+SHARED  ?= ../shared
+export MTL_TEXT_DATA_DIR ?= $(abspath $(SHARED)/data)
+BIN     := $(VENV)/bin
+RUN_DIR ?= runs/quickstart
+
+.PHONY: setup quickstart test
+
+setup:
+	bash scripts/setup.sh $(VENV)
+
+# Train on 20 Newsgroups + SST-2 with the default settings, print the test table, score two sentences.
+quickstart: setup
+	$(BIN)/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
+		scripts/train.py --tasks 20newsgroups sst2 --output-dir $(RUN_DIR)
+	$(BIN)/python scripts/predict.py --model $(RUN_DIR) \
+		"The film is a charming, funny and beautifully acted delight." \
+		"My new graphics card will not display anything under X11 on Linux; which driver should I use?"
+
+test: setup
+	$(BIN)/python -m pytest

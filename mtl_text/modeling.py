@@ -1,0 +1,168 @@
+"""The multi-task model: one shared encoder, one classification head per task, saved and restored as
+a model folder in the Hugging Face style:
+
+* ``config.json``: the encoder's architecture, the tasks (label names, maximum length), the heads'
+  size and dropout, and whatever the caller adds (the training arguments);
+* ``model.safetensors``: every weight, encoder and heads;
+* the tokenizer's files (``tokenizer.json``, ``tokenizer_config.json``, ...), written by the caller.
+
+Loading reads JSON and safetensors only: no pickle anywhere on the load path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from . import __version__
+from .encoders import build_encoder
+from .heads import ClassificationHead
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+class ModelLoadError(OSError):
+    """A folder is not a loadable mtl-text model. The message names the folder or file at fault."""
+
+
+class MultiTaskModel(nn.Module):
+    """One shared encoder and one :class:`~mtl_text.heads.ClassificationHead` per task.
+
+    Args:
+        encoder: an encoder from :mod:`mtl_text.encoders`.
+        tasks: task name -> ``{"labels": [...], "max_length": int}``.
+        head_hidden_size: hidden width of every head (0: a linear head).
+        head_dropout: dropout of every head.
+    """
+
+    def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], head_hidden_size: int = 256, head_dropout: float = 0.1):
+        super().__init__()
+        self.encoder = encoder
+        self.tasks = {name: {"labels": list(info["labels"]), "max_length": int(info["max_length"])} for name, info in tasks.items()}
+        self.head_hidden_size = head_hidden_size
+        self.head_dropout = head_dropout
+        self.heads = nn.ModuleDict(
+            {name: ClassificationHead(encoder.output_dim, len(info["labels"]), head_hidden_size, head_dropout) for name, info in self.tasks.items()}
+        )
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
+        """Logits of one task's head: ``(batch, seq_len)`` x2 -> ``(batch, num_labels)``.
+
+        Training calls this with one task per batch (task-homogeneous batches).
+        """
+        return self.heads[task](self.encoder(input_ids, attention_mask))
+
+    def predict_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tasks: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """Logits of several heads from one encoder pass.
+
+        Returns:
+            task name -> ``(batch, num_labels)``, for ``tasks`` (default: every task).
+
+        Raises:
+            KeyError: a task this model has no head for.
+        """
+        tasks = list(self.tasks) if tasks is None else list(tasks)
+        unknown = [t for t in tasks if t not in self.heads]
+        if unknown:
+            raise KeyError(f"this model has no head for {unknown}; its tasks are {list(self.tasks)}")
+        pooled = self.encoder(input_ids, attention_mask)
+        return {t: self.heads[t](pooled) for t in tasks}
+
+    def config_dict(self) -> dict:
+        return {
+            "mtl_text_version": __version__,
+            "encoder": self.encoder.config_dict(),
+            "tasks": self.tasks,
+            "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
+        }
+
+    def save_pretrained(self, directory: str | os.PathLike, tokenizer=None, extra_config: Mapping | None = None) -> Path:
+        """Write the model into ``directory`` (created if needed; other files there are left alone).
+
+        Every file is first written in full to a temporary folder inside ``directory``, then moved
+        into place with an atomic rename, ``config.json`` last: a reader never sees a half-written
+        file, and a folder without ``config.json`` is not taken for a model.
+
+        Args:
+            directory: the model folder.
+            tokenizer: a tokenizer with ``save_pretrained`` whose files go in the folder.
+            extra_config: more JSON-able keys for ``config.json`` (e.g. ``training_args``).
+        """
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
+        try:
+            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+            if tokenizer is not None:
+                tokenizer.save_pretrained(str(tmp))
+            config = self.config_dict()
+            config.update(extra_config or {})
+            (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+            files = sorted(tmp.iterdir(), key=lambda f: f.name == CONFIG_NAME)
+            for f in files:
+                os.chmod(f, 0o644)
+                os.replace(f, directory / f.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return directory
+
+    @staticmethod
+    def read_config(directory: str | os.PathLike) -> dict:
+        """Read and check a model folder's ``config.json``.
+
+        Raises:
+            ModelLoadError: the folder or file is missing, or the file is not valid JSON or lacks keys.
+        """
+        directory = Path(directory)
+        path = directory / CONFIG_NAME
+        if not directory.is_dir():
+            raise ModelLoadError(f"{directory} is not a folder; expected a saved mtl-text model folder ({CONFIG_NAME}, {WEIGHTS_NAME}, tokenizer files)")
+        if not path.is_file():
+            raise ModelLoadError(f"{directory} is not a saved mtl-text model: {CONFIG_NAME} is missing")
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ModelLoadError(f"{path}: not valid JSON ({e})") from None
+        missing = [k for k in ("encoder", "tasks", "head") if not isinstance(config, dict) or k not in config]
+        if missing:
+            raise ModelLoadError(f"{path}: not an mtl-text model config, missing key(s) {missing}")
+        return config
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> MultiTaskModel:
+        """Restore a model saved with :meth:`save_pretrained` (on the CPU, in eval mode).
+
+        Raises:
+            ModelLoadError: the folder is not a saved model, or its config or weights file is
+                missing, truncated, tampered with or does not match the architecture.
+        """
+        directory = Path(directory)
+        config = cls.read_config(directory)
+        try:
+            encoder = build_encoder(config["encoder"])
+            model = cls(encoder, config["tasks"], config["head"]["hidden_size"], config["head"]["dropout"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise ModelLoadError(f"{directory} is not a saved mtl-text model: {WEIGHTS_NAME} is missing")
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ModelLoadError(f"{weights}: not a readable safetensors file, truncated or corrupted ({e})") from None
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as e:
+            raise ModelLoadError(f"{weights}: weights do not match {CONFIG_NAME} ({e})") from None
+        return model.eval()

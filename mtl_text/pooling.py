@@ -1,0 +1,89 @@
+"""Pooling: token vectors ``(batch, seq_len, hidden)`` + attention mask ``(batch, seq_len)`` ->
+one vector per text.
+
+Padding never leaks into a pooled vector. A text with no tokens at all (an empty text under the
+word-level tokenizer) pools to the zero vector, so its prediction is defined: the heads' biases.
+
+Modes:
+
+* ``mean``: the average of the real tokens' vectors.
+* ``max``: the element-wise maximum over real tokens (Collobert et al. 2011; SWEM-max, Shen et al. 2018).
+* ``mean_max``: ``mean`` and ``max`` concatenated (output ``2 * hidden``; SWEM-concat).
+* ``attention``: a learned weighted average, ``a = softmax_t(v . tanh(W h_t + b))``,
+  ``pooled = sum_t a_t h_t`` (Yang et al. 2016, "Hierarchical Attention Networks"). It learns which
+  words matter, which helps long documents most.
+* ``cls``: the first token's vector (BERT's ``[CLS]``); for transformer encoders.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+POOLING_MODES = ("mean", "max", "mean_max", "attention", "cls")
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens: ``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, hidden)``."""
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+def masked_max(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Max over real tokens: ``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, hidden)``;
+    zeros for a text without tokens."""
+    keep = mask.unsqueeze(-1).bool()
+    filled = hidden.masked_fill(~keep, torch.finfo(hidden.dtype).min)
+    pooled = filled.max(1).values
+    return torch.where(keep.any(1), pooled, torch.zeros_like(pooled))
+
+
+class AttentionPooling(nn.Module):
+    """Additive attention pooling (Yang et al. 2016): ``(batch, seq_len, hidden)`` -> ``(batch, hidden)``."""
+
+    def __init__(self, hidden_size: int):
+        super().__init__()
+        self.proj = nn.Linear(hidden_size, hidden_size)
+        self.score = nn.Linear(hidden_size, 1, bias=False)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        scores = self.score(torch.tanh(self.proj(hidden))).squeeze(-1)  # (batch, seq_len)
+        keep = mask.bool()
+        scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+        weights = torch.softmax(scores, dim=-1) * keep  # an all-padding row gets weights 0
+        return torch.einsum("bs,bsh->bh", weights, hidden)
+
+
+class Pooling(nn.Module):
+    """Pool token vectors into one vector per text.
+
+    Args:
+        mode: one of :data:`POOLING_MODES`.
+        hidden_size: size of the token vectors.
+
+    Attributes:
+        output_dim: size of the pooled vector (``2 * hidden_size`` for ``mean_max``).
+
+    Raises:
+        ValueError: an unknown mode.
+    """
+
+    def __init__(self, mode: str, hidden_size: int):
+        super().__init__()
+        if mode not in POOLING_MODES:
+            raise ValueError(f"unknown pooling {mode!r}; expected one of {POOLING_MODES}")
+        self.mode = mode
+        self.output_dim = 2 * hidden_size if mode == "mean_max" else hidden_size
+        self.attention = AttentionPooling(hidden_size) if mode == "attention" else None
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, output_dim)``."""
+        if self.mode == "mean":
+            return masked_mean(hidden, mask)
+        if self.mode == "max":
+            return masked_max(hidden, mask)
+        if self.mode == "mean_max":
+            return torch.cat([masked_mean(hidden, mask), masked_max(hidden, mask)], dim=-1)
+        if self.mode == "attention":
+            return self.attention(hidden, mask)
+        return hidden[:, 0]

@@ -1,0 +1,96 @@
+"""Text -> tokens: the word-level tokenizer of the word-vector encoder, and batched tokenization of a
+task's splits (shared by both encoder families).
+
+The word-level tokenizer is a Hugging Face ``tokenizers`` pipeline wrapped in
+:class:`transformers.PreTrainedTokenizerFast`, so it saves, loads and pads like a transformer's.
+
+* normalisation: Unicode NFKC, then lower-casing (unless ``lowercase=False``);
+* pre-tokenisation: BERT's rule, split on whitespace and around every punctuation character
+  (``"don't!"`` -> ``don ' t !``);
+* vocabulary: every word seen at least ``min_frequency`` times in the training texts given, plus
+  ``[PAD]`` (id 0) and ``[UNK]`` (id 1);
+* out-of-vocabulary words (rarer words, and words never seen in training) map to ``[UNK]``, which
+  has its own trained embedding;
+* truncation: a text longer than the task's ``max_length`` keeps its first ``max_length`` tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import datasets
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+PAD_TOKEN = "[PAD]"
+UNK_TOKEN = "[UNK]"
+
+
+def train_word_tokenizer(
+    texts: Iterable[str],
+    min_frequency: int = 1,
+    max_vocab_size: int | None = None,
+    lowercase: bool = True,
+) -> PreTrainedTokenizerFast:
+    """Build the word-level tokenizer's vocabulary from ``texts`` (training text only).
+
+    Args:
+        texts: the training texts of every selected task.
+        min_frequency: a word seen fewer times than this maps to ``[UNK]``.
+        max_vocab_size: keep at most this many words (the most frequent); ``None`` keeps all.
+        lowercase: lower-case before splitting (GloVe 6B vectors are lower-case).
+
+    Returns:
+        a fast tokenizer with ``[PAD]`` = 0 and ``[UNK]`` = 1, right-side truncation and padding.
+    """
+    tok = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    tok.normalizer = normalizers.Sequence(steps)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordLevelTrainer(
+        vocab_size=(max_vocab_size + 2) if max_vocab_size else 2**31 - 1,
+        min_frequency=min_frequency,
+        special_tokens=[PAD_TOKEN, UNK_TOKEN],
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        pad_token=PAD_TOKEN,
+        unk_token=UNK_TOKEN,
+        model_max_length=1_000_000,
+        padding_side="right",
+        truncation_side="right",
+    )
+
+
+def word_sequences(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> list[list[str]]:
+    """Split ``texts`` into the tokenizer's word strings (no truncation), e.g. to train Word2Vec."""
+    return [enc.tokens for enc in tokenizer.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+
+def tokenize_splits(
+    splits: datasets.DatasetDict,
+    tokenizer,
+    max_length: int,
+    batch_size: int = 1000,
+) -> datasets.DatasetDict:
+    """Tokenize every split of one task with ``datasets.map`` (batched).
+
+    Args:
+        splits: columns ``text`` and ``label``.
+        tokenizer: any fast tokenizer (word-level or a transformer's).
+        max_length: the task's maximum length in tokens, special tokens included; longer texts keep
+            their first tokens.
+
+    Returns:
+        splits with columns ``input_ids``, ``attention_mask`` and ``labels`` (the text is dropped);
+        padding is left to the collator, per batch.
+    """
+
+    def encode(batch):
+        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": batch["label"]}
+
+    columns = next(iter(splits.values())).column_names
+    return splits.map(encode, batched=True, batch_size=batch_size, remove_columns=columns, desc="Tokenizing")

@@ -1,0 +1,29 @@
+"""SST-2 from GLUE (Socher et al. 2013; Wang et al. 2019): sentence sentiment, 2 classes.
+
+Train 67,349 sentences; test = the GLUE dev set (872), since GLUE's test labels are hidden. Read
+from ``<data_dir>/sst2/{train,dev}.tsv``; without them, Hugging Face ``datasets`` downloads GLUE.
+"""
+
+from mtl_text import Task, missing_data_error, read_tsv, register_task
+
+LABELS = ("negative", "positive")
+FILES = {"train": "sst2/train.tsv", "test": "sst2/dev.tsv"}
+
+
+def load(data_dir):
+    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
+    if paths and all(p.is_file() for p in paths.values()):
+        return {split: read_tsv(p, text_field="sentence", label_field="label", labels=LABELS) for split, p in paths.items()}
+    try:
+        import datasets
+
+        glue = datasets.load_dataset("nyu-mll/glue", "sst2")
+        return {"train": {"text": glue["train"]["sentence"], "label": glue["train"]["label"]},
+                "test": {"text": glue["validation"]["sentence"], "label": glue["validation"]["label"]}}
+    except Exception as e:
+        raise missing_data_error("sst2", list(paths.values()),
+                                 "Or download SST-2 from https://gluebenchmark.com/tasks.", e) from e
+
+
+register_task(Task(name="sst2", labels=LABELS, load=load, max_length=64,
+                   description="SST-2 (GLUE): sentiment of a movie-review sentence, 2 classes"))

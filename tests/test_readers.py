@@ -1,0 +1,72 @@
+import logging
+
+import pytest
+
+from mtl_text import DataFormatError, read_csv, read_jsonl, read_tsv
+
+LABELS = ["neg", "pos"]
+
+
+def write(tmp_path, name, content, mode="w"):
+    path = tmp_path / name
+    if mode == "wb":
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def test_csv_reads_names_and_ids(tmp_path):
+    path = write(tmp_path, "a.csv", 'text,label\n"good, really",pos\nbad,0\n')
+    assert read_csv(path, labels=LABELS) == {"text": ["good, really", "bad"], "label": [1, 0]}
+
+
+def test_csv_wrong_field_count_names_file_and_line(tmp_path):
+    path = write(tmp_path, "a.csv", "text,label\nfine,pos\nbroken,pos,extra\n")
+    with pytest.raises(DataFormatError, match=r"a\.csv, line 3: expected 2 fields"):
+        read_csv(path, labels=LABELS)
+
+
+def test_csv_missing_column(tmp_path):
+    path = write(tmp_path, "a.csv", "sentence,label\nx,pos\n")
+    with pytest.raises(DataFormatError, match=r"line 1: header .* lacks the column\(s\) \['text'\]"):
+        read_csv(path)
+
+
+def test_unknown_label_names_line(tmp_path):
+    path = write(tmp_path, "a.tsv", "text\tlabel\nfine\tpos\nodd\tneutral\n")
+    with pytest.raises(DataFormatError, match=r"a\.tsv, line 3: unknown label 'neutral'"):
+        read_tsv(path, labels=LABELS)
+
+
+def test_tsv_keeps_quotes_and_text_unaltered(tmp_path):
+    path = write(tmp_path, "a.tsv", 'sentence \tlabel\n"quoted" start \t1\n')
+    assert read_tsv(path, text_field="sentence", labels=LABELS) == {"text": ['"quoted" start '], "label": [1]}
+
+
+def test_empty_texts_are_skipped_counted_and_reported(tmp_path, caplog):
+    path = write(tmp_path, "a.jsonl", '{"text": "ok", "label": "pos"}\n{"text": "  ", "label": "neg"}\n\n{"text": "", "label": "neg"}\n')
+    with caplog.at_level(logging.WARNING):
+        out = read_jsonl(path, labels=LABELS)
+    assert out == {"text": ["ok"], "label": [1]}
+    assert "skipped 2 row(s) with empty text (lines 2, 4)" in caplog.text
+
+
+@pytest.mark.parametrize("content, match", [
+    ('{"text": "a", "label": "pos"}\n{"text": "b", label: 1}\n', r"line 2: invalid JSON"),
+    ('["a", "pos"]\n', r"line 1: expected a JSON object"),
+    ('{"txt": "a", "label": "pos"}\n', r"line 1: missing field 'text'"),
+    ('{"text": 3, "label": "pos"}\n', r"line 1: field 'text' must be a string"),
+    ('{"text": "a", "label": 7}\n', r"line 1: label id 7 out of range"),
+])
+def test_jsonl_errors_name_file_and_line(tmp_path, content, match):
+    path = write(tmp_path, "data.jsonl", content)
+    with pytest.raises(DataFormatError, match=match) as info:
+        read_jsonl(path, labels=LABELS)
+    assert "data.jsonl" in str(info.value)
+
+
+def test_non_utf8_bytes_name_the_line(tmp_path):
+    path = write(tmp_path, "a.jsonl", b'{"text": "fine", "label": 0}\n{"text": "caf\xe9", "label": 1}\n', mode="wb")
+    with pytest.raises(DataFormatError, match=r"a\.jsonl, line 2: not valid utf-8"):
+        read_jsonl(path, labels=LABELS)
