@@ -1,8 +1,10 @@
-"""Encoders: token ids -> one pooled vector per text. Every encoder has the same interface:
+"""Encoders: token ids -> one vector per token, shared by every task. Every encoder has the same
+interface:
 
 * ``forward(input_ids, attention_mask)``: ``(batch, seq_len)`` ints and ``(batch, seq_len)`` 0/1 ->
-  ``(batch, output_dim)`` floats;
-* ``output_dim``: the pooled vector's size;
+  ``(batch, seq_len, hidden_size)`` floats (pooling happens after the encoder, per task: see
+  :class:`mtl_text.modeling.MultiTaskModel`);
+* ``hidden_size``: the size of each token vector;
 * ``config_dict()``: a JSON-able description from which :func:`build_encoder` rebuilds the same
   architecture (the weights travel separately, in ``model.safetensors``);
 * ``frozen``: true when the encoder is used as a fixed feature extractor.
@@ -16,11 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .pooling import Pooling
 
 
 class WordVectorEncoder(nn.Module):
-    """Word embeddings followed by pooling.
+    """Word embeddings: each token id becomes its (trainable or frozen) word vector.
 
     The embedding matrix is initialised from Word2Vec vectors trained on the tasks' training text or
     from pretrained vectors (see :mod:`mtl_text.vectors`), or randomly when ``embeddings`` is None.
@@ -29,9 +30,7 @@ class WordVectorEncoder(nn.Module):
     Args:
         vocab_size: rows of the embedding matrix.
         embedding_dim: size of each word vector.
-        pooling: a mode of :class:`mtl_text.pooling.Pooling`.
-        freeze: keep the embeddings fixed (feature extraction); the pooling's own parameters, if
-            any, still train.
+        freeze: keep the embeddings fixed (feature extraction).
         embeddings: optional initial matrix ``(vocab_size, embedding_dim)``.
     """
 
@@ -41,7 +40,6 @@ class WordVectorEncoder(nn.Module):
         self,
         vocab_size: int,
         embedding_dim: int,
-        pooling: str = "attention",
         freeze: bool = False,
         embeddings: np.ndarray | torch.Tensor | None = None,
     ):
@@ -56,25 +54,24 @@ class WordVectorEncoder(nn.Module):
                 self.embedding.weight[0].zero_()
         self.embedding.weight.requires_grad_(not freeze)
         self.frozen = freeze
-        self.pooling = Pooling(pooling, embedding_dim)
-        self.output_dim = self.pooling.output_dim
+        self.hidden_size = embedding_dim
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq_len)``, ``(batch, seq_len)`` -> ``(batch, output_dim)``."""
-        return self.pooling(self.embedding(input_ids), attention_mask)
+        """``(batch, seq_len)``, ``(batch, seq_len)`` -> ``(batch, seq_len, embedding_dim)``; padding
+        positions hold the zero ``[PAD]`` vector (poolings mask them anyway)."""
+        return self.embedding(input_ids)
 
     def config_dict(self) -> dict:
         return {
             "type": self.type_name,
             "vocab_size": self.embedding.num_embeddings,
             "embedding_dim": self.embedding.embedding_dim,
-            "pooling": self.pooling.mode,
             "freeze": self.frozen,
         }
 
     @classmethod
     def from_config(cls, config: dict) -> WordVectorEncoder:
-        return cls(config["vocab_size"], config["embedding_dim"], config["pooling"], config.get("freeze", False))
+        return cls(config["vocab_size"], config["embedding_dim"], config.get("freeze", False))
 
 
 ENCODER_TYPES: dict[str, type[nn.Module]] = {WordVectorEncoder.type_name: WordVectorEncoder}

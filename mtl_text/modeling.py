@@ -1,5 +1,13 @@
-"""The multi-task model: one shared encoder, one classification head per task, saved and restored as
-a model folder in the Hugging Face style:
+"""The multi-task model: one shared encoder, then per task a pooling and a classification head.
+
+Data flow: token ids -> encoder -> token vectors ``(batch, seq_len, hidden)`` -> the task's pooling
+-> pooled vector -> the task's head -> logits. Each task pools the shared token vectors its own way:
+with ``attention`` pooling every task learns which words matter to it (topic words for one,
+sentiment words for another: task-specific attention, as in Liu et al. 2017 "Adversarial multi-task
+learning for text classification" and Stickland & Murray 2019); the parameter-free poolings are the
+same for every task.
+
+Saved and restored as a model folder in the Hugging Face style:
 
 * ``config.json``: the encoder's architecture, the tasks (label names, maximum length), the heads'
   size and dropout, and whatever the caller adds (the training arguments);
@@ -26,6 +34,7 @@ from torch import nn
 from . import __version__
 from .encoders import build_encoder
 from .heads import ClassificationHead
+from .pooling import Pooling
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -36,31 +45,56 @@ class ModelLoadError(OSError):
 
 
 class MultiTaskModel(nn.Module):
-    """One shared encoder and one :class:`~mtl_text.heads.ClassificationHead` per task.
+    """One shared encoder; per task a :class:`~mtl_text.pooling.Pooling` and a
+    :class:`~mtl_text.heads.ClassificationHead`.
 
     Args:
         encoder: an encoder from :mod:`mtl_text.encoders`.
         tasks: task name -> ``{"labels": [...], "max_length": int}``.
+        pooling: a mode of :class:`~mtl_text.pooling.Pooling` for every task, or task name -> mode.
         head_hidden_size: hidden width of every head (0: a linear head).
         head_dropout: dropout of every head.
+        word_dropout: in training, the probability of leaving each token out of the pooling (whole
+            tokens, as in the Deep Averaging Network, Iyyer et al. 2015); at least one token of a
+            non-empty text is always kept. No effect in eval mode.
     """
 
-    def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], head_hidden_size: int = 256, head_dropout: float = 0.1):
+    def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], pooling: str | Mapping[str, str] = "attention", head_hidden_size: int = 256,
+                 head_dropout: float = 0.1, word_dropout: float = 0.0):
         super().__init__()
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
+        self.word_dropout = word_dropout
         self.encoder = encoder
         self.tasks = {name: {"labels": list(info["labels"]), "max_length": int(info["max_length"])} for name, info in tasks.items()}
+        modes = {name: pooling for name in self.tasks} if isinstance(pooling, str) else dict(pooling)
+        if set(modes) != set(self.tasks):
+            raise ValueError(f"pooling modes given for {sorted(modes)}, but the tasks are {sorted(self.tasks)}")
+        self.pooling_modes = modes
         self.head_hidden_size = head_hidden_size
         self.head_dropout = head_dropout
+        self.poolers = nn.ModuleDict({name: Pooling(modes[name], encoder.hidden_size) for name in self.tasks})
         self.heads = nn.ModuleDict(
-            {name: ClassificationHead(encoder.output_dim, len(info["labels"]), head_hidden_size, head_dropout) for name, info in self.tasks.items()}
+            {name: ClassificationHead(self.poolers[name].output_dim, len(info["labels"]), head_hidden_size, head_dropout)
+             for name, info in self.tasks.items()}
         )
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
-        """Logits of one task's head: ``(batch, seq_len)`` x2 -> ``(batch, num_labels)``.
+        """Logits of one task: ``(batch, seq_len)`` x2 -> ``(batch, num_labels)``.
 
         Training calls this with one task per batch (task-homogeneous batches).
         """
-        return self.heads[task](self.encoder(input_ids, attention_mask))
+        hidden = self.encoder(input_ids, attention_mask)
+        return self.heads[task](self.poolers[task](hidden, self._pooling_mask(attention_mask)))
+
+    def _pooling_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The attention mask with word dropout applied (training only): ``(batch, seq_len)``."""
+        if not self.training or self.word_dropout == 0.0:
+            return attention_mask
+        keep = (torch.rand(attention_mask.shape, device=attention_mask.device) >= self.word_dropout).to(attention_mask.dtype)
+        dropped = attention_mask * keep
+        empty = (dropped.sum(1) == 0) & (attention_mask.sum(1) > 0)  # every token dropped: keep the text whole
+        return torch.where(empty.unsqueeze(1), attention_mask, dropped)
 
     def predict_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tasks: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
         """Logits of several heads from one encoder pass.
@@ -75,15 +109,17 @@ class MultiTaskModel(nn.Module):
         unknown = [t for t in tasks if t not in self.heads]
         if unknown:
             raise KeyError(f"this model has no head for {unknown}; its tasks are {list(self.tasks)}")
-        pooled = self.encoder(input_ids, attention_mask)
-        return {t: self.heads[t](pooled) for t in tasks}
+        hidden = self.encoder(input_ids, attention_mask)
+        return {t: self.heads[t](self.poolers[t](hidden, attention_mask)) for t in tasks}
 
     def config_dict(self) -> dict:
         return {
             "mtl_text_version": __version__,
             "encoder": self.encoder.config_dict(),
             "tasks": self.tasks,
+            "pooling": self.pooling_modes,
             "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
+            "word_dropout": self.word_dropout,
         }
 
     def save_pretrained(self, directory: str | os.PathLike, tokenizer=None, extra_config: Mapping | None = None) -> Path:
@@ -134,7 +170,7 @@ class MultiTaskModel(nn.Module):
             config = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ModelLoadError(f"{path}: not valid JSON ({e})") from None
-        missing = [k for k in ("encoder", "tasks", "head") if not isinstance(config, dict) or k not in config]
+        missing = [k for k in ("encoder", "tasks", "pooling", "head") if not isinstance(config, dict) or k not in config]
         if missing:
             raise ModelLoadError(f"{path}: not an mtl-text model config, missing key(s) {missing}")
         return config
@@ -151,7 +187,8 @@ class MultiTaskModel(nn.Module):
         config = cls.read_config(directory)
         try:
             encoder = build_encoder(config["encoder"])
-            model = cls(encoder, config["tasks"], config["head"]["hidden_size"], config["head"]["dropout"])
+            model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
+                        config.get("word_dropout", 0.0))
         except (KeyError, TypeError, ValueError) as e:
             raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
         weights = directory / WEIGHTS_NAME

@@ -64,6 +64,9 @@ class Task:
             real download source; if both fail it raises :class:`~mtl_text.readers.DataNotFoundError`.
         max_length: the maximum number of tokens per text for this task; longer texts keep their
             first ``max_length`` tokens (after special tokens are accounted for).
+        pooling: how this task pools the shared encoder's token vectors by default (a mode of
+            :class:`mtl_text.pooling.Pooling`): ``mean`` suits sentences; ``attention`` suits long
+            documents, where most words say nothing about the label. ``--pooling`` overrides it.
         metrics: the metrics reported for this task (from ``"accuracy"``, ``"macro_f1"``).
         description: one line shown by ``--list-tasks``.
     """
@@ -72,6 +75,7 @@ class Task:
     labels: Sequence[str]
     load: Callable[[Path | None], Mapping]
     max_length: int = 128
+    pooling: str = "mean"
     metrics: Sequence[str] = METRICS
     description: str = ""
 
@@ -84,6 +88,10 @@ class Task:
             raise ValueError(f"task '{self.name}': label names must be unique, got {list(self.labels)}")
         if self.max_length < 1:
             raise ValueError(f"task '{self.name}': max_length must be >= 1, got {self.max_length}")
+        from .pooling import POOLING_MODES  # torch only when a task is built, not at package import
+
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"task '{self.name}': unknown pooling {self.pooling!r}; expected one of {POOLING_MODES}")
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
             raise ValueError(f"task '{self.name}': unknown metric(s) {unknown}; known: {list(METRICS)}")

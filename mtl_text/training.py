@@ -81,12 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--random-init", action="store_true", help="random embeddings, no Word2Vec and no vectors file (a no-transfer baseline)")
     g.add_argument("--min-word-frequency", type=int, default=2, help="words rarer than this in the training text map to [UNK]")
     g.add_argument("--max-vocab-size", type=int, default=None, help="keep at most this many (most frequent) words")
-    g.add_argument("--pooling", choices=POOLING_MODES, default="attention", help="how token vectors become one vector per text")
-    g.add_argument("--freeze-encoder", action="store_true", help="keep the word vectors fixed (feature extraction); heads and pooling still train")
+    g.add_argument("--pooling", nargs="+", default=[], metavar="MODE|TASK=MODE",
+                   help=f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; "
+                   "default: each task's own (mean for sentences, attention for 20newsgroups); a bare MODE applies to every task, "
+                   "TASK=MODE to one (attention is learned per task)")
+    g.add_argument("--freeze-encoder", action="store_true", help="keep the word vectors fixed (feature extraction); poolings and heads still train")
 
     g = p.add_argument_group("heads")
     g.add_argument("--head-hidden-size", type=int, default=256, help="hidden width of each task's head; 0 for a linear head")
     g.add_argument("--head-dropout", type=float, default=0.1, help="dropout in each head")
+    g.add_argument("--word-dropout", type=float, default=0.3,
+                   help="training only: probability of leaving each token out of the pooling (Iyyer et al. 2015)")
 
     g = p.add_argument_group("optimisation")
     g.add_argument("--seed", type=int, default=42, help="seeds the validation split, the task schedule, shuffling and initialisation")
@@ -122,7 +127,19 @@ def parse_args(argv=None) -> argparse.Namespace:
             raise SystemExit(f"--max-length: expected TASK=N with N >= 1, got {item!r}")
         overrides[name] = int(value)
     args.max_length = overrides
+    args.pooling = parse_pooling(args.pooling)
     return args
+
+
+def parse_pooling(items: list[str]) -> dict[str, str]:
+    """``["attention", "sst2=mean"]`` -> ``{"*": "attention", "sst2": "mean"}`` ("*": every other task)."""
+    modes = {}
+    for item in items:
+        name, sep, mode = item.rpartition("=")
+        if mode not in POOLING_MODES:
+            raise SystemExit(f"--pooling: {mode!r} is not a pooling mode; expected one of {', '.join(POOLING_MODES)}")
+        modes[name if sep else "*"] = mode
+    return modes
 
 
 class TaskBatches:
@@ -200,7 +217,7 @@ def build_word_vector_encoder(args, train_texts: list[str]):
         dim = matrix.shape[1]
         logger.info("embeddings: %s, %d dimensions, %d/%d words found (%.1f%%) in %.1fs", source, dim, found, len(vocab) - 2,
                     100 * found / max(len(vocab) - 2, 1), time.time() - t0)
-    encoder = WordVectorEncoder(len(vocab), dim, pooling=args.pooling, freeze=args.freeze_encoder, embeddings=matrix)
+    encoder = WordVectorEncoder(len(vocab), dim, freeze=args.freeze_encoder, embeddings=matrix)
     return tokenizer, encoder
 
 
@@ -228,9 +245,10 @@ def train(args: argparse.Namespace) -> dict:
 
     # --- 1. tasks and data ---------------------------------------------------------------------
     tasks = {name: get_task(name) for name in args.tasks}
-    unknown = set(args.max_length) - set(tasks)
+    unknown = (set(args.max_length) | set(args.pooling) - {"*"}) - set(tasks)
     if unknown:
-        raise SystemExit(f"--max-length names task(s) {sorted(unknown)} that are not in --tasks {args.tasks}")
+        raise SystemExit(f"--max-length or --pooling names task(s) {sorted(unknown)} that are not in --tasks {args.tasks}")
+    pooling = {name: args.pooling.get(name, args.pooling.get("*", task.pooling)) for name, task in tasks.items()}
     max_lengths = {name: args.max_length.get(name, task.max_length) for name, task in tasks.items()}
     splits = {}
     for name, task in tasks.items():
@@ -245,7 +263,9 @@ def train(args: argparse.Namespace) -> dict:
     train_texts = [text for name in tasks for text in splits[name]["train"]["text"]]
     tokenizer, encoder = build_word_vector_encoder(args, train_texts)
     model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n]} for n, t in tasks.items()},
-                           head_hidden_size=args.head_hidden_size, head_dropout=args.head_dropout)
+                           pooling=pooling, head_hidden_size=args.head_hidden_size, head_dropout=args.head_dropout,
+                           word_dropout=args.word_dropout)
+    logger.info("pooling: %s", pooling)
     logger.info("model: %.2fM parameters (%.2fM trainable)", sum(p.numel() for p in model.parameters()) / 1e6,
                 sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
 

@@ -18,8 +18,8 @@ TASKS = {"sentiment": {"labels": ["negative", "positive"], "max_length": 16}, "q
 def small_model(pooling="attention", seed=0):
     torch.manual_seed(seed)
     tokenizer = train_word_tokenizer(TEXTS)
-    encoder = WordVectorEncoder(len(tokenizer), 16, pooling=pooling)
-    return MultiTaskModel(encoder, TASKS, head_hidden_size=8, head_dropout=0.1).eval(), tokenizer
+    encoder = WordVectorEncoder(len(tokenizer), 16)
+    return MultiTaskModel(encoder, TASKS, pooling=pooling, head_hidden_size=8, head_dropout=0.1).eval(), tokenizer
 
 
 @pytest.mark.parametrize("pooling", ["mean", "mean_max", "attention"])
@@ -101,7 +101,7 @@ def test_head_shapes_and_options():
 
 
 def test_freeze_encoder_keeps_embeddings_fixed():
-    encoder = WordVectorEncoder(20, 8, pooling="mean", freeze=True, embeddings=np.ones((20, 8), dtype=np.float32))
+    encoder = WordVectorEncoder(20, 8, freeze=True, embeddings=np.ones((20, 8), dtype=np.float32))
     assert not encoder.embedding.weight.requires_grad
     assert torch.equal(encoder.embedding.weight[0], torch.zeros(8))  # [PAD] stays zero
     with pytest.raises(ValueError, match="shape"):
@@ -146,3 +146,30 @@ def test_bad_vectors_file(tmp_path):
     bad.write_text("hello world this is not vectors\n")
     with pytest.raises(ValueError, match="bad.txt"):
         load_vectors(bad)
+
+
+def test_word_dropout_only_in_training_and_never_empties_a_text():
+    model, _ = small_model("mean")
+    model.word_dropout = 0.5
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1, 1, 1], [1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 0]])
+    model.eval()
+    assert torch.equal(model._pooling_mask(mask), mask)
+    model.train()
+    torch.manual_seed(0)
+    dropped = [model._pooling_mask(mask) for _ in range(200)]
+    assert all(((d <= mask).all() and d[1, 0] == 1 and d[2].sum() == 0) for d in dropped)  # a 1-token text is kept whole
+    kept = torch.stack([d[0].float().mean() for d in dropped]).mean().item()
+    assert kept == pytest.approx(0.5, abs=0.05)
+    with pytest.raises(ValueError, match="word_dropout"):
+        MultiTaskModel(model.encoder, TASKS, word_dropout=1.0)
+
+
+def test_pooling_per_task(tmp_path):
+    torch.manual_seed(0)
+    tokenizer = train_word_tokenizer(TEXTS)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer), 16), TASKS, pooling={"sentiment": "mean_max", "qtype": "attention"})
+    assert model.heads["sentiment"].layers[1].in_features == 32 and model.heads["qtype"].layers[1].in_features == 16
+    model.save_pretrained(tmp_path, tokenizer)
+    assert MultiTaskModel.from_pretrained(tmp_path).pooling_modes == {"sentiment": "mean_max", "qtype": "attention"}
+    with pytest.raises(ValueError, match="pooling modes given for"):
+        MultiTaskModel(model.encoder, TASKS, pooling={"sentiment": "mean"})
