@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="the model folder written by train.py")
     p.add_argument("--input", default=None, metavar="FILE",
                    help="file of texts: one per line, or JSON Lines with a 'text' field ('-' for standard input)")
-    p.add_argument("--tasks", nargs="+", default=None, help="heads to use (default: all of the model's tasks)")
+    p.add_argument("--tasks", nargs="+", default=None,
+                   help="heads to use (default: all of the model's tasks); put texts before this option, or after '--'")
     p.add_argument("--batch-size", type=int, default=64, help="texts per encoder pass")
     return p
 

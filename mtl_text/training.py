@@ -40,7 +40,8 @@ from .metrics import classification_metrics
 from .modeling import WEIGHTS_NAME, MultiTaskModel
 from .pooling import POOLING_MODES
 from .sampling import STRATEGIES, TaskSchedule
-from .tasks import DATA_DIR_ENV, get_task, list_tasks, load_task_file, load_task_splits
+from .readers import DataFormatError, DataNotFoundError
+from .tasks import DATA_DIR_ENV, UnknownTaskError, get_task, list_tasks, load_task_file, load_task_splits
 from .tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from .vectors import embedding_matrix, load_vectors, train_word2vec
 
@@ -381,15 +382,22 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def main(argv=None) -> None:
+    """Command-line entry point. Bad input (an unknown task, missing or malformed data files, a bad
+    task file) ends the program with one ``error:`` line and exit status 2."""
     args = parse_args(argv)
-    for spec in args.task_file:
-        load_task_file(spec)
-    if args.list_tasks:
-        for name in list_tasks():
-            task = get_task(name)
-            print(f"{name:16} {task.num_labels:3d} labels  {task.description}")
-        return
-    train(args)
+    try:
+        for spec in args.task_file:
+            load_task_file(spec)
+        if args.list_tasks:
+            for name in list_tasks():
+                task = get_task(name)
+                print(f"{name:16} {task.num_labels:3d} labels  {task.pooling:9} pooling  {task.description}")
+            return
+        train(args)
+    except (UnknownTaskError, DataNotFoundError, DataFormatError, FileNotFoundError, ModuleNotFoundError) as e:
+        logging.getLogger("mtl_text.train").debug("bad input", exc_info=True)
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":
