@@ -293,7 +293,10 @@ def train(args: argparse.Namespace) -> dict:
     num_epochs = max(1, math.ceil(max_steps / steps_per_epoch))
     schedule = TaskSchedule(sizes, seed=args.seed, steps_per_epoch=steps_per_epoch * args.gradient_accumulation_steps,
                             num_epochs=num_epochs, strategy=args.sampling, temperature=args.temperature)
-    lr_scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(args.warmup_ratio * max_steps), num_training_steps=max_steps)
+    # Accelerate's prepared scheduler advances num_processes times per optimizer step, so the schedule
+    # is laid out in those units (as in Accelerate's examples); the LR then reaches 0 at max_steps.
+    lr_scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(args.warmup_ratio * max_steps) * accelerator.num_processes,
+                                 num_training_steps=max_steps * accelerator.num_processes)
     eval_every = args.eval_every or max(1, steps_per_epoch // 2)
     logger.info("training: %d steps (%d per epoch), global batch %d, sampling %s, first-epoch mix %s, validation every %d steps",
                 max_steps, steps_per_epoch, global_batch, args.sampling,
