@@ -76,7 +76,9 @@ class Predictor:
             KeyError: a task the model has no head for.
         """
         tasks = self.tasks if tasks is None else list(tasks)
-        self.model.predict_logits(torch.zeros(1, 1, dtype=torch.long), torch.ones(1, 1, dtype=torch.long), tasks)  # validates names
+        unknown = [t for t in tasks if t not in self.model.tasks]
+        if unknown:
+            raise KeyError(f"this model has no head for {unknown}; its tasks are {self.tasks}")
         max_length = max(self.model.tasks[t]["max_length"] for t in tasks)
         chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
         for start in range(0, len(texts), self.batch_size):

@@ -307,7 +307,7 @@ def train(args: argparse.Namespace) -> dict:
     val_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in val_dls.items()}
     test_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in test_dls.items()}
 
-    saved_config = {"training_args": {k: v for k, v in vars(args).items()}}
+    saved_config = {"training_args": dict(vars(args))}
 
     def log(record: dict) -> None:
         if accelerator.is_main_process:

@@ -30,11 +30,9 @@ def read_archive(path):
             split = parts[-3].rsplit("-", 1)[-1]
             text = tar.extractfile(member).read().decode("latin-1")
             splits[split].append((parts[-2], parts[-1], text))
-    return {
-        split: {"text": [t for _, _, t in sorted(rows, key=lambda r: (r[0], int(r[1])))],
-                "label": [g for g, _, _ in sorted(rows, key=lambda r: (r[0], int(r[1])))]}
-        for split, rows in splits.items()
-    }
+    for rows in splits.values():
+        rows.sort(key=lambda r: (r[0], int(r[1])))
+    return {split: {"text": [t for _, _, t in rows], "label": [g for g, _, _ in rows]} for split, rows in splits.items()}
 
 
 def load(data_dir):
