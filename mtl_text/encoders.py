@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 
-
 class WordVectorEncoder(nn.Module):
     """Word embeddings: each token id becomes its (trainable or frozen) word vector.
 

@@ -105,12 +105,21 @@ class MultiTaskModel(nn.Module):
         Raises:
             KeyError: a task this model has no head for.
         """
+        tasks = self.check_tasks(tasks)
+        hidden = self.encoder(input_ids, attention_mask)
+        return {t: self.heads[t](self.poolers[t](hidden, attention_mask)) for t in tasks}
+
+    def check_tasks(self, tasks: Iterable[str] | None) -> list[str]:
+        """``tasks`` as a list (every task when None).
+
+        Raises:
+            KeyError: a task this model has no head for; the message lists the model's tasks.
+        """
         tasks = list(self.tasks) if tasks is None else list(tasks)
         unknown = [t for t in tasks if t not in self.heads]
         if unknown:
             raise KeyError(f"this model has no head for {unknown}; its tasks are {list(self.tasks)}")
-        hidden = self.encoder(input_ids, attention_mask)
-        return {t: self.heads[t](self.poolers[t](hidden, attention_mask)) for t in tasks}
+        return tasks
 
     def config_dict(self) -> dict:
         return {

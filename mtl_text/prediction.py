@@ -75,10 +75,7 @@ class Predictor:
         Raises:
             KeyError: a task the model has no head for.
         """
-        tasks = self.tasks if tasks is None else list(tasks)
-        unknown = [t for t in tasks if t not in self.model.tasks]
-        if unknown:
-            raise KeyError(f"this model has no head for {unknown}; its tasks are {self.tasks}")
+        tasks = self.model.check_tasks(tasks)
         max_length = max(self.model.tasks[t]["max_length"] for t in tasks)
         chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
         for start in range(0, len(texts), self.batch_size):
@@ -155,10 +152,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size)
-        if args.tasks:
-            unknown = [t for t in args.tasks if t not in predictor.tasks]
-            if unknown:
-                raise KeyError(f"--tasks: the model has no head for {unknown}; its tasks are {predictor.tasks}")
+        predictor.model.check_tasks(args.tasks)  # before reading any input
         texts: list[str] = list(args.texts)
         if args.input:
             if args.input == "-":
