@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 from torch import nn
 
 from . import __version__
@@ -79,13 +79,28 @@ class MultiTaskModel(nn.Module):
              for name, info in self.tasks.items()}
         )
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, task: str | None = None,
+                features: torch.Tensor | None = None) -> torch.Tensor:
         """Logits of one task: ``(batch, seq_len)`` x2 -> ``(batch, num_labels)``.
 
-        Training calls this with one task per batch (task-homogeneous batches).
+        Training calls this with one task per batch (task-homogeneous batches). With ``features``
+        (``(batch, pooled_dim)``, from :meth:`pooled_features`) the encoder and pooling are skipped:
+        the cache of feature extraction.
         """
-        hidden = self.encoder(input_ids, attention_mask)
-        return self.heads[task](self.poolers[task](hidden, self._pooling_mask(attention_mask)))
+        if features is None:
+            hidden = self.encoder(input_ids, attention_mask)
+            features = self.poolers[task](hidden, self._pooling_mask(attention_mask))
+        return self.heads[task](features)
+
+    def can_cache_features(self, task: str) -> bool:
+        """True when ``task``'s pooled vector is a fixed function of its input: a frozen encoder, a
+        pooling without parameters and no word dropout. Its features can then be computed once."""
+        return bool(self.encoder.frozen) and not any(True for _ in self.poolers[task].parameters()) and self.word_dropout == 0.0
+
+    @torch.no_grad()
+    def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
+        """The pooled vector the head of ``task`` reads: ``(batch, seq_len)`` x2 -> ``(batch, pooled_dim)``."""
+        return self.poolers[task](self.encoder(input_ids, attention_mask), attention_mask)
 
     def _pooling_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
         """The attention mask with word dropout applied (training only): ``(batch, seq_len)``."""
@@ -147,8 +162,7 @@ class MultiTaskModel(nn.Module):
         directory.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".saving-", dir=directory))
         try:
-            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-            save_file(state, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+            save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
             if tokenizer is not None:
                 tokenizer.save_pretrained(str(tmp))
             config = self.config_dict()
@@ -203,12 +217,18 @@ class MultiTaskModel(nn.Module):
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             raise ModelLoadError(f"{directory} is not a saved mtl-text model: {WEIGHTS_NAME} is missing")
-        try:
-            state = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise ModelLoadError(f"{weights}: not a readable safetensors file, truncated or corrupted ({e})") from None
-        try:
-            model.load_state_dict(state, strict=True)
-        except RuntimeError as e:
-            raise ModelLoadError(f"{weights}: weights do not match {CONFIG_NAME} ({e})") from None
+        model.load_weights(weights)
         return model.eval()
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Load a ``model.safetensors`` written by :meth:`save_pretrained` into this model (strict).
+
+        Raises:
+            ModelLoadError: the file is missing, truncated or corrupted, or does not match the model.
+        """
+        try:
+            load_model(self, str(path), strict=True)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ModelLoadError(f"{path}: not a readable safetensors file, truncated or corrupted ({e})") from None
+        except RuntimeError as e:
+            raise ModelLoadError(f"{path}: weights do not match {CONFIG_NAME} ({e})") from None

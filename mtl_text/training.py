@@ -4,8 +4,9 @@ The loop reads top to bottom:
 
 1. load each task's splits (validation carved out of train, seeded);
 2. build the tokenizer and the encoder (word vectors: vocabulary and Word2Vec on the training text
-   only, or pretrained vectors);
-3. tokenize every split (``datasets.map``), one dataloader per task and split;
+   only, or pretrained vectors; or a pretrained transformer and its own tokenizer);
+3. tokenize every split (``datasets.map``), one dataloader per task and split; with a frozen encoder
+   (feature extraction) the pooled vectors are computed once and the heads train on them;
 4. train: at step ``s`` every process takes a batch of task ``schedule.task_at(s)`` (a pure function
    of the seed and the step, so all ranks run the same head in the same step: task-homogeneous
    batches, correct under data parallel training), forward through the shared encoder and that
@@ -30,14 +31,15 @@ import datasets
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
-from safetensors.torch import load_file
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_scheduler
 
-from .encoders import WordVectorEncoder
+from .encoders import TransformerEncoder, WordVectorEncoder
+from .features import cache_features
 from .metrics import classification_metrics
 from .modeling import WEIGHTS_NAME, MultiTaskModel
+from .optimization import parameter_groups
 from .pooling import POOLING_MODES
 from .sampling import STRATEGIES, TaskSchedule
 from .readers import DataFormatError, DataNotFoundError
@@ -66,12 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
                    "where files are absent the tasks download from their real sources")
     g.add_argument("--validation-size", type=float, default=0.1, help="fraction of each task's train split held out (stratified) for validation")
     g.add_argument("--max-length", nargs="+", default=[], metavar="TASK=N",
-                   help="override a task's maximum length in tokens; longer texts keep their first N tokens")
+                   help="override a task's maximum length in tokens (special tokens included); longer texts keep their first "
+                   "N tokens. A transformer's limit (its position embeddings) caps every task's length")
     g.add_argument("--max-train-examples", type=int, default=None,
                    help="use only the first N (shuffled, seeded) training examples of each task; for quick runs and tests")
 
+    g = p.add_argument_group("encoder")
+    g.add_argument("--encoder", choices=["word_vectors", "transformer"], default="word_vectors",
+                   help="the shared encoder family: word vectors + pooling, or a pretrained Hugging Face transformer")
+    g.add_argument("--freeze-encoder", action="store_true",
+                   help="feature extraction: the encoder does not train, only poolings and heads do; with a transformer and "
+                   "parameter-free pooling its pooled vectors are computed once and cached")
+    g.add_argument("--pooling", nargs="+", default=[], metavar="MODE|TASK=MODE",
+                   help=f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; "
+                   "default: with word vectors each task's own (mean for sentences, attention for 20newsgroups), with a transformer "
+                   "mean; a bare MODE applies to every task, TASK=MODE to one (attention is learned per task)")
+
+    g = p.add_argument_group("transformer encoder (--encoder transformer)")
+    g.add_argument("--model-name-or-path", default=None, metavar="NAME_OR_DIR",
+                   help="any model loadable with AutoModel/AutoTokenizer: a hub id (e.g. sentence-transformers/all-MiniLM-L6-v2) "
+                   "or a local folder (e.g. ../shared/models/all-MiniLM-L6-v2)")
+    g.add_argument("--trust-remote-code", action="store_true", help="allow models whose code lives on the hub (off: only transformers' own)")
+    g.add_argument("--freeze-layers", type=int, default=None, metavar="K",
+                   help="partial freezing: the embeddings and the bottom K layers stay fixed, the layers above train (0: embeddings only)")
+    g.add_argument("--layer-lr-decay", type=float, default=1.0,
+                   help="layer-wise learning-rate decay: each layer below the top trains at this factor times the rate of the "
+                   "layer above (1: the same rate everywhere)")
+
     g = p.add_argument_group("encoder (word vectors)")
-    g.add_argument("--encoder", choices=["word_vectors"], default="word_vectors", help="the shared encoder family")
     g.add_argument("--vectors", default=None, metavar="FILE",
                    help="pretrained vectors (word2vec .bin, word2vec or GloVe .txt) to initialise the embeddings; "
                    "default: train Word2Vec on the selected tasks' training text")
@@ -82,17 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--random-init", action="store_true", help="random embeddings, no Word2Vec and no vectors file (a no-transfer baseline)")
     g.add_argument("--min-word-frequency", type=int, default=2, help="words rarer than this in the training text map to [UNK]")
     g.add_argument("--max-vocab-size", type=int, default=None, help="keep at most this many (most frequent) words")
-    g.add_argument("--pooling", nargs="+", default=[], metavar="MODE|TASK=MODE",
-                   help=f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; "
-                   "default: each task's own (mean for sentences, attention for 20newsgroups); a bare MODE applies to every task, "
-                   "TASK=MODE to one (attention is learned per task)")
-    g.add_argument("--freeze-encoder", action="store_true", help="keep the word vectors fixed (feature extraction); poolings and heads still train")
 
     g = p.add_argument_group("heads")
     g.add_argument("--head-hidden-size", type=int, default=256, help="hidden width of each task's head; 0 for a linear head")
     g.add_argument("--head-dropout", type=float, default=0.1, help="dropout in each head")
-    g.add_argument("--word-dropout", type=float, default=0.3,
-                   help="training only: probability of leaving each token out of the pooling (Iyyer et al. 2015)")
+    g.add_argument("--word-dropout", type=float, default=None,
+                   help="training only: probability of leaving each token out of the pooling (Iyyer et al. 2015); "
+                   "default 0.3 with word vectors, 0 with a transformer")
 
     g = p.add_argument_group("optimisation")
     g.add_argument("--seed", type=int, default=42, help="seeds the validation split, the task schedule, shuffling and initialisation")
@@ -101,9 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-steps", type=int, default=None, help="training length in optimizer steps; overrides --num-epochs")
     g.add_argument("--batch-size", type=int, default=32, help="examples per batch and process")
     g.add_argument("--gradient-accumulation-steps", type=int, default=1, help="batches per optimizer step")
-    g.add_argument("--learning-rate", type=float, default=1e-2, help="peak learning rate (AdamW)")
+    g.add_argument("--learning-rate", type=float, default=None,
+                   help="peak learning rate (AdamW) of the encoder (of its top layer with --layer-lr-decay); "
+                   "default 1e-2 with word vectors, 5e-5 with a transformer")
+    g.add_argument("--head-learning-rate", type=float, default=None,
+                   help="peak learning rate of the poolings and heads; default: --learning-rate with word vectors, 1e-3 with a transformer")
     g.add_argument("--weight-decay", type=float, default=0.0, help="AdamW weight decay (not applied to biases and embeddings)")
-    g.add_argument("--warmup-ratio", type=float, default=0.0, help="fraction of steps with linear warm-up; then linear decay to 0")
+    g.add_argument("--warmup-ratio", type=float, default=None,
+                   help="fraction of steps with linear warm-up, then linear decay to 0; default 0 with word vectors, 0.06 with a transformer")
     g.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0 to turn off)")
     g.add_argument("--sampling", choices=STRATEGIES, default="temperature", help="task sampling strategy")
     g.add_argument("--temperature", type=float, default=2.0, help="T of temperature sampling, p_i ~ N_i^(1/T)")
@@ -129,6 +154,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         overrides[name] = int(value)
     args.max_length = overrides
     args.pooling = parse_pooling(args.pooling)
+    transformer = args.encoder == "transformer"
+    if transformer and not args.model_name_or_path:
+        raise SystemExit("--encoder transformer needs --model-name-or-path (a hub id or a local model folder)")
+    if args.freeze_layers is not None and not transformer:
+        raise SystemExit("--freeze-layers applies to --encoder transformer only")
+    if args.freeze_layers is not None and args.freeze_encoder:
+        raise SystemExit("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
+    defaults = {"word_dropout": (0.3, 0.0), "learning_rate": (1e-2, 5e-5), "warmup_ratio": (0.0, 0.06)}
+    for name, (word_vectors, transformer_default) in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, transformer_default if transformer else word_vectors)
+    if args.head_learning_rate is None:
+        args.head_learning_rate = 1e-3 if transformer else args.learning_rate
     return args
 
 
@@ -173,7 +211,7 @@ def evaluate(model, dataloaders: dict, tasks: dict, accelerator: Accelerator) ->
     for name, dl in dataloaders.items():
         preds, refs, loss_sum = [], [], 0.0
         for batch in dl:
-            logits = model(batch["input_ids"], batch["attention_mask"], task=name)
+            logits = model(**model_inputs(batch), task=name)
             logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
             loss_sum += torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
             preds.append(logits.argmax(-1).cpu())
@@ -184,6 +222,11 @@ def evaluate(model, dataloaders: dict, tasks: dict, accelerator: Accelerator) ->
         results[name]["examples"] = len(refs)
     model.train()
     return results
+
+
+def model_inputs(batch: dict) -> dict:
+    """A batch's model inputs: token ids and mask, or cached ``features``; everything but the labels."""
+    return {k: v for k, v in batch.items() if k != "labels"}
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
@@ -222,6 +265,23 @@ def build_word_vector_encoder(args, train_texts: list[str]):
     return tokenizer, encoder
 
 
+def build_transformer_encoder(args):
+    """The transformer's own fast tokenizer and its pretrained weights (``AutoTokenizer``/``AutoModel``)."""
+    from transformers import AutoTokenizer
+
+    t0 = time.time()
+    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path, use_fast=True, trust_remote_code=args.trust_remote_code)
+    if not tokenizer.is_fast:
+        raise SystemExit(f"{args.model_name_or_path}: no fast tokenizer; mtl-text needs one (tokenizers library)")
+    encoder = TransformerEncoder.from_pretrained(args.model_name_or_path, freeze=args.freeze_encoder, freeze_layers=args.freeze_layers,
+                                                 trust_remote_code=args.trust_remote_code)
+    mode = ("feature extraction (frozen)" if args.freeze_encoder else
+            f"fine-tuning, embeddings + bottom {args.freeze_layers} layers frozen" if args.freeze_layers is not None else "full fine-tuning")
+    logger.info("encoder: %s (%s, hidden %d), %s, loaded in %.1fs", args.model_name_or_path, type(encoder.model).__name__,
+                encoder.hidden_size, mode, time.time() - t0)
+    return tokenizer, encoder
+
+
 def train(args: argparse.Namespace) -> dict:
     """Run one training job; returns the test metrics per task."""
     # --- set-up: accelerator, logging, seeds --------------------------------------------------
@@ -249,20 +309,30 @@ def train(args: argparse.Namespace) -> dict:
     unknown = (set(args.max_length) | set(args.pooling) - {"*"}) - set(tasks)
     if unknown:
         raise SystemExit(f"--max-length or --pooling names task(s) {sorted(unknown)} that are not in --tasks {args.tasks}")
-    pooling = {name: args.pooling.get(name, args.pooling.get("*", task.pooling)) for name, task in tasks.items()}
-    max_lengths = {name: args.max_length.get(name, task.max_length) for name, task in tasks.items()}
     splits = {}
     for name, task in tasks.items():
         splits[name] = load_task_splits(task, args.data_dir, seed=args.seed, validation_size=args.validation_size)
         if args.max_train_examples:
             train_split = splits[name]["train"].shuffle(seed=args.seed)
             splits[name]["train"] = train_split.select(range(min(args.max_train_examples, len(train_split))))
-        logger.info("task %s: %s, %d labels, max length %d", name, {s: len(d) for s, d in splits[name].items()},
-                    task.num_labels, max_lengths[name])
+        logger.info("task %s: %s, %d labels", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels)
 
-    # --- 2. tokenizer and encoder (from training text only) -----------------------------------
-    train_texts = [text for name in tasks for text in splits[name]["train"]["text"]]
-    tokenizer, encoder = build_word_vector_encoder(args, train_texts)
+    # --- 2. tokenizer and encoder (word vectors: from training text only) ----------------------
+    if args.encoder == "transformer":
+        tokenizer, encoder = build_transformer_encoder(args)
+    else:
+        train_texts = [text for name in tasks for text in splits[name]["train"]["text"]]
+        tokenizer, encoder = build_word_vector_encoder(args, train_texts)
+    # a task's own pooling is meant for word vectors; a transformer's token vectors pool by its default
+    pooling = {name: args.pooling.get(name, args.pooling.get("*", task.pooling if args.encoder == "word_vectors" else encoder.default_pooling))
+               for name, task in tasks.items()}
+    max_lengths = {}
+    for name, task in tasks.items():
+        max_lengths[name] = args.max_length.get(name, task.max_length)
+        if encoder.max_length and max_lengths[name] > encoder.max_length:
+            logger.info("task %s: max length %d capped at the encoder's %d positions", name, max_lengths[name], encoder.max_length)
+            max_lengths[name] = encoder.max_length
+    logger.info("max length in tokens (longer texts keep their first tokens): %s", max_lengths)
     model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n]} for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=args.head_hidden_size, head_dropout=args.head_dropout,
                            word_dropout=args.word_dropout)
@@ -282,10 +352,10 @@ def train(args: argparse.Namespace) -> dict:
     logger.info("tokenized every split in %.1fs", time.time() - t0)
 
     # --- 4. optimizer, schedule of tasks, learning-rate schedule -------------------------------
-    no_decay = [p for n, p in model.named_parameters() if p.requires_grad and (p.ndim < 2 or "embedding" in n)]
-    decay = [p for n, p in model.named_parameters() if p.requires_grad and not (p.ndim < 2 or "embedding" in n)]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=args.learning_rate, fused=True)  # fused kernels: CPU and CUDA, ~3x faster here
+    groups = parameter_groups(model, args.learning_rate, args.head_learning_rate, args.layer_lr_decay, args.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=args.learning_rate, fused=True)  # fused kernels: CPU and CUDA, ~3x faster here
+    logger.info("learning rates: encoder %g (layer decay %g), heads %g, warm-up %.0f%%", args.learning_rate, args.layer_lr_decay,
+                args.head_learning_rate, 100 * args.warmup_ratio)
     sizes = {name: len(splits[name]["train"]) for name in tasks}
     global_batch = args.batch_size * accelerator.num_processes * args.gradient_accumulation_steps
     steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / global_batch))
@@ -303,9 +373,20 @@ def train(args: argparse.Namespace) -> dict:
                 {k: round(v, 3) for k, v in schedule.probabilities(0).items()}, eval_every)
 
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
-    train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
     val_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in val_dls.items()}
     test_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in test_dls.items()}
+    for name in tasks:  # feature extraction: the frozen encoder runs once over each split
+        if args.encoder == "transformer" and accelerator.unwrap_model(model).can_cache_features(name):
+            t0 = time.time()
+            in_order = accelerator.prepare_data_loader(DataLoader(train_dls[name].dataset, batch_size=args.eval_batch_size, collate_fn=collator))
+            cached = {split: cache_features(accelerator.unwrap_model(model), dl, name, accelerator)
+                      for split, dl in (("train", in_order), ("validation", val_dls[name]), ("test", test_dls[name]))}
+            train_dls[name] = DataLoader(cached["train"], batch_size=args.batch_size, shuffle=True)
+            val_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["validation"], batch_size=args.eval_batch_size))
+            test_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["test"], batch_size=args.eval_batch_size))
+            logger.info("task %s: frozen encoder's pooled vectors cached for %s examples in %.1fs", name,
+                        {s: len(d) for s, d in cached.items()}, time.time() - t0)
+    train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
 
     saved_config = {"training_args": dict(vars(args))}
 
@@ -327,7 +408,7 @@ def train(args: argparse.Namespace) -> dict:
             micro_step += 1
             batch = train_streams[task].next()
             with accelerator.accumulate(model):
-                logits = model(batch["input_ids"], batch["attention_mask"], task=task)
+                logits = model(**model_inputs(batch), task=task)
                 loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm > 0:
@@ -370,7 +451,7 @@ def train(args: argparse.Namespace) -> dict:
 
     # --- 6. best model back, test table -------------------------------------------------------
     accelerator.wait_for_everyone()
-    accelerator.unwrap_model(model).load_state_dict(load_file(str(output_dir / WEIGHTS_NAME)))
+    accelerator.unwrap_model(model).load_weights(output_dir / WEIGHTS_NAME)
     results = evaluate(model, test_dls, tasks, accelerator)
     table = format_table(results)
     log({"step": step, "split": "test", "metrics": results})
@@ -397,7 +478,7 @@ def main(argv=None) -> None:
                 print(f"{name:16} {task.num_labels:3d} labels  {task.pooling:9} pooling  {task.description}")
             return
         train(args)
-    except (UnknownTaskError, DataNotFoundError, DataFormatError, FileNotFoundError, ModuleNotFoundError) as e:
+    except (UnknownTaskError, DataNotFoundError, DataFormatError, OSError, ModuleNotFoundError) as e:
         logging.getLogger("mtl_text.train").debug("bad input", exc_info=True)
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
