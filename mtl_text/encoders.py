@@ -181,9 +181,9 @@ class TransformerEncoder(nn.Module):
         return cls(model, freeze=config.get("freeze", False), freeze_layers=config.get("freeze_layers"), source=config.get("source"))
 
     def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
-        """Trainable parameters bottom to top: the embeddings, each layer, then what sits above the
+        """Trainable ``(name, parameter)`` pairs (names as in this module) bottom to top: the embeddings, each layer, then what sits above the
         layers (e.g. a final norm or BERT's pooler)."""
-        return [[(n, p) for n, p in group if p.requires_grad] for group in self._groups]
+        return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in self._groups]
 
 
 def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]]:

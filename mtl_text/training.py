@@ -25,7 +25,9 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import datasets
 import torch
@@ -43,7 +45,7 @@ from .optimization import parameter_groups
 from .pooling import POOLING_MODES
 from .sampling import STRATEGIES, TaskSchedule
 from .readers import DataFormatError, DataNotFoundError
-from .tasks import DATA_DIR_ENV, UnknownTaskError, get_task, list_tasks, load_task_file, load_task_splits
+from .tasks import DATA_DIR_ENV, Task, UnknownTaskError, get_task, list_tasks, load_task_file, load_task_splits
 from .tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from .vectors import embedding_matrix, load_vectors, train_word2vec
 
@@ -282,9 +284,29 @@ def build_transformer_encoder(args):
     return tokenizer, encoder
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Run one training job; returns the test metrics per task."""
-    # --- set-up: accelerator, logging, seeds --------------------------------------------------
+@dataclass
+class TrainingSetup:
+    """Everything the training loop needs, built from the arguments by :func:`setup_training`."""
+
+    accelerator: Accelerator
+    tasks: dict[str, Task]
+    tokenizer: Any
+    model: torch.nn.Module  # prepared by the accelerator
+    optimizer: torch.optim.Optimizer  # prepared
+    lr_scheduler: Any  # prepared
+    schedule: TaskSchedule
+    train_dataloaders: dict[str, DataLoader]  # per task, as built (not prepared)
+    train_streams: dict[str, TaskBatches]  # per task, prepared, endless
+    val_dataloaders: dict[str, DataLoader]  # prepared
+    test_dataloaders: dict[str, DataLoader]  # prepared
+    max_steps: int
+    steps_per_epoch: int
+    global_batch: int
+    eval_every: int
+
+
+def make_accelerator(args: argparse.Namespace) -> Accelerator:
+    """The run's ``Accelerator`` (launch settings come from ``accelerate launch``), logging and seeds."""
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         # Each step trains one task's head; the other heads get no gradient on any rank in that step.
@@ -296,14 +318,19 @@ def train(args: argparse.Namespace) -> dict:
     datasets.disable_progress_bars()  # tokenizing takes seconds; the training bar is the one that matters
     datasets.utils.logging.set_verbosity_warning()
     logging.getLogger("gensim").setLevel(logging.WARNING)
-    logger.info("running on %d process(es), device %s, mixed precision %s", accelerator.num_processes, accelerator.device,
-                accelerator.mixed_precision)
+    logger.info("running on %d process(es), device %s, mixed precision %s, %d CPU thread(s) per process", accelerator.num_processes,
+                accelerator.device, accelerator.mixed_precision, torch.get_num_threads())
+    cores = os.cpu_count() or 1
+    if accelerator.device.type == "cpu" and torch.get_num_threads() == 1 and cores > accelerator.num_processes:
+        logger.warning("PyTorch uses 1 CPU thread of %d cores (OMP_NUM_THREADS=%s; `accelerate launch` without --cpu sets 1): "
+                       "pass `--num_cpu_threads_per_process %d` to accelerate launch", cores, os.environ.get("OMP_NUM_THREADS"),
+                       cores // accelerator.num_processes)
     set_seed(args.seed)
-    output_dir = Path(args.output_dir)
-    if accelerator.is_main_process:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "metrics.jsonl").write_text("")
+    return accelerator
 
+
+def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> TrainingSetup:
+    """Steps 1-4: data, tokenizer and encoder, model, dataloaders, optimizer and schedules."""
     # --- 1. tasks and data ---------------------------------------------------------------------
     tasks = {name: get_task(name) for name in args.tasks}
     unknown = (set(args.max_length) | set(args.pooling) - {"*"}) - set(tasks)
@@ -387,7 +414,20 @@ def train(args: argparse.Namespace) -> dict:
             logger.info("task %s: frozen encoder's pooled vectors cached for %s examples in %.1fs", name,
                         {s: len(d) for s, d in cached.items()}, time.time() - t0)
     train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
+    return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_dls, train_streams, val_dls,
+                         test_dls, max_steps, steps_per_epoch, global_batch, eval_every)
 
+
+def train(args: argparse.Namespace) -> dict:
+    """Run one training job; returns the test metrics per task."""
+    accelerator = make_accelerator(args)
+    output_dir = Path(args.output_dir)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "metrics.jsonl").write_text("")
+    run = setup_training(args, accelerator)
+    tasks, model, optimizer, lr_scheduler, schedule = run.tasks, run.model, run.optimizer, run.lr_scheduler, run.schedule
+    max_steps, steps_per_epoch, eval_every = run.max_steps, run.steps_per_epoch, run.eval_every
     saved_config = {"training_args": dict(vars(args))}
 
     def log(record: dict) -> None:
@@ -396,7 +436,7 @@ def train(args: argparse.Namespace) -> dict:
                 f.write(json.dumps(record) + "\n")
 
     # --- 5. the training loop -----------------------------------------------------------------
-    best_score, evals_without_improvement, step = -math.inf, 0, 0
+    best_score, evals_without_improvement, step, eval_seconds = -math.inf, 0, 0, 0.0
     running = {n: [0.0, 0] for n in tasks}
     progress = tqdm(total=max_steps, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()
@@ -406,7 +446,7 @@ def train(args: argparse.Namespace) -> dict:
         for _ in range(args.gradient_accumulation_steps):
             task = schedule.task_at(micro_step)
             micro_step += 1
-            batch = train_streams[task].next()
+            batch = run.train_streams[task].next()
             with accelerator.accumulate(model):
                 logits = model(**model_inputs(batch), task=task)
                 loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
@@ -429,7 +469,8 @@ def train(args: argparse.Namespace) -> dict:
             running = {n: [0.0, 0] for n in tasks}
 
         if step % eval_every == 0 or step == max_steps:
-            results = evaluate(model, val_dls, tasks, accelerator)
+            t_eval = time.time()
+            results = evaluate(model, run.val_dataloaders, tasks, accelerator)
             score = sum(r[args.metric_for_best] for r in results.values()) / len(results)
             log({"step": step, "split": "validation", "epoch": round(step / steps_per_epoch, 3), "elapsed_s": round(time.time() - t_start, 1),
                  "metrics": results, f"mean_{args.metric_for_best}": score})
@@ -437,7 +478,7 @@ def train(args: argparse.Namespace) -> dict:
             if score > best_score:
                 best_score, evals_without_improvement = score, 0
                 if accelerator.is_main_process:
-                    accelerator.unwrap_model(model).save_pretrained(output_dir, tokenizer, {**saved_config, "best_step": step})
+                    accelerator.unwrap_model(model).save_pretrained(output_dir, run.tokenizer, {**saved_config, "best_step": step})
                 progress.write(f"step {step}: validation {summary}; mean {args.metric_for_best} {score:.4f} (best, saved)")
             else:
                 evals_without_improvement += 1
@@ -446,18 +487,22 @@ def train(args: argparse.Namespace) -> dict:
                 if args.patience and evals_without_improvement >= args.patience:
                     logger.info("early stopping at step %d", step)
                     break
+            eval_seconds += time.time() - t_eval
     progress.close()
     train_seconds = time.time() - t_start
+    samples_per_second = step * run.global_batch / max(train_seconds - eval_seconds, 1e-9)  # training steps only
 
     # --- 6. best model back, test table -------------------------------------------------------
     accelerator.wait_for_everyone()
     accelerator.unwrap_model(model).load_weights(output_dir / WEIGHTS_NAME)
-    results = evaluate(model, test_dls, tasks, accelerator)
+    results = evaluate(model, run.test_dataloaders, tasks, accelerator)
     table = format_table(results)
     log({"step": step, "split": "test", "metrics": results})
     if accelerator.is_main_process:
-        (output_dir / "test_results.json").write_text(json.dumps({"train_seconds": round(train_seconds, 1), "steps": step,
-                                                                   "metrics": results}, indent=2) + "\n")
+        (output_dir / "test_results.json").write_text(json.dumps({
+            "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1), "steps": step,
+            "train_samples_per_second": round(samples_per_second, 2), "num_processes": accelerator.num_processes, "metrics": results},
+            indent=2) + "\n")
         (output_dir / "test_results.md").write_text(table + "\n")
         print(f"\nTest results (best validation model, {step} steps, {train_seconds:.0f}s of training):\n{table}\n"
               f"Model saved to {output_dir}", flush=True)
