@@ -4,6 +4,8 @@ SHARED  ?= ../shared
 export MTL_TEXT_DATA_DIR ?= $(abspath $(SHARED)/data)
 BIN     := $(VENV)/bin
 RUN_DIR ?= runs/quickstart
+# `accelerate launch` without --cpu pins PyTorch to 1 CPU thread (OMP_NUM_THREADS=1): use every core
+THREADS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
 
 .PHONY: setup quickstart test
 
@@ -13,6 +15,7 @@ setup:
 # Train on 20 Newsgroups + SST-2 with the default settings, print the test table, score two sentences.
 quickstart: setup
 	$(BIN)/accelerate launch --num_processes 1 --num_machines 1 --mixed_precision no --dynamo_backend no \
+		--num_cpu_threads_per_process $(THREADS) \
 		scripts/train.py --tasks 20newsgroups sst2 --output-dir $(RUN_DIR)
 	$(BIN)/python scripts/predict.py --model $(RUN_DIR) \
 		"The film is a charming, funny and beautifully acted delight." \

@@ -66,7 +66,9 @@ class Task:
             first ``max_length`` tokens (after special tokens are accounted for).
         pooling: how this task pools the shared encoder's token vectors by default (a mode of
             :class:`mtl_text.pooling.Pooling`): ``mean`` suits sentences; ``attention`` suits long
-            documents, where most words say nothing about the label. ``--pooling`` overrides it.
+            documents, where most words say nothing about the label. Used with word-vector encoders;
+            a transformer's contextual token vectors pool by ``mean`` unless ``--pooling`` says
+            otherwise. ``--pooling`` overrides it.
         metrics: the metrics reported for this task (from ``"accuracy"``, ``"macro_f1"``).
         description: one line shown by ``--list-tasks``.
     """

@@ -16,9 +16,13 @@ The word-level tokenizer is a Hugging Face ``tokenizers`` pipeline wrapped in
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import datasets
+from datasets.fingerprint import Hasher
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -74,6 +78,7 @@ def tokenize_splits(
     tokenizer,
     max_length: int,
     batch_size: int = 1000,
+    cache_dir: str | os.PathLike | None = None,
 ) -> datasets.DatasetDict:
     """Tokenize every split of one task with ``datasets.map`` (batched).
 
@@ -82,6 +87,10 @@ def tokenize_splits(
         tokenizer: any fast tokenizer (word-level or a transformer's).
         max_length: the task's maximum length in tokens, special tokens included; longer texts keep
             their first tokens.
+        batch_size: texts per call of the tokenizer.
+        cache_dir: where to keep the tokenized splits as Arrow files, named by a hash of the texts,
+            labels, tokenizer and ``max_length``: a later run with the same inputs reads them instead
+            of tokenizing again. ``None``: no cache, tokenize in memory.
 
     Returns:
         splits with columns ``input_ids``, ``attention_mask`` and ``labels`` (the text is dropped);
@@ -93,4 +102,13 @@ def tokenize_splits(
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": batch["label"]}
 
     columns = next(iter(splits.values())).column_names
-    return splits.map(encode, batched=True, batch_size=batch_size, remove_columns=columns, desc="Tokenizing")
+    cache_files = None
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        pipeline = json.loads(tokenizer.backend_tokenizer.to_str())
+        pipeline.pop("truncation", None), pipeline.pop("padding", None)  # set by each call, not part of the tokenizer
+        key = Hasher.hash([pipeline, max_length])
+        cache_files = {name: str(Path(cache_dir) / f"tokenized-{Hasher.hash([key, split['text'][:], split['label'][:]])}.arrow")
+                       for name, split in splits.items()}
+    return splits.map(encode, batched=True, batch_size=batch_size, remove_columns=columns, desc="Tokenizing",
+                      cache_file_names=cache_files, keep_in_memory=cache_dir is None)

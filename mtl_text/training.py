@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--max-length", nargs="+", default=[], metavar="TASK=N",
                    help="override a task's maximum length in tokens (special tokens included); longer texts keep their first "
                    "N tokens. A transformer's limit (its position embeddings) caps every task's length")
+    g.add_argument("--cache-dir", default=str(Path(datasets.config.HF_DATASETS_CACHE) / "mtl_text"),
+                   help="where tokenized splits are cached between runs (Arrow files named by a hash of texts, tokenizer and "
+                   "max length); 'none' to tokenize in memory every time")
     g.add_argument("--max-train-examples", type=int, default=None,
                    help="use only the first N (shuffled, seeded) training examples of each task; for quick runs and tests")
 
@@ -146,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    args = build_parser().parse_args(argv)
+def parse_args(argv=None, parser: argparse.ArgumentParser | None = None) -> argparse.Namespace:
+    """Parse and check train.py's options (``parser``: :func:`build_parser`'s, possibly extended) and
+    fill the defaults that depend on the encoder."""
+    args = (parser or build_parser()).parse_args(argv)
     overrides = {}
     for item in args.max_length:
         name, sep, value = item.partition("=")
@@ -371,8 +376,10 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
     collator = DataCollatorWithPadding(tokenizer)
     train_dls, val_dls, test_dls = {}, {}, {}
     t0 = time.time()
+    cache_dir = None if args.cache_dir.lower() == "none" else args.cache_dir
     for name in tasks:
-        tokenized = tokenize_splits(splits[name], tokenizer, max_lengths[name])
+        with accelerator.main_process_first():  # the main process writes the cache, the others read it
+            tokenized = tokenize_splits(splits[name], tokenizer, max_lengths[name], cache_dir=cache_dir)
         train_dls[name] = DataLoader(tokenized["train"], batch_size=args.batch_size, shuffle=True, collate_fn=collator)
         val_dls[name] = DataLoader(tokenized["validation"], batch_size=args.eval_batch_size, collate_fn=collator)
         test_dls[name] = DataLoader(tokenized["test"], batch_size=args.eval_batch_size, collate_fn=collator)
@@ -403,6 +410,8 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
     val_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in val_dls.items()}
     test_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in test_dls.items()}
     for name in tasks:  # feature extraction: the frozen encoder runs once over each split
+        if args.encoder == "transformer" and args.freeze_encoder and not accelerator.unwrap_model(model).can_cache_features(name):
+            logger.info("task %s: pooled vectors not cached (%s pooling has parameters, or word dropout is on)", name, pooling[name])
         if args.encoder == "transformer" and accelerator.unwrap_model(model).can_cache_features(name):
             t0 = time.time()
             in_order = accelerator.prepare_data_loader(DataLoader(train_dls[name].dataset, batch_size=args.eval_batch_size, collate_fn=collator))
@@ -426,16 +435,49 @@ def train(args: argparse.Namespace) -> dict:
         output_dir.mkdir(parents=True, exist_ok=True)
         (output_dir / "metrics.jsonl").write_text("")
     run = setup_training(args, accelerator)
-    tasks, model, optimizer, lr_scheduler, schedule = run.tasks, run.model, run.optimizer, run.lr_scheduler, run.schedule
+    summary = fit(run, args, output_dir)
+
+    # --- 6. best model back, test table -------------------------------------------------------
+    accelerator.wait_for_everyone()
+    model = run.model
+    accelerator.unwrap_model(model).load_weights(output_dir / WEIGHTS_NAME)
+    results = evaluate(model, run.test_dataloaders, run.tasks, accelerator)
+    table = format_table(results)
+    log_record(accelerator, output_dir, {"step": summary["steps"], "split": "test", "metrics": results})
+    if accelerator.is_main_process:
+        (output_dir / "test_results.json").write_text(json.dumps({**summary, "num_processes": accelerator.num_processes,
+                                                                   "metrics": results}, indent=2) + "\n")
+        (output_dir / "test_results.md").write_text(table + "\n")
+        print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
+              f"{table}\nModel saved to {output_dir}", flush=True)
+    accelerator.end_training()
+    return results
+
+
+def log_record(accelerator: Accelerator, output_dir: Path, record: dict) -> None:
+    """Append one JSON line to ``metrics.jsonl`` (main process only)."""
+    if accelerator.is_main_process:
+        with open(output_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def fit(run: TrainingSetup, args: argparse.Namespace, output_dir: Path) -> dict:
+    """Step 5, the training loop: task-sampled steps, logging, validation, the best model saved to
+    ``output_dir``, early stopping.
+
+    Returns:
+        ``steps`` done, ``train_seconds`` (wall time of the loop), ``validation_seconds`` (of it, in
+        validation and saving), ``train_samples_per_second`` (examples per second of training steps,
+        all processes together).
+    """
+    accelerator, tasks, model, optimizer, lr_scheduler, schedule = (run.accelerator, run.tasks, run.model, run.optimizer,
+                                                                    run.lr_scheduler, run.schedule)
     max_steps, steps_per_epoch, eval_every = run.max_steps, run.steps_per_epoch, run.eval_every
     saved_config = {"training_args": dict(vars(args))}
 
     def log(record: dict) -> None:
-        if accelerator.is_main_process:
-            with open(output_dir / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+        log_record(accelerator, output_dir, record)
 
-    # --- 5. the training loop -----------------------------------------------------------------
     best_score, evals_without_improvement, step, eval_seconds = -math.inf, 0, 0, 0.0
     running = {n: [0.0, 0] for n in tasks}
     progress = tqdm(total=max_steps, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
@@ -484,30 +526,15 @@ def train(args: argparse.Namespace) -> dict:
                 evals_without_improvement += 1
                 progress.write(f"step {step}: validation {summary}; mean {args.metric_for_best} {score:.4f} "
                                f"(best {best_score:.4f}, {evals_without_improvement}/{args.patience or '-'} without improvement)")
-                if args.patience and evals_without_improvement >= args.patience:
-                    logger.info("early stopping at step %d", step)
-                    break
             eval_seconds += time.time() - t_eval
+            if args.patience and evals_without_improvement >= args.patience:
+                logger.info("early stopping at step %d", step)
+                break
     progress.close()
     train_seconds = time.time() - t_start
     samples_per_second = step * run.global_batch / max(train_seconds - eval_seconds, 1e-9)  # training steps only
-
-    # --- 6. best model back, test table -------------------------------------------------------
-    accelerator.wait_for_everyone()
-    accelerator.unwrap_model(model).load_weights(output_dir / WEIGHTS_NAME)
-    results = evaluate(model, run.test_dataloaders, tasks, accelerator)
-    table = format_table(results)
-    log({"step": step, "split": "test", "metrics": results})
-    if accelerator.is_main_process:
-        (output_dir / "test_results.json").write_text(json.dumps({
-            "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1), "steps": step,
-            "train_samples_per_second": round(samples_per_second, 2), "num_processes": accelerator.num_processes, "metrics": results},
-            indent=2) + "\n")
-        (output_dir / "test_results.md").write_text(table + "\n")
-        print(f"\nTest results (best validation model, {step} steps, {train_seconds:.0f}s of training):\n{table}\n"
-              f"Model saved to {output_dir}", flush=True)
-    accelerator.end_training()
-    return results
+    return {"steps": step, "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1),
+            "train_samples_per_second": round(samples_per_second, 2)}
 
 
 def main(argv=None) -> None:

@@ -1,0 +1,104 @@
+"""Framework overhead: our training loop (:func:`mtl_text.training.fit`) against a plain PyTorch
+loop over the same model, the same task sequence and the same dataloaders, in one process and one run.
+
+The plain loop is what a user would write by hand: take the scheduled task's next batch from its
+``DataLoader``, forward, cross-entropy, backward, clip, step. Ours adds Accelerate's wrappers
+(prepared model, optimizer, scheduler and dataloaders, ``accumulate``), the task streams, loss
+bookkeeping, logging and the progress bar. Validation and saving are left out of our figure
+(``fit`` times them separately). The two loops alternate, ``repeats`` times each, after a warm-up.
+
+``scripts/benchmark_overhead.py`` calls :func:`main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from transformers import get_scheduler
+
+from .optimization import parameter_groups
+from .training import TrainingSetup, build_parser, fit, make_accelerator, model_inputs, setup_training
+
+logger = logging.getLogger("mtl_text.overhead")
+
+
+def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int, first_step: int = 0) -> float:
+    """``steps`` optimizer steps of a hand-written loop; returns training examples per second."""
+    model = run.accelerator.unwrap_model(run.model).train()
+    device = run.accelerator.device
+    optimizer = torch.optim.AdamW(parameter_groups(model, args.learning_rate, args.head_learning_rate, args.layer_lr_decay,
+                                                   args.weight_decay), lr=args.learning_rate, fused=True)
+    scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=steps)
+    iterators = {name: iter(dl) for name, dl in run.train_dataloaders.items()}
+    start = time.perf_counter()
+    for step in range(first_step, first_step + steps):
+        task = run.schedule.task_at(step)
+        try:
+            batch = next(iterators[task])
+        except StopIteration:
+            iterators[task] = iter(run.train_dataloaders[task])
+            batch = next(iterators[task])
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits = model(**model_inputs(batch), task=task)
+        loss = torch.nn.functional.cross_entropy(logits, batch["labels"])
+        loss.backward()
+        if args.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+    return steps * args.batch_size / (time.perf_counter() - start)
+
+
+def measure(args: argparse.Namespace, repeats: int = 2, warmup_steps: int = 5) -> dict:
+    """Alternate the plain loop and ours (``args.max_steps`` steps each, ``repeats`` times).
+
+    Returns:
+        samples/s of each repeat of each loop, their means, and ``ratio`` = ours / plain
+        (1.0: no overhead; 0.95: our loop is 5% slower).
+    """
+    accelerator = make_accelerator(args)
+    if accelerator.num_processes != 1:
+        raise SystemExit("the overhead measurement runs in one process: launch it with python, not with several processes")
+    args.eval_every = args.max_steps  # one validation, at the end, timed apart from the steps
+    args.patience = 0
+    run = setup_training(args, accelerator)
+    plain_loop(run, args, warmup_steps)
+    ours, plain = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(repeats):
+            plain.append(plain_loop(run, args, args.max_steps, first_step=i * args.max_steps))
+            ours.append(fit(run, args, Path(tmp))["train_samples_per_second"])
+            logger.info("repeat %d: plain loop %.2f samples/s, ours %.2f samples/s", i + 1, plain[-1], ours[-1])
+    result = {"steps": args.max_steps, "batch_size": args.batch_size, "plain_samples_per_second": plain,
+              "ours_samples_per_second": ours, "plain_mean": sum(plain) / repeats, "ours_mean": sum(ours) / repeats}
+    result["ratio"] = result["ours_mean"] / result["plain_mean"]
+    return result
+
+
+def main(argv=None) -> None:
+    parser = build_parser()
+    parser.prog = "benchmark_overhead.py"
+    parser.description = ("Training throughput of mtl-text's loop against a plain PyTorch loop over the same model and batches. "
+                          "Takes train.py's options; --max-steps is the number of timed steps per loop and repeat.")
+    parser.add_argument("--repeats", type=int, default=2, help="times each loop is timed, alternating")
+    parser.add_argument("--json", default=None, metavar="FILE", help="also write the result here")
+    from .training import parse_args
+
+    args = parse_args(argv, parser)
+    if not args.max_steps:
+        args.max_steps = 50
+    result = measure(args, repeats=args.repeats)
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+    print(f"our loop / plain loop throughput: {result['ratio']:.3f} ({result['ours_mean']:.1f} vs {result['plain_mean']:.1f} samples/s)",
+          file=sys.stderr)
