@@ -11,7 +11,7 @@ on :class:`FeatureDataset` batches (``{"features": (batch, pooled_dim), "labels"
 from __future__ import annotations
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 
 class FeatureDataset(Dataset):
@@ -36,28 +36,38 @@ class FeatureDataset(Dataset):
 
 
 @torch.no_grad()
-def cache_features(model, dataloader, task: str, accelerator) -> FeatureDataset:
-    """Pooled vectors of every example of a split, in the dataset's order.
+def cache_features(model, dataset, task: str, accelerator, batch_size: int, collate_fn) -> FeatureDataset:
+    """Pooled vectors of every example of a tokenized split, in the dataset's order.
+
+    The examples are encoded shortest first, so that each batch holds texts of similar length and
+    little padding; the vectors are then put back in the dataset's order.
 
     Args:
         model: the (unwrapped) :class:`~mtl_text.modeling.MultiTaskModel`.
-        dataloader: the split's tokenized batches in order (not shuffled), prepared by ``accelerator``:
-            each process encodes its share, and ``gather_for_metrics`` puts the pieces back in order
-            without the duplicates that even sharding adds.
+        dataset: the split, with ``input_ids`` and ``labels``.
         task: whose pooling to apply.
-        accelerator: the run's ``Accelerator`` (device, mixed precision, processes).
+        accelerator: the run's ``Accelerator``: each process encodes its share of the batches, and
+            ``gather_for_metrics`` joins them without the duplicates that even sharding adds.
+        batch_size: examples per encoder pass and process.
+        collate_fn: pads a batch (the tokenizer's collator).
 
     Returns:
         a :class:`FeatureDataset` on the CPU, float32, the same on every process.
     """
+    lengths = torch.tensor([len(ids) for ids in dataset["input_ids"]])
+    order = torch.argsort(lengths, stable=True)
+    loader = accelerator.prepare_data_loader(DataLoader(Subset(dataset, order.tolist()), batch_size=batch_size, collate_fn=collate_fn))
     was_training = model.training
     model.eval()
     feats, labels = [], []
-    for batch in dataloader:
+    for batch in loader:
         with accelerator.autocast():
             pooled = model.pooled_features(batch["input_ids"], batch["attention_mask"], task)
         pooled, y = accelerator.gather_for_metrics((pooled.float(), batch["labels"]))
         feats.append(pooled.cpu())
         labels.append(y.cpu())
     model.train(was_training)
-    return FeatureDataset(torch.cat(feats), torch.cat(labels))
+    feats, labels = torch.cat(feats), torch.cat(labels)
+    in_order_feats, in_order_labels = torch.empty_like(feats), torch.empty_like(labels)
+    in_order_feats[order], in_order_labels[order] = feats, labels
+    return FeatureDataset(in_order_feats, in_order_labels)

@@ -414,9 +414,8 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
             logger.info("task %s: pooled vectors not cached (%s pooling has parameters, or word dropout is on)", name, pooling[name])
         if args.encoder == "transformer" and accelerator.unwrap_model(model).can_cache_features(name):
             t0 = time.time()
-            in_order = accelerator.prepare_data_loader(DataLoader(train_dls[name].dataset, batch_size=args.eval_batch_size, collate_fn=collator))
-            cached = {split: cache_features(accelerator.unwrap_model(model), dl, name, accelerator)
-                      for split, dl in (("train", in_order), ("validation", val_dls[name]), ("test", test_dls[name]))}
+            cached = {split: cache_features(accelerator.unwrap_model(model), dl.dataset, name, accelerator, args.eval_batch_size, collator)
+                      for split, dl in (("train", train_dls[name]), ("validation", val_dls[name]), ("test", test_dls[name]))}
             train_dls[name] = DataLoader(cached["train"], batch_size=args.batch_size, shuffle=True)
             val_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["validation"], batch_size=args.eval_batch_size))
             test_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["test"], batch_size=args.eval_batch_size))

@@ -84,6 +84,26 @@ def test_cached_features_give_the_same_logits():
     assert not attention.can_cache_features("qtype") and not fine_tuned.can_cache_features("qtype")
 
 
+def test_cache_features_returns_every_example_in_order():
+    import datasets
+    from accelerate import Accelerator
+    from transformers import DataCollatorWithPadding, PreTrainedTokenizerFast
+    from mtl_text.features import cache_features
+    from mtl_text.tokenization import train_word_tokenizer
+
+    texts = ["a b c d e f g", "a", "b c", "d e f g h i j k l", "c d e", "f", "g h i j"]
+    tokenizer = train_word_tokenizer(texts)
+    assert isinstance(tokenizer, PreTrainedTokenizerFast)
+    ds = datasets.Dataset.from_dict({**tokenizer(texts), "labels": list(range(len(texts)))})
+    model = MultiTaskModel(TransformerEncoder(tiny_bert(vocab_size=len(tokenizer)), freeze=True), TASKS, pooling="mean").eval()
+    cached = cache_features(model, ds, "sentiment", Accelerator(cpu=True), batch_size=3, collate_fn=DataCollatorWithPadding(tokenizer))
+    assert len(cached) == len(texts) and cached.labels.tolist() == list(range(len(texts)))
+    for i, text in enumerate(texts):
+        enc = tokenizer([text], return_tensors="pt")
+        expected = model.pooled_features(enc["input_ids"], enc["attention_mask"], "sentiment")[0]
+        assert torch.allclose(cached[i]["features"], expected, atol=1e-5), text
+
+
 @pytest.mark.parametrize("pooling", ["cls", "mean", "max"])
 def test_transformer_model_save_and_restore_give_identical_logits(tmp_path, pooling):
     model = MultiTaskModel(TransformerEncoder(tiny_bert(), freeze_layers=1), TASKS, pooling=pooling, head_hidden_size=8).eval()
