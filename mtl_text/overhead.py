@@ -29,8 +29,10 @@ from .training import TrainingSetup, build_parser, fit, make_accelerator, model_
 logger = logging.getLogger("mtl_text.overhead")
 
 
-def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int, first_step: int = 0) -> float:
-    """``steps`` optimizer steps of a hand-written loop; returns training examples per second."""
+def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int) -> float:
+    """``steps`` optimizer steps of a hand-written loop over the tasks ``run.schedule`` picks for steps
+    ``0 .. steps - 1`` (the same sequence as :func:`~mtl_text.training.fit`); returns training
+    examples per second."""
     model = run.accelerator.unwrap_model(run.model).train()
     device = run.accelerator.device
     optimizer = torch.optim.AdamW(parameter_groups(model, args.learning_rate, args.head_learning_rate, args.layer_lr_decay,
@@ -38,7 +40,7 @@ def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int, first_s
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=steps)
     iterators = {name: iter(dl) for name, dl in run.train_dataloaders.items()}
     start = time.perf_counter()
-    for step in range(first_step, first_step + steps):
+    for step in range(steps):
         task = run.schedule.task_at(step)
         try:
             batch = next(iterators[task])
@@ -74,7 +76,7 @@ def measure(args: argparse.Namespace, repeats: int = 2, warmup_steps: int = 5) -
     ours, plain = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
-            plain.append(plain_loop(run, args, args.max_steps, first_step=i * args.max_steps))
+            plain.append(plain_loop(run, args, args.max_steps))
             ours.append(fit(run, args, Path(tmp))["train_samples_per_second"])
             logger.info("repeat %d: plain loop %.2f samples/s, ours %.2f samples/s", i + 1, plain[-1], ours[-1])
     result = {"steps": args.max_steps, "batch_size": args.batch_size, "plain_samples_per_second": plain,
