@@ -127,6 +127,9 @@ class TransformerEncoder(nn.Module):
             self.model.requires_grad_(False)
             self.model.eval()
         elif freeze_layers is not None:
+            if self._groups is None:
+                raise ValueError(f"cannot find the layer stack of {type(model).__name__} (a ModuleList of config.num_hidden_layers "
+                                 "layers), so --freeze-layers cannot tell which layers are the bottom ones")
             n_layers = len(self._groups) - 2
             if not 0 <= freeze_layers <= n_layers:
                 raise ValueError(f"freeze_layers must be between 0 and the model's {n_layers} layers, got {freeze_layers}")
@@ -181,25 +184,26 @@ class TransformerEncoder(nn.Module):
         return cls(model, freeze=config.get("freeze", False), freeze_layers=config.get("freeze_layers"), source=config.get("source"))
 
     def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
-        """Trainable ``(name, parameter)`` pairs (names as in this module) bottom to top: the embeddings, each layer, then what sits above the
-        layers (e.g. a final norm or BERT's pooler)."""
-        return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in self._groups]
+        """Trainable ``(name, parameter)`` pairs (names as in this module) bottom to top: the
+        embeddings, each layer, then what sits above the layers (e.g. a final norm or BERT's pooler).
+        One group when the layer stack cannot be found (then layer-wise decay has nothing to decay)."""
+        groups = self._groups if self._groups is not None else [list(self.model.named_parameters())]
+        return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in groups]
 
 
-def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]]:
+def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]] | None:
     """Split a transformer's parameters into [below the layers, layer 0, ..., layer L-1, above].
 
     The layer stack is the ``nn.ModuleList`` with ``config.num_hidden_layers`` entries (BERT's
     ``encoder.layer``, DistilBERT's ``transformer.layer``, ...). Parameters registered before it
-    (embeddings) form the bottom group, the rest the top one.
-
-    Raises:
-        ValueError: no such ``ModuleList`` in the model.
+    (embeddings) form the bottom group, the rest the top one. ``None`` when there is no such list.
     """
     n_layers = getattr(model.config, "num_hidden_layers", None)
     stack = next((name for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n_layers), None)
     if stack is None:
-        raise ValueError(f"cannot find the layer stack (a ModuleList of {n_layers} layers) in {type(model).__name__}")
+        logger.warning("cannot find the layer stack of %s: layer-wise learning-rate decay and --freeze-layers are unavailable",
+                       type(model).__name__)
+        return None
     below, layers, above = [], [[] for _ in range(n_layers)], []
     for name, p in model.named_parameters():
         if name.startswith(stack + "."):

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--validation-size", type=float, default=0.1, help="fraction of each task's train split held out (stratified) for validation")
     g.add_argument("--max-length", nargs="+", default=[], metavar="TASK=N",
                    help="override a task's maximum length in tokens (special tokens included); longer texts keep their first "
-                   "N tokens. A transformer's limit (its position embeddings) caps every task's length")
+                   "N tokens. A transformer's limit (position embeddings, tokenizer's model_max_length) caps every task's length")
     g.add_argument("--cache-dir", default=str(Path(datasets.config.HF_DATASETS_CACHE) / "mtl_text"),
                    help="where tokenized splits are cached between runs (Arrow files named by a hash of texts, tokenizer and "
                    "max length); 'none' to tokenize in memory every time")
@@ -358,12 +358,15 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
     # a task's own pooling is meant for word vectors; a transformer's token vectors pool by its default
     pooling = {name: args.pooling.get(name, args.pooling.get("*", task.pooling if args.encoder == "word_vectors" else encoder.default_pooling))
                for name, task in tasks.items()}
+    # the encoder's position embeddings and the tokenizer's declared limit cap every task's length
+    limits = [n for n in (encoder.max_length, tokenizer.model_max_length) if n and n < 1_000_000]
+    limit = min(limits) if limits else None
     max_lengths = {}
     for name, task in tasks.items():
         max_lengths[name] = args.max_length.get(name, task.max_length)
-        if encoder.max_length and max_lengths[name] > encoder.max_length:
-            logger.info("task %s: max length %d capped at the encoder's %d positions", name, max_lengths[name], encoder.max_length)
-            max_lengths[name] = encoder.max_length
+        if limit and max_lengths[name] > limit:
+            logger.info("task %s: max length %d capped at the encoder's limit of %d tokens", name, max_lengths[name], limit)
+            max_lengths[name] = limit
     logger.info("max length in tokens (longer texts keep their first tokens): %s", max_lengths)
     model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n]} for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=args.head_hidden_size, head_dropout=args.head_dropout,
