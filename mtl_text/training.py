@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_scheduler
 
+from .checkpointing import CheckpointError, load_checkpoint, read_checkpoint_state, resolve_checkpoint, save_checkpoint
 from .encoders import TransformerEncoder, WordVectorEncoder
 from .features import cache_features
 from .metrics import classification_metrics
@@ -146,6 +147,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="validation metric averaged over tasks for model selection and early stopping")
     g.add_argument("--patience", type=int, default=4, help="stop after this many validations without improvement (0: never)")
     g.add_argument("--log-every", type=int, default=50, help="write the training loss to metrics.jsonl every N steps")
+
+    g = p.add_argument_group("checkpoints and resuming")
+    g.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also write a checkpoint every N optimizer steps (one is always written at each validation)")
+    g.add_argument("--save-total-limit", type=int, default=2, metavar="K",
+                   help="keep the K newest checkpoints, and the best one, in OUTPUT_DIR/checkpoints (0: write none)")
+    g.add_argument("--resume-from-checkpoint", default=None, metavar="DIR|latest",
+                   help="continue a run from a checkpoint folder, or from the newest one in --output-dir; with the same "
+                   "options, the result equals that of an uninterrupted run")
     return p
 
 
@@ -190,24 +200,44 @@ def parse_pooling(items: list[str]) -> dict[str, str]:
 
 class TaskBatches:
     """An endless stream of one task's training batches: each pass over the (prepared) dataloader is
-    one task epoch, reshuffled through ``set_epoch``."""
+    one task epoch, reshuffled through ``set_epoch`` (the order is a function of the seed and the
+    epoch). ``state()`` / ``restore()`` save and replay the position, for resuming."""
 
     def __init__(self, dataloader):
         self.dataloader = dataloader
         self.epoch = 0
+        self.position = 0  # batches taken in the current epoch
         self._it = None
+
+    def _start_epoch(self):
+        if hasattr(self.dataloader, "set_epoch"):
+            self.dataloader.set_epoch(self.epoch)
+        self._it = iter(self.dataloader)
+        self.position = 0
 
     def next(self):
         while True:
             if self._it is None:
-                if hasattr(self.dataloader, "set_epoch"):
-                    self.dataloader.set_epoch(self.epoch)
-                self._it = iter(self.dataloader)
+                self._start_epoch()
             try:
-                return next(self._it)
+                batch = next(self._it)
+                self.position += 1
+                return batch
             except StopIteration:
                 self._it = None
                 self.epoch += 1
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def restore(self, state: dict) -> None:
+        """Continue after the first ``position`` batches of epoch ``epoch`` (same seed, same batches)."""
+        self.epoch, self._it = int(state["epoch"]), None
+        if state["position"]:
+            self._start_epoch()
+            for _ in range(int(state["position"])):
+                next(self._it)
+            self.position = int(state["position"])
 
 
 @torch.no_grad()
@@ -435,7 +465,8 @@ def train(args: argparse.Namespace) -> dict:
     output_dir = Path(args.output_dir)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
-        (output_dir / "metrics.jsonl").write_text("")
+        if not args.resume_from_checkpoint:  # a resumed run appends to its metrics
+            (output_dir / "metrics.jsonl").write_text("")
     run = setup_training(args, accelerator)
     summary = fit(run, args, output_dir)
 
@@ -480,12 +511,30 @@ def fit(run: TrainingSetup, args: argparse.Namespace, output_dir: Path) -> dict:
     def log(record: dict) -> None:
         log_record(accelerator, output_dir, record)
 
-    best_score, evals_without_improvement, step, eval_seconds = -math.inf, 0, 0, 0.0
+    best_score, best_step, evals_without_improvement, step, eval_seconds, checkpoint_seconds = -math.inf, None, 0, 0, 0.0, 0.0
+
+    def trainer_state() -> dict:
+        return {"step": step, "best_score": None if best_score == -math.inf else best_score, "best_step": best_step,
+                "evals_without_improvement": evals_without_improvement, "streams": {n: s.state() for n, s in run.train_streams.items()}}
+
+    # --- resume: data streams positioned first, then weights, optimizer, scheduler and generators --
+    if args.resume_from_checkpoint:
+        path = resolve_checkpoint(args.resume_from_checkpoint, output_dir)
+        saved = read_checkpoint_state(path)["trainer"]
+        if set(saved["streams"]) != set(tasks):
+            raise CheckpointError(f"{path}: a checkpoint of tasks {sorted(saved['streams'])}, not {sorted(tasks)}")
+        for name, stream_state in saved["streams"].items():
+            run.train_streams[name].restore(stream_state)
+        load_checkpoint(accelerator, path, model, optimizer, lr_scheduler)
+        step, best_step, evals_without_improvement = saved["step"], saved["best_step"], saved["evals_without_improvement"]
+        best_score = -math.inf if saved["best_score"] is None else saved["best_score"]
+        logger.info("resumed from %s at step %d (best mean validation %s at step %s)", path, step, saved["best_score"], best_step)
+
     running = {n: [0.0, 0] for n in tasks}
-    progress = tqdm(total=max_steps, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
+    progress = tqdm(total=max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()
     model.train()
-    micro_step = 0
+    micro_step, first_step = step * args.gradient_accumulation_steps, step
     while step < max_steps:
         for _ in range(args.gradient_accumulation_steps):
             task = schedule.task_at(micro_step)
@@ -512,15 +561,16 @@ def fit(run: TrainingSetup, args: argparse.Namespace, output_dir: Path) -> dict:
                  "loss": losses})
             running = {n: [0.0, 0] for n in tasks}
 
+        validated = stop = False
         if step % eval_every == 0 or step == max_steps:
-            t_eval = time.time()
+            validated, t_eval = True, time.time()
             results = evaluate(model, run.val_dataloaders, tasks, accelerator)
             score = sum(r[args.metric_for_best] for r in results.values()) / len(results)
             log({"step": step, "split": "validation", "epoch": round(step / steps_per_epoch, 3), "elapsed_s": round(time.time() - t_start, 1),
                  "metrics": results, f"mean_{args.metric_for_best}": score})
             summary = ", ".join(f"{n} acc {r['accuracy']:.4f} F1 {r['macro_f1']:.4f}" for n, r in results.items())
             if score > best_score:
-                best_score, evals_without_improvement = score, 0
+                best_score, best_step, evals_without_improvement = score, step, 0
                 if accelerator.is_main_process:
                     accelerator.unwrap_model(model).save_pretrained(output_dir, run.tokenizer, {**saved_config, "best_step": step})
                 progress.write(f"step {step}: validation {summary}; mean {args.metric_for_best} {score:.4f} (best, saved)")
@@ -529,14 +579,23 @@ def fit(run: TrainingSetup, args: argparse.Namespace, output_dir: Path) -> dict:
                 progress.write(f"step {step}: validation {summary}; mean {args.metric_for_best} {score:.4f} "
                                f"(best {best_score:.4f}, {evals_without_improvement}/{args.patience or '-'} without improvement)")
             eval_seconds += time.time() - t_eval
-            if args.patience and evals_without_improvement >= args.patience:
-                logger.info("early stopping at step %d", step)
-                break
+            stop = bool(args.patience and evals_without_improvement >= args.patience)
+
+        # --- checkpoint: every --save-every steps and at each validation --------------------------
+        if args.save_total_limit and (validated or (args.save_every and step % args.save_every == 0)):
+            t_save = time.time()
+            save_checkpoint(accelerator, output_dir, step, model, optimizer, lr_scheduler, trainer_state(), keep=args.save_total_limit,
+                            protect=best_step)
+            checkpoint_seconds += time.time() - t_save
+        if stop:
+            logger.info("early stopping at step %d", step)
+            break
     progress.close()
     train_seconds = time.time() - t_start
-    samples_per_second = step * run.global_batch / max(train_seconds - eval_seconds, 1e-9)  # training steps only
+    # examples per second of the training steps alone (validation and checkpoints left out)
+    samples_per_second = (step - first_step) * run.global_batch / max(train_seconds - eval_seconds - checkpoint_seconds, 1e-9)
     return {"steps": step, "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1),
-            "train_samples_per_second": round(samples_per_second, 2)}
+            "checkpoint_seconds": round(checkpoint_seconds, 1), "train_samples_per_second": round(samples_per_second, 2)}
 
 
 def main(argv=None) -> None:
@@ -552,7 +611,7 @@ def main(argv=None) -> None:
                 print(f"{name:16} {task.num_labels:3d} labels  {task.pooling:9} pooling  {task.description}")
             return
         train(args)
-    except (UnknownTaskError, DataNotFoundError, DataFormatError, OSError, ModuleNotFoundError) as e:
+    except (UnknownTaskError, DataNotFoundError, DataFormatError, OSError, ModuleNotFoundError) as e:  # CheckpointError too
         logging.getLogger("mtl_text.train").debug("bad input", exc_info=True)
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
