@@ -24,7 +24,8 @@ import torch
 from transformers import get_scheduler
 
 from .optimization import parameter_groups
-from .training import TrainingSetup, build_parser, fit, make_accelerator, model_inputs, setup_training
+from .evaluation import model_inputs
+from .training import TrainingSetup, build_parser, fit, make_accelerator, setup_training
 
 logger = logging.getLogger("mtl_text.overhead")
 

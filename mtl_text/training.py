@@ -40,7 +40,7 @@ from transformers import DataCollatorWithPadding, get_scheduler
 from .checkpointing import CheckpointError, load_checkpoint, read_checkpoint_state, resolve_checkpoint, save_checkpoint
 from .encoders import TransformerEncoder, WordVectorEncoder
 from .features import cache_features
-from .metrics import classification_metrics
+from .evaluation import evaluate, format_table, model_inputs
 from .modeling import WEIGHTS_NAME, MultiTaskModel
 from .optimization import parameter_groups
 from .pooling import POOLING_MODES
@@ -238,42 +238,6 @@ class TaskBatches:
             for _ in range(int(state["position"])):
                 next(self._it)
             self.position = int(state["position"])
-
-
-@torch.no_grad()
-def evaluate(model, dataloaders: dict, tasks: dict, accelerator: Accelerator) -> dict[str, dict[str, float]]:
-    """Per-task metrics on the given dataloaders; every example counted once across processes."""
-    model.eval()
-    results = {}
-    for name, dl in dataloaders.items():
-        preds, refs, loss_sum = [], [], 0.0
-        for batch in dl:
-            logits = model(**model_inputs(batch), task=name)
-            logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
-            loss_sum += torch.nn.functional.cross_entropy(logits.float(), labels, reduction="sum").item()
-            preds.append(logits.argmax(-1).cpu())
-            refs.append(labels.cpu())
-        preds, refs = torch.cat(preds), torch.cat(refs)
-        results[name] = classification_metrics(preds, refs, tasks[name].num_labels, tasks[name].metrics)
-        results[name]["loss"] = loss_sum / max(len(refs), 1)
-        results[name]["examples"] = len(refs)
-    model.train()
-    return results
-
-
-def model_inputs(batch: dict) -> dict:
-    """A batch's model inputs: token ids and mask, or cached ``features``; everything but the labels."""
-    return {k: v for k, v in batch.items() if k != "labels"}
-
-
-def format_table(results: dict[str, dict[str, float]]) -> str:
-    """Markdown table: one row per task, one column per metric."""
-    lines = ["| task | accuracy | macro-F1 | examples |", "|---|---|---|---|"]
-    for name, m in results.items():
-        acc = f"{m['accuracy']:.4f}" if "accuracy" in m else "-"
-        f1 = f"{m['macro_f1']:.4f}" if "macro_f1" in m else "-"
-        lines.append(f"| {name} | {acc} | {f1} | {m['examples']} |")
-    return "\n".join(lines)
 
 
 def build_word_vector_encoder(args, train_texts: list[str]):

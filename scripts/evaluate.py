@@ -1,0 +1,7 @@
+#!/usr/bin/env python
+"""Score a saved model on its tasks' test splits: `accelerate launch scripts/evaluate.py --model DIR` (see --help)."""
+
+from mtl_text.evaluation import main
+
+if __name__ == "__main__":
+    main()
