@@ -319,6 +319,11 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logger.info("running on %d process(es), device %s, mixed precision %s, %d CPU thread(s) per process", accelerator.num_processes,
                 accelerator.device, accelerator.mixed_precision, torch.get_num_threads())
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > accelerator.num_processes:  # e.g. torchrun on a CPU machine without ACCELERATE_USE_CPU=1
+        raise SystemExit(f"error: launched as {world} processes (WORLD_SIZE={world}) but Accelerate sees {accelerator.num_processes}: "
+                         "each would train alone and write the same output folder. On a CPU machine set ACCELERATE_USE_CPU=1 "
+                         "(e.g. ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 scripts/train.py ...)")
     cores = os.cpu_count() or 1
     if accelerator.device.type == "cpu" and torch.get_num_threads() == 1 and cores > accelerator.num_processes:
         logger.warning("PyTorch uses 1 CPU thread of %d cores (OMP_NUM_THREADS=%s; `accelerate launch` without --cpu sets 1): "

@@ -66,3 +66,16 @@ def test_evaluation_with_two_processes_equals_one(small_model, data_dir, repo, t
         assert results[1][task]["loss"] == pytest.approx(results[2][task]["loss"], rel=1e-6)
     saved = json.loads((small_model / "test_results.json").read_text())["metrics"]
     assert saved["trec"]["accuracy"] == results[1]["trec"]["accuracy"]
+
+
+def test_torchrun_on_the_cpu_needs_accelerate_use_cpu(tmp_path, data_dir, repo):
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    args = [torchrun, "--nproc_per_node", "2", str(repo / "scripts" / "train.py"), "--tasks", "trec", "--data-dir", str(data_dir),
+            "--max-train-examples", "100", "--max-steps", "4", "--embedding-dim", "8", "--w2v-epochs", "1", "--save-total-limit", "0",
+            "--output-dir", str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_CPU"}
+    alone = subprocess.run(args, capture_output=True, timeout=600, env={**env, "OMP_NUM_THREADS": "1"})
+    assert alone.returncode != 0 and "but Accelerate sees 1" in alone.stderr.decode()
+    together = subprocess.run(args, capture_output=True, timeout=600, env={**env, "OMP_NUM_THREADS": "1", "ACCELERATE_USE_CPU": "1"})
+    assert together.returncode == 0, together.stderr.decode()[-3000:]
+    assert "running on 2 process(es)" in together.stderr.decode()
