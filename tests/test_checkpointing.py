@@ -159,3 +159,30 @@ def test_resume_from_a_damaged_checkpoint_fails_clearly(tmp_path, data_dir, pyth
     proc = subprocess.run(cmd + ["--resume-from-checkpoint", "latest"], capture_output=True, timeout=600)
     err = proc.stderr.decode()
     assert proc.returncode == 2 and f"error: {latest / 'trainer_state.json'}: not valid JSON" in err, err[-2000:]
+
+
+@pytest.mark.parametrize("mode", [[], ["--freeze-encoder"]], ids=["fine-tuning", "feature-extraction"])
+def test_transformer_run_resumed_from_a_mid_checkpoint_ends_identically(tmp_path, shared_dir, data_dir, mode):
+    """A tiny random BERT: fine-tuned (dropout on, so the generators must be restored) or frozen with
+    cached features; resuming from the step-10 checkpoint of a 30-step run gives the same weights."""
+    import shutil
+
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from mtl_text.training import main as train_main
+
+    tokenizer = AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2")
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                         max_position_embeddings=64)).save_pretrained(tmp_path / "bert")
+    tokenizer.save_pretrained(tmp_path / "bert")
+    args = ["--encoder", "transformer", "--model-name-or-path", str(tmp_path / "bert"), "--tasks", "trec", "sst2", "--data-dir",
+            str(data_dir), "--max-train-examples", "120", "--validation-size", "0.02", "--max-steps", "30", "--eval-every", "15",
+            "--save-every", "10", "--save-total-limit", "5", "--batch-size", "8", "--seed", "9", "--patience", "0", *mode]
+    train_main(args + ["--output-dir", str(tmp_path / "full")])
+    shutil.copytree(tmp_path / "full", tmp_path / "resumed")
+    train_main(args + ["--output-dir", str(tmp_path / "resumed"), "--resume-from-checkpoint",
+                       str(tmp_path / "resumed" / "checkpoints" / "step-00000010")])
+    a = load_file(str(tmp_path / "full" / "checkpoints" / "step-00000030" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "checkpoints" / "step-00000030" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
