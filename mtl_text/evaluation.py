@@ -65,7 +65,6 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evaluate.py", description="Score a saved mtl-text model on its tasks' test (or validation) "
                                 "splits. Launch with `accelerate launch scripts/evaluate.py ...` for several processes.",

@@ -411,18 +411,20 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
     model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
     val_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in val_dls.items()}
     test_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in test_dls.items()}
-    for name in tasks:  # feature extraction: the frozen encoder runs once over each split
-        if args.encoder == "transformer" and args.freeze_encoder and not accelerator.unwrap_model(model).can_cache_features(name):
+    unwrapped = accelerator.unwrap_model(model)
+    for name in tasks if args.encoder == "transformer" and args.freeze_encoder else ():
+        # feature extraction: the frozen encoder runs once over each split
+        if not unwrapped.can_cache_features(name):
             logger.info("task %s: pooled vectors not cached (%s pooling has parameters, or word dropout is on)", name, pooling[name])
-        if args.encoder == "transformer" and accelerator.unwrap_model(model).can_cache_features(name):
-            t0 = time.time()
-            cached = {split: cache_features(accelerator.unwrap_model(model), dl.dataset, name, accelerator, args.eval_batch_size, collator)
-                      for split, dl in (("train", train_dls[name]), ("validation", val_dls[name]), ("test", test_dls[name]))}
-            train_dls[name] = DataLoader(cached["train"], batch_size=args.batch_size, shuffle=True)
-            val_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["validation"], batch_size=args.eval_batch_size))
-            test_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["test"], batch_size=args.eval_batch_size))
-            logger.info("task %s: frozen encoder's pooled vectors cached for %s examples in %.1fs", name,
-                        {s: len(d) for s, d in cached.items()}, time.time() - t0)
+            continue
+        t0 = time.time()
+        cached = {split: cache_features(unwrapped, dl.dataset, name, accelerator, args.eval_batch_size, collator)
+                  for split, dl in (("train", train_dls[name]), ("validation", val_dls[name]), ("test", test_dls[name]))}
+        train_dls[name] = DataLoader(cached["train"], batch_size=args.batch_size, shuffle=True)
+        val_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["validation"], batch_size=args.eval_batch_size))
+        test_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["test"], batch_size=args.eval_batch_size))
+        logger.info("task %s: frozen encoder's pooled vectors cached for %s examples in %.1fs", name,
+                    {s: len(d) for s, d in cached.items()}, time.time() - t0)
     train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
     return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_dls, train_streams, val_dls,
                          test_dls, max_steps, steps_per_epoch, global_batch, eval_every)
