@@ -7,7 +7,7 @@ RUN_DIR ?= runs/quickstart
 # `accelerate launch` without --cpu pins PyTorch to 1 CPU thread (OMP_NUM_THREADS=1): use every core
 THREADS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 1)
 
-.PHONY: setup quickstart test
+.PHONY: setup quickstart test benchmark benchmark-quick
 
 setup:
 	bash scripts/setup.sh $(VENV)
@@ -23,3 +23,12 @@ quickstart: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# The published benchmark (README.md, Benchmark): baselines, single- and multi-task, Word2Vec / GloVe /
+# random, fine-tuned and frozen; writes benchmarks/results.{json,md} and the plots.
+benchmark: setup
+	$(BIN)/python scripts/benchmark.py --glove $(SHARED)/vectors/glove-6B-50d.w2v.bin
+
+# The same on 1,000 examples per task, fewer rows (a smoke test; CI runs a smaller one in the tests).
+benchmark-quick: setup
+	$(BIN)/python scripts/benchmark.py --quick --output-dir runs/benchmark-quick --work-dir runs/benchmark-quick/work

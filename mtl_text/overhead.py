@@ -105,3 +105,7 @@ def main(argv=None) -> None:
         Path(args.json).write_text(text + "\n")
     print(f"our loop / plain loop throughput: {result['ratio']:.3f} ({result['ours_mean']:.1f} vs {result['plain_mean']:.1f} samples/s)",
           file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

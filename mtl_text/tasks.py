@@ -225,11 +225,14 @@ def load_task_splits(
     data_dir: str | os.PathLike | None = None,
     seed: int = 42,
     validation_size: float = 0.1,
+    max_train_examples: int | None = None,
 ) -> datasets.DatasetDict:
     """Load a task's data as a :class:`datasets.DatasetDict` with ``train``/``validation``/``test``.
 
     When the loader provides no validation split, one is carved out of ``train``: a stratified
     random ``validation_size`` fraction, drawn with ``seed``. The test split is never touched.
+    ``max_train_examples``: keep only the first N examples of the (``seed``-shuffled) train split,
+    for quick runs; validation and test stay whole.
 
     Returns:
         splits with columns ``text`` (string) and ``label`` (:class:`datasets.ClassLabel`).
@@ -249,4 +252,7 @@ def load_task_splits(
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
         carved = splits["train"].train_test_split(test_size=validation_size, stratify_by_column="label", seed=seed)
         splits["train"], splits["validation"] = carved["train"], carved["test"]
+    if max_train_examples:
+        train = splits["train"].shuffle(seed=seed)
+        splits["train"] = train.select(range(min(max_train_examples, len(train))))
     return datasets.DatasetDict({s: splits[s] for s in SPLITS})

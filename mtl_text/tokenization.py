@@ -30,6 +30,19 @@ PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
 
 
+def word_pipeline(lowercase: bool = True) -> tuple[normalizers.Normalizer, pre_tokenizers.PreTokenizer]:
+    """The normaliser (NFKC, lower-casing) and pre-tokeniser (BERT's whitespace and punctuation rule)
+    of the word-level tokenizer, for code that needs the same words without a vocabulary."""
+    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
+    return normalizers.Sequence(steps), pre_tokenizers.BertPreTokenizer()
+
+
+def split_words(texts: Iterable[str], lowercase: bool = True) -> list[list[str]]:
+    """Each text as the words the word-level tokenizer sees (``"Don't!"`` -> ``["don", "'", "t", "!"]``)."""
+    normalizer, pre_tokenizer = word_pipeline(lowercase)
+    return [[w for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(t))] for t in texts]
+
+
 def train_word_tokenizer(
     texts: Iterable[str],
     min_frequency: int = 1,
@@ -48,9 +61,7 @@ def train_word_tokenizer(
         a fast tokenizer with ``[PAD]`` = 0 and ``[UNK]`` = 1, right-side truncation and padding.
     """
     tok = Tokenizer(models.WordLevel(unk_token=UNK_TOKEN))
-    steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if lowercase else [])
-    tok.normalizer = normalizers.Sequence(steps)
-    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.normalizer, tok.pre_tokenizer = word_pipeline(lowercase)
     trainer = trainers.WordLevelTrainer(
         vocab_size=(max_vocab_size + 2) if max_vocab_size else 2**31 - 1,
         min_frequency=min_frequency,

@@ -342,10 +342,8 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
         raise SystemExit(f"--max-length or --pooling names task(s) {sorted(unknown)} that are not in --tasks {args.tasks}")
     splits = {}
     for name, task in tasks.items():
-        splits[name] = load_task_splits(task, args.data_dir, seed=args.seed, validation_size=args.validation_size)
-        if args.max_train_examples:
-            train_split = splits[name]["train"].shuffle(seed=args.seed)
-            splits[name]["train"] = train_split.select(range(min(args.max_train_examples, len(train_split))))
+        splits[name] = load_task_splits(task, args.data_dir, seed=args.seed, validation_size=args.validation_size,
+                                        max_train_examples=args.max_train_examples)
         logger.info("task %s: %s, %d labels", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels)
 
     # --- 2. tokenizer and encoder (word vectors: from training text only) ----------------------

@@ -29,6 +29,6 @@ else
   echo "setup: no GPU, installing the CPU build of torch from PyTorch's CPU index"
   "${pip[@]}" install --quiet torch --index-url https://download.pytorch.org/whl/cpu
 fi
-"${pip[@]}" install --quiet -e ".[dev]"
+"${pip[@]}" install --quiet -e ".[dev,bench]"
 echo "$want" > "$stamp"
 "$VENV/bin/python" -c "import torch, mtl_text; print(f'setup: mtl-text {mtl_text.__version__}, torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}')"

@@ -1,0 +1,90 @@
+"""The benchmark's plots (matplotlib, PNG): validation curves, the 20 Newsgroups confusion matrix,
+and test accuracy against train time. Input: the ``results`` dict of :mod:`mtl_text.benchmark`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _task_axes(tasks: list[str], title: str, width: float = 6.0):
+    fig, axes = plt.subplots(1, len(tasks), figsize=(width * len(tasks), 4.5), squeeze=False)
+    fig.suptitle(title)
+    return fig, dict(zip(tasks, axes[0]))
+
+
+def validation_curves(results: dict, path: Path) -> Path:
+    """Validation accuracy against seconds of training, one panel per task, one line per row of ours
+    (read from each run's ``metrics.jsonl``)."""
+    fig, axes = _task_axes(results["tasks"], "Validation accuracy during training")
+    for row in results["rows"]:
+        log = row["result"].get("metrics_log")
+        if not log or not Path(log).is_file():
+            continue
+        records = [json.loads(line) for line in Path(log).read_text().splitlines()]
+        records = [r for r in records if r.get("split") == "validation"]
+        for task in row["tasks"]:
+            xs = [r["elapsed_s"] for r in records]
+            ys = [r["metrics"][task]["accuracy"] for r in records]
+            axes[task].plot(xs, ys, marker=".", linestyle="--" if row["setting"] == "single" else "-", label=row["name"])
+    for task, ax in axes.items():
+        ax.set(title=task, xlabel="training time (s)", ylabel="validation accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | None:
+    """Row-normalised confusion matrix of ``task``'s test set for the first multi-task row of ours
+    with saved predictions (else the first row with any). None if there are none."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    candidates = [r for r in results["rows"] if r["result"] and (r["result"]["speed"].get(task) or {}).get("predictions")]
+    candidates.sort(key=lambda r: (r["method"] != "mtl-text", r["setting"] != "multi"))
+    if not candidates:
+        return None
+    row = candidates[0]
+    data = json.loads(Path(row["result"]["speed"][task]["predictions"]).read_text())
+    fig, ax = plt.subplots(figsize=(11, 10))
+    ConfusionMatrixDisplay.from_predictions(data["references"], data["predictions"], labels=list(range(len(data["labels"]))),
+                                            display_labels=data["labels"], normalize="true", values_format=".2f", ax=ax,
+                                            xticks_rotation="vertical", colorbar=False, text_kw={"fontsize": 6})
+    ax.set_title(f"{task} test set, {row['name']} (rows: true label, normalised)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def accuracy_vs_time(results: dict, path: Path) -> Path:
+    """Test accuracy against train time (log scale), one panel per task, one point per row."""
+    fig, axes = _task_axes(results["tasks"], "Test accuracy against train time", width=7.0)
+    for row in results["rows"]:
+        if not row["result"]:
+            continue
+        for task in row["tasks"]:
+            marker = "s" if row["method"] != "mtl-text" else ("o" if row["setting"] == "multi" else "^")
+            axes[task].scatter(row["result"]["train_seconds"], row["result"]["metrics"][task]["accuracy"], marker=marker, label=row["name"])
+    for task, ax in axes.items():
+        ax.set(title=task, xlabel="train time (s, log scale)", ylabel="test accuracy", xscale="log")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def make_plots(results: dict, out: Path) -> list[str]:
+    """Write every plot into ``out``; returns their paths."""
+    paths = [validation_curves(results, out / "validation_curves.png"), confusion(results, out / "confusion_20newsgroups.png"),
+             accuracy_vs_time(results, out / "accuracy_vs_time.png")]
+    return [str(p) for p in paths if p]
