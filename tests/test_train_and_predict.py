@@ -176,3 +176,24 @@ def test_two_processes_keep_the_learning_rate_schedule(tmp_path, data_dir, repo)
     assert lr[5] == pytest.approx(0.005) and lr[10] == pytest.approx(0.0)
     test = [r for r in records if r["split"] == "test"][0]
     assert test["metrics"]["trec"]["examples"] == 500  # every test example counted once across the 2 processes
+
+
+def test_predictor_encode_equals_the_tokenizer_call(tmp_path):
+    """The prediction fast path gives the ids and mask of tokenizer(..., truncation, padding), for a
+    word-level tokenizer and a WordPiece (BERT) one, empty texts and truncation included."""
+    from transformers import BertTokenizerFast
+
+    from mtl_text.prediction import Predictor
+    from mtl_text.tokenization import train_word_tokenizer
+
+    texts = ["A fine, funny film!", "", "word " * 40, "Unseen Wörds here"]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "fine", ",", "funny", "film", "!", "word", "here"]))
+    for tokenizer in (train_word_tokenizer(texts[:1] + texts[2:]), BertTokenizerFast(str(vocab))):
+        predictor = Predictor.__new__(Predictor)
+        predictor.tokenizer, predictor._backends = tokenizer, {}
+        for max_length in (5, 64):
+            ids, mask = predictor.encode(texts, max_length)
+            expected = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            assert ids.tolist() == expected["input_ids"].tolist()
+            assert mask.tolist() == expected["attention_mask"].tolist()
