@@ -128,8 +128,9 @@ def speed_command(kind: str, model: Path, task: str, args: argparse.Namespace, o
     return cmd
 
 
-def run_row(row: Row, args: argparse.Namespace, work: Path) -> None:
-    """Train, test and time one row; fills ``row.result``."""
+def run_row(row: Row, args: argparse.Namespace, work: Path, keep_predictions: bool = False) -> None:
+    """Train, test and time one row; fills ``row.result``. ``keep_predictions``: also write its
+    20 Newsgroups test predictions (for the confusion matrix)."""
     d = work / row.slug
     d.mkdir(parents=True, exist_ok=True)
     if row.method == "mtl-text":
@@ -154,7 +155,7 @@ def run_row(row: Row, args: argparse.Namespace, work: Path) -> None:
                "grid": summary["grid"], "train_samples_per_second": summary["train_samples_per_second"], "metrics": summary["metrics"]}
     res["speed"] = {}
     for task in row.tasks:
-        predictions = d / f"predictions-{task}.json" if task == "20newsgroups" else None
+        predictions = d / f"predictions-{task}.json" if keep_predictions and task == "20newsgroups" else None
         cmd = speed_command(row.method, model, task, args, d / f"speed-{task}.json", predictions)
         usage = run_child(cmd, d / f"speed-{task}.log")
         res["speed"][task] = {**json.loads((d / f"speed-{task}.json").read_text()), "predict_peak_rss_mib": usage["peak_rss_mib"],
@@ -284,8 +285,11 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.train_args = (args.train_args + " --num-epochs 1 --eval-every 16").strip()
     args.encoders = [e for e in args.encoders if e != "glove" or args.glove]
     args.modes = ["fine-tuned"]
-    args.latency_texts, args.min_seconds, args.max_predict_texts = 20, 0.2, args.max_predict_texts or 300
-    args.overhead_steps, args.overhead_repeats = min(args.overhead_steps, 20), 1
+    defaults = build_parser().parse_args([])
+    quick = {"latency_texts": 20, "min_seconds": 0.2, "max_predict_texts": 300, "overhead_steps": 20, "overhead_repeats": 1}
+    for name, value in quick.items():  # options the user set keep their value
+        if getattr(args, name) == getattr(defaults, name):
+            setattr(args, name, value)
 
 
 def main(argv=None) -> int:
@@ -307,11 +311,14 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True), work.mkdir(parents=True, exist_ok=True)
 
     rows, failed, start = plan_rows(args), [], time.time()
+    # the confusion matrix's row: our first multi-task row, else the first row with 20 Newsgroups
+    reference = next((r for r in rows if r.method == "mtl-text" and r.setting == "multi"),
+                     next((r for r in rows if "20newsgroups" in r.tasks), None))
     logger.info("%d rows: %s", len(rows), "; ".join(r.name for r in rows))
     for i, row in enumerate(rows, 1):
         t0 = time.time()
         try:
-            run_row(row, args, work)
+            run_row(row, args, work, keep_predictions=row is reference)
         except RuntimeError as e:
             logger.error("row %s failed: %s", row.name, e)
             failed.append({"row": row.name, "error": str(e)})

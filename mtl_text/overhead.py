@@ -1,5 +1,6 @@
 """Framework overhead: our training loop (:func:`mtl_text.training.fit`) against a plain PyTorch
-loop over the same model, the same task sequence and the same dataloaders, in one process and one run.
+loop over the same model, the same task sequence and the same batches (each loop starts every task's
+dataloader at epoch 0, whose shuffle is a function of the seed), in one process and one run.
 
 The plain loop is what a user would write by hand: take the scheduled task's next batch from its
 ``DataLoader``, forward, cross-entropy, backward, clip, step. Ours adds Accelerate's wrappers
@@ -39,14 +40,23 @@ def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int) -> floa
     optimizer = torch.optim.AdamW(parameter_groups(model, args.learning_rate, args.head_learning_rate, args.layer_lr_decay,
                                                    args.weight_decay), lr=args.learning_rate, fused=True)
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=steps)
-    iterators = {name: iter(dl) for name, dl in run.train_dataloaders.items()}
+    epochs = dict.fromkeys(run.train_dataloaders, 0)
+
+    def start_epoch(name):  # epoch e of a dataloader is the same shuffle in both loops
+        dl = run.train_dataloaders[name]
+        if hasattr(dl, "set_epoch"):
+            dl.set_epoch(epochs[name])
+        return iter(dl)
+
+    iterators = {name: start_epoch(name) for name in run.train_dataloaders}
     start = time.perf_counter()
     for step in range(steps):
         task = run.schedule.task_at(step)
         try:
             batch = next(iterators[task])
         except StopIteration:
-            iterators[task] = iter(run.train_dataloaders[task])
+            epochs[task] += 1
+            iterators[task] = start_epoch(task)
             batch = next(iterators[task])
         batch = {k: v.to(device) for k, v in batch.items()}
         logits = model(**model_inputs(batch), task=task)
@@ -78,6 +88,8 @@ def measure(args: argparse.Namespace, repeats: int = 2, warmup_steps: int = 5) -
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(repeats):
             plain.append(plain_loop(run, args, args.max_steps))
+            for stream in run.train_streams.values():  # ours starts from the first batch of epoch 0 too: the same batches
+                stream.restore({"epoch": 0, "position": 0})
             ours.append(fit(run, args, Path(tmp))["train_samples_per_second"])
             logger.info("repeat %d: plain loop %.2f samples/s, ours %.2f samples/s", i + 1, plain[-1], ours[-1])
     result = {"steps": args.max_steps, "batch_size": args.batch_size, "plain_samples_per_second": plain,

@@ -43,8 +43,8 @@ def validation_curves(results: dict, path: Path) -> Path:
 
 
 def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | None:
-    """Row-normalised confusion matrix of ``task``'s test set for the first multi-task row of ours
-    with saved predictions (else the first row with any). None if there are none."""
+    """Row-normalised confusion matrix of ``task``'s test set for the row whose predictions were saved
+    (our first multi-task row; see :func:`mtl_text.benchmark.main`). None if there are none."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     candidates = [r for r in results["rows"] if r["result"] and (r["result"]["speed"].get(task) or {}).get("predictions")]
