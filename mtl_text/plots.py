@@ -18,6 +18,18 @@ def _task_axes(tasks: list[str], title: str, width: float = 6.0):
     return fig, dict(zip(tasks, axes[0]))
 
 
+def _save(fig, axes: dict, path: Path, **axis) -> Path:
+    """Title each task's panel, label its axes (``axis``: Axes.set keywords), add grid and legend, write the PNG."""
+    for task, ax in axes.items():
+        ax.set(title=task, **axis)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def validation_curves(results: dict, path: Path) -> Path:
     """Validation accuracy against seconds of training, one panel per task, one line per row of ours
     (read from each run's ``metrics.jsonl``)."""
@@ -32,14 +44,7 @@ def validation_curves(results: dict, path: Path) -> Path:
             xs = [r["elapsed_s"] for r in records]
             ys = [r["metrics"][task]["accuracy"] for r in records]
             axes[task].plot(xs, ys, marker=".", linestyle="--" if row["setting"] == "single" else "-", label=row["name"])
-    for task, ax in axes.items():
-        ax.set(title=task, xlabel="training time (s)", ylabel="validation accuracy")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, axes, path, xlabel="training time (s)", ylabel="validation accuracy")
 
 
 def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | None:
@@ -73,14 +78,7 @@ def accuracy_vs_time(results: dict, path: Path) -> Path:
         for task in row["tasks"]:
             marker = "s" if row["method"] != "mtl-text" else ("o" if row["setting"] == "multi" else "^")
             axes[task].scatter(row["result"]["train_seconds"], row["result"]["metrics"][task]["accuracy"], marker=marker, label=row["name"])
-    for task, ax in axes.items():
-        ax.set(title=task, xlabel="train time (s, log scale)", ylabel="test accuracy", xscale="log")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, axes, path, xlabel="train time (s, log scale)", ylabel="test accuracy", xscale="log")
 
 
 def make_plots(results: dict, out: Path) -> list[str]:
