@@ -1,6 +1,7 @@
 """Framework overhead: our training loop (:func:`mtl_text.training.fit`) against a plain PyTorch
-loop over the same model, the same task sequence and the same batches (each loop starts every task's
-dataloader at epoch 0, whose shuffle is a function of the seed), in one process and one run.
+loop over the same model, the same task sequence and the same batches, in one process and one run.
+Both start every task at epoch 0; the plain loop's ``DataLoader`` takes the index batches of our
+prepared (seeded) dataloader for that epoch, so the two loops see identical batches.
 
 The plain loop is what a user would write by hand: take the scheduled task's next batch from its
 ``DataLoader``, forward, cross-entropy, backward, clip, step. Ours adds Accelerate's wrappers
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 from transformers import get_scheduler
 
 from .optimization import parameter_groups
@@ -40,15 +42,16 @@ def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int) -> floa
     optimizer = torch.optim.AdamW(parameter_groups(model, args.learning_rate, args.head_learning_rate, args.layer_lr_decay,
                                                    args.weight_decay), lr=args.learning_rate, fused=True)
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=steps)
-    epochs = dict.fromkeys(run.train_dataloaders, 0)
+    epochs = dict.fromkeys(run.train_streams, 0)
 
-    def start_epoch(name):  # epoch e of a dataloader is the same shuffle in both loops
-        dl = run.train_dataloaders[name]
-        if hasattr(dl, "set_epoch"):
-            dl.set_epoch(epochs[name])
-        return iter(dl)
+    def start_epoch(name):
+        """A plain DataLoader over the batches (dataset indices, same collator) that our prepared
+        stream of ``name`` gives in its current epoch: both loops see the same batches."""
+        prepared = run.train_streams[name].dataloader
+        prepared.set_epoch(epochs[name])
+        return iter(DataLoader(prepared.dataset, batch_sampler=list(prepared.batch_sampler), collate_fn=prepared.collate_fn))
 
-    iterators = {name: start_epoch(name) for name in run.train_dataloaders}
+    iterators = {name: start_epoch(name) for name in run.train_streams}
     start = time.perf_counter()
     for step in range(steps):
         task = run.schedule.task_at(step)

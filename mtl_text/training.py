@@ -294,7 +294,6 @@ class TrainingSetup:
     optimizer: torch.optim.Optimizer  # prepared
     lr_scheduler: Any  # prepared
     schedule: TaskSchedule
-    train_dataloaders: dict[str, DataLoader]  # per task, as built (not prepared)
     train_streams: dict[str, TaskBatches]  # per task, prepared, endless
     val_dataloaders: dict[str, DataLoader]  # prepared
     test_dataloaders: dict[str, DataLoader]  # prepared
@@ -424,7 +423,7 @@ def setup_training(args: argparse.Namespace, accelerator: Accelerator) -> Traini
         logger.info("task %s: frozen encoder's pooled vectors cached for %s examples in %.1fs", name,
                     {s: len(d) for s, d in cached.items()}, time.time() - t0)
     train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
-    return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_dls, train_streams, val_dls,
+    return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_streams, val_dls,
                          test_dls, max_steps, steps_per_epoch, global_batch, eval_every)
 
 

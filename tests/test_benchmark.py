@@ -122,3 +122,33 @@ def test_quick_benchmark_writes_its_outputs(data_dir, tmp_path):
     table = (out / "results.md").read_text()
     assert table == markdown(results)
     assert sum(line.startswith("| 20newsgroups |") for line in table.splitlines()) == sum("20newsgroups" in r["tasks"] for r in results["rows"])
+
+
+def test_overhead_plain_loop_sees_our_batches(data_dir, monkeypatch):
+    """The plain loop of the overhead measurement feeds the model the same tasks and batches, in the
+    same order, as our task streams, across an epoch boundary."""
+    import torch
+
+    import mtl_text.overhead as overhead
+    from mtl_text.modeling import MultiTaskModel
+    from mtl_text.training import make_accelerator, parse_args, setup_training
+
+    args = parse_args(["--tasks", "trec", "sst2", "--max-train-examples", "200", "--cache-dir", "none", "--w2v-epochs", "1",
+                       "--data-dir", str(data_dir)])
+    run = setup_training(args, make_accelerator(args))
+    seen, forward = [], MultiTaskModel.forward
+
+    def recording_forward(self, input_ids, attention_mask, task, features=None):
+        seen.append((task, input_ids.clone()))
+        return forward(self, input_ids, attention_mask, task, features)
+
+    monkeypatch.setattr(MultiTaskModel, "forward", recording_forward)
+    steps = 20  # 7 batches of 32 per task and epoch: both tasks start a second epoch
+    overhead.plain_loop(run, args, steps)
+    plain = list(seen)
+    for stream in run.train_streams.values():
+        stream.restore({"epoch": 0, "position": 0})
+    ours = [(task, run.train_streams[task].next()["input_ids"]) for task in map(run.schedule.task_at, range(steps))]
+    assert [t for t, _ in plain] == [t for t, _ in ours]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(plain, ours))
+    assert len({t for t, _ in ours}) == 2
