@@ -137,10 +137,9 @@ class FastTextClassifier:
                 "validation_accuracy": accuracy, "epochs": params.get("epoch", 5)}
 
     def _predict_prepared(self, lines: list[str]) -> np.ndarray:
-        # a text without words gets no prediction from fastText: it gets the most frequent training label
-        prior = self.model.get_labels()[0]
         labels, _ = self.model.predict(lines, k=1)
-        return np.array([int((row[0] if row else prior)[len("__label__"):]) for row in labels])
+        # a text without words gets no prediction from fastText: it gets the most frequent training label
+        return np.array([int((row[0] if row else self.model.get_labels()[0])[len("__label__"):]) for row in labels])
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         """Label ids, ``(len(texts),)``."""

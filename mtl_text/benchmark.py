@@ -98,12 +98,16 @@ def run_child(cmd: list[str], log_path: Path) -> dict:
     return {"wall_seconds": wall, "peak_rss_mib": peak}
 
 
+def data_options(args: argparse.Namespace, subset: bool = True) -> list[str]:
+    """``--data-dir`` and (``subset``) ``--max-train-examples`` as given to the benchmark, for a child's command line."""
+    options = ["--data-dir", args.data_dir] if args.data_dir else []
+    return options + (["--max-train-examples", str(args.max_train_examples)] if subset and args.max_train_examples else [])
+
+
 def train_command(row: Row, args: argparse.Namespace, out: Path) -> list[str]:
     """The ``python -m mtl_text.training`` command line of one of our rows."""
     cmd = [sys.executable, "-m", "mtl_text.training", "--tasks", *row.tasks, "--output-dir", str(out), "--seed", str(args.seed),
-           "--cache-dir", "none", "--save-total-limit", "0"]
-    if args.data_dir:
-        cmd += ["--data-dir", args.data_dir]
+           "--cache-dir", "none", "--save-total-limit", "0", *data_options(args)]
     if row.encoder == "transformer":
         cmd += ["--encoder", "transformer", "--model-name-or-path", args.transformer, *shlex.split(args.transformer_args)]
     else:
@@ -111,16 +115,12 @@ def train_command(row: Row, args: argparse.Namespace, out: Path) -> list[str]:
         cmd += shlex.split(args.train_args)
     if row.mode == "frozen":
         cmd.append("--freeze-encoder")
-    if args.max_train_examples:
-        cmd += ["--max-train-examples", str(args.max_train_examples)]
     return cmd
 
 
 def speed_command(kind: str, model: Path, task: str, args: argparse.Namespace, out: Path, predictions: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "mtl_text.speed", "--kind", kind, "--model", str(model), "--task", task, "--json", str(out),
-           "--batch-size", str(args.predict_batch_size), "--latency-texts", str(args.latency_texts), "--min-seconds", str(args.min_seconds)]
-    if args.data_dir:
-        cmd += ["--data-dir", args.data_dir]
+           "--batch-size", str(args.predict_batch_size), "--latency-texts", str(args.latency_texts), "--min-seconds", str(args.min_seconds), *data_options(args, subset=False)]
     if args.max_predict_texts:
         cmd += ["--max-texts", str(args.max_predict_texts)]
     if predictions:
@@ -144,9 +144,7 @@ def run_row(row: Row, args: argparse.Namespace, work: Path, keep_predictions: bo
     else:
         model = d / ("model.bin" if row.method == "fasttext" else "model.pkl")
         cmd = [sys.executable, "-m", "mtl_text.baselines", "--method", row.method, "--task", row.tasks[0], "--seed", str(args.seed),
-               "--model-out", str(model), "--json", str(d / "train.json")]
-        cmd += (["--data-dir", args.data_dir] if args.data_dir else []) + (["--quick"] if args.quick else [])
-        cmd += ["--max-train-examples", str(args.max_train_examples)] if args.max_train_examples else []
+               "--model-out", str(model), "--json", str(d / "train.json"), *data_options(args)] + (["--quick"] if args.quick else [])
         usage = run_child(cmd, d / "train.log")
         summary = json.loads((d / "train.json").read_text())
         # train time: the chosen setting's fit (features or word splitting included); the search is reported apart
@@ -168,9 +166,7 @@ def run_overhead(args: argparse.Namespace, work: Path) -> dict:
     out = work / "overhead.json"
     cmd = [sys.executable, "-m", "mtl_text.overhead", "--tasks", *args.tasks, "--max-steps", str(args.overhead_steps),
            "--repeats", str(args.overhead_repeats), "--json", str(out), "--output-dir", str(work / "overhead"),
-           "--cache-dir", "none", "--save-total-limit", "0", "--seed", str(args.seed), *shlex.split(args.train_args)]
-    cmd += (["--data-dir", args.data_dir] if args.data_dir else [])
-    cmd += ["--max-train-examples", str(args.max_train_examples)] if args.max_train_examples else []
+           "--cache-dir", "none", "--save-total-limit", "0", "--seed", str(args.seed), *shlex.split(args.train_args), *data_options(args)]
     run_child(cmd, work / "overhead.log")
     return {**json.loads(out.read_text()), "command": shlex.join(cmd)}
 
@@ -272,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overhead-steps", type=int, default=400, help="steps per loop and repeat of the overhead measurement (0: skip)")
     p.add_argument("--overhead-repeats", type=int, default=3, help="repeats of each loop, alternating")
     p.add_argument("--quick", action="store_true",
-                   help="a smoke test in a few minutes: 1,000 training examples per task, one epoch, Word2Vec and random encoders, "
-                   "fine-tuned, and the glove rows frozen only when --glove is given, no baseline search, short timings")
+                   help="a smoke test in a few minutes: 1,000 training examples per task, one epoch, fine-tuned rows only (glove "
+                   "only when --glove is given), no baseline search, short timings (options you set keep their value)")
     p.add_argument("--output-dir", default="benchmarks", help="where results.json, results.md and the plots go")
     p.add_argument("--work-dir", default="runs/benchmark", help="where the rows' models and logs go")
     return p
@@ -339,7 +335,8 @@ def main(argv=None) -> int:
 
     results["plots"] = make_plots(results, out)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
-    print(markdown(results))
+    table = markdown(results)
+    (out / "results.md").write_text(table)
+    print(table)
     logger.info("wrote %s, %s and %d plots in %.0f s", out / "results.json", out / "results.md", len(results["plots"]), results["wall_seconds"])
     return 1 if failed else 0

@@ -52,11 +52,9 @@ def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | N
     (our first multi-task row; see :func:`mtl_text.benchmark.main`). None if there are none."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    candidates = [r for r in results["rows"] if r["result"] and (r["result"]["speed"].get(task) or {}).get("predictions")]
-    candidates.sort(key=lambda r: (r["method"] != "mtl-text", r["setting"] != "multi"))
-    if not candidates:
+    row = next((r for r in results["rows"] if r["result"] and (r["result"]["speed"].get(task) or {}).get("predictions")), None)
+    if row is None:
         return None
-    row = candidates[0]
     data = json.loads(Path(row["result"]["speed"][task]["predictions"]).read_text())
     fig, ax = plt.subplots(figsize=(11, 10))
     ConfusionMatrixDisplay.from_predictions(data["references"], data["predictions"], labels=list(range(len(data["labels"]))),
