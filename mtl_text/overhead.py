@@ -7,7 +7,8 @@ The plain loop is what a user would write by hand: take the scheduled task's nex
 ``DataLoader``, forward, cross-entropy, backward, clip, step. Ours adds Accelerate's wrappers
 (prepared model, optimizer, scheduler and dataloaders, ``accumulate``), the task streams, loss
 bookkeeping, logging and the progress bar. Validation and saving are left out of our figure
-(``fit`` times them separately). The two loops alternate, ``repeats`` times each, after a warm-up.
+(``fit`` times them separately). The two loops alternate in ABBA order, ``repeats`` times each,
+after a warm-up.
 
 ``scripts/benchmark_overhead.py`` calls :func:`main`.
 """
@@ -74,11 +75,14 @@ def plain_loop(run: TrainingSetup, args: argparse.Namespace, steps: int) -> floa
 
 
 def measure(args: argparse.Namespace, repeats: int = 2, warmup_steps: int = 5) -> dict:
-    """Alternate the plain loop and ours (``args.max_steps`` steps each, ``repeats`` times).
+    """Time the plain loop and ours, ``args.max_steps`` steps each, ``repeats`` times, in ABBA order
+    (plain first in even repeats, ours first in odd ones), so that a drift of the machine's speed
+    during the measurement does not favour the loop that always runs first or second.
 
     Returns:
-        samples/s of each repeat of each loop, their means, and ``ratio`` = ours / plain
-        (1.0: no overhead; 0.95: our loop is 5% slower).
+        samples/s of each repeat of each loop, their means, ``ratio`` = ours / plain of the means
+        (1.0: no overhead; 0.95: our loop is 5% slower), and ``repeat_ratios``, ours / plain within
+        each repeat (their spread shows the noise of the measurement).
     """
     accelerator = make_accelerator(args)
     if accelerator.num_processes != 1:
@@ -89,14 +93,25 @@ def measure(args: argparse.Namespace, repeats: int = 2, warmup_steps: int = 5) -
     plain_loop(run, args, warmup_steps)
     ours, plain = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for i in range(repeats):
-            plain.append(plain_loop(run, args, args.max_steps))
+
+        def time_ours() -> float:
             for stream in run.train_streams.values():  # ours starts from the first batch of epoch 0 too: the same batches
                 stream.restore({"epoch": 0, "position": 0})
-            ours.append(fit(run, args, Path(tmp))["train_samples_per_second"])
-            logger.info("repeat %d: plain loop %.2f samples/s, ours %.2f samples/s", i + 1, plain[-1], ours[-1])
-    result = {"steps": args.max_steps, "batch_size": args.batch_size, "plain_samples_per_second": plain,
-              "ours_samples_per_second": ours, "plain_mean": sum(plain) / repeats, "ours_mean": sum(ours) / repeats}
+            return fit(run, args, Path(tmp))["train_samples_per_second"]
+
+        for i in range(repeats):
+            if i % 2 == 0:
+                plain.append(plain_loop(run, args, args.max_steps))
+                ours.append(time_ours())
+            else:
+                ours.append(time_ours())
+                plain.append(plain_loop(run, args, args.max_steps))
+            logger.info("repeat %d (%s first): plain loop %.2f samples/s, ours %.2f samples/s", i + 1,
+                        "plain" if i % 2 == 0 else "ours", plain[-1], ours[-1])
+    result = {"steps": args.max_steps, "batch_size": args.batch_size, "order": "ABBA (plain first in odd-numbered repeats)",
+              "plain_samples_per_second": plain, "ours_samples_per_second": ours,
+              "plain_mean": sum(plain) / repeats, "ours_mean": sum(ours) / repeats,
+              "repeat_ratios": [o / p for o, p in zip(ours, plain)]}
     result["ratio"] = result["ours_mean"] / result["plain_mean"]
     return result
 
@@ -106,7 +121,7 @@ def main(argv=None) -> None:
     parser.prog = "benchmark_overhead.py"
     parser.description = ("Training throughput of mtl-text's loop against a plain PyTorch loop over the same model and batches. "
                           "Takes train.py's options; --max-steps is the number of timed steps per loop and repeat.")
-    parser.add_argument("--repeats", type=int, default=2, help="times each loop is timed, alternating")
+    parser.add_argument("--repeats", type=int, default=2, help="times each loop is timed, in ABBA order (an even number balances it)")
     parser.add_argument("--json", default=None, metavar="FILE", help="also write the result here")
     from .training import parse_args
 

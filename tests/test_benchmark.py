@@ -116,7 +116,7 @@ def test_quick_benchmark_writes_its_outputs(data_dir, tmp_path):
         assert r["train_seconds"] > 0 and r["train_samples_per_second"] > 0 and r["train_peak_rss_mib"] > 10
     comparisons = {(t["comparison"], t["task"]) for t in results["transfer"]}
     assert ("multi-task - single-task", "sst2") in comparisons and ("pretrained - from scratch", "20newsgroups") in comparisons
-    assert results["overhead"]["ratio"] > 0
+    assert results["overhead"]["ratio"] > 0 and len(results["overhead"]["repeat_ratios"]) == 2  # --quick: 2 repeats, ABBA
     for name in ("validation_curves.png", "confusion_20newsgroups.png", "accuracy_vs_time.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     table = (out / "results.md").read_text()
