@@ -120,7 +120,8 @@ def train_command(row: Row, args: argparse.Namespace, out: Path) -> list[str]:
 
 def speed_command(kind: str, model: Path, task: str, args: argparse.Namespace, out: Path, predictions: Path | None) -> list[str]:
     cmd = [sys.executable, "-m", "mtl_text.speed", "--kind", kind, "--model", str(model), "--task", task, "--json", str(out),
-           "--batch-size", str(args.predict_batch_size), "--latency-texts", str(args.latency_texts), "--min-seconds", str(args.min_seconds), *data_options(args, subset=False)]
+           "--batch-size", str(args.predict_batch_size), "--latency-texts", str(args.latency_texts), "--min-seconds", str(args.min_seconds),
+           *data_options(args, subset=False)]
     if args.max_predict_texts:
         cmd += ["--max-texts", str(args.max_predict_texts)]
     if predictions:
@@ -282,10 +283,10 @@ def apply_quick(args: argparse.Namespace) -> None:
     args.train_args = (args.train_args + " --num-epochs 1 --eval-every 16").strip()
     args.encoders = [e for e in args.encoders if e != "glove" or args.glove]
     args.modes = ["fine-tuned"]
-    defaults = build_parser().parse_args([])
+    parser = build_parser()
     quick = {"latency_texts": 20, "min_seconds": 0.2, "max_predict_texts": 300, "overhead_steps": 20, "overhead_repeats": 2}
     for name, value in quick.items():  # options the user set keep their value
-        if getattr(args, name) == getattr(defaults, name):
+        if getattr(args, name) == parser.get_default(name):
             setattr(args, name, value)
 
 

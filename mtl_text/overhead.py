@@ -100,14 +100,14 @@ def measure(args: argparse.Namespace, repeats: int = 2, warmup_steps: int = 5) -
             return fit(run, args, Path(tmp))["train_samples_per_second"]
 
         for i in range(repeats):
-            if i % 2 == 0:
+            plain_first = i % 2 == 0
+            if plain_first:
                 plain.append(plain_loop(run, args, args.max_steps))
-                ours.append(time_ours())
-            else:
-                ours.append(time_ours())
+            ours.append(time_ours())
+            if not plain_first:
                 plain.append(plain_loop(run, args, args.max_steps))
             logger.info("repeat %d (%s first): plain loop %.2f samples/s, ours %.2f samples/s", i + 1,
-                        "plain" if i % 2 == 0 else "ours", plain[-1], ours[-1])
+                        "plain" if plain_first else "ours", plain[-1], ours[-1])
     result = {"steps": args.max_steps, "batch_size": args.batch_size, "order": "ABBA (plain first in odd-numbered repeats)",
               "plain_samples_per_second": plain, "ours_samples_per_second": ours,
               "plain_mean": sum(plain) / repeats, "ours_mean": sum(ours) / repeats,
