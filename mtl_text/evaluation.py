@@ -20,6 +20,7 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 from transformers import AutoTokenizer, DataCollatorWithPadding
 
+from .allocator import tune_malloc
 from .metrics import classification_metrics
 from .modeling import ModelLoadError, MultiTaskModel
 from .readers import DataFormatError, DataNotFoundError
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> None:
     """Command-line entry point; bad input gives one ``error:`` line and exit status 2."""
     args = build_parser().parse_args(argv)
+    tune_malloc()
     accelerator = Accelerator()
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S",
                         level=logging.INFO if accelerator.is_main_process else logging.WARNING)

@@ -25,6 +25,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
+from .allocator import tune_malloc
 from .modeling import ModelLoadError, MultiTaskModel
 
 logger = logging.getLogger("mtl_text.predict")
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    tune_malloc()
     try:
         predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size)
         predictor.model.check_tasks(args.tasks)  # before reading any input

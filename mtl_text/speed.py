@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .allocator import tune_malloc
+
 
 def measure(predict: Callable[[list[str]], Sequence[int]], texts: Sequence[str], batch_size: int = 256,
             min_seconds: float = 2.0, latency_texts: int = 300) -> dict:
@@ -91,6 +93,7 @@ def main(argv=None) -> None:
                    help="also score the whole test split once and write references and predictions here (JSON)")
     p.add_argument("--json", required=True, metavar="FILE", help="where the figures go")
     args = p.parse_args(argv)
+    tune_malloc()  # the same allocator settings for every method timed (as in train.py and predict.py)
 
     from .tasks import get_task, load_task_splits
 

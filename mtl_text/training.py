@@ -37,6 +37,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from transformers import DataCollatorWithPadding, get_scheduler
 
+from .allocator import tune_malloc
 from .checkpointing import CheckpointError, load_checkpoint, read_checkpoint_state, resolve_checkpoint, save_checkpoint
 from .encoders import TransformerEncoder, WordVectorEncoder
 from .features import cache_features
@@ -304,7 +305,8 @@ class TrainingSetup:
 
 
 def make_accelerator(args: argparse.Namespace) -> Accelerator:
-    """The run's ``Accelerator`` (launch settings come from ``accelerate launch``), logging and seeds."""
+    """The run's ``Accelerator`` (launch settings come from ``accelerate launch``), logging, seeds and the
+    process's malloc settings (:func:`mtl_text.allocator.tune_malloc`)."""
     accelerator = Accelerator(
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         # Each step trains one task's head; the other heads get no gradient on any rank in that step.
@@ -318,6 +320,7 @@ def make_accelerator(args: argparse.Namespace) -> Accelerator:
     logging.getLogger("gensim").setLevel(logging.WARNING)
     logger.info("running on %d process(es), device %s, mixed precision %s, %d CPU thread(s) per process", accelerator.num_processes,
                 accelerator.device, accelerator.mixed_precision, torch.get_num_threads())
+    logger.info(tune_malloc())
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world > accelerator.num_processes:  # e.g. torchrun on a CPU machine without ACCELERATE_USE_CPU=1
         raise SystemExit(f"error: launched as {world} processes (WORLD_SIZE={world}) but Accelerate sees {accelerator.num_processes}: "
