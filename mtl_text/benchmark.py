@@ -215,7 +215,7 @@ def markdown(results: dict) -> str:
         lines += ["", f"Framework overhead (word vectors, multi-task, {o['steps']} steps x {len(o['ours_samples_per_second'])} repeats): "
                   f"our loop {o['ours_mean']:,.1f} samples/s, plain PyTorch loop {o['plain_mean']:,.1f} samples/s, "
                   f"ratio {o['ratio']:.3f} (overhead {max(0.0, 1 - o['ratio']) * 100:.1f}%); per repeat "
-                  + " / ".join(f"{a / b:.3f}" for a, b in zip(o["ours_samples_per_second"], o["plain_samples_per_second"])) + "."]
+                  + " / ".join(f"{r:.3f}" for r in o["repeat_ratios"]) + "."]
     if results["transfer"]:
         lines += ["", "| comparison | task | encoder | mode | setting | test accuracy difference |", "|---|---|---|---|---|---:|"]
         for t in results["transfer"]:
