@@ -1,47 +1,82 @@
 """mtl-text: multi-task text classification with one shared encoder and one head per task.
 
-Data flows one way: text -> tokens (:mod:`mtl_text.tokenization`) -> encoder
-(:mod:`mtl_text.encoders`) -> pooled vector (:mod:`mtl_text.pooling`) -> heads (:mod:`mtl_text.heads`)
--> loss and metrics (:mod:`mtl_text.metrics`). :class:`MultiTaskModel` ties encoder and heads together;
-:mod:`mtl_text.sampling` decides which task each training step draws from.
+Data flows one way: text -> tokens (:mod:`mtl_text.data.tokenization`) -> encoder
+(:mod:`mtl_text.modeling.encoders`) -> pooled vector (:mod:`mtl_text.modeling.pooling`) -> heads
+(:mod:`mtl_text.modeling.heads`: loss, decoding, metrics). :class:`MultiTaskModel` ties encoder and
+heads together; :mod:`mtl_text.data.sampling` decides which task each training step draws from;
+:func:`train` runs a whole job from a :class:`TrainingConfig`; :class:`Predictor` scores text with
+every head from one encoder pass.
+
+The package layout:
+
+* :mod:`mtl_text.data`: tasks and their registry, readers, splits, tokenization, task sampling;
+* :mod:`mtl_text.modeling`: encoders, pooling, heads, the multi-task model;
+* :mod:`mtl_text.training`: configuration, set-up, the loop, checkpoints, early stopping;
+* :mod:`mtl_text.inference`: evaluation and prediction;
+* :mod:`mtl_text.cli`: the command line (``mtl-text train|predict|evaluate|benchmark``);
+* :mod:`mtl_text.bench`: the benchmark tooling (needs the ``bench`` extra);
+* :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
 __version__ = "0.1.0"
 
-from .readers import DataFormatError, DataNotFoundError, missing_data_error, read_csv, read_jsonl, read_tsv
-from .tasks import (
+from .data import (
     Task,
-    UnknownTaskError,
     get_task,
     list_tasks,
     load_task_file,
     load_task_splits,
+    missing_data_error,
+    read_csv,
+    read_jsonl,
+    read_tsv,
     register_task,
     resolve_data_dir,
 )
+from .errors import (
+    CheckpointError,
+    ConfigError,
+    DataError,
+    DataFormatError,
+    DataNotFoundError,
+    InputError,
+    ModelLoadError,
+    MtlTextError,
+    OutputDirError,
+    TaskError,
+    TaskFileError,
+    UnknownHeadError,
+    UnknownTaskError,
+)
+
+# torch-heavy parts are imported when first used: `import mtl_text` in a task file stays light
+_LAZY = {
+    "MultiTaskModel": "mtl_text.modeling.model",
+    "Head": "mtl_text.modeling.heads",
+    "register_head_type": "mtl_text.modeling.heads",
+    "Predictor": "mtl_text.inference.prediction",
+    "train": "mtl_text.training.trainer",
+    "TrainingResult": "mtl_text.training.trainer",
+    "TrainingConfig": "mtl_text.training.config",
+    "DataArguments": "mtl_text.training.config",
+    "EncoderArguments": "mtl_text.training.config",
+    "HeadArguments": "mtl_text.training.config",
+    "OptimizationArguments": "mtl_text.training.config",
+    "EvaluationArguments": "mtl_text.training.config",
+    "CheckpointArguments": "mtl_text.training.config",
+}
 
 __all__ = [
-    "DataFormatError",
-    "DataNotFoundError",
-    "Task",
-    "UnknownTaskError",
-    "get_task",
-    "list_tasks",
-    "load_task_file",
-    "load_task_splits",
-    "missing_data_error",
-    "read_csv",
-    "read_jsonl",
-    "read_tsv",
-    "register_task",
-    "resolve_data_dir",
-    "MultiTaskModel",
+    "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "InputError", "ModelLoadError",
+    "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
+    "list_tasks", "load_task_file", "load_task_splits", "missing_data_error", "read_csv", "read_jsonl", "read_tsv",
+    "register_task", "resolve_data_dir", *_LAZY,
 ]
 
 
-def __getattr__(name):  # the model pulls in torch; import it only when asked for
-    if name == "MultiTaskModel":
-        from .modeling import MultiTaskModel
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
 
-        return MultiTaskModel
-    raise AttributeError(name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'mtl_text' has no attribute {name!r}")

@@ -1,8 +1,8 @@
-"""The benchmark harness and transfer report: python scripts/benchmark.py --help"""
+#!/usr/bin/env python
+"""The benchmark harness and transfer report: `python scripts/benchmark.py --help` (needs the bench extra)."""
 
-import sys
-
-from mtl_text.benchmark import main
+from mtl_text.cli import exit_with
+from mtl_text.cli.benchmark import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_with(main)

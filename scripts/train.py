@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Train tasks jointly: `accelerate launch scripts/train.py --tasks 20newsgroups sst2 ...` (see --help)."""
 
-from mtl_text.training import main
+from mtl_text.cli import exit_with
+from mtl_text.cli.train import main
 
 if __name__ == "__main__":
-    main()
+    exit_with(main)

@@ -1,0 +1,121 @@
+"""Typed options: dataclasses whose fields are the options of the command line and of the Python
+API alike (in the style of transformers' ``TrainingArguments`` and ``HfArgumentParser``).
+
+A numeric field declares its valid range once, in its type: ``Annotated[int, Range(min=1)]``.
+:class:`Arguments` checks every range when an instance is built, from Python or from the command
+line, before anything is loaded, and raises :class:`~mtl_text.errors.ConfigError` naming the
+option. The command line's parser (:mod:`mtl_text.cli.parsing`) also prints each range in
+``--help``.
+
+The options several commands share (``--data-dir``, ``--task-file``, ``--seed``) are defined here,
+once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Range:
+    """The valid values of a numeric option: ``min``/``max`` bounds (``None``: unbounded), each
+    inclusive unless ``*_exclusive`` says otherwise."""
+
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    max_exclusive: bool = False
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if self.min is not None and (value < self.min or (self.min_exclusive and value == self.min)):
+            return False
+        return not (self.max is not None and (value > self.max or (self.max_exclusive and value == self.max)))
+
+    def __str__(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"in {'(' if self.min_exclusive else '['}{self.min:g}, {self.max:g}{')' if self.max_exclusive else ']'}"
+        if self.min is not None:
+            return f"{'>' if self.min_exclusive else '>='} {self.min:g}"
+        if self.max is not None:
+            return f"{'<' if self.max_exclusive else '<='} {self.max:g}"
+        return "any number"
+
+
+def option_name(name: str) -> str:
+    """The command-line spelling of a field: ``batch_size`` -> ``--batch-size``."""
+    return "--" + name.replace("_", "-")
+
+
+def field_ranges(cls) -> dict[str, Range]:
+    """Field name -> its declared :class:`Range`, for a dataclass type."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    ranges = {}
+    for name, hint in hints.items():
+        if typing.get_origin(hint) is Annotated:
+            found = [m for m in hint.__metadata__ if isinstance(m, Range)]
+            if found:
+                ranges[name] = found[0]
+    return ranges
+
+
+@dataclass
+class Arguments:
+    """Base of every options dataclass: checks the declared ranges on construction.
+
+    Raises:
+        ConfigError: a value outside its range or its choices (or of the wrong type); the message
+            names the option, e.g. ``--batch-size must be an integer >= 1, got 0``.
+    """
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+        for name, hint in hints.items():
+            choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
+            if choices and getattr(self, name) not in choices:
+                raise ConfigError(f"{option_name(name)} must be one of {', '.join(map(str, choices))}, got {getattr(self, name)!r}")
+        for name, valid in field_ranges(type(self)).items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            wants_int = int in (typing.get_args(hints[name]) or (hints[name],)) and float not in typing.get_args(hints[name])
+            kind = "an integer" if wants_int else "a number"
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (wants_int and not isinstance(value, int)):
+                raise ConfigError(f"{option_name(name)} must be {kind} {valid}, got {value!r}")
+            if value not in valid:
+                raise ConfigError(f"{option_name(name)} must be {kind} {valid}, got {value!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as a JSON-able dict (nested option groups become nested dicts)."""
+        return dataclasses.asdict(self)
+
+
+# --- options shared by several commands ------------------------------------------------------------
+
+DATA_DIR_ENV = "MTL_TEXT_DATA_DIR"
+
+
+def data_dir_option() -> Any:
+    return field(default=None, metadata={"help": f"folder holding the tasks' data files (default: ${DATA_DIR_ENV}); where files "
+                                                 "are absent the tasks download from their real sources"})
+
+
+def task_file_option() -> Any:
+    return field(default_factory=list, metadata={
+        "metavar": "FILE_OR_MODULE",
+        "help": "Python files (or dotted modules) that register extra tasks with mtl_text.register_task. A task file is "
+                "code: it runs when loaded (also for --list-tasks), as any plugin does"})
+
+
+def seed_option(default: int | None = 42, help: str = "seeds the validation split, the task schedule, shuffling and initialisation") -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds

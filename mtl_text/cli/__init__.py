@@ -1,0 +1,59 @@
+"""The command line: ``mtl-text train|predict|evaluate|benchmark`` (also ``python -m mtl_text`` and the
+thin ``scripts/*.py``). Options come from the library's typed dataclasses; errors from the library
+(:class:`~mtl_text.errors.MtlTextError`) become one ``error:`` line and exit status 2 here, in
+:func:`run_command`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+
+from .. import __version__
+from ..errors import MtlTextError
+
+COMMANDS = {
+    "train": ("mtl_text.cli.train", "train tasks jointly (under `accelerate launch` for several processes or GPUs)"),
+    "predict": ("mtl_text.cli.predict", "score text with every head of a saved model"),
+    "evaluate": ("mtl_text.cli.evaluate", "score a saved model on its tasks' test or validation splits"),
+    "benchmark": ("mtl_text.cli.benchmark", "the benchmark: baselines, single- vs multi-task, transfer (needs the bench extra)"),
+}
+
+
+def run_command(command: Callable[..., int | None], argv: list[str] | None = None, prog: str | None = None) -> int:
+    """Run a command's ``main(argv, prog)`` and return its exit status: 0, or 2 with one ``error:``
+    line on standard error for bad input (a typed error of the library, or an operating-system error
+    such as a missing or unwritable file)."""
+    try:
+        return command(argv, prog) or 0
+    except (MtlTextError, OSError) as e:
+        logging.getLogger("mtl_text.cli").debug("bad input", exc_info=True)
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return 2
+
+
+def exit_with(command: Callable[..., int | None], argv: list[str] | None = None, prog: str | None = None) -> None:
+    """``sys.exit(run_command(...))``: for ``if __name__ == "__main__"`` blocks and console scripts."""
+    sys.exit(run_command(command, argv, prog))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``mtl-text COMMAND [OPTIONS]``: the console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        width = max(map(len, COMMANDS))
+        print("usage: mtl-text {" + ",".join(COMMANDS) + "} [OPTIONS]\n\nMulti-task text classification with one shared encoder "
+              "and one head per task.\n\ncommands:\n" + "\n".join(f"  {n:{width}}  {h}" for n, (_, h) in COMMANDS.items())
+              + "\n\n`mtl-text COMMAND --help` explains each command's options. Several processes or GPUs: "
+              "`accelerate launch -m mtl_text train ...`.")
+        sys.exit(0 if argv else 2)
+    if argv[0] == "--version":
+        print(f"mtl-text {__version__}")
+        sys.exit(0)
+    if argv[0] not in COMMANDS:
+        print(f"error: unknown command {argv[0]!r}; expected one of {', '.join(COMMANDS)} (see mtl-text --help)", file=sys.stderr)
+        sys.exit(2)
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    exit_with(module.main, argv[1:], f"mtl-text {argv[0]}")

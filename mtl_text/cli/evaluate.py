@@ -1,0 +1,57 @@
+"""``mtl-text evaluate`` / ``accelerate launch scripts/evaluate.py``: score a saved model on its
+tasks' test (or validation) splits and print the same table as training."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, seed_option, task_file_option
+from .parsing import ArgumentParser
+
+
+@dataclass
+class EvaluateArguments(Arguments):
+    model: str = field(metadata={"help": "a model folder written by training"})
+    tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
+    task_file: list[str] = task_file_option()
+    split: Literal["test", "validation"] = field(default="test", metadata={
+        "help": "which split; validation is carved out of train as in training (same --seed and --validation-size)"})
+    data_dir: str | None = data_dir_option()
+    seed: Annotated[int | None, SEED_RANGE] = seed_option(None, "seed of the validation split (default: the model's training seed)")
+    validation_size: Annotated[float | None, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=None, metadata={
+        "help": "fraction of train held out for validation (default: the model's training value)"})
+    batch_size: Annotated[int, Range(min=1)] = field(default=128, metadata={"help": "examples per batch and process"})
+    json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from accelerate import Accelerator
+
+    from ..data.tasks import load_task_file
+    from ..inference.evaluation import evaluate_model, format_table
+    from ..utils.allocator import tune_malloc
+    from ..utils.log import setup_logging
+
+    (args,), _ = ArgumentParser(EvaluateArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
+    tune_malloc()
+    accelerator = Accelerator()
+    setup_logging(accelerator.is_main_process)
+    for spec in args.task_file:
+        load_task_file(spec)
+    results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
+                             accelerator)
+    if accelerator.is_main_process:
+        print(format_table(results))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=2)
+    accelerator.end_training()
+    return 0
+
+
+if __name__ == "__main__":
+    from . import exit_with
+
+    exit_with(main)

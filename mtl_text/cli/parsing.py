@@ -1,0 +1,37 @@
+"""The command-line parser: generated from the library's option dataclasses by transformers'
+``HfArgumentParser`` (every option has one definition: its dataclass field), with each option's
+valid range added to its ``--help`` text."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from transformers import HfArgumentParser
+
+from ..arguments import field_ranges
+
+
+class ArgumentParser(HfArgumentParser):
+    """``HfArgumentParser`` that shows ranges in ``--help`` and builds the dataclasses strictly
+    (unknown options are an argparse error, exit status 2)."""
+
+    def __init__(self, dataclass_types, **kwargs):
+        super().__init__(dataclass_types, **kwargs)
+        ranges = {name: r for dtype in self.dataclass_types for name, r in field_ranges(dtype).items()}
+        for action in self._actions:
+            if action.dest in ranges and action.help:
+                action.help += f" (valid: {ranges[action.dest]})"
+
+    def parse(self, argv: list[str] | None = None) -> tuple[list, argparse.Namespace]:
+        """Parse ``argv`` into one instance per dataclass (whose construction checks the values:
+        :class:`~mtl_text.errors.ConfigError`), and a namespace of the other options."""
+        namespace = self.parse_args(argv)
+        values = vars(namespace)
+        instances, used = [], set()
+        for dtype in self.dataclass_types:
+            keys = {f.name for f in dataclasses.fields(dtype) if f.init}
+            instances.append(dtype(**{k: values[k] for k in keys if k in values}))
+            used |= keys
+        rest = argparse.Namespace(**{k: v for k, v in values.items() if k not in used})
+        return instances, rest

@@ -1,0 +1,49 @@
+"""``mtl-text train`` / ``accelerate launch scripts/train.py``: train tasks jointly. The options are
+the fields of :class:`~mtl_text.training.config.TrainingConfig`'s groups."""
+
+from __future__ import annotations
+
+from ..data.tasks import get_task, list_tasks, load_task_file
+from ..training.config import GROUPS, TrainingConfig
+from .parsing import ArgumentParser
+
+
+def build_parser(prog: str | None = None) -> ArgumentParser:
+    parser = ArgumentParser(
+        list(GROUPS.values()), prog=prog,
+        description="Train one shared encoder with one head per task, jointly on several tasks. Launch with "
+        "`accelerate launch scripts/train.py ...` (or `accelerate launch -m mtl_text train ...`) for several processes or GPUs, "
+        "or plainly for one process.")
+    parser.add_argument("--list-tasks", action="store_true", help="print the registered tasks (and those of --task-file) and exit")
+    return parser
+
+
+def parse_config(argv: list[str] | None = None, prog: str | None = None) -> tuple[TrainingConfig, bool]:
+    """The configuration from command-line arguments, and whether ``--list-tasks`` was given.
+
+    Raises:
+        ConfigError: an option out of range or options that exclude each other.
+    """
+    groups, rest = build_parser(prog).parse(argv)
+    return TrainingConfig(*groups), rest.list_tasks
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from ..training.trainer import train
+
+    config, listing = parse_config(argv, prog)
+    for spec in config.data.task_file:
+        load_task_file(spec)
+    if listing:
+        for name in list_tasks():
+            task = get_task(name)
+            print(f"{name:16} {task.num_labels:3d} labels  {task.problem_type:28} {task.pooling:9} pooling  {task.description}")
+        return 0
+    train(config)
+    return 0
+
+
+if __name__ == "__main__":
+    from . import exit_with
+
+    exit_with(main)

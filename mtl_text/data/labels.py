@@ -1,0 +1,35 @@
+"""Label validation, one rule for every reader and loader: a label is a label name or an integer id
+``0..num_labels-1`` (an integer written as text counts as an id); anything else is an error naming
+where it was found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..errors import DataFormatError
+
+
+def label_id(value, labels: Sequence[str], where: str) -> int:
+    """The id of a raw label (a name, or an integer id as int or text).
+
+    Args:
+        value: the raw label.
+        labels: the task's label names; id ``i`` is ``labels[i]``.
+        where: the place named in the error (``"train.tsv, line 4"``).
+
+    Raises:
+        DataFormatError: a boolean, an id out of range, or an unknown name.
+    """
+    expected = f"expected one of {list(labels)} or an id 0..{len(labels) - 1}"
+    if isinstance(value, bool):
+        raise DataFormatError(f"{where}: label {value!r} is a boolean; {expected}")
+    if isinstance(value, int):
+        if 0 <= value < len(labels):
+            return value
+        raise DataFormatError(f"{where}: label id {value} out of range; {expected}")
+    text = str(value).strip()
+    if text in labels:
+        return list(labels).index(text)
+    if text.lstrip("-").isdigit() and 0 <= int(text) < len(labels):
+        return int(text)
+    raise DataFormatError(f"{where}: unknown label {value!r}; {expected}")

@@ -1,0 +1,189 @@
+"""Readers for labelled text files: CSV, TSV and JSON Lines.
+
+Each reader returns a column dictionary ``{"text": [...], "label": [...]}`` that a task's loader can
+hand back as one split. Readers never alter text and never drop a row silently:
+
+* a malformed row (wrong number of fields, invalid JSON, missing field, unknown label) raises
+  :class:`DataFormatError` naming the file and the line;
+* a row whose text is empty or whitespace only is skipped, and the number of skipped rows and their
+  line numbers are logged as a warning (an empty text carries no signal to learn from).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import DataFormatError, DataNotFoundError
+from .labels import label_id
+
+logger = logging.getLogger(__name__)
+
+
+def _label(value, labels: Sequence[str] | None, where: str):
+    """``value`` as a label id when the task's ``labels`` are given, else unchanged."""
+    return value if labels is None else label_id(value, labels, where)
+
+PathLike = str | os.PathLike
+
+
+def missing_data_error(task: str, expected: Sequence[PathLike], how_to_get: str, cause: BaseException | None = None):
+    """Build the error raised when a task's data is neither on disk nor downloadable.
+
+    Args:
+        task: the task's name.
+        expected: the local files that were looked for.
+        how_to_get: one sentence on how to obtain the files.
+        cause: the exception raised by the download attempt, if any.
+    """
+    where = "\n".join(f"  - {p}" for p in expected) or "  (no data folder given)"
+    msg = (
+        f"data for task '{task}' not found. Expected these files:\n{where}\n"
+        f"Point --data-dir (or the MTL_TEXT_DATA_DIR environment variable) at the folder that holds them. "
+        f"{how_to_get}"
+    )
+    if cause is not None:
+        msg += f"\nThe download attempt failed with: {type(cause).__name__}: {cause}"
+    return DataNotFoundError(msg)
+
+
+class _Collector:
+    """Accumulates rows, skipping (and remembering) empty texts."""
+
+    def __init__(self, path: PathLike):
+        self.path = path
+        self.texts: list[str] = []
+        self.labels: list = []
+        self.skipped_lines: list[int] = []
+
+    def add(self, text: str, label, line: int) -> None:
+        if not text.strip():
+            self.skipped_lines.append(line)
+            return
+        self.texts.append(text)
+        self.labels.append(label)
+
+    def result(self) -> dict[str, list]:
+        if self.skipped_lines:
+            shown = ", ".join(map(str, self.skipped_lines[:10])) + (" ..." if len(self.skipped_lines) > 10 else "")
+            logger.warning(
+                "%s: skipped %d row(s) with empty text (lines %s)", self.path, len(self.skipped_lines), shown
+            )
+        return {"text": self.texts, "label": self.labels}
+
+
+def read_csv(
+    path: PathLike,
+    text_field: str = "text",
+    label_field: str = "label",
+    labels: Sequence[str] | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    quoting: int = csv.QUOTE_MINIMAL,
+) -> dict[str, list]:
+    """Read a delimited file with a header row.
+
+    Args:
+        path: the file.
+        text_field, label_field: column names in the header (surrounding spaces are ignored).
+        labels: the task's label names; when given, each label (a name or an integer id) is mapped
+            to its id and an unknown one raises.
+        delimiter: the field separator.
+        encoding: the file's text encoding.
+        quoting: a :mod:`csv` quoting constant (``csv.QUOTE_NONE`` for GLUE-style TSV).
+
+    Returns:
+        ``{"text": list[str], "label": list[int | str]}``.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataFormatError: a missing column, a row with the wrong number of fields, text that is not in
+            ``encoding``, or an unknown label; the message names the file and line.
+    """
+    path = Path(path)
+    out = _Collector(path)
+    with open(path, encoding=encoding, newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise DataFormatError(f"{path}: the file is empty; expected a header row") from None
+        except UnicodeDecodeError as e:
+            raise DataFormatError(f"{path}: line 1 is not valid {encoding}: {e}") from None
+        missing = [c for c in (text_field, label_field) if c not in header]
+        if missing:
+            raise DataFormatError(f"{path}, line 1: header {header} lacks the column(s) {missing}")
+        ti, li = header.index(text_field), header.index(label_field)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except UnicodeDecodeError as e:
+                raise DataFormatError(f"{path}, near line {reader.line_num + 1}: not valid {encoding}: {e}") from None
+            except csv.Error as e:
+                raise DataFormatError(f"{path}, line {reader.line_num}: {e}") from None
+            line = reader.line_num
+            if not row:
+                continue  # a blank line between records is not a row
+            if len(row) != len(header):
+                raise DataFormatError(
+                    f"{path}, line {line}: expected {len(header)} fields ({delimiter!r}-separated), found {len(row)}"
+                )
+            out.add(row[ti], _label(row[li], labels, f"{path}, line {line}"), line)
+    return out.result()
+
+
+def read_tsv(path: PathLike, text_field: str = "text", label_field: str = "label", labels=None, **kwargs) -> dict[str, list]:
+    """Read a tab-separated file with a header row and no quoting (the GLUE convention).
+
+    Same arguments, return value and errors as :func:`read_csv`.
+    """
+    kwargs.setdefault("quoting", csv.QUOTE_NONE)
+    return read_csv(path, text_field, label_field, labels, delimiter="\t", **kwargs)
+
+
+def read_jsonl(
+    path: PathLike,
+    text_field: str = "text",
+    label_field: str = "label",
+    labels: Sequence[str] | None = None,
+    encoding: str = "utf-8",
+) -> dict[str, list]:
+    """Read a JSON Lines file: one object per line with a text and a label field.
+
+    Blank lines are ignored. Same return value as :func:`read_csv`.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataFormatError: invalid JSON, a line that is not an object, a missing or non-string text
+            field, a missing or unknown label; the message names the file and line.
+    """
+    path = Path(path)
+    out = _Collector(path)
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            where = f"{path}, line {line_no}"
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as e:
+                raise DataFormatError(f"{where}: not valid {encoding}: {e}") from None
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataFormatError(f"{where}: invalid JSON: {e.msg} (column {e.colno})") from None
+            if not isinstance(obj, dict):
+                raise DataFormatError(f"{where}: expected a JSON object, found {type(obj).__name__}")
+            for field in (text_field, label_field):
+                if field not in obj:
+                    raise DataFormatError(f"{where}: missing field '{field}' (fields present: {sorted(obj)})")
+            if not isinstance(obj[text_field], str):
+                raise DataFormatError(f"{where}: field '{text_field}' must be a string, found {type(obj[text_field]).__name__}")
+            out.add(obj[text_field], _label(obj[label_field], labels, where), line_no)
+    return out.result()

@@ -1,0 +1,211 @@
+"""Tasks: a small declarative description of a classification data set, and the registry of them.
+
+A task is a :class:`Task` object registered with :func:`register_task`. The built-in tasks live in
+the repository's ``tasks/`` folder (installed as ``mtl_text.builtin_tasks``); a user's own task is
+one Python file that calls :func:`register_task`, loaded with :func:`load_task_file` (the training
+script's ``--task-file``). Example, a whole task file::
+
+    from mtl_text import Task, register_task, read_jsonl
+
+    def load(data_dir):
+        return {
+            "train": read_jsonl(data_dir / "reviews" / "train.jsonl", labels=LABELS),
+            "test": read_jsonl(data_dir / "reviews" / "test.jsonl", labels=LABELS),
+        }
+
+    LABELS = ["negative", "positive"]
+    register_task(Task(name="reviews", labels=LABELS, load=load, max_length=256))
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import os
+import pkgutil
+import sys
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import TaskFileError, UnknownTaskError
+
+logger = logging.getLogger(__name__)
+
+SINGLE_LABEL = "single_label_classification"
+
+
+@dataclass(frozen=True)
+class Task:
+    """A text classification task: a small declarative object.
+
+    Attributes:
+        name: the name used on the command line and as the head's name (letters, digits, ``_``,
+            ``-``).
+        labels: the label names; label id ``i`` is ``labels[i]``.
+        load: ``load(data_dir) -> splits``. ``data_dir`` is a :class:`pathlib.Path` (the folder given
+            by ``--data-dir`` or ``MTL_TEXT_DATA_DIR``) or ``None``. ``splits`` maps ``"train"``,
+            ``"test"`` and optionally ``"validation"`` to a column dictionary
+            ``{"text": [...], "label": [...]}`` or a :class:`datasets.Dataset` with those columns;
+            labels are ids or label names. The loader reads local files first and falls back to the
+            real download source; if both fail it raises :class:`~mtl_text.errors.DataNotFoundError`.
+        max_length: the maximum number of tokens per text for this task; longer texts keep their
+            first ``max_length`` tokens (after special tokens are accounted for).
+        pooling: how this task pools the shared encoder's token vectors by default (a mode of
+            :class:`mtl_text.modeling.pooling.Pooling`): ``mean`` suits sentences; ``attention`` suits long
+            documents, where most words say nothing about the label. Used with word-vector encoders;
+            a transformer's contextual token vectors pool by ``mean`` unless ``--pooling`` says
+            otherwise. ``--pooling`` overrides it.
+        problem_type: the kind of head, named as transformers names problem types; the head type
+            registered under this name (:func:`mtl_text.modeling.heads.register_head_type`) owns
+            the loss, the decoding of logits and the metrics. Built in:
+            ``single_label_classification``.
+        description: one line shown by ``--list-tasks``.
+
+    Raises:
+        ValueError: a malformed name, fewer than 2 or duplicate labels, ``max_length < 1``, an
+            unknown pooling or problem type.
+    """
+
+    name: str
+    labels: Sequence[str]
+    load: Callable[[Path | None], Mapping]
+    max_length: int = 128
+    pooling: str = "mean"
+    problem_type: str = SINGLE_LABEL
+    description: str = ""
+
+    def __post_init__(self):
+        if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
+            raise ValueError(f"task name {self.name!r} must be non-empty and use only letters, digits, '_', '-'")
+        if len(self.labels) < 2:
+            raise ValueError(f"task '{self.name}': needs at least 2 labels, got {list(self.labels)}")
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"task '{self.name}': label names must be unique, got {list(self.labels)}")
+        if self.max_length < 1:
+            raise ValueError(f"task '{self.name}': max_length must be >= 1, got {self.max_length}")
+        from ..modeling.heads import HEAD_TYPES  # torch only when a task is built, not at package import
+        from ..modeling.pooling import POOLING_MODES
+
+        if self.pooling not in POOLING_MODES:
+            raise ValueError(f"task '{self.name}': unknown pooling {self.pooling!r}; expected one of {POOLING_MODES}")
+        if self.problem_type not in HEAD_TYPES:
+            raise ValueError(f"task '{self.name}': unknown problem_type {self.problem_type!r}; expected one of {sorted(HEAD_TYPES)}")
+        object.__setattr__(self, "labels", tuple(self.labels))
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.labels)
+
+
+_REGISTRY: dict[str, Task] = {}
+_BUILTINS_LOADED = False
+_LOADED_FILES: dict[Path, str] = {}
+
+
+def register_task(task: Task, *, replace: bool = False) -> Task:
+    """Add ``task`` to the registry and return it.
+
+    Raises:
+        ValueError: a different task with the same name is registered and ``replace`` is false.
+    """
+    existing = _REGISTRY.get(task.name)
+    if existing is not None and existing is not task and not replace:
+        raise ValueError(f"a task named '{task.name}' is already registered; pick another name or pass replace=True")
+    _REGISTRY[task.name] = task
+    return task
+
+
+def _load_builtins() -> None:
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from .. import builtin_tasks
+
+    for info in pkgutil.iter_modules(builtin_tasks.__path__):
+        importlib.import_module(f"{builtin_tasks.__name__}.{info.name}")
+
+
+def list_tasks() -> list[str]:
+    """The names of all registered tasks (built-in ones included), sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def get_task(name: str) -> Task:
+    """Look a task up by name.
+
+    Raises:
+        UnknownTaskError: no task of that name; the message lists the known tasks.
+    """
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownTaskError(
+            f"unknown task '{name}'. Known tasks: {', '.join(sorted(_REGISTRY))}. "
+            "Add your own with --task-file my_task.py (a file that calls mtl_text.register_task)."
+        ) from None
+
+
+def load_task_file(spec: str | os.PathLike) -> list[str]:
+    """Import a user's task definitions and return the names of the tasks it registered.
+
+    Args:
+        spec: a path to a ``.py`` file, or a dotted module path importable from ``sys.path``.
+
+    A task file is code: it runs when loaded, as any plugin does.
+
+    Raises:
+        TaskFileError: ``spec`` is neither a file nor an importable module, or importing it fails
+            (a syntax error, an exception); the message names the file and the cause.
+    """
+    _load_builtins()
+    before = set(_REGISTRY)
+    text = str(spec)
+    path = Path(text)
+    if text.endswith(".py") or path.exists() or os.sep in text:
+        path = path.resolve()
+        if not path.is_file():
+            raise TaskFileError(f"task file {spec} not found (expected a Python file that calls register_task)")
+        if path in _LOADED_FILES:  # importing twice would register new Task objects under the same names
+            return [n for n, t in _REGISTRY.items() if getattr(t.load, "__module__", None) == _LOADED_FILES[path]]
+        module_name = f"mtl_text_user_tasks.{path.stem}_{zlib.crc32(str(path).encode()):08x}"
+        module_spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_name] = module
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as e:
+            del sys.modules[module_name]
+            raise TaskFileError(f"task file {path} failed to load: {_describe(e, path)}") from e
+        _LOADED_FILES[path] = module_name
+    else:
+        try:
+            importlib.import_module(text)
+        except ModuleNotFoundError as e:
+            if e.name and text.startswith(e.name):
+                raise TaskFileError(f"task module {text!r} not found (expected a .py file or an importable module)") from None
+            raise TaskFileError(f"task module {text!r} failed to load: {_describe(e, None)}") from e
+        except Exception as e:
+            raise TaskFileError(f"task module {text!r} failed to load: {_describe(e, None)}") from e
+    added = sorted(set(_REGISTRY) - before)
+    if not added:
+        logger.warning("%s registered no new task", spec)
+    return added
+
+
+def _describe(error: BaseException, path: Path | None) -> str:
+    """``SyntaxError at line 3: ...`` or ``ValueError at line 7: ...`` (the deepest frame in ``path``)."""
+    if isinstance(error, SyntaxError):
+        return f"SyntaxError at line {error.lineno}: {error.msg}"
+    line = None
+    tb = error.__traceback__
+    while tb is not None:
+        if path is None or Path(tb.tb_frame.f_code.co_filename).resolve() == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{type(error).__name__}{f' at line {line}' if line else ''}: {error}"

@@ -1,0 +1,235 @@
+"""Encoders: token ids -> one vector per token, shared by every task. Every encoder has the same
+interface:
+
+* ``forward(input_ids, attention_mask)``: ``(batch, seq_len)`` ints and ``(batch, seq_len)`` 0/1 ->
+  ``(batch, seq_len, hidden_size)`` floats (pooling happens after the encoder, per task: see
+  :class:`mtl_text.modeling.MultiTaskModel`);
+* ``hidden_size``: the size of each token vector;
+* ``config_dict()``: a JSON-able description from which :func:`build_encoder` rebuilds the same
+  architecture (the weights travel separately, in ``model.safetensors``);
+* ``frozen``: true when the encoder is used as a fixed feature extractor (then its output for a
+  given input never changes, and training may cache it);
+* ``layer_groups()``: its trainable parameters from the bottom (embeddings) to the top, for
+  layer-wise learning-rate decay;
+* ``max_length``: the longest input it accepts, in tokens (``None``: no limit);
+* ``default_pooling``: the pooling used when neither the user nor the task chooses one.
+
+so heads, sampling, training, saving and prediction do not care which encoder is in use.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+class WordVectorEncoder(nn.Module):
+    """Word embeddings: each token id becomes its (trainable or frozen) word vector.
+
+    The embedding matrix is initialised from Word2Vec vectors trained on the tasks' training text or
+    from pretrained vectors (see :mod:`mtl_text.modeling.vectors`), or randomly when ``embeddings`` is None.
+    Row 0 is ``[PAD]`` (kept at zero), row 1 ``[UNK]``.
+
+    Args:
+        vocab_size: rows of the embedding matrix.
+        embedding_dim: size of each word vector.
+        freeze: keep the embeddings fixed (feature extraction).
+        embeddings: optional initial matrix ``(vocab_size, embedding_dim)``.
+    """
+
+    type_name = "word_vectors"
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        freeze: bool = False,
+        embeddings: np.ndarray | torch.Tensor | None = None,
+    ):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        if embeddings is not None:
+            weights = torch.as_tensor(embeddings, dtype=torch.float32)
+            if tuple(weights.shape) != (vocab_size, embedding_dim):
+                raise ValueError(f"embeddings have shape {tuple(weights.shape)}, expected {(vocab_size, embedding_dim)}")
+            with torch.no_grad():
+                self.embedding.weight.copy_(weights)
+                self.embedding.weight[0].zero_()
+        self.embedding.weight.requires_grad_(not freeze)
+        self.frozen = freeze
+        self.hidden_size = embedding_dim
+
+    max_length = None
+    default_pooling = "mean"
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq_len)``, ``(batch, seq_len)`` -> ``(batch, seq_len, embedding_dim)``; padding
+        positions hold the zero ``[PAD]`` vector (poolings mask them anyway)."""
+        return self.embedding(input_ids)
+
+    def config_dict(self) -> dict:
+        return {
+            "type": self.type_name,
+            "vocab_size": self.embedding.num_embeddings,
+            "embedding_dim": self.embedding.embedding_dim,
+            "freeze": self.frozen,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> WordVectorEncoder:
+        return cls(config["vocab_size"], config["embedding_dim"], config.get("freeze", False))
+
+    def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
+        """One group: the embedding matrix (empty when frozen)."""
+        return [[(n, p) for n, p in self.named_parameters() if p.requires_grad]]
+
+
+class TransformerEncoder(nn.Module):
+    """A pretrained Hugging Face transformer (any ``AutoModel``): token ids -> its last hidden states.
+
+    Three ways of transferring (Howard & Ruder 2018; Sun et al. 2019, "How to fine-tune BERT for
+    text classification"):
+
+    * full fine-tuning (the default): every weight trains;
+    * partial freezing, ``freeze_layers=K``: the embeddings and the bottom ``K`` layers stay fixed, the
+      layers above train (``K=0`` freezes the embeddings only);
+    * feature extraction, ``freeze=True``: nothing in the encoder trains; it runs in eval mode (no
+      dropout) under ``torch.no_grad``, so its output for a given input is fixed and can be cached.
+
+    Args:
+        model: a ``transformers.PreTrainedModel`` whose output has ``last_hidden_state``.
+        freeze: feature extraction.
+        freeze_layers: freeze the embeddings and this many bottom layers (``None``: none).
+        source: where the weights came from (a hub id or folder), kept in the config for the record.
+
+    Raises:
+        ConfigError: ``freeze_layers`` is negative or above the number of layers, or the layer stack
+            cannot be found for partial freezing.
+    """
+
+    type_name = "transformer"
+    default_pooling = "mean"
+
+    def __init__(self, model: nn.Module, freeze: bool = False, freeze_layers: int | None = None, source: str | None = None):
+        super().__init__()
+        self.model = model
+        self.frozen = freeze
+        self.freeze_layers = freeze_layers
+        self.source = source
+        self.hidden_size = model.config.hidden_size
+        self._groups = _layer_groups(model)
+        if freeze:
+            self.model.requires_grad_(False)
+            self.model.eval()
+        elif freeze_layers is not None:
+            if self._groups is None:
+                raise ConfigError(f"cannot find the layer stack of {type(model).__name__} (a ModuleList of config.num_hidden_layers "
+                                 "layers), so --freeze-layers cannot tell which layers are the bottom ones")
+            n_layers = len(self._groups) - 2
+            if not 0 <= freeze_layers <= n_layers:
+                raise ConfigError(f"--freeze-layers must be between 0 and the model's {n_layers} layers, got {freeze_layers}")
+            for group in self._groups[: freeze_layers + 1]:  # the embeddings, then the bottom layers
+                for _, p in group:
+                    p.requires_grad_(False)
+
+    @property
+    def max_length(self) -> int | None:
+        """The number of position embeddings (absolute-position models), else ``None``."""
+        n = getattr(self.model.config, "max_position_embeddings", None)
+        return int(n) if n else None
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, freeze: bool = False, freeze_layers: int | None = None,
+                        trust_remote_code: bool = False, **kwargs) -> TransformerEncoder:
+        """Load pretrained weights with ``AutoModel.from_pretrained`` (a hub id or a local folder);
+        ``kwargs`` go to it (e.g. ``num_hidden_layers=2`` keeps the bottom two layers)."""
+        from transformers import AutoModel
+
+        model = AutoModel.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **kwargs)
+        return cls(model, freeze=freeze, freeze_layers=freeze_layers, source=str(name_or_path))
+
+    def train(self, mode: bool = True) -> TransformerEncoder:
+        super().train(mode)
+        if self.frozen:
+            self.model.eval()  # a feature extractor has no dropout: same input, same features
+        return self
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq_len)``, ``(batch, seq_len)`` -> last hidden states ``(batch, seq_len, hidden_size)``."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
+            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def config_dict(self) -> dict:
+        return {
+            "type": self.type_name,
+            "config": self.model.config.to_dict(),
+            "freeze": self.frozen,
+            "freeze_layers": self.freeze_layers,
+            "source": self.source,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> TransformerEncoder:
+        """The same architecture, randomly initialised (``AutoConfig.for_model`` + ``AutoModel.from_config``;
+        no download, no remote code)."""
+        from transformers import AutoConfig, AutoModel
+
+        hf_config = dict(config["config"])
+        model = AutoModel.from_config(AutoConfig.for_model(hf_config.pop("model_type"), **hf_config))
+        return cls(model, freeze=config.get("freeze", False), freeze_layers=config.get("freeze_layers"), source=config.get("source"))
+
+    def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
+        """Trainable ``(name, parameter)`` pairs (names as in this module) bottom to top: the
+        embeddings, each layer, then what sits above the layers (e.g. a final norm or BERT's pooler).
+        One group when the layer stack cannot be found (then layer-wise decay has nothing to decay)."""
+        groups = self._groups if self._groups is not None else [list(self.model.named_parameters())]
+        return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in groups]
+
+
+def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]] | None:
+    """Split a transformer's parameters into [below the layers, layer 0, ..., layer L-1, above].
+
+    The layer stack is the ``nn.ModuleList`` with ``config.num_hidden_layers`` entries (BERT's
+    ``encoder.layer``, DistilBERT's ``transformer.layer``, ...). Parameters registered before it
+    (embeddings) form the bottom group, the rest the top one. ``None`` when there is no such list.
+    """
+    n_layers = getattr(model.config, "num_hidden_layers", None)
+    stack = next((name for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n_layers), None)
+    if stack is None:
+        logger.warning("cannot find the layer stack of %s: layer-wise learning-rate decay and --freeze-layers are unavailable",
+                       type(model).__name__)
+        return None
+    below, layers, above = [], [[] for _ in range(n_layers)], []
+    for name, p in model.named_parameters():
+        if name.startswith(stack + "."):
+            layers[int(name[len(stack) + 1:].split(".")[0])].append((name, p))
+        elif not any(layers):
+            below.append((name, p))
+        else:
+            above.append((name, p))
+    return [below, *layers, above]
+
+
+ENCODER_TYPES: dict[str, type[nn.Module]] = {
+    WordVectorEncoder.type_name: WordVectorEncoder,
+    TransformerEncoder.type_name: TransformerEncoder,
+}
+
+
+def build_encoder(config: dict) -> nn.Module:
+    """Rebuild an encoder (randomly initialised) from its ``config_dict()``.
+
+    Raises:
+        ValueError: the config names no known encoder type.
+    """
+    kind = config.get("type")
+    if kind not in ENCODER_TYPES:
+        raise ValueError(f"unknown encoder type {kind!r}; expected one of {sorted(ENCODER_TYPES)}")
+    return ENCODER_TYPES[kind].from_config(config)

@@ -1,0 +1,233 @@
+"""The multi-task model: one shared encoder, then per task a pooling and a classification head.
+
+Data flow: token ids -> encoder -> token vectors ``(batch, seq_len, hidden)`` -> the task's pooling
+-> pooled vector -> the task's head -> logits. Each task pools the shared token vectors its own way:
+with ``attention`` pooling every task learns which words matter to it (topic words for one,
+sentiment words for another: task-specific attention, as in Liu et al. 2017 "Adversarial multi-task
+learning for text classification" and Stickland & Murray 2019); the parameter-free poolings are the
+same for every task.
+
+Saved and restored as a model folder in the Hugging Face style:
+
+* ``config.json``: the encoder's architecture, the tasks (label names, maximum length, problem type
+  of the head), the heads' size and dropout, and whatever the caller adds (the training
+  configuration);
+* ``model.safetensors``: every weight, encoder and heads;
+* the tokenizer's files (``tokenizer.json``, ``tokenizer_config.json``, ...), written by the caller.
+
+Loading reads JSON and safetensors only: no pickle anywhere on the load path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_model
+from torch import nn
+
+from .. import __version__
+from ..errors import ModelLoadError, UnknownHeadError
+from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, load_safetensors_into, staging_dir
+from .encoders import build_encoder
+from .heads import SingleLabelClassificationHead, head_type
+from .pooling import Pooling
+
+
+class MultiTaskModel(nn.Module):
+    """One shared encoder; per task a :class:`~mtl_text.modeling.pooling.Pooling` and a head of the
+    task's problem type (:mod:`mtl_text.modeling.heads`).
+
+    Args:
+        encoder: an encoder from :mod:`mtl_text.modeling.encoders`.
+        tasks: task name -> ``{"labels": [...], "max_length": int, "problem_type": str}``
+            (``problem_type`` defaults to ``single_label_classification``).
+        pooling: a mode of :class:`~mtl_text.modeling.pooling.Pooling` for every task, or task name -> mode.
+        head_hidden_size: hidden width of every head (0: a linear head).
+        head_dropout: dropout of every head.
+        word_dropout: in training, the probability of leaving each token out of the pooling (whole
+            tokens, as in the Deep Averaging Network, Iyyer et al. 2015); at least one token of a
+            non-empty text is always kept. No effect in eval mode.
+
+    Raises:
+        ValueError: pooling modes for other tasks than ``tasks``, an unknown problem type, or
+            ``word_dropout`` outside ``[0, 1)``.
+    """
+
+    def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], pooling: str | Mapping[str, str] = "attention", head_hidden_size: int = 256,
+                 head_dropout: float = 0.1, word_dropout: float = 0.0):
+        super().__init__()
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
+        self.word_dropout = word_dropout
+        self.encoder = encoder
+        self.tasks = {name: {"labels": list(info["labels"]), "max_length": int(info["max_length"]),
+                             "problem_type": info.get("problem_type", SingleLabelClassificationHead.problem_type)}
+                      for name, info in tasks.items()}
+        modes = {name: pooling for name in self.tasks} if isinstance(pooling, str) else dict(pooling)
+        if set(modes) != set(self.tasks):
+            raise ValueError(f"pooling modes given for {sorted(modes)}, but the tasks are {sorted(self.tasks)}")
+        self.pooling_modes = modes
+        self.head_hidden_size = head_hidden_size
+        self.head_dropout = head_dropout
+        self.poolers = nn.ModuleDict({name: Pooling(modes[name], encoder.hidden_size) for name in self.tasks})
+        self.heads = nn.ModuleDict(
+            {name: head_type(info["problem_type"])(self.poolers[name].output_dim, info["labels"], head_hidden_size, head_dropout)
+             for name, info in self.tasks.items()}
+        )
+
+    def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, task: str | None = None,
+                features: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of one task: ``(batch, seq_len)`` x2 -> ``(batch, num_outputs)``.
+
+        Training calls this with one task per batch (task-homogeneous batches). With ``features``
+        (``(batch, pooled_dim)``, from :meth:`pooled_features`) the encoder and pooling are skipped:
+        the cache of feature extraction.
+        """
+        if features is None:
+            hidden = self.encoder(input_ids, attention_mask)
+            features = self.poolers[task](hidden, self._pooling_mask(attention_mask))
+        return self.heads[task](features)
+
+    def can_cache_features(self, task: str) -> bool:
+        """True when ``task``'s pooled vector is a fixed function of its input: a frozen encoder, a
+        pooling without parameters and no word dropout. Its features can then be computed once."""
+        return bool(self.encoder.frozen) and not any(True for _ in self.poolers[task].parameters()) and self.word_dropout == 0.0
+
+    @torch.no_grad()
+    def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
+        """The pooled vector the head of ``task`` reads: ``(batch, seq_len)`` x2 -> ``(batch, pooled_dim)``."""
+        return self.poolers[task](self.encoder(input_ids, attention_mask), attention_mask)
+
+    def _pooling_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The attention mask with word dropout applied (training only): ``(batch, seq_len)``."""
+        if not self.training or self.word_dropout == 0.0:
+            return attention_mask
+        keep = (torch.rand(attention_mask.shape, device=attention_mask.device) >= self.word_dropout).to(attention_mask.dtype)
+        dropped = attention_mask * keep
+        empty = (dropped.sum(1) == 0) & (attention_mask.sum(1) > 0)  # every token dropped: keep the text whole
+        return torch.where(empty.unsqueeze(1), attention_mask, dropped)
+
+    def predict_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tasks: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
+        """Logits of several heads from one encoder pass.
+
+        Returns:
+            task name -> ``(batch, num_outputs)``, for ``tasks`` (default: every task).
+
+        Raises:
+            UnknownHeadError: a task this model has no head for.
+        """
+        tasks = self.check_tasks(tasks)
+        hidden = self.encoder(input_ids, attention_mask)
+        return {t: self.heads[t](self.poolers[t](hidden, attention_mask)) for t in tasks}
+
+    def check_tasks(self, tasks: Iterable[str] | None) -> list[str]:
+        """``tasks`` as a list (every task when None).
+
+        Raises:
+            UnknownHeadError: a task this model has no head for; the message lists the model's tasks.
+        """
+        tasks = list(self.tasks) if tasks is None else list(tasks)
+        unknown = [t for t in tasks if t not in self.heads]
+        if unknown:
+            raise UnknownHeadError(f"this model has no head for {unknown}; its tasks are {list(self.tasks)}")
+        return tasks
+
+    def head(self, task: str):
+        """The head of ``task`` (it owns the task's loss, decoding and metrics).
+
+        Raises:
+            UnknownHeadError: no head for ``task``.
+        """
+        return self.heads[self.check_tasks([task])[0]]
+
+    def config_dict(self) -> dict:
+        return {
+            "mtl_text_version": __version__,
+            "encoder": self.encoder.config_dict(),
+            "tasks": self.tasks,
+            "pooling": self.pooling_modes,
+            "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
+            "word_dropout": self.word_dropout,
+        }
+
+    def save_pretrained(self, directory: str | os.PathLike, tokenizer=None, extra_config: Mapping | None = None) -> Path:
+        """Write the model into ``directory`` (created if needed; other files there are left alone).
+
+        Every file is first written in full to a temporary folder inside ``directory``, then moved
+        into place with an atomic rename, ``config.json`` last: a reader never sees a half-written
+        file, and a folder without ``config.json`` is not taken for a model.
+
+        Args:
+            directory: the model folder.
+            tokenizer: a tokenizer with ``save_pretrained`` whose files go in the folder.
+            extra_config: more JSON-able keys for ``config.json`` (e.g. ``training_args``).
+        """
+        directory = Path(directory)
+        with staging_dir(directory, ".saving-") as tmp:
+            save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
+            if tokenizer is not None:
+                tokenizer.save_pretrained(str(tmp))
+            config = self.config_dict()
+            config.update(extra_config or {})
+            (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+            files = sorted(tmp.iterdir(), key=lambda f: f.name == CONFIG_NAME)
+            for f in files:
+                os.chmod(f, 0o644)
+                os.replace(f, directory / f.name)
+        return directory
+
+    @staticmethod
+    def read_config(directory: str | os.PathLike) -> dict:
+        """Read and check a model folder's ``config.json``.
+
+        Raises:
+            ModelLoadError: the folder or file is missing, or the file is not valid JSON or lacks keys.
+        """
+        directory = Path(directory)
+        path = directory / CONFIG_NAME
+        if not directory.is_dir():
+            raise ModelLoadError(f"{directory} is not a folder; expected a saved mtl-text model folder ({CONFIG_NAME}, {WEIGHTS_NAME}, tokenizer files)")
+        if not path.is_file():
+            raise ModelLoadError(f"{directory} is not a saved mtl-text model: {CONFIG_NAME} is missing")
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ModelLoadError(f"{path}: not valid JSON ({e})") from None
+        missing = [k for k in ("encoder", "tasks", "pooling", "head") if not isinstance(config, dict) or k not in config]
+        if missing:
+            raise ModelLoadError(f"{path}: not an mtl-text model config, missing key(s) {missing}")
+        return config
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike) -> MultiTaskModel:
+        """Restore a model saved with :meth:`save_pretrained` (on the CPU, in eval mode).
+
+        Raises:
+            ModelLoadError: the folder is not a saved model, or its config or weights file is
+                missing, truncated, tampered with or does not match the architecture.
+        """
+        directory = Path(directory)
+        config = cls.read_config(directory)
+        try:
+            encoder = build_encoder(config["encoder"])
+            model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
+                        config.get("word_dropout", 0.0))
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
+        weights = directory / WEIGHTS_NAME
+        if not weights.is_file():
+            raise ModelLoadError(f"{directory} is not a saved mtl-text model: {WEIGHTS_NAME} is missing")
+        model.load_weights(weights)
+        return model.eval()
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Load a ``model.safetensors`` written by :meth:`save_pretrained` into this model (strict).
+
+        Raises:
+            ModelLoadError: the file is missing, truncated or corrupted, or does not match the model.
+        """
+        load_safetensors_into(self, path, ModelLoadError)

@@ -1,0 +1,250 @@
+"""Building a training run from its configuration, in the order data flows:
+
+1. the tasks and their splits (validation carved out of train, seeded);
+2. the tokenizer and the encoder (word vectors: vocabulary and Word2Vec on the training text only,
+   or pretrained vectors; or a pretrained transformer and its own tokenizer);
+3. the model: the encoder, then per task a pooling and a head of the task's problem type;
+4. tokenized splits and dataloaders; with a frozen encoder (feature extraction) the pooled vectors
+   are computed once and the heads train on them;
+5. the optimizer, the task schedule and the learning-rate schedule, prepared by Accelerate.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding, get_scheduler
+
+from ..data.sampling import TaskSchedule
+from ..data.splits import load_task_splits
+from ..data.tasks import Task, get_task
+from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
+from ..errors import ConfigError, ModelLoadError
+from ..modeling.encoders import TransformerEncoder, WordVectorEncoder
+from ..modeling.heads import head_type
+from ..modeling.model import MultiTaskModel
+from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
+from .config import TrainingConfig
+from .features import cache_features
+from .optimization import parameter_groups
+from .streams import TaskBatches
+
+logger = logging.getLogger("mtl_text.train")
+
+
+@dataclass
+class TrainingSetup:
+    """Everything the training loop needs, built from the configuration by :func:`build_training`."""
+
+    accelerator: Accelerator
+    tasks: dict[str, Task]
+    tokenizer: Any
+    model: torch.nn.Module  # prepared by the accelerator
+    optimizer: torch.optim.Optimizer  # prepared
+    lr_scheduler: Any  # prepared
+    schedule: TaskSchedule
+    train_streams: dict[str, TaskBatches]  # per task, prepared, endless
+    val_dataloaders: dict[str, DataLoader]  # prepared
+    test_dataloaders: dict[str, DataLoader]  # prepared
+    max_steps: int
+    steps_per_epoch: int
+    global_batch: int
+    eval_every: int
+
+
+def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
+    """The configured tasks, with ``--metric-for-best`` checked against every task's head.
+
+    Raises:
+        UnknownTaskError: a task that is not registered.
+        ConfigError: a ``--metric-for-best`` that some task's head does not report.
+    """
+    tasks = {name: get_task(name) for name in config.data.tasks}
+    metric = config.evaluation.metric_for_best
+    if metric != "primary":
+        lacking = [n for n, t in tasks.items() if metric not in head_type(t.problem_type).metric_names]
+        if lacking:
+            raise ConfigError(f"--metric-for-best {metric}: not a metric of the head of {lacking}; use 'primary' or one of "
+                              f"{sorted(set.intersection(*(set(head_type(t.problem_type).metric_names) for t in tasks.values())))}")
+    return tasks
+
+
+def build_word_vector_encoder(config: TrainingConfig, train_texts: list[str]):
+    """Tokenizer + word-vector encoder whose vocabulary and vectors come from ``train_texts`` only."""
+    options, seed = config.encoder, config.optimization.seed
+    t0 = time.time()
+    tokenizer = train_word_tokenizer(train_texts, min_frequency=options.min_word_frequency, max_vocab_size=options.max_vocab_size)
+    vocab = tokenizer.get_vocab()
+    logger.info("vocabulary: %d words (min frequency %d) in %.1fs", len(vocab), options.min_word_frequency, time.time() - t0)
+    if options.random_init:
+        matrix, dim = None, options.embedding_dim
+        logger.info("embeddings: random initialisation (%d dimensions)", dim)
+    else:
+        t0 = time.time()
+        if options.vectors:
+            vectors = load_vectors(options.vectors)
+            source = options.vectors
+        else:
+            vectors = train_word2vec(word_sequences(tokenizer, train_texts), vector_size=options.embedding_dim, window=options.w2v_window,
+                                     epochs=options.w2v_epochs, sg=options.w2v_skipgram, seed=seed)
+            source = "Word2Vec trained on the training text"
+        matrix, found = embedding_matrix(vocab, vectors, seed=seed)
+        dim = matrix.shape[1]
+        logger.info("embeddings: %s, %d dimensions, %d/%d words found (%.1f%%) in %.1fs", source, dim, found, len(vocab) - 2,
+                    100 * found / max(len(vocab) - 2, 1), time.time() - t0)
+    encoder = WordVectorEncoder(len(vocab), dim, freeze=options.freeze_encoder, embeddings=matrix)
+    return tokenizer, encoder
+
+
+def build_transformer_encoder(config: TrainingConfig):
+    """The transformer's own fast tokenizer and its pretrained weights (``AutoTokenizer``/``AutoModel``).
+
+    Raises:
+        ModelLoadError: the model or its tokenizer cannot be loaded, or it has no fast tokenizer.
+    """
+    from transformers import AutoTokenizer
+
+    options = config.encoder
+    name = options.model_name_or_path
+    t0 = time.time()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name, use_fast=True, trust_remote_code=options.trust_remote_code)
+        encoder = TransformerEncoder.from_pretrained(name, freeze=options.freeze_encoder, freeze_layers=options.freeze_layers,
+                                                     trust_remote_code=options.trust_remote_code)
+    except (OSError, ValueError, KeyError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ModelLoadError(f"--model-name-or-path {name}: cannot load the model or its tokenizer ({type(e).__name__}: {e})") from None
+    if not tokenizer.is_fast:
+        raise ModelLoadError(f"{name}: no fast tokenizer; mtl-text needs one (tokenizers library)")
+    mode = ("feature extraction (frozen)" if options.freeze_encoder else
+            f"fine-tuning, embeddings + bottom {options.freeze_layers} layers frozen" if options.freeze_layers is not None
+            else "full fine-tuning")
+    logger.info("encoder: %s (%s, hidden %d), %s, loaded in %.1fs", name, type(encoder.model).__name__, encoder.hidden_size, mode,
+                time.time() - t0)
+    return tokenizer, encoder
+
+
+def task_max_lengths(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer) -> dict[str, int]:
+    """Each task's maximum length in tokens: its own, or ``--max-length``'s, capped by the encoder's
+    position embeddings and the tokenizer's declared limit."""
+    limits = [n for n in (encoder.max_length, tokenizer.model_max_length) if n and n < 1_000_000]
+    limit = min(limits) if limits else None
+    overrides = config.data.max_length_overrides()
+    max_lengths = {}
+    for name, task in tasks.items():
+        max_lengths[name] = overrides.get(name, task.max_length)
+        if limit and max_lengths[name] > limit:
+            logger.info("task %s: max length %d capped at the encoder's limit of %d tokens", name, max_lengths[name], limit)
+            max_lengths[name] = limit
+    return max_lengths
+
+
+def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer) -> MultiTaskModel:
+    """The multi-task model: the encoder, and per task its pooling and head."""
+    modes = config.encoder.pooling_modes()
+    # a task's own pooling is meant for word vectors; a transformer's token vectors pool by its default
+    default = {name: task.pooling if config.encoder.encoder == "word_vectors" else encoder.default_pooling for name, task in tasks.items()}
+    pooling = {name: modes.get(name, modes.get("*", default[name])) for name in tasks}
+    max_lengths = task_max_lengths(config, tasks, encoder, tokenizer)
+    logger.info("max length in tokens (longer texts keep their first tokens): %s", max_lengths)
+    model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n], "problem_type": t.problem_type}
+                                     for n, t in tasks.items()},
+                           pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
+                           word_dropout=config.heads.word_dropout)
+    logger.info("pooling: %s", pooling)
+    logger.info("model: %.2fM parameters (%.2fM trainable)", sum(p.numel() for p in model.parameters()) / 1e6,
+                sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
+    return model
+
+
+def build_training(config: TrainingConfig, accelerator: Accelerator) -> TrainingSetup:
+    """Steps 1-5 of the module's text."""
+    data, opt = config.data, config.optimization
+    # --- 1. tasks and data ---------------------------------------------------------------------
+    tasks = resolve_tasks(config)
+    splits = {}
+    for name, task in tasks.items():
+        splits[name] = load_task_splits(task, data.data_dir, seed=opt.seed, validation_size=data.validation_size,
+                                        max_train_examples=data.max_train_examples)
+        logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
+
+    # --- 2. tokenizer and encoder (word vectors: from training text only) ----------------------
+    if config.encoder.encoder == "transformer":
+        tokenizer, encoder = build_transformer_encoder(config)
+    else:
+        train_texts = [text for name in tasks for text in splits[name]["train"]["text"]]
+        tokenizer, encoder = build_word_vector_encoder(config, train_texts)
+
+    # --- 3. the model --------------------------------------------------------------------------
+    model = build_model(config, tasks, encoder, tokenizer)
+
+    # --- 4. tokenized datasets and dataloaders ------------------------------------------------
+    collator = DataCollatorWithPadding(tokenizer)
+    train_dls, val_dls, test_dls = {}, {}, {}
+    t0 = time.time()
+    cache_dir = None if data.cache_dir.lower() == "none" else data.cache_dir
+    for name in tasks:
+        with accelerator.main_process_first():  # the main process writes the cache, the others read it
+            tokenized = tokenize_splits(splits[name], tokenizer, model.tasks[name]["max_length"], cache_dir=cache_dir)
+        train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, shuffle=True, collate_fn=collator)
+        val_dls[name] = DataLoader(tokenized["validation"], batch_size=config.evaluation.eval_batch_size, collate_fn=collator)
+        test_dls[name] = DataLoader(tokenized["test"], batch_size=config.evaluation.eval_batch_size, collate_fn=collator)
+    logger.info("tokenized every split in %.1fs", time.time() - t0)
+
+    # --- 5. optimizer, schedule of tasks, learning-rate schedule -------------------------------
+    groups = parameter_groups(model, opt.learning_rate, opt.head_learning_rate, config.encoder.layer_lr_decay, opt.weight_decay)
+    optimizer = torch.optim.AdamW(groups, lr=opt.learning_rate, fused=True)  # fused kernels: CPU and CUDA, ~3x faster here
+    logger.info("learning rates: encoder %g (layer decay %g), heads %g, warm-up %.0f%%", opt.learning_rate, config.encoder.layer_lr_decay,
+                opt.head_learning_rate, 100 * opt.warmup_ratio)
+    sizes = {name: len(splits[name]["train"]) for name in tasks}
+    global_batch = opt.batch_size * accelerator.num_processes * opt.gradient_accumulation_steps
+    steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / global_batch))
+    max_steps = opt.max_steps or max(1, math.ceil(opt.num_epochs * steps_per_epoch))
+    num_epochs = max(1, math.ceil(max_steps / steps_per_epoch))
+    schedule = TaskSchedule(sizes, seed=opt.seed, steps_per_epoch=steps_per_epoch * opt.gradient_accumulation_steps,
+                            num_epochs=num_epochs, strategy=opt.sampling, temperature=opt.temperature)
+    # Accelerate's prepared scheduler advances num_processes times per optimizer step, so the schedule
+    # is laid out in those units (as in Accelerate's examples); the LR then reaches 0 at max_steps.
+    lr_scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(opt.warmup_ratio * max_steps) * accelerator.num_processes,
+                                 num_training_steps=max_steps * accelerator.num_processes)
+    eval_every = config.evaluation.eval_every or max(1, steps_per_epoch // 2)
+    logger.info("training: %d steps (%d per epoch), global batch %d, sampling %s, first-epoch mix %s, validation every %d steps",
+                max_steps, steps_per_epoch, global_batch, opt.sampling,
+                {k: round(v, 3) for k, v in schedule.probabilities(0).items()}, eval_every)
+
+    model, optimizer, lr_scheduler = accelerator.prepare(model, optimizer, lr_scheduler)
+    val_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in val_dls.items()}
+    test_dls = {n: accelerator.prepare_data_loader(dl) for n, dl in test_dls.items()}
+    if config.encoder.encoder == "transformer" and config.encoder.freeze_encoder:
+        cache_frozen_features(config, accelerator, accelerator.unwrap_model(model), collator, train_dls, val_dls, test_dls)
+    train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
+    return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_streams, val_dls,
+                         test_dls, max_steps, steps_per_epoch, global_batch, eval_every)
+
+
+def cache_frozen_features(config: TrainingConfig, accelerator: Accelerator, model: MultiTaskModel, collator, train_dls: dict,
+                          val_dls: dict, test_dls: dict) -> None:
+    """Feature extraction: the frozen encoder runs once over each split of each task whose pooled
+    vector is fixed; its dataloaders are replaced (in place) by ones over the cached vectors."""
+    batch_size, eval_batch_size = config.optimization.batch_size, config.evaluation.eval_batch_size
+    for name in train_dls:
+        if not model.can_cache_features(name):
+            logger.info("task %s: pooled vectors not cached (%s pooling has parameters, or word dropout is on)", name,
+                        model.pooling_modes[name])
+            continue
+        t0 = time.time()
+        cached = {split: cache_features(model, dl.dataset, name, accelerator, eval_batch_size, collator)
+                  for split, dl in (("train", train_dls[name]), ("validation", val_dls[name]), ("test", test_dls[name]))}
+        train_dls[name] = DataLoader(cached["train"], batch_size=batch_size, shuffle=True)
+        val_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["validation"], batch_size=eval_batch_size))
+        test_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["test"], batch_size=eval_batch_size))
+        logger.info("task %s: frozen encoder's pooled vectors cached for %s examples in %.1fs", name,
+                    {s: len(d) for s, d in cached.items()}, time.time() - t0)

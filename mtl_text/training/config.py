@@ -1,0 +1,326 @@
+"""The training configuration: typed option groups, one source for the command line
+(``mtl-text train --help``, generated from these dataclasses) and for Python (:func:`mtl_text.train`).
+
+Example::
+
+    from mtl_text import TrainingConfig, train
+
+    config = TrainingConfig.from_options(tasks=["sst2", "trec"], max_steps=300, output_dir="runs/demo")
+    result = train(config)
+    print(result.metrics["sst2"]["accuracy"])
+
+or group by group: ``TrainingConfig(data=DataArguments(tasks=[...]), optimization=OptimizationArguments(max_steps=300))``.
+
+Every numeric option declares its range in its type; a value out of range, or options that exclude
+each other, raise :class:`~mtl_text.errors.ConfigError` naming the option when the configuration is
+built, before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import datasets
+
+from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, option_name, seed_option, task_file_option
+from ..data.sampling import STRATEGIES
+from ..errors import ConfigError
+from ..modeling.pooling import POOLING_MODES
+
+DEFAULT_TASKS = ["20newsgroups", "sst2"]
+TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
+
+PositiveInt = Annotated[int, Range(min=1)]
+NonNegativeInt = Annotated[int, Range(min=0)]
+Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]
+
+
+@dataclass
+class DataArguments(Arguments):
+    """Which tasks, where their data is, and how it is split and cut."""
+
+    _argument_group_name = "tasks and data"
+
+    tasks: list[str] = field(default_factory=lambda: list(DEFAULT_TASKS), metadata={
+        "metavar": "TASK", "help": "tasks to train jointly, by registered name"})
+    task_file: list[str] = task_file_option()
+    data_dir: str | None = data_dir_option()
+    validation_size: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.1, metadata={
+        "help": "fraction of each task's train split held out (stratified) for validation"})
+    max_length: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK=N",
+        "help": "override a task's maximum length in tokens (special tokens included); longer texts keep their first N tokens. "
+                "A transformer's limit (position embeddings, tokenizer's model_max_length) caps every task's length"})
+    cache_dir: str = field(default=str(Path(datasets.config.HF_DATASETS_CACHE) / "mtl_text"), metadata={
+        "help": "where tokenized splits are cached between runs (Arrow files named by a hash of texts, tokenizer and max length); "
+                "'none' to tokenize in memory every time"})
+    max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+        "help": "use only the first N (shuffled, seeded) training examples of each task; for quick runs and tests"})
+
+    def __post_init__(self):
+        if isinstance(self.max_length, dict):  # Python users may give {"sst2": 64}
+            self.max_length = [f"{k}={v}" for k, v in self.max_length.items()]
+        if isinstance(self.tasks, str) or isinstance(self.task_file, str):
+            raise ConfigError("--tasks and --task-file take lists of names, not a single string")
+        super().__post_init__()
+        if not self.tasks:
+            raise ConfigError("--tasks: name at least one task")
+        if len(set(self.tasks)) != len(self.tasks):
+            raise ConfigError(f"--tasks: a task is named twice in {self.tasks}")
+        self.max_length_overrides()
+
+    def max_length_overrides(self) -> dict[str, int]:
+        """``--max-length`` as task name -> N.
+
+        Raises:
+            ConfigError: an item that is not ``TASK=N`` with ``N >= 1``.
+        """
+        overrides = {}
+        for item in self.max_length:
+            name, sep, value = str(item).partition("=")
+            if not sep or not value.isdigit() or int(value) < 1:
+                raise ConfigError(f"--max-length: expected TASK=N with N >= 1, got {item!r}")
+            overrides[name] = int(value)
+        return overrides
+
+
+@dataclass
+class EncoderArguments(Arguments):
+    """The shared encoder: word vectors with pooling, or a pretrained transformer."""
+
+    _argument_group_name = "encoder"
+
+    encoder: Literal["word_vectors", "transformer"] = field(default="word_vectors", metadata={
+        "help": "the shared encoder family: word vectors + pooling, or a pretrained Hugging Face transformer"})
+    freeze_encoder: bool = field(default=False, metadata={
+        "help": "feature extraction: the encoder does not train, only poolings and heads do; with a transformer and parameter-free "
+                "pooling its pooled vectors are computed once and cached"})
+    pooling: list[str] = field(default_factory=list, metadata={
+        "metavar": "MODE|TASK=MODE",
+        "help": f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; default: "
+                "with word vectors each task's own (mean for sentences, attention for 20newsgroups), with a transformer mean; a bare "
+                "MODE applies to every task, TASK=MODE to one (attention is learned per task)"})
+    # transformer
+    model_name_or_path: str | None = field(default=None, metadata={
+        "metavar": "NAME_OR_DIR",
+        "help": "(transformer) any model loadable with AutoModel/AutoTokenizer: a hub id (e.g. sentence-transformers/all-MiniLM-L6-v2) "
+                "or a local folder (e.g. ../shared/models/all-MiniLM-L6-v2)"})
+    trust_remote_code: bool = field(default=False, metadata={
+        "help": "(transformer) allow models whose code lives on the hub (off: only transformers' own)"})
+    freeze_layers: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+        "metavar": "K",
+        "help": "(transformer) partial freezing: the embeddings and the bottom K layers stay fixed, the layers above train "
+                "(0: embeddings only)"})
+    layer_lr_decay: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = field(default=1.0, metadata={
+        "help": "(transformer) layer-wise learning-rate decay: each layer below the top trains at this factor times the rate of the "
+                "layer above (1: the same rate everywhere)"})
+    # word vectors
+    vectors: str | None = field(default=None, metadata={
+        "metavar": "FILE",
+        "help": "(word vectors) pretrained vectors (word2vec .bin, word2vec or GloVe .txt) to initialise the embeddings; "
+                "default: train Word2Vec on the selected tasks' training text"})
+    embedding_dim: PositiveInt = field(default=128, metadata={"help": "(word vectors) size of the Word2Vec vectors (ignored with --vectors)"})
+    w2v_epochs: PositiveInt = field(default=5, metadata={"help": "(word vectors) Word2Vec passes over the training text"})
+    w2v_window: PositiveInt = field(default=5, metadata={"help": "(word vectors) Word2Vec context window"})
+    w2v_skipgram: bool = field(default=False, metadata={"help": "(word vectors) Word2Vec skip-gram instead of CBOW"})
+    random_init: bool = field(default=False, metadata={
+        "help": "(word vectors) random embeddings, no Word2Vec and no vectors file (a no-transfer baseline)"})
+    min_word_frequency: PositiveInt = field(default=2, metadata={
+        "help": "(word vectors) words rarer than this in the training text map to [UNK]"})
+    max_vocab_size: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+        "help": "(word vectors) keep at most this many (most frequent) words"})
+
+    def __post_init__(self):
+        if isinstance(self.pooling, dict):  # Python users may give {"*": "mean", "sst2": "max"}
+            self.pooling = [mode if name == "*" else f"{name}={mode}" for name, mode in self.pooling.items()]
+        super().__post_init__()
+        transformer = self.encoder == "transformer"
+        if transformer and not self.model_name_or_path:
+            raise ConfigError("--encoder transformer needs --model-name-or-path (a hub id or a local model folder)")
+        if self.freeze_layers is not None and not transformer:
+            raise ConfigError("--freeze-layers applies to --encoder transformer only")
+        if self.freeze_layers is not None and self.freeze_encoder:
+            raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
+        if self.vectors and self.random_init:
+            raise ConfigError("--vectors and --random-init exclude each other")
+        self.pooling_modes()
+
+    def pooling_modes(self) -> dict[str, str]:
+        """``--pooling`` as ``{"*": mode for every other task, task: mode}``.
+
+        Raises:
+            ConfigError: a mode that is not one of the pooling modes.
+        """
+        modes = {}
+        for item in self.pooling:
+            name, _, mode = str(item).rpartition("=")
+            if mode not in POOLING_MODES:
+                raise ConfigError(f"--pooling: {mode!r} is not a pooling mode; expected one of {', '.join(POOLING_MODES)}")
+            modes[name or "*"] = mode
+        return modes
+
+
+@dataclass
+class HeadArguments(Arguments):
+    """Every task's head (its kind comes from the task's problem type)."""
+
+    _argument_group_name = "heads"
+
+    head_hidden_size: NonNegativeInt = field(default=256, metadata={"help": "hidden width of each task's head; 0 for a linear head"})
+    head_dropout: Probability = field(default=0.1, metadata={"help": "dropout in each head"})
+    word_dropout: Annotated[float | None, Range(min=0, max=1, max_exclusive=True)] = field(default=None, metadata={
+        "help": "training only: probability of leaving each token out of the pooling (Iyyer et al. 2015); default 0.3 with word "
+                "vectors, 0 with a transformer"})
+
+
+@dataclass
+class OptimizationArguments(Arguments):
+    """Training length, batches, learning rates and task sampling."""
+
+    _argument_group_name = "optimisation"
+
+    seed: Annotated[int, SEED_RANGE] = seed_option()
+    num_epochs: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=3.0, metadata={
+        "help": "training length; one epoch = (sum of the tasks' training examples) / (global batch size) steps"})
+    max_steps: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+        "help": "training length in optimizer steps; overrides --num-epochs"})
+    batch_size: PositiveInt = field(default=32, metadata={"help": "examples per batch and process"})
+    gradient_accumulation_steps: PositiveInt = field(default=1, metadata={"help": "batches per optimizer step"})
+    learning_rate: Annotated[float | None, Range(min=0, min_exclusive=True)] = field(default=None, metadata={
+        "help": "peak learning rate (AdamW) of the encoder (of its top layer with --layer-lr-decay); default 1e-2 with word vectors, "
+                "5e-5 with a transformer"})
+    head_learning_rate: Annotated[float | None, Range(min=0, min_exclusive=True)] = field(default=None, metadata={
+        "help": "peak learning rate of the poolings and heads; default: --learning-rate with word vectors, 1e-3 with a transformer"})
+    weight_decay: Annotated[float, Range(min=0)] = field(default=0.0, metadata={
+        "help": "AdamW weight decay (not applied to biases and embeddings)"})
+    warmup_ratio: Annotated[float | None, Range(min=0, max=1, max_exclusive=True)] = field(default=None, metadata={
+        "help": "fraction of steps with linear warm-up, then linear decay to 0; default 0 with word vectors, 0.06 with a transformer"})
+    max_grad_norm: Annotated[float, Range(min=0)] = field(default=1.0, metadata={"help": "gradient clipping (0 to turn off)"})
+    sampling: Literal[STRATEGIES] = field(default="temperature", metadata={"help": "task sampling strategy"})
+    temperature: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=2.0, metadata={
+        "help": "T of temperature sampling, p_i ~ N_i^(1/T)"})
+
+
+@dataclass
+class EvaluationArguments(Arguments):
+    """Validation, model selection, early stopping and logging."""
+
+    _argument_group_name = "evaluation, early stopping and logging"
+
+    eval_every: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+        "help": "validate every N optimizer steps (default: twice per epoch)"})
+    eval_batch_size: PositiveInt = field(default=128, metadata={"help": "examples per evaluation batch and process"})
+    metric_for_best: str = field(default="accuracy", metadata={
+        "help": "validation metric averaged over tasks for model selection and early stopping (higher is better): a metric every "
+                "task's head reports (accuracy, macro_f1 for single-label classification), or 'primary' for each head's own "
+                "primary metric"})
+    patience: NonNegativeInt = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
+    log_every: PositiveInt = field(default=50, metadata={"help": "log the training loss every N steps"})
+    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
+        "help": f"experiment trackers, through Accelerate: {', '.join(TRACKERS[1:])} (each needs its package installed), or none; "
+                "logs go to OUTPUT_DIR"})
+
+    def __post_init__(self):
+        if isinstance(self.report_to, str):
+            self.report_to = [self.report_to]
+        super().__post_init__()
+        unknown = [t for t in self.report_to if t not in TRACKERS]
+        if unknown:
+            raise ConfigError(f"--report-to: unknown tracker(s) {unknown}; expected some of {', '.join(TRACKERS)}")
+        if "none" in self.report_to and len(self.report_to) > 1:
+            raise ConfigError("--report-to: 'none' excludes the other trackers")
+
+
+@dataclass
+class CheckpointArguments(Arguments):
+    """Where the model goes, checkpoints and resuming."""
+
+    _argument_group_name = "output, checkpoints and resuming"
+
+    output_dir: str = field(default="runs/mtl-text", metadata={
+        "help": "where the best model, metrics.jsonl, checkpoints and the test table go"})
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "train into an output folder that already holds a model, replacing its model, checkpoints and results (without "
+                "this, such a folder is refused)"})
+    save_every: NonNegativeInt = field(default=0, metadata={
+        "metavar": "N", "help": "also write a checkpoint every N optimizer steps (one is always written at each validation)"})
+    save_total_limit: NonNegativeInt = field(default=2, metadata={
+        "metavar": "K", "help": "keep the K newest checkpoints, and the best one, in OUTPUT_DIR/checkpoints (0: write none)"})
+    resume_from_checkpoint: str | None = field(default=None, metadata={
+        "metavar": "DIR|latest",
+        "help": "continue a run from a checkpoint folder, or from the newest one in --output-dir; with the same options, the result "
+                "equals that of an uninterrupted run"})
+
+
+GROUPS: dict[str, type[Arguments]] = {
+    "data": DataArguments,
+    "encoder": EncoderArguments,
+    "heads": HeadArguments,
+    "optimization": OptimizationArguments,
+    "evaluation": EvaluationArguments,
+    "checkpoints": CheckpointArguments,
+}
+
+
+@dataclass
+class TrainingConfig:
+    """Everything a training run needs, in option groups (see the module's text).
+
+    On construction the defaults that depend on the encoder are filled in (``learning_rate``,
+    ``head_learning_rate``, ``warmup_ratio``, ``word_dropout``) and the options that refer to tasks
+    are checked against ``data.tasks``.
+
+    Raises:
+        ConfigError: options that exclude each other, or ``--max-length``/``--pooling`` naming a task
+            that is not trained.
+    """
+
+    data: DataArguments = field(default_factory=DataArguments)
+    encoder: EncoderArguments = field(default_factory=EncoderArguments)
+    heads: HeadArguments = field(default_factory=HeadArguments)
+    optimization: OptimizationArguments = field(default_factory=OptimizationArguments)
+    evaluation: EvaluationArguments = field(default_factory=EvaluationArguments)
+    checkpoints: CheckpointArguments = field(default_factory=CheckpointArguments)
+
+    def __post_init__(self):
+        for name, cls in GROUPS.items():
+            if not isinstance(getattr(self, name), cls):
+                raise ConfigError(f"TrainingConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        transformer = self.encoder.encoder == "transformer"
+        defaults = [(self.heads, "word_dropout", 0.3, 0.0), (self.optimization, "learning_rate", 1e-2, 5e-5),
+                    (self.optimization, "warmup_ratio", 0.0, 0.06)]
+        for group, name, word_vectors, transformer_default in defaults:
+            if getattr(group, name) is None:
+                setattr(group, name, transformer_default if transformer else word_vectors)
+        if self.optimization.head_learning_rate is None:
+            self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
+        named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"})
+        unknown = sorted(named - set(self.data.tasks))
+        if unknown:
+            raise ConfigError(f"--max-length or --pooling names task(s) {unknown} that are not in --tasks {self.data.tasks}")
+
+    @classmethod
+    def from_options(cls, **options: Any) -> TrainingConfig:
+        """Build from flat option names, as on the command line (``batch_size=16``, ``tasks=[...]``).
+
+        Raises:
+            ConfigError: an unknown option name, or a value out of range.
+        """
+        grouped: dict[str, dict] = {name: {} for name in GROUPS}
+        owner = {f.name: group for group, c in GROUPS.items() for f in dataclasses.fields(c)}
+        for key, value in options.items():
+            if key not in owner:
+                raise ConfigError(f"unknown option {key!r} ({option_name(key)}); see `mtl-text train --help`")
+            grouped[owner[key]][key] = value
+        return cls(**{group: GROUPS[group](**values) for group, values in grouped.items()})
+
+    def to_dict(self) -> dict[str, dict]:
+        """The configuration as nested JSON-able dicts, one per group (saved in the model's config.json)."""
+        return {name: getattr(self, name).to_dict() for name in GROUPS}
+
+    @property
+    def output_dir(self) -> Path:
+        return Path(self.checkpoints.output_dir)

@@ -1,0 +1,143 @@
+"""The multi-task training loop (:func:`fit`), top to bottom:
+
+* resume, when asked: the task streams positioned first, then weights, optimizer, scheduler,
+  generators and the early-stopping state;
+* each step: the task of the step from the schedule (a pure function of the seed and the step, so
+  every process runs the same head in the same step: task-homogeneous batches, correct under data
+  parallel training), its next batch, forward through the shared encoder and that task's head, the
+  head's own loss, backward, step (gradient accumulation and clipping through Accelerate);
+* every ``--log-every`` steps: the mean training loss per task to the run's log (the losses stay on
+  the device between logs: no per-step synchronisation);
+* every ``--eval-every`` steps: per-task validation metrics, the mean of ``--metric-for-best`` over
+  tasks, the best model saved, early stopping;
+* checkpoints at each validation and every ``--save-every`` steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import torch
+from tqdm.auto import tqdm
+
+from ..errors import CheckpointError
+from ..inference.evaluation import evaluate, model_inputs
+from .build import TrainingSetup
+from .checkpointing import load_checkpoint, read_checkpoint_state, resolve_checkpoint, save_checkpoint
+from .config import TrainingConfig
+from .early_stopping import BestModelTracker
+from .outputs import RunLog
+
+logger = logging.getLogger("mtl_text.train")
+
+
+def resume(run: TrainingSetup, config: TrainingConfig, tracker: BestModelTracker) -> int:
+    """Restore a run from ``--resume-from-checkpoint``; returns the step to continue from.
+
+    Raises:
+        CheckpointError: no such checkpoint, a damaged one, or one of other tasks or processes.
+    """
+    path = resolve_checkpoint(config.checkpoints.resume_from_checkpoint, config.output_dir)
+    saved = read_checkpoint_state(path)["trainer"]
+    if set(saved["streams"]) != set(run.tasks):
+        raise CheckpointError(f"{path}: a checkpoint of tasks {sorted(saved['streams'])}, not {sorted(run.tasks)}")
+    for name, stream_state in saved["streams"].items():  # creating iterators draws from the generators: before they are restored
+        run.train_streams[name].restore(stream_state)
+    load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler)
+    tracker.load_state_dict(saved)
+    logger.info("resumed from %s at step %d (best mean validation %s at step %s)", path, saved["step"], saved["best_score"],
+                saved["best_step"])
+    return int(saved["step"])
+
+
+def validation_score(results: dict[str, dict[str, float]], metric: str, primary: dict[str, str]) -> float:
+    """The mean over tasks of ``metric`` (``"primary"``: each task's head's primary metric)."""
+    return sum(r[primary[name] if metric == "primary" else metric] for name, r in results.items()) / len(results)
+
+
+def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog) -> dict:
+    """Train: task-sampled steps, logging, validation, the best model saved to ``--output-dir``,
+    early stopping, checkpoints.
+
+    Returns:
+        ``steps`` done, ``train_seconds`` (wall time of the loop), ``validation_seconds`` and
+        ``checkpoint_seconds`` (of it), ``train_samples_per_second`` (examples per second of the
+        training steps alone, all processes together), ``best_step``.
+    """
+    accelerator, model, optimizer, lr_scheduler, schedule = run.accelerator, run.model, run.optimizer, run.lr_scheduler, run.schedule
+    opt, evaluation, ckpt = config.optimization, config.evaluation, config.checkpoints
+    unwrapped = accelerator.unwrap_model(model)
+    heads = {name: unwrapped.head(name) for name in run.tasks}
+    primary = {name: head.primary_metric for name, head in heads.items()}
+    metric = evaluation.metric_for_best
+    tracker = BestModelTracker(evaluation.patience)
+    step = resume(run, config, tracker) if ckpt.resume_from_checkpoint else 0
+
+    def trainer_state() -> dict:
+        return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()}}
+
+    running: dict[str, list] = {}  # task -> [summed loss (a tensor on the device), batches]
+    eval_seconds = checkpoint_seconds = 0.0
+    progress = tqdm(total=run.max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
+    t_start = time.time()
+    model.train()
+    micro_step, first_step = step * opt.gradient_accumulation_steps, step
+    while step < run.max_steps:
+        # --- one optimizer step: the scheduled task's batches, its head's loss -------------------
+        for _ in range(opt.gradient_accumulation_steps):
+            task = schedule.task_at(micro_step)
+            micro_step += 1
+            batch = run.train_streams[task].next()
+            with accelerator.accumulate(model):
+                logits = model(**model_inputs(batch), task=task)
+                loss = heads[task].loss(logits, batch["labels"])
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and opt.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                optimizer.zero_grad()
+            summed = running.setdefault(task, [torch.zeros((), device=loss.device), 0])
+            summed[0] += loss.detach().float()
+            summed[1] += 1
+        step += 1
+        progress.update(1)
+
+        # --- training loss -------------------------------------------------------------------------
+        if step % evaluation.log_every == 0 or step == run.max_steps:
+            losses = {n: (s / c).item() for n, (s, c) in running.items()}
+            progress.set_postfix({n: f"{v:.3f}" for n, v in losses.items()})
+            log.log({"step": step, "split": "train", "epoch": round(step / run.steps_per_epoch, 3), "lr": lr_scheduler.get_last_lr()[0],
+                     "loss": losses})
+            running = {}
+
+        # --- validation, best model, early stopping -------------------------------------------------
+        validated = False
+        if step % run.eval_every == 0 or step == run.max_steps:
+            validated, t_eval = True, time.time()
+            results = evaluate(model, run.val_dataloaders, accelerator)
+            score = validation_score(results, metric, primary)
+            log.log({"step": step, "split": "validation", "epoch": round(step / run.steps_per_epoch, 3),
+                     "elapsed_s": round(time.time() - t_start, 1), "metrics": results, f"mean_{metric}": score})
+            if tracker.update(score, step) and accelerator.is_main_process:
+                unwrapped.save_pretrained(config.output_dir, run.tokenizer, {"training_config": config.to_dict(), "best_step": step})
+            summary = "; ".join(f"{n} " + " ".join(f"{m} {r[m]:.4f}" for m in heads[n].metric_names) for n, r in results.items())
+            progress.write(f"step {step}: validation {summary}; mean {metric} {score:.4f} {tracker.describe()}")
+            eval_seconds += time.time() - t_eval
+
+        # --- checkpoint: every --save-every steps and at each validation ----------------------------
+        if ckpt.save_total_limit and (validated or (ckpt.save_every and step % ckpt.save_every == 0)):
+            t_save = time.time()
+            save_checkpoint(accelerator, config.output_dir, step, model, optimizer, lr_scheduler, trainer_state(),
+                            keep=ckpt.save_total_limit, protect=tracker.best_step)
+            checkpoint_seconds += time.time() - t_save
+        if validated and tracker.should_stop:
+            logger.info("early stopping at step %d", step)
+            break
+    progress.close()
+    train_seconds = time.time() - t_start
+    samples_per_second = (step - first_step) * run.global_batch / max(train_seconds - eval_seconds - checkpoint_seconds, 1e-9)
+    return {"steps": step, "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1),
+            "checkpoint_seconds": round(checkpoint_seconds, 1), "train_samples_per_second": round(samples_per_second, 2),
+            "best_step": tracker.best_step}

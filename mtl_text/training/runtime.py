@@ -1,0 +1,65 @@
+"""Run-time set-up of a training job: the ``Accelerator`` (processes, devices, mixed precision and
+experiment trackers come from ``accelerate launch`` and the configuration), logging, the
+process's malloc settings, and the seeds."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
+
+from ..errors import ConfigError
+from ..utils.allocator import tune_malloc
+from ..utils.log import setup_logging
+from .config import TrainingConfig
+
+logger = logging.getLogger("mtl_text.train")
+
+
+def make_accelerator(config: TrainingConfig) -> Accelerator:
+    """The run's ``Accelerator``, with logging set up, the malloc settings applied
+    (:func:`mtl_text.utils.allocator.tune_malloc`) and every generator seeded with ``--seed``.
+
+    Raises:
+        ConfigError: the launcher started several processes that Accelerate sees as alone (torchrun
+            on a CPU machine without ``ACCELERATE_USE_CPU=1``): each would train alone and write the
+            same output folder.
+    """
+    trackers = [t for t in config.evaluation.report_to if t != "none"]
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.optimization.gradient_accumulation_steps,
+        # Each step trains one task's head; the other heads get no gradient on any rank in that step.
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+        log_with=trackers or None,
+        project_dir=str(config.output_dir),
+    )
+    setup_logging(accelerator.is_main_process)
+    logger.info("running on %d process(es), device %s, mixed precision %s, %d CPU thread(s) per process", accelerator.num_processes,
+                accelerator.device, accelerator.mixed_precision, torch.get_num_threads())
+    logger.info(tune_malloc())
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > accelerator.num_processes:  # e.g. torchrun on a CPU machine without ACCELERATE_USE_CPU=1
+        raise ConfigError(f"launched as {world} processes (WORLD_SIZE={world}) but Accelerate sees {accelerator.num_processes}: "
+                          "each would train alone and write the same output folder. On a CPU machine set ACCELERATE_USE_CPU=1 "
+                          "(e.g. ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 scripts/train.py ...)")
+    cores = os.cpu_count() or 1
+    if accelerator.device.type == "cpu" and torch.get_num_threads() == 1 and cores > accelerator.num_processes:
+        logger.warning("PyTorch uses 1 CPU thread of %d cores (OMP_NUM_THREADS=%s; `accelerate launch` without --cpu sets 1): "
+                       "pass `--num_cpu_threads_per_process %d` to accelerate launch", cores, os.environ.get("OMP_NUM_THREADS"),
+                       cores // accelerator.num_processes)
+    set_seed(config.optimization.seed)
+    return accelerator
+
+
+def tracker_config(config: TrainingConfig) -> dict:
+    """The configuration flattened for experiment trackers (``group/option`` -> scalar or string):
+    TensorBoard's hyper-parameter table takes scalars and strings only."""
+    flat = {}
+    for group, options in config.to_dict().items():
+        for name, value in options.items():
+            flat[f"{group}/{name}"] = value if isinstance(value, (int, float, str, bool)) else str(value)
+    return flat

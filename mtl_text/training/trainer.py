@@ -1,0 +1,96 @@
+"""One training job from a configuration: :func:`train`, the library's entry point (``mtl-text train``
+and ``scripts/train.py`` are thin wrappers around it)::
+
+    result = mtl_text.train(TrainingConfig.from_options(tasks=["sst2", "trec"], output_dir="runs/demo"))
+
+1. run-time set-up (:mod:`.runtime`): processes, devices, logging, malloc settings, seeds, trackers;
+2. the output folder checked and locked (:mod:`.outputs`);
+3. building (:mod:`.build`): data, tokenizer, encoder, model, dataloaders, optimizer;
+4. the loop (:mod:`.loop`);
+5. the best model restored and scored on every task's test split; ``test_results.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..inference.evaluation import evaluate, format_table
+from ..utils.files import WEIGHTS_NAME, atomic_write_text
+from .build import build_training
+from .config import TrainingConfig
+from .loop import fit
+from .outputs import OutputLock, RunLog, check_output_dir, clear_previous_run
+from .runtime import make_accelerator, tracker_config
+
+logger = logging.getLogger("mtl_text.train")
+
+TRACKING_PROJECT = "mtl-text"
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns.
+
+    Attributes:
+        metrics: task name -> test metrics of the best validation model (the head's metrics,
+            ``loss``, ``examples``).
+        output_dir: the model folder (load it with :meth:`mtl_text.Predictor.from_pretrained`).
+        steps: optimizer steps done.
+        best_step: the step of the saved model.
+        train_seconds: wall time of the loop (validation and checkpoints included).
+        train_samples_per_second: examples per second of the training steps alone.
+        num_processes: processes that trained.
+    """
+
+    metrics: dict[str, dict[str, float]]
+    output_dir: Path
+    steps: int
+    best_step: int | None
+    train_seconds: float
+    train_samples_per_second: float
+    num_processes: int
+
+
+def train(config: TrainingConfig) -> TrainingResult:
+    """Run one training job (see the module's text).
+
+    Raises:
+        OutputDirError: the output folder holds a model or a run in progress.
+        UnknownTaskError, DataNotFoundError, DataFormatError: the tasks' data.
+        ConfigError: options that do not fit the tasks or the model.
+        ModelLoadError: a transformer that cannot be loaded.
+        CheckpointError: a checkpoint to resume from that cannot be used.
+    """
+    output_dir, ckpt = config.output_dir, config.checkpoints
+    resuming = bool(ckpt.resume_from_checkpoint)
+    check_output_dir(output_dir, ckpt.overwrite_output_dir, resuming)
+    accelerator = make_accelerator(config)
+    with OutputLock(output_dir) if accelerator.is_main_process else contextlib.nullcontext():
+        if accelerator.is_main_process and ckpt.overwrite_output_dir and not resuming:
+            clear_previous_run(output_dir)
+        if accelerator.log_with:
+            accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(config))  # TensorBoard: OUTPUT_DIR/mtl-text/
+        log = RunLog(accelerator, output_dir, append=resuming)
+        run = build_training(config, accelerator)
+        summary = fit(run, config, log)
+
+        # --- the best model back, the test table ----------------------------------------------------
+        accelerator.wait_for_everyone()
+        accelerator.unwrap_model(run.model).load_weights(output_dir / WEIGHTS_NAME)
+        metrics = evaluate(run.model, run.test_dataloaders, accelerator)
+        log.log({"step": summary["steps"], "split": "test", "metrics": metrics})
+        table = format_table(metrics)
+        if accelerator.is_main_process:
+            record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics}
+            atomic_write_text(output_dir / "test_results.json", json.dumps(record, indent=2) + "\n")
+            atomic_write_text(output_dir / "test_results.md", table + "\n")
+            print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
+                  f"{table}\nModel saved to {output_dir}", flush=True)
+        accelerator.end_training()
+    return TrainingResult(metrics=metrics, output_dir=output_dir, steps=summary["steps"], best_step=summary["best_step"],
+                          train_seconds=summary["train_seconds"], train_samples_per_second=summary["train_samples_per_second"],
+                          num_processes=accelerator.num_processes)

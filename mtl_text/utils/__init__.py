@@ -1,0 +1,2 @@
+"""Small helpers shared by the library: atomic files and safetensors loading, logging set-up, and
+the process's malloc settings."""

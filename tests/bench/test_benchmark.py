@@ -1,0 +1,156 @@
+"""The benchmark harness: baselines, speed measurement, the transfer report, and a --quick smoke run
+checked for the structure of its outputs."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mtl_text.bench.baselines import FastTextClassifier, TfidfLinearSVC
+from mtl_text.bench.benchmark import BenchmarkArguments, Row, markdown, plan_rows, transfer_report
+from mtl_text.bench.speed import measure
+from mtl_text.data.splits import load_task_splits
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def trec(data_dir):
+    return load_task_splits("trec", data_dir, seed=0)
+
+
+@pytest.mark.parametrize("cls", [TfidfLinearSVC, FastTextClassifier])
+def test_baseline_learns_trec_and_round_trips(cls, trec, tmp_path):
+    train, val, test = trec["train"], trec["validation"], trec["test"]
+    grid = {"C": [0.1, 1.0]} if cls is TfidfLinearSVC else {"lr": [0.5, 1.0], "wordNgrams": [2], "epoch": [10]}
+    clf = cls(seed=0, grid=grid)
+    info = clf.fit(train["text"], train["label"], val["text"], val["label"])
+    assert info["params"][next(iter(grid))] in next(iter(grid.values()))
+    assert info["train_seconds"] <= info["tuning_seconds"]
+    predictions = clf.predict(test["text"])
+    assert predictions.shape == (len(test),)
+    accuracy = (predictions == np.asarray(test["label"])).mean()
+    assert accuracy > 0.6, accuracy  # 6 classes, the largest ~0.28 of the test set
+    clf.save(tmp_path / "model")
+    assert (cls.load(tmp_path / "model").predict(test["text"]) == predictions).all()
+
+
+def test_fasttext_sees_our_words_and_answers_wordless_texts(trec):
+    assert FastTextClassifier.prepare(["Don't  stop,\nnow!"]) == ["don ' t stop , now !"]
+    clf = FastTextClassifier(seed=0, grid={"lr": [1.0], "wordNgrams": [1], "epoch": [5]})
+    clf.fit(trec["train"]["text"], trec["train"]["label"], trec["validation"]["text"], trec["validation"]["label"])
+    predictions = clf.predict(["", "   ", "What is the capital of France ?"])
+    assert len(predictions) == 3 and all(0 <= p < 6 for p in predictions)
+
+
+def test_measure_counts_passes_and_latency_calls():
+    calls = []
+
+    def predict(texts):
+        calls.append(len(texts))
+        return [0] * len(texts)
+
+    texts = [f"text {i}" for i in range(10)]
+    result = measure(predict, texts, batch_size=4, min_seconds=0.0, latency_texts=7)
+    # warm-up (4 + 1), one pass in batches 4 + 4 + 2, then 7 single calls
+    assert calls == [4, 1, 4, 4, 2] + [1] * 7
+    assert result["latency_texts"] == 7 and result["batch_size"] == 4
+    assert 0 <= result["latency_ms_p50"] <= result["latency_ms_p99"]
+    assert result["texts_per_second"] > 0
+    with pytest.raises(ValueError, match="no texts"):
+        measure(predict, [])
+
+
+def _row(encoder, mode, setting, tasks, accs):
+    row = Row(f"{encoder}/{mode}/{setting}/{tasks}", "mtl-text", tasks, encoder, mode, setting)
+    row.result = {"metrics": {t: {"accuracy": a} for t, a in zip(tasks, accs)}}
+    return row
+
+
+def test_transfer_report_differences_and_negative_flags():
+    rows = [_row("word2vec", "fine-tuned", "single", ["a"], [0.80]), _row("word2vec", "fine-tuned", "single", ["b"], [0.70]),
+            _row("word2vec", "fine-tuned", "multi", ["a", "b"], [0.85, 0.65]),
+            _row("random", "fine-tuned", "multi", ["a", "b"], [0.75, 0.68])]
+    report = {(r["comparison"], r["task"], r["encoder"]): r for r in transfer_report(rows, ["a", "b"])}
+    assert len(report) == 4
+    mt_a = report[("multi-task - single-task", "a", "word2vec")]
+    assert mt_a["delta"] == pytest.approx(0.05) and not mt_a["negative"]
+    mt_b = report[("multi-task - single-task", "b", "word2vec")]
+    assert mt_b["delta"] == pytest.approx(-0.05) and mt_b["negative"]
+    pre_b = report[("pretrained - from scratch", "b", "word2vec")]
+    assert pre_b["delta"] == pytest.approx(-0.03) and pre_b["negative"] and pre_b["setting"] == "multi"
+    assert report[("pretrained - from scratch", "a", "word2vec")]["delta"] == pytest.approx(0.10)
+
+
+def test_plan_rows_matrix():
+    args = BenchmarkArguments(glove="x", transformer="m")
+    rows = plan_rows(args)
+    # 2 baselines x 2 tasks; (3 encoders + transformer) x 2 modes x (2 single + 1 multi)
+    assert len(rows) == 4 + 4 * 2 * 3
+    assert len({r.slug for r in rows}) == len(rows)
+    multi = [r for r in rows if r.setting == "multi"]
+    assert all(r.tasks == ["20newsgroups", "sst2"] for r in multi)
+
+
+def test_quick_benchmark_writes_its_outputs(data_dir, tmp_path):
+    out, work = tmp_path / "out", tmp_path / "work"
+    cmd = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick", "--max-train-examples", "300", "--latency-texts", "5",
+           "--max-predict-texts", "100", "--data-dir", str(data_dir), "--output-dir", str(out), "--work-dir", str(work)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert results["quick"] and results["failed"] == [] and results["tasks"] == ["20newsgroups", "sst2"]
+    names = [r["name"] for r in results["rows"]]
+    assert "fasttext (sst2)" in names and "tfidf-linearsvc (20newsgroups)" in names and "word2vec / fine-tuned / multi-task" in names
+    for row in results["rows"]:
+        r = row["result"]
+        assert set(r["metrics"]) == set(row["tasks"]) == set(r["speed"])
+        for task in row["tasks"]:
+            assert 0 <= r["metrics"][task]["accuracy"] <= 1 and 0 <= r["metrics"][task]["macro_f1"] <= 1
+            speed = r["speed"][task]
+            assert speed["texts_per_second"] > 0 and speed["latency_texts"] == 5
+            assert 0 < speed["latency_ms_p50"] <= speed["latency_ms_p99"] and speed["predict_peak_rss_mib"] > 10
+        assert r["train_seconds"] > 0 and r["train_samples_per_second"] > 0 and r["train_peak_rss_mib"] > 10
+    comparisons = {(t["comparison"], t["task"]) for t in results["transfer"]}
+    assert ("multi-task - single-task", "sst2") in comparisons and ("pretrained - from scratch", "20newsgroups") in comparisons
+    assert results["overhead"]["ratio"] > 0 and len(results["overhead"]["repeat_ratios"]) == 2  # --quick: 2 repeats, ABBA
+    for name in ("validation_curves.png", "confusion_20newsgroups.png", "accuracy_vs_time.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    table = (out / "results.md").read_text()
+    assert table == markdown(results)
+    assert sum(line.startswith("| 20newsgroups |") for line in table.splitlines()) == sum("20newsgroups" in r["tasks"] for r in results["rows"])
+
+
+def test_overhead_plain_loop_sees_our_batches(data_dir, monkeypatch):
+    """The plain loop of the overhead measurement feeds the model the same tasks and batches, in the
+    same order, as our task streams, across an epoch boundary."""
+    import torch
+
+    import mtl_text.bench.overhead as overhead
+    from mtl_text import TrainingConfig
+    from mtl_text.modeling.model import MultiTaskModel
+    from mtl_text.training.build import build_training
+    from mtl_text.training.runtime import make_accelerator
+
+    config = TrainingConfig.from_options(tasks=["trec", "sst2"], max_train_examples=200, cache_dir="none", w2v_epochs=1,
+                                         data_dir=str(data_dir))
+    run = build_training(config, make_accelerator(config))
+    seen, forward = [], MultiTaskModel.forward
+
+    def recording_forward(self, input_ids, attention_mask, task, features=None):
+        seen.append((task, input_ids.clone()))
+        return forward(self, input_ids, attention_mask, task, features)
+
+    monkeypatch.setattr(MultiTaskModel, "forward", recording_forward)
+    steps = 20  # 7 batches of 32 per task and epoch: both tasks start a second epoch
+    overhead.plain_loop(run, config, steps)
+    plain = list(seen)
+    for stream in run.train_streams.values():
+        stream.restore({"epoch": 0, "position": 0})
+    ours = [(task, run.train_streams[task].next()["input_ids"]) for task in map(run.schedule.task_at, range(steps))]
+    assert [t for t, _ in plain] == [t for t, _ in ours]
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(plain, ours))
+    assert len({t for t, _ in ours}) == 2

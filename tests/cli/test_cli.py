@@ -1,0 +1,224 @@
+"""The command line: every option checked where it is parsed, one `error:` line and exit status 2 for
+bad input (from one handler, the only place that ends the process), the output folder's rules, the
+console script and the predict input formats."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mtl_text.arguments import Range, field_ranges
+from mtl_text.cli import run_command
+from mtl_text.cli.evaluate import EvaluateArguments
+from mtl_text.cli.evaluate import main as evaluate_main
+from mtl_text.cli.predict import PredictArguments
+from mtl_text.cli.predict import main as predict_main
+from mtl_text.cli.train import main as train_main
+from mtl_text.training.config import GROUPS
+
+from helpers import write_user_task
+
+PACKAGE = Path(__file__).resolve().parents[2] / "mtl_text"
+
+
+def out_of_range(valid: Range, integer: bool):
+    """A value just outside ``valid``, as command-line text."""
+    if valid.min is not None:
+        value = valid.min if valid.min_exclusive else valid.min - (1 if integer else 0.5)
+    else:
+        value = valid.max if valid.max_exclusive else valid.max + 1
+    if valid.max is not None and valid.min is not None and integer is False and value == valid.min and not valid.min_exclusive:
+        value = valid.max + 0.5
+    return str(int(value)) if integer else str(value)
+
+
+def numeric_options(dataclasses):
+    import typing
+
+    for cls in dataclasses:
+        hints = typing.get_type_hints(cls)
+        for name, valid in field_ranges(cls).items():
+            integer = int in (typing.get_args(hints[name]) or (hints[name],))
+            yield "--" + name.replace("_", "-"), out_of_range(valid, integer), valid
+
+
+TRAIN_CASES = list(numeric_options(GROUPS.values()))
+
+
+def test_every_numeric_training_option_has_a_range():
+    assert len(TRAIN_CASES) >= 25
+    assert {"--batch-size", "--learning-rate", "--validation-size", "--temperature", "--num-epochs", "--patience", "--eval-every",
+            "--max-steps", "--save-every", "--seed", "--warmup-ratio", "--head-dropout"} <= {o for o, _, _ in TRAIN_CASES}
+
+
+@pytest.mark.parametrize("option, value, valid", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
+def test_train_option_out_of_range_is_one_error_line(option, value, valid, capsys, tmp_path):
+    # a data folder that does not exist: had anything loaded, the error would be another one
+    status = run_command(train_main, [option, value, "--data-dir", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: {option} must be ") and f"{valid}, got" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command, cls", [(predict_main, PredictArguments), (evaluate_main, EvaluateArguments)])
+def test_predict_and_evaluate_options_out_of_range(command, cls, capsys, tmp_path):
+    cases = list(numeric_options([cls]))
+    assert cases
+    for option, value, valid in cases:
+        status = run_command(command, ["--model", str(tmp_path), option, value])
+        err = capsys.readouterr().err
+        assert status == 2 and err.startswith(f"error: {option} must be ") and str(valid) in err, (option, err)
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
+    (["--learning-rate", "-1"], "error: --learning-rate must be a number > 0, got -1.0"),
+    (["--validation-size", "1.5"], "error: --validation-size must be a number in (0, 1), got 1.5"),
+    (["--temperature", "0"], "error: --temperature must be a number > 0, got 0.0"),
+    (["--num-epochs", "0"], "error: --num-epochs must be a number > 0, got 0.0"),
+    (["--max-steps", "-3"], "error: --max-steps must be an integer >= 1, got -3"),
+    (["--patience", "-1"], "error: --patience must be an integer >= 0, got -1"),
+])
+def test_the_reported_cases_through_the_script(args, expected, python, repo, tmp_path):
+    proc = subprocess.run([python, str(repo / "scripts" / "train.py"), *args, "--output-dir", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == expected and "Traceback" not in proc.stderr
+
+
+def test_options_that_exclude_each_other(capsys):
+    for args, message in ((["--freeze-layers", "1"], "--freeze-layers applies to --encoder transformer only"),
+                          (["--encoder", "transformer"], "--encoder transformer needs --model-name-or-path"),
+                          (["--vectors", "v.bin", "--random-init"], "--vectors and --random-init exclude each other"),
+                          (["--max-length", "sst2=0"], "--max-length: expected TASK=N with N >= 1"),
+                          (["--pooling", "median"], "--pooling: 'median' is not a pooling mode"),
+                          (["--tasks", "trec", "--pooling", "sst2=max"], "names task(s) ['sst2'] that are not in --tasks"),
+                          (["--report-to", "papyrus"], "--report-to: unknown tracker(s) ['papyrus']")):
+        assert run_command(train_main, args) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_system_exit_only_in_the_cli_layer():
+    hits = subprocess.run(["grep", "-rn", "--include=*.py", "SystemExit\\|sys.exit", str(PACKAGE)], capture_output=True, text=True).stdout
+    outside = [line for line in hits.splitlines() if not line.startswith(str(PACKAGE / "cli"))]
+    assert outside == [], outside
+
+
+def test_a_task_file_with_a_syntax_error_is_named(tmp_path, capsys):
+    bad = tmp_path / "my_tasks.py"
+    bad.write_text("from mtl_text import Task\nTask(name='x',\n")
+    assert run_command(train_main, ["--task-file", str(bad), "--list-tasks"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: task file {bad} failed to load: SyntaxError at line 2"), err
+
+
+# --- the output folder ---------------------------------------------------------------------------
+
+
+def tiny_run(data_dir, out, *extra):
+    return ["--tasks", "trec", "--data-dir", str(data_dir), "--max-train-examples", "100", "--max-steps", "4", "--embedding-dim", "8",
+            "--w2v-epochs", "1", "--cache-dir", "none", "--save-total-limit", "0", "--output-dir", str(out), *extra]
+
+
+def test_a_folder_with_a_model_is_refused_unless_overwritten(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_command(train_main, tiny_run(data_dir, out)) == 0
+    (out / "notes.txt").write_text("mine")
+    capsys.readouterr()
+    assert run_command(train_main, tiny_run(data_dir, out, "--seed", "3")) == 2
+    err = capsys.readouterr().err
+    assert "already holds a model (config.json, model.safetensors)" in err and "--overwrite-output-dir" in err
+    assert run_command(train_main, tiny_run(data_dir, out, "--seed", "3", "--overwrite-output-dir")) == 0
+    assert (out / "notes.txt").read_text() == "mine"  # only the earlier run's own files are replaced
+
+
+def test_a_second_run_on_the_same_folder_refuses(data_dir, tmp_path, python, repo):
+    out = tmp_path / "shared-run"
+    first = subprocess.Popen([python, str(repo / "scripts" / "train.py"), *tiny_run(data_dir, out)[:-2], "--max-steps", "100000",
+                              "--patience", "0", "--output-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        lock = out / ".mtl-text.lock"
+        for _ in range(600):
+            if lock.exists() or first.poll() is not None:
+                break
+            subprocess.run(["sleep", "0.1"])
+        assert lock.exists(), first.stderr.read().decode()[-2000:] if first.poll() is not None else "no lock file"
+        for extra in ([], ["--overwrite-output-dir"], ["--resume-from-checkpoint", "latest"]):  # none of them bypasses the lock
+            second = subprocess.run([python, str(repo / "scripts" / "train.py"), *tiny_run(data_dir, out, "--learning-rate", "0.1"),
+                                     *extra], capture_output=True, text=True, timeout=300)
+            assert second.returncode == 2
+            assert second.stderr.startswith(f"error: --output-dir {out} is in use by another run (process {first.pid} on"), extra
+    finally:
+        first.kill()
+        first.wait()
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(data_dir, tmp_path, capsys):
+    import json
+    import socket
+
+    out = tmp_path / "stale"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (out / ".mtl-text.lock").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "started": "earlier"}))
+    assert run_command(train_main, tiny_run(data_dir, out)) == 0
+    assert not (out / ".mtl-text.lock").exists()
+
+
+# --- console script, predict input ----------------------------------------------------------------
+
+
+def test_console_script_and_module(python, repo):
+    script = Path(python).parent / "mtl-text"
+    top = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert top.returncode == 0 and all(c in top.stdout for c in ("train", "predict", "evaluate", "benchmark"))
+    helps = subprocess.run([python, "-m", "mtl_text", "train", "--help"], capture_output=True, text=True, timeout=120)
+    assert helps.returncode == 0 and "--batch-size" in helps.stdout and "(valid: >= 1)" in helps.stdout
+    unknown = subprocess.run([str(script), "fit"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown command 'fit'")
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("cli") / "model"
+    data = tmp_path_factory.mktemp("cli-data")
+    write_user_task(data, "cli")
+    assert run_command(train_main, ["--task-file", str(data / "my_task.py"), "--tasks", "punctuation_cli", "--data-dir", str(data),
+                                    "--max-steps", "20", "--embedding-dim", "8", "--w2v-epochs", "1", "--min-word-frequency", "1",
+                                    "--cache-dir", "none", "--save-total-limit", "0", "--output-dir", str(out)]) == 0
+    return out
+
+
+def run_predict(python, repo, *args, stdin=b""):
+    return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
+
+
+def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, python, repo):
+    proc = run_predict(python, repo, "--model", str(small_model), stdin=b"{curly} is my favourite band\n{\"text\": \"x\"}\n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    import json
+
+    texts = [json.loads(line)["text"] for line in proc.stdout.decode().splitlines()]
+    assert texts == ["{curly} is my favourite band", '{"text": "x"}']
+
+
+def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, python, repo, tmp_path):
+    import json
+
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "is it ?"}\n\n{"text": "it is ."}\n')
+    proc = run_predict(python, repo, "--model", str(small_model), "--input", str(path))
+    assert proc.returncode == 0 and [json.loads(x)["text"] for x in proc.stdout.decode().splitlines()] == ["is it ?", "it is ."]
+    proc = run_predict(python, repo, "--model", str(small_model), "--input-format", "jsonl", stdin=b"{curly} band\n")
+    assert proc.returncode == 2 and proc.stderr.decode().startswith("error: <stdin>, line 1: invalid JSON")
+
+
+def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
+    for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
+                          ([os.fsdecode(b"caf\xe9")], "error: text argument 1: not valid UTF-8"),
+                          (["--input", "/nonexistent.txt"], "error: --input: /nonexistent.txt not found")):
+        proc = run_predict(python, repo, "--model", str(small_model), *args)
+        assert proc.returncode == 2 and proc.stderr.decode().strip() == message, proc.stderr.decode()

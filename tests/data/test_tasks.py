@@ -1,0 +1,135 @@
+import collections
+
+import pytest
+
+import mtl_text
+from mtl_text import (
+    DataNotFoundError,
+    Task,
+    TaskFileError,
+    UnknownTaskError,
+    get_task,
+    list_tasks,
+    load_task_file,
+    load_task_splits,
+    register_task,
+)
+
+from helpers import write_user_task
+
+
+def test_builtin_tasks_are_registered():
+    assert {"20newsgroups", "sst2", "trec"} <= set(list_tasks())
+    assert get_task("20newsgroups").num_labels == 20
+    assert get_task("sst2").labels == ("negative", "positive")
+    assert get_task("trec").num_labels == 6
+
+
+def test_unknown_task_lists_known_ones():
+    with pytest.raises(UnknownTaskError) as info:
+        get_task("imdb")
+    message = str(info.value)
+    assert "imdb" in message and "20newsgroups" in message and "sst2" in message and "trec" in message
+
+
+def test_duplicate_name_is_refused():
+    task = Task(name="dup_check", labels=["a", "b"], load=lambda d: {})
+    register_task(task)
+    register_task(task)  # the same object again is fine
+    with pytest.raises(ValueError, match="already registered"):
+        register_task(Task(name="dup_check", labels=["a", "b"], load=lambda d: {}))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"name": "bad name"}, "letters"),
+    ({"labels": ["only"]}, "at least 2"),
+    ({"labels": ["a", "a"]}, "unique"),
+    ({"max_length": 0}, "max_length"),
+    ({"problem_type": "ranking"}, "problem_type"),
+])
+def test_task_validation(kwargs, match):
+    args = {"name": "ok", "labels": ["a", "b"], "load": lambda d: {}} | kwargs
+    with pytest.raises(ValueError, match=match):
+        Task(**args)
+
+
+@pytest.mark.parametrize("name, train_val, test, labels", [
+    ("20newsgroups", 11314, 7532, 20),
+    ("sst2", 67349, 872, 2),
+    ("trec", 5452, 500, 6),
+])
+def test_builtin_loaders_read_real_files(data_dir, name, train_val, test, labels):
+    splits = load_task_splits(name, data_dir, seed=0)
+    assert list(splits) == ["train", "validation", "test"]
+    assert len(splits["train"]) + len(splits["validation"]) == train_val
+    assert len(splits["test"]) == test
+    assert len(splits["validation"]) == pytest.approx(0.1 * train_val, abs=2)
+    assert splits["train"].features["label"].num_classes == labels
+    assert set(splits["test"]["label"]) == set(range(labels))
+    assert all(isinstance(t, str) and t.strip() for t in splits["validation"]["text"][:200])
+
+
+def test_20newsgroups_keeps_headers_and_sorted_labels(data_dir):
+    splits = load_task_splits("20newsgroups", data_dir, seed=0)
+    assert splits["test"]["text"][0].startswith("From:")
+    assert splits["test"].features["label"].names[0] == "alt.atheism"
+    counts = collections.Counter(splits["test"]["label"])
+    assert counts[0] == 319 and counts[19] == 251  # sklearn's bydate test counts
+
+
+def test_validation_split_is_stratified_seeded_and_disjoint(data_dir):
+    a = load_task_splits("trec", data_dir, seed=1)
+    b = load_task_splits("trec", data_dir, seed=1)
+    c = load_task_splits("trec", data_dir, seed=2)
+    assert a["validation"]["text"] == b["validation"]["text"]
+    assert a["validation"]["text"] != c["validation"]["text"]
+    assert len(a["train"]) + len(a["validation"]) == 5452
+    train_counts = collections.Counter(a["train"]["label"])
+    val_counts = collections.Counter(a["validation"]["label"])
+    for label, n in train_counts.items():  # stratified: the same class proportions
+        assert val_counts[label] / len(a["validation"]) == pytest.approx(n / len(a["train"]), abs=0.01)
+    assert a["test"]["text"] == c["test"]["text"]  # the test split never moves
+
+
+def test_missing_files_give_a_clear_error(tmp_path, monkeypatch):
+    import datasets
+
+    def no_network(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", no_network)
+    with pytest.raises(DataNotFoundError) as info:
+        load_task_splits("sst2", tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "sst2" / "train.tsv") in message and "--data-dir" in message and "no network" in message
+
+
+def test_user_task_file_registers_a_fourth_task(tmp_path):
+    path = write_user_task(tmp_path, "file")
+    assert load_task_file(path) == ["punctuation_file"]
+    assert load_task_file(path) == ["punctuation_file"]  # loading twice is harmless
+    assert "punctuation_file" in list_tasks()
+    splits = load_task_splits("punctuation_file", tmp_path, seed=0)
+    assert len(splits["train"]) == 36 and len(splits["validation"]) == 4 and len(splits["test"]) == 40
+    assert splits["train"].features["label"].names == ["question", "statement"]
+    assert "mtl_text" not in str(path)  # the package was not edited
+
+
+def test_missing_task_file():
+    with pytest.raises(TaskFileError, match="nope.py"):
+        load_task_file("nope.py")
+
+
+@pytest.mark.parametrize("body, match", [
+    ("def broken(:\n", r"broken_syntax\.py failed to load: SyntaxError at line 1"),
+    ("x = 1\nraise ValueError('no data here')\n", r"raising\.py failed to load: ValueError at line 2: no data here"),
+])
+def test_a_task_file_that_fails_is_named(tmp_path, body, match):
+    path = tmp_path / ("broken_syntax.py" if "def" in body else "raising.py")
+    path.write_text(body)
+    with pytest.raises(TaskFileError, match=match):
+        load_task_file(path)
+
+
+def test_package_exports():
+    assert mtl_text.MultiTaskModel.__name__ == "MultiTaskModel"

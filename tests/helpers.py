@@ -1,0 +1,28 @@
+"""Helpers shared by several test modules (tests/ is on sys.path through its conftest)."""
+
+import json
+import textwrap
+
+USER_TASK = textwrap.dedent('''
+    from mtl_text import Task, read_jsonl, register_task
+
+    LABELS = ["question", "statement"]
+
+    def load(data_dir):
+        return {split: read_jsonl(data_dir / f"{split}.jsonl", labels=LABELS) for split in ("train", "test")}
+
+    register_task(Task(name="punctuation_{suffix}", labels=LABELS, load=load, max_length=32))
+''')
+
+
+def write_user_task(tmp_path, suffix, n=40):
+    """A user's own task file (and its JSON Lines data) in ``tmp_path``: task ``punctuation_<suffix>``,
+    an easy two-class task (questions vs statements)."""
+    for split in ("train", "test"):
+        with open(tmp_path / f"{split}.jsonl", "w") as f:
+            for i in range(n):
+                text, label = (f"is this number {i} odd ?", "question") if i % 2 else (f"this is number {i} .", "statement")
+                f.write(json.dumps({"text": text, "label": label}) + "\n")
+    path = tmp_path / "my_task.py"
+    path.write_text(USER_TASK.replace("{suffix}", suffix))
+    return path

@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from mtl_text.modeling.pooling import POOLING_MODES, Pooling, masked_max, masked_mean
+
+
+@pytest.fixture
+def batch():
+    torch.manual_seed(0)
+    hidden = torch.randn(3, 5, 4)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [0, 0, 0, 0, 0]])
+    return hidden, mask
+
+
+def test_mean_ignores_padding(batch):
+    hidden, mask = batch
+    out = masked_mean(hidden, mask)
+    assert torch.allclose(out[0], hidden[0].mean(0))
+    assert torch.allclose(out[1], hidden[1, :2].mean(0))
+    assert torch.equal(out[2], torch.zeros(4))  # no tokens: zero vector
+
+
+def test_max_ignores_padding(batch):
+    hidden, mask = batch
+    hidden = hidden.clone()
+    hidden[1, 2:] = 100.0  # padding with huge values must not win
+    out = masked_max(hidden, mask)
+    assert torch.allclose(out[1], hidden[1, :2].max(0).values)
+    assert torch.equal(out[2], torch.zeros(4))
+
+
+@pytest.mark.parametrize("mode", POOLING_MODES)
+def test_padding_values_do_not_change_the_pooled_vector(batch, mode):
+    hidden, mask = batch
+    pool = Pooling(mode, 4)
+    altered = hidden.clone()
+    altered[1, 2:] = torch.randn(3, 4) * 50
+    a, b = pool(hidden, mask), pool(altered, mask)
+    assert a.shape == (3, pool.output_dim)
+    assert torch.allclose(a[1], b[1], atol=1e-6)
+    assert torch.isfinite(a).all()
+
+
+def test_output_dims():
+    assert Pooling("mean_max", 8).output_dim == 16
+    assert Pooling("attention", 8).output_dim == 8
+
+
+def test_attention_weights_sum_to_one_over_real_tokens(batch):
+    hidden, mask = batch
+    pool = Pooling("attention", 4)
+    with torch.no_grad():
+        pool.attention.score.weight.zero_()  # equal scores -> plain mean over real tokens
+    assert torch.allclose(pool(hidden, mask)[:2], masked_mean(hidden, mask)[:2], atol=1e-6)
+    assert torch.equal(pool(hidden, mask)[2], torch.zeros(4))
+
+
+def test_cls_takes_the_first_token(batch):
+    hidden, mask = batch
+    assert torch.equal(Pooling("cls", 4)(hidden, mask), hidden[:, 0])
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown pooling"):
+        Pooling("median", 4)

@@ -1,0 +1,50 @@
+"""The core package stands alone: it imports without the bench extra (matplotlib, fastText), uses no
+pickle, and every module but the benchmark's imports cleanly."""
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mtl_text
+
+PACKAGE = Path(mtl_text.__file__).parent
+
+BLOCK_AND_IMPORT = """
+import importlib, pkgutil, sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("matplotlib", "fasttext"):
+            raise ImportError(f"blocked: {name}")
+
+sys.meta_path.insert(0, Block())
+import mtl_text
+modules = [m.name for m in pkgutil.walk_packages(mtl_text.__path__, "mtl_text.")
+           if not m.name.startswith("mtl_text.bench") and m.name != "mtl_text.__main__"]
+for name in modules:
+    importlib.import_module(name)
+print(len(modules), "modules")
+"""
+
+
+def test_core_imports_without_the_bench_extra():
+    proc = subprocess.run([sys.executable, "-c", BLOCK_AND_IMPORT], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert int(proc.stdout.split()[0]) >= 30
+
+
+def test_no_pickle_in_the_core():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if "bench" in path.relative_to(PACKAGE).parts:
+            continue
+        text = path.read_text()
+        if "import pickle" in text or "torch.load(" in text:
+            offenders.append(str(path))
+    assert offenders == []
+
+
+def test_the_layout_shows_the_architecture():
+    packages = {m.name for m in pkgutil.iter_modules([str(PACKAGE)]) if m.ispkg}
+    assert {"data", "modeling", "training", "inference", "cli", "bench", "utils"} <= packages

@@ -1,0 +1,199 @@
+"""End to end: a short joint training run on small real subsets, then the predict script on its output."""
+
+import json
+import subprocess
+
+import pytest
+import torch
+
+from mtl_text.cli.train import main as train_main
+from mtl_text.inference.prediction import Predictor
+from mtl_text.modeling.model import MultiTaskModel
+
+from helpers import write_user_task
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    """sst2 + trec (real data, 400 training examples each) + a user's task from its own file."""
+    root = tmp_path_factory.mktemp("e2e")
+    user_data = root / "user_data"
+    user_data.mkdir()
+    task_file = write_user_task(user_data, "e2e")
+    out = root / "model"
+    # the user's task reads its files from the data folder: give it a folder with both
+    (user_data / "sst2").symlink_to(data_dir / "sst2")
+    (user_data / "trec").symlink_to(data_dir / "trec")
+    train_main([
+        "--tasks", "sst2", "trec", "punctuation_e2e", "--task-file", str(task_file), "--data-dir", str(user_data),
+        "--output-dir", str(out), "--max-train-examples", "400", "--max-steps", "90", "--eval-every", "30", "--sampling", "uniform",
+        "--embedding-dim", "32", "--w2v-epochs", "2", "--batch-size", "16", "--seed", "7", "--patience", "0",
+    ])
+    return out
+
+
+def test_training_writes_a_complete_model_folder(trained):
+    names = {p.name for p in trained.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "metrics.jsonl",
+            "test_results.json", "test_results.md"} <= names
+    config = json.loads((trained / "config.json").read_text())
+    assert set(config["tasks"]) == {"sst2", "trec", "punctuation_e2e"}
+    assert config["encoder"]["type"] == "word_vectors" and config["encoder"]["embedding_dim"] == 32
+    assert config["training_config"]["optimization"]["seed"] == 7 and config["best_step"] in (30, 60, 90)
+
+
+def test_metrics_jsonl_has_training_validation_and_test_records(trained):
+    records = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    splits = [r["split"] for r in records]
+    assert splits.count("validation") == 3 and splits.count("test") == 1 and "train" in splits
+    val = [r for r in records if r["split"] == "validation"][0]
+    assert set(val["metrics"]) == {"sst2", "trec", "punctuation_e2e"}
+    assert val["metrics"]["trec"]["examples"] == 546  # the whole validation split, once
+
+
+def test_test_table_matches_the_restored_model(trained, data_dir):
+    results = json.loads((trained / "test_results.json").read_text())["metrics"]
+    assert results["sst2"]["examples"] == 872 and results["trec"]["examples"] == 500
+    assert results["punctuation_e2e"]["accuracy"] > 0.9  # an easy task: training really learned
+    # recompute trec's test accuracy from the saved folder
+    from mtl_text import load_task_splits
+
+    predictor = Predictor.from_pretrained(trained)
+    test = load_task_splits("trec", data_dir, seed=7)["test"]
+    probs = predictor.predict_proba(test["text"], ["trec"])["trec"]
+    accuracy = (probs.argmax(-1) == torch.tensor(test["label"])).sum().item() / len(test)
+    assert accuracy == pytest.approx(results["trec"]["accuracy"], abs=1e-9)
+
+
+def run_predict(python, repo, *args, stdin=b""):
+    return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
+
+
+def test_predict_three_texts_one_empty(trained, python, repo):
+    proc = run_predict(python, repo, "--model", str(trained), "a gripping , beautiful film", "", "Who invented the telephone ?")
+    assert proc.returncode == 0, proc.stderr.decode()
+    lines = proc.stdout.decode().splitlines()
+    assert len(lines) == 3
+    results = [json.loads(line) for line in lines]
+    assert [r["text"] for r in results] == ["a gripping , beautiful film", "", "Who invented the telephone ?"]
+    assert results[1]["empty_text"] is True
+    for r in results:
+        assert set(r["predictions"]) == {"sst2", "trec", "punctuation_e2e"}
+        sst = r["predictions"]["sst2"]
+        assert sst["label"] in ("negative", "positive")
+        assert sum(sst["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert sst["label"] == max(sst["probabilities"], key=sst["probabilities"].get)
+
+
+def test_predict_reads_jsonl_file_and_selects_heads(trained, python, repo, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"text": "What is the capital of France ?"}\n{"text": "dull and tedious", "id": 3}\n')
+    proc = run_predict(python, repo, "--model", str(trained), "--input", str(path), "--tasks", "trec")
+    assert proc.returncode == 0, proc.stderr.decode()
+    results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(results) == 2 and all(set(r["predictions"]) == {"trec"} for r in results)
+
+
+def test_predict_reads_standard_input(trained, python, repo):
+    proc = run_predict(python, repo, "--model", str(trained), stdin=b"first text\nsecond text\n")
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert [json.loads(line)["text"] for line in proc.stdout.decode().splitlines()] == ["first text", "second text"]
+
+
+def test_predict_rejects_non_utf8_input(trained, python, repo):
+    proc = run_predict(python, repo, "--model", str(trained), stdin=b"fine\ncaf\xe9\n")
+    assert proc.returncode == 2
+    assert "<stdin>, line 2: not valid UTF-8" in proc.stderr.decode()
+    assert proc.stdout == b""
+
+
+def test_predict_rejects_a_folder_that_is_not_a_model(tmp_path, python, repo):
+    proc = run_predict(python, repo, "--model", str(tmp_path), "text")
+    assert proc.returncode == 2 and "is not a saved mtl-text model" in proc.stderr.decode()
+    assert "Traceback" not in proc.stderr.decode()
+
+
+def test_predict_unknown_head(trained, python, repo):
+    proc = run_predict(python, repo, "text", "--model", str(trained), "--tasks", "imdb")
+    assert proc.returncode == 2 and "no head for ['imdb']" in proc.stderr.decode()
+
+
+def test_same_seed_same_model(trained, tmp_path, data_dir):
+    """--seed fixes splits, sampling and initialisation: a second run gives the same weights."""
+    args = ["--tasks", "trec", "--data-dir", str(data_dir), "--max-train-examples", "200", "--max-steps", "15",
+            "--embedding-dim", "16", "--w2v-epochs", "1", "--seed", "3", "--patience", "0"]
+    train_main(args + ["--output-dir", str(tmp_path / "a")])
+    train_main(args + ["--output-dir", str(tmp_path / "b")])
+    a, b = MultiTaskModel.from_pretrained(tmp_path / "a"), MultiTaskModel.from_pretrained(tmp_path / "b")
+    for (name, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(pa, pb), name
+
+
+def test_train_help_explains_every_option(python, repo):
+    proc = subprocess.run([python, str(repo / "scripts" / "train.py"), "--help"], capture_output=True, timeout=120)
+    assert proc.returncode == 0
+    text = proc.stdout.decode()
+    for option in ("--tasks", "--task-file", "--vectors", "--pooling", "--freeze-encoder", "--sampling", "--temperature",
+                   "--seed", "--patience", "--max-length", "--head-hidden-size", "--head-dropout", "--encoder", "--model-name-or-path",
+                   "--trust-remote-code", "--freeze-layers", "--layer-lr-decay", "--head-learning-rate", "--warmup-ratio",
+                   "--gradient-accumulation-steps", "--cache-dir", "--save-every", "--save-total-limit", "--resume-from-checkpoint"):
+        assert option in text
+
+
+def test_train_unknown_task_fails_clearly(python, repo):
+    proc = subprocess.run([python, str(repo / "scripts" / "train.py"), "--tasks", "imdb"], capture_output=True, timeout=120)
+    assert proc.returncode == 2
+    assert "error: unknown task 'imdb'. Known tasks: 20newsgroups, sst2, trec" in proc.stderr.decode()
+    assert "Traceback" not in proc.stderr.decode()
+
+
+def test_train_missing_data_fails_clearly(python, repo, tmp_path):
+    env = {**__import__("os").environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([python, str(repo / "scripts" / "train.py"), "--tasks", "trec", "--data-dir", str(tmp_path)],
+                          capture_output=True, timeout=300, env=env)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "error: data for task 'trec' not found" in err and str(tmp_path / "trec" / "train_5500.label") in err
+
+
+def test_two_processes_keep_the_learning_rate_schedule(tmp_path, data_dir, repo):
+    """Two gloo processes on the CPU: the run reports 2 processes and the linear schedule is laid out
+    in optimizer steps (Accelerate steps a prepared scheduler once per process)."""
+    import os
+    import shutil
+
+    accelerate = shutil.which("accelerate", path=os.path.dirname(__import__("sys").executable))
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", str(repo / "scripts" / "train.py"),
+         "--tasks", "trec", "--data-dir", str(data_dir), "--max-train-examples", "200", "--max-steps", "10", "--log-every", "5",
+         "--eval-every", "10", "--embedding-dim", "16", "--w2v-epochs", "1", "--output-dir", str(tmp_path / "ddp")],
+        capture_output=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    assert "running on 2 process(es)" in proc.stderr.decode()
+    records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
+    lr = {r["step"]: r["lr"] for r in records if r["split"] == "train"}
+    assert lr[5] == pytest.approx(0.005) and lr[10] == pytest.approx(0.0)
+    test = [r for r in records if r["split"] == "test"][0]
+    assert test["metrics"]["trec"]["examples"] == 500  # every test example counted once across the 2 processes
+
+
+def test_predictor_encode_equals_the_tokenizer_call(tmp_path):
+    """The prediction fast path gives the ids and mask of tokenizer(..., truncation, padding), for a
+    word-level tokenizer and a WordPiece (BERT) one, empty texts and truncation included."""
+    from transformers import BertTokenizerFast
+
+    from mtl_text.data.tokenization import train_word_tokenizer
+    from mtl_text.inference.prediction import Predictor
+
+    texts = ["A fine, funny film!", "", "word " * 40, "Unseen Wörds here"]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "fine", ",", "funny", "film", "!", "word", "here"]))
+    for tokenizer in (train_word_tokenizer(texts[:1] + texts[2:]), BertTokenizerFast(str(vocab))):
+        predictor = Predictor.__new__(Predictor)
+        predictor.tokenizer, predictor._backends = tokenizer, {}
+        for max_length in (5, 64):
+            ids, mask = predictor.encode(texts, max_length)
+            expected = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            assert ids.tolist() == expected["input_ids"].tolist()
+            assert mask.tolist() == expected["attention_mask"].tolist()
