@@ -18,7 +18,7 @@ The package layout:
 * :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .data import (
     Task,
@@ -29,6 +29,7 @@ from .data import (
     missing_data_error,
     read_csv,
     read_jsonl,
+    read_sha256_manifest,
     read_tsv,
     register_task,
     resolve_data_dir,
@@ -41,6 +42,7 @@ from .errors import (
     DataNotFoundError,
     InputError,
     ModelLoadError,
+    ModelOutputError,
     MtlTextError,
     OutputDirError,
     TaskError,
@@ -67,9 +69,9 @@ _LAZY = {
 }
 
 __all__ = [
-    "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "InputError", "ModelLoadError",
+    "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "InputError", "ModelLoadError", "ModelOutputError",
     "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
-    "list_tasks", "load_task_file", "load_task_splits", "missing_data_error", "read_csv", "read_jsonl", "read_tsv",
+    "list_tasks", "load_task_file", "load_task_splits", "missing_data_error", "read_csv", "read_jsonl", "read_sha256_manifest", "read_tsv",
     "register_task", "resolve_data_dir", *_LAZY,
 ]
 

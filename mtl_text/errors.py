@@ -49,6 +49,10 @@ class ModelLoadError(MtlTextError, OSError):
     """A folder is not a loadable mtl-text model. The message names the folder or file at fault."""
 
 
+class ModelOutputError(MtlTextError, ArithmeticError):
+    """A model gave outputs that are not numbers (NaN or infinite): its weights are damaged."""
+
+
 class UnknownHeadError(MtlTextError, KeyError):
     """A task the model has no head for; the message lists the model's tasks."""
 

@@ -25,5 +25,5 @@ def load(data_dir):
                                  "Or download SST-2 from https://gluebenchmark.com/tasks.", e) from e
 
 
-register_task(Task(name="sst2", labels=LABELS, load=load, max_length=64,
+register_task(Task(name="sst2", labels=LABELS, load=load, max_length=64, num_examples={"train": 67349, "test": 872},
                    description="SST-2 (GLUE): sentiment of a movie-review sentence, 2 classes"))

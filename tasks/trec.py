@@ -21,7 +21,7 @@ def read_label_file(path):
                 raise DataFormatError(f"{path}, line {line_no}: expected 'COARSE:fine question', COARSE one of {list(LABELS)}")
             texts.append(text)
             labels.append(coarse)
-    return {"text": texts, "label": labels}
+    return {"text": texts, "label": labels, "source": str(path)}
 
 
 def load(data_dir):
@@ -40,5 +40,5 @@ def load(data_dir):
                                  "Or download it from https://cogcomp.seas.upenn.edu/Data/QA/QC/.", e) from e
 
 
-register_task(Task(name="trec", labels=LABELS, load=load, max_length=64,
+register_task(Task(name="trec", labels=LABELS, load=load, max_length=64, num_examples={"train": 5452, "test": 500},
                    description="TREC: type of a question, 6 coarse classes"))

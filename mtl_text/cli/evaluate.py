@@ -24,6 +24,9 @@ class EvaluateArguments(Arguments):
         "help": "fraction of train held out for validation (default: the model's training value)"})
     batch_size: Annotated[int, Range(min=1)] = field(default=128, metadata={"help": "examples per batch and process"})
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
+    verify_hashes: bool = field(default=True, metadata={
+        "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
+                "it for very large models"})
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
-                             accelerator)
+                             accelerator, args.verify_hashes)
     if accelerator.is_main_process:
         print(format_table(results))
         if args.json:

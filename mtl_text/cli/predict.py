@@ -28,6 +28,9 @@ class PredictArguments(Arguments):
         "help": "heads to use (default: all of the model's tasks); put texts before this option, or after '--'"})
     batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "texts per encoder pass"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
+    verify_hashes: bool = field(default=True, metadata={
+        "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
+                "it for very large models"})
 
 
 def build_parser(prog: str | None = None) -> ArgumentParser:
@@ -67,7 +70,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             raise InputError(f"text argument {i}: not valid UTF-8") from None
         texts.append(text)
     tune_malloc()
-    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device)
+    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
+                                          verify_hashes=args.verify_hashes)
     predictor.model.check_tasks(args.tasks)  # before reading any input
     for result in predictor.predict(read_inputs(args, texts), args.tasks):
         print(json.dumps(result, ensure_ascii=False))

@@ -1,7 +1,7 @@
 """Readers for labelled text files: CSV, TSV and JSON Lines.
 
-Each reader returns a column dictionary ``{"text": [...], "label": [...]}`` that a task's loader can
-hand back as one split. Readers never alter text and never drop a row silently:
+Each reader returns a column dictionary ``{"text": [...], "label": [...], "source": path}`` that a
+task's loader can hand back as one split (``source`` names the file in later errors). Readers never alter text and never drop a row silently:
 
 * a malformed row (wrong number of fields, invalid JSON, missing field, unknown label) raises
   :class:`DataFormatError` naming the file and the line;
@@ -73,7 +73,36 @@ class _Collector:
             logger.warning(
                 "%s: skipped %d row(s) with empty text (lines %s)", self.path, len(self.skipped_lines), shown
             )
-        return {"text": self.texts, "label": self.labels}
+        return {"text": self.texts, "label": self.labels, "source": str(self.path)}
+
+
+def read_sha256_manifest(path: PathLike) -> dict[str, str]:
+    """A ``sha256sum`` listing (``<64 hex>  <name>`` per line) as name -> hex digest.
+
+    Raises:
+        DataFormatError: a line of another form (named by file and line).
+    """
+    manifest = {}
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            digest, sep, name = line.rstrip("\n").partition("  ")
+            if not line.strip():
+                continue
+            if not sep or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest) or not name:
+                raise DataFormatError(f"{path}, line {line_no}: expected '<sha256 hex>  <file name>'")
+            manifest[name] = digest
+    return manifest
+
+
+def _decoded_lines(f, path: Path, encoding: str):
+    """The lines of a binary file decoded one by one, so that a byte sequence that is not valid in
+    ``encoding`` is reported at its own line (a text-mode file decodes blocks of several lines)."""
+    for line_no, raw in enumerate(f, start=1):
+        try:
+            yield raw.decode(encoding)
+        except UnicodeDecodeError as e:
+            raise DataFormatError(f"{path}, line {line_no}: not valid {encoding} (byte {raw[e.start:e.start + 1]!r} at column "
+                                  f"{e.start + 1})") from None
 
 
 def read_csv(
@@ -97,7 +126,7 @@ def read_csv(
         quoting: a :mod:`csv` quoting constant (``csv.QUOTE_NONE`` for GLUE-style TSV).
 
     Returns:
-        ``{"text": list[str], "label": list[int | str]}``.
+        ``{"text": list[str], "label": list[int | str], "source": str}``.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -106,14 +135,12 @@ def read_csv(
     """
     path = Path(path)
     out = _Collector(path)
-    with open(path, encoding=encoding, newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
+    with open(path, "rb") as f:
+        reader = csv.reader(_decoded_lines(f, path, encoding), delimiter=delimiter, quoting=quoting)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
             raise DataFormatError(f"{path}: the file is empty; expected a header row") from None
-        except UnicodeDecodeError as e:
-            raise DataFormatError(f"{path}: line 1 is not valid {encoding}: {e}") from None
         missing = [c for c in (text_field, label_field) if c not in header]
         if missing:
             raise DataFormatError(f"{path}, line 1: header {header} lacks the column(s) {missing}")
@@ -123,8 +150,6 @@ def read_csv(
                 row = next(reader)
             except StopIteration:
                 break
-            except UnicodeDecodeError as e:
-                raise DataFormatError(f"{path}, near line {reader.line_num + 1}: not valid {encoding}: {e}") from None
             except csv.Error as e:
                 raise DataFormatError(f"{path}, line {reader.line_num}: {e}") from None
             line = reader.line_num

@@ -10,7 +10,7 @@ from pathlib import Path
 import datasets
 
 from ..arguments import DATA_DIR_ENV
-from ..errors import DataFormatError
+from ..errors import DataError, DataFormatError
 from .labels import label_id
 from .tasks import Task, get_task
 
@@ -42,6 +42,31 @@ def _to_dataset(task: Task, split: str, columns) -> datasets.Dataset:
     return datasets.Dataset.from_dict({"text": texts, "label": ids}, features=features)
 
 
+def _source(columns) -> str:
+    """Where a split came from, for messages: the file the readers record, else the task's loader."""
+    source = columns.get("source") if isinstance(columns, dict) else None
+    return f" (read from {source})" if source else ""
+
+
+def check_split(task: Task, split: str, dataset: datasets.Dataset, source: str = "", published_size: bool = True) -> None:
+    """A split is usable: not empty, not only empty texts, and (``published_size``) of the task's
+    published size.
+
+    Raises:
+        DataError: an empty split, or one whose texts are all empty.
+        DataFormatError: another size than ``task.num_examples[split]``.
+    """
+    where = f"task '{task.name}', split '{split}'{source}"
+    if len(dataset) == 0:
+        raise DataError(f"{where}: no examples; every split must have at least one")
+    if not any(text.strip() for text in dataset["text"]):
+        raise DataError(f"{where}: all {len(dataset)} texts are empty; there is nothing to learn from or score")
+    expected = (task.num_examples or {}).get(split) if published_size else None
+    if expected is not None and len(dataset) != expected:
+        raise DataFormatError(f"{where}: {len(dataset):,} examples, expected {expected:,} (the published count): the data is "
+                              "damaged or incomplete; replace it with a complete copy")
+
+
 def load_task_splits(
     task: Task | str,
     data_dir: str | os.PathLike | None = None,
@@ -62,7 +87,9 @@ def load_task_splits(
     Raises:
         UnknownTaskError: ``task`` names no registered task.
         DataNotFoundError: the loader found no data (see :class:`~mtl_text.data.tasks.Task`).
-        DataFormatError: a split is missing or malformed.
+        DataFormatError: a split is missing or malformed, or has another size than the task's
+            published ``num_examples`` (a damaged or incomplete file).
+        DataError: a split is empty, or all its texts are empty.
         ValueError: ``validation_size`` outside ``(0, 1)``.
     """
     task = get_task(task) if isinstance(task, str) else task
@@ -71,11 +98,15 @@ def load_task_splits(
         if split not in raw:
             raise DataFormatError(f"task '{task.name}': the loader returned splits {sorted(raw)}; 'train' and 'test' are required")
     splits = {split: _to_dataset(task, split, cols) for split, cols in raw.items() if split in SPLITS}
+    for split, dataset in splits.items():
+        check_split(task, split, dataset, _source(raw[split]))
     if "validation" not in splits:
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
         carved = splits["train"].train_test_split(test_size=validation_size, stratify_by_column="label", seed=seed)
         splits["train"], splits["validation"] = carved["train"], carved["test"]
+        for split in ("train", "validation"):
+            check_split(task, split, splits[split], " (after carving the validation split out of train)", published_size=False)
     if max_train_examples:
         train = splits["train"].shuffle(seed=seed)
         splits["train"] = train.select(range(min(max_train_examples, len(train))))

@@ -63,6 +63,10 @@ class Task:
             the loss, the decoding of logits and the metrics. Built in:
             ``single_label_classification``.
         description: one line shown by ``--list-tasks``.
+        num_examples: the published size of each split the loader returns (e.g.
+            ``{"train": 67349, "test": 872}``), where known. A split loaded with another number of
+            examples is an error naming its source: a damaged or incomplete file is never used
+            silently.
 
     Raises:
         ValueError: a malformed name, fewer than 2 or duplicate labels, ``max_length < 1``, an
@@ -76,6 +80,7 @@ class Task:
     pooling: str = "mean"
     problem_type: str = SINGLE_LABEL
     description: str = ""
+    num_examples: Mapping[str, int] | None = None
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):

@@ -81,7 +81,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
-                   accelerator: Accelerator | None = None) -> dict[str, dict[str, float]]:
+                   accelerator: Accelerator | None = None, verify_hashes: bool = True) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits.
 
     The validation split is carved out of train as in training: ``seed`` and ``validation_size``
@@ -94,7 +94,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     """
     accelerator = accelerator or Accelerator()
     config = MultiTaskModel.read_config(model_dir)
-    model = MultiTaskModel.from_pretrained(model_dir)
+    model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
     names = model.check_tasks(tasks)
     trained = trained_with(config)

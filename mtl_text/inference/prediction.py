@@ -23,20 +23,25 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
-from ..errors import ConfigError, ModelLoadError
+from ..errors import ConfigError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
 
 
 def load_tokenizer(directory: str | os.PathLike):
-    """The tokenizer saved in a model folder.
+    """The (fast) tokenizer saved in a model folder.
 
     Raises:
-        ModelLoadError: its files are missing or unreadable.
+        ModelLoadError: its files are missing, unreadable or incomplete (no fast tokenizer, no
+            padding token).
     """
     try:
-        return AutoTokenizer.from_pretrained(str(directory))
+        tokenizer = AutoTokenizer.from_pretrained(str(directory))
     except Exception as e:  # transformers raises OSError, ValueError, ... for a bad folder
         raise ModelLoadError(f"{directory}: cannot load the tokenizer files ({type(e).__name__}: {e})") from None
+    if not getattr(tokenizer, "is_fast", False) or tokenizer.pad_token is None or tokenizer.pad_token_id is None:
+        raise ModelLoadError(f"{directory}: the tokenizer files are incomplete (no fast tokenizer or no padding token; is "
+                             "tokenizer_config.json missing?)")
+    return tokenizer
 
 
 class Predictor:
@@ -83,15 +88,17 @@ class Predictor:
         return torch.from_numpy(ids), torch.from_numpy(mask)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu") -> Predictor:
-        """Load a model folder written by training.
+    def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu",
+                        verify_hashes: bool = True) -> Predictor:
+        """Load a model folder written by training (``verify_hashes``: see
+        :meth:`MultiTaskModel.from_pretrained`).
 
         Raises:
             ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.from_pretrained`)
-                or its tokenizer files are missing or unreadable.
+                or its tokenizer files are missing, unreadable or incomplete.
             ConfigError: as in the constructor.
         """
-        return cls(MultiTaskModel.from_pretrained(directory), load_tokenizer(directory), batch_size, device)
+        return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device)
 
     @property
     def tasks(self) -> list[str]:
@@ -101,17 +108,39 @@ class Predictor:
     def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Logits of ``texts`` for each task, one encoder pass per batch for all of them.
 
+        Empty and whitespace-only texts all encode alike, so they take one encoder pass together,
+        however many there are.
+
         Returns:
             task name -> ``(len(texts), num_outputs)`` float32 logits, on the CPU.
 
         Raises:
             UnknownHeadError: a task the model has no head for.
+            ModelOutputError: a head gave NaN or infinite logits (damaged weights).
         """
         tasks = self.model.check_tasks(tasks)
+        blank = [i for i, text in enumerate(texts) if not text.strip()]
+        filled = [i for i, text in enumerate(texts) if text.strip()]
+        parts = [(filled, self._logits([texts[i] for i in filled], tasks))]
+        if blank:
+            once = self._logits([""], tasks)
+            parts.append((blank, {t: z.expand(len(blank), -1) for t, z in once.items()}))
+        out = {t: torch.empty(len(texts), self.model.heads[t].num_outputs) for t in tasks}
+        for rows, logits in parts:
+            for t in tasks:
+                out[t][rows] = logits[t]
+        for t, z in out.items():
+            bad = (~torch.isfinite(z)).any(-1).nonzero()
+            if len(bad):
+                raise ModelOutputError(f"the head of {t} gave NaN or infinite outputs (first for text {int(bad[0]) + 1}): "
+                                       "the model's weights are damaged")
+        return out
+
+    def _logits(self, texts: list[str], tasks: list[str]) -> dict[str, torch.Tensor]:
         max_length = max(self.model.tasks[t]["max_length"] for t in tasks)
         chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
         for start in range(0, len(texts), self.batch_size):
-            input_ids, attention_mask = self.encode(list(texts[start : start + self.batch_size]), max_length)
+            input_ids, attention_mask = self.encode(texts[start : start + self.batch_size], max_length)
             logits = self.model.predict_logits(input_ids.to(self.device), attention_mask.to(self.device), tasks)
             for t in tasks:
                 chunks[t].append(logits[t].float().cpu())

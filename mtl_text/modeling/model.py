@@ -10,18 +10,23 @@ same for every task.
 Saved and restored as a model folder in the Hugging Face style:
 
 * ``config.json``: the encoder's architecture, the tasks (label names, maximum length, problem type
-  of the head), the heads' size and dropout, and whatever the caller adds (the training
-  configuration);
+  of the head), the heads' size and dropout, the size and SHA-256 of every other file of the model
+  (``files``), and whatever the caller adds (the training configuration);
 * ``model.safetensors``: every weight, encoder and heads;
-* the tokenizer's files (``tokenizer.json``, ``tokenizer_config.json``, ...), written by the caller.
+* the tokenizer's files (``tokenizer.json``, ``tokenizer_config.json``, ...).
 
-Loading reads JSON and safetensors only: no pickle anywhere on the load path.
+Loading reads JSON and safetensors only: no pickle anywhere on the load path. It checks
+``config.json`` against its schema (types and ranges, errors naming the field), every listed file's
+size and hash (``verify_hashes=False`` checks sizes only, for very large models), and that every
+weight is finite.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -31,10 +36,12 @@ from torch import nn
 
 from .. import __version__
 from ..errors import ModelLoadError, UnknownHeadError
-from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, load_safetensors_into, staging_dir
-from .encoders import build_encoder
-from .heads import SingleLabelClassificationHead, head_type
-from .pooling import Pooling
+from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, file_record, load_safetensors_into, staging_dir, verify_files
+from .encoders import ENCODER_TYPES, build_encoder
+from .heads import HEAD_TYPES, SingleLabelClassificationHead, head_type
+from .pooling import POOLING_MODES, Pooling
+
+logger = logging.getLogger(__name__)
 
 
 class MultiTaskModel(nn.Module):
@@ -167,12 +174,15 @@ class MultiTaskModel(nn.Module):
             extra_config: more JSON-able keys for ``config.json`` (e.g. ``training_args``).
         """
         directory = Path(directory)
+        for stale in directory.glob(".saving-*"):  # left by a process killed while saving
+            shutil.rmtree(stale, ignore_errors=True)
         with staging_dir(directory, ".saving-") as tmp:
             save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
             if tokenizer is not None:
                 tokenizer.save_pretrained(str(tmp))
             config = self.config_dict()
             config.update(extra_config or {})
+            config["files"] = {f.name: file_record(f) for f in sorted(tmp.iterdir()) if f.is_file()}
             (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
             files = sorted(tmp.iterdir(), key=lambda f: f.name == CONFIG_NAME)
             for f in files:
@@ -182,10 +192,11 @@ class MultiTaskModel(nn.Module):
 
     @staticmethod
     def read_config(directory: str | os.PathLike) -> dict:
-        """Read and check a model folder's ``config.json``.
+        """Read a model folder's ``config.json`` and check it against the schema (:func:`validate_config`).
 
         Raises:
-            ModelLoadError: the folder or file is missing, or the file is not valid JSON or lacks keys.
+            ModelLoadError: the folder or file is missing, the file is not valid JSON, or a field is
+                missing, of the wrong type or out of range (the message names the field).
         """
         directory = Path(directory)
         path = directory / CONFIG_NAME
@@ -200,28 +211,44 @@ class MultiTaskModel(nn.Module):
         missing = [k for k in ("encoder", "tasks", "pooling", "head") if not isinstance(config, dict) or k not in config]
         if missing:
             raise ModelLoadError(f"{path}: not an mtl-text model config, missing key(s) {missing}")
+        validate_config(config, path)
         return config
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> MultiTaskModel:
+    def from_pretrained(cls, directory: str | os.PathLike, verify_hashes: bool = True) -> MultiTaskModel:
         """Restore a model saved with :meth:`save_pretrained` (on the CPU, in eval mode).
 
+        Args:
+            directory: the model folder.
+            verify_hashes: check the SHA-256 of every file ``config.json`` lists (sizes are always
+                checked); off saves reading very large files twice.
+
         Raises:
-            ModelLoadError: the folder is not a saved model, or its config or weights file is
-                missing, truncated, tampered with or does not match the architecture.
+            ModelLoadError: the folder is not a saved model; its config is invalid; a file is
+                missing, truncated, tampered with, or does not match the architecture; a weight is
+                NaN or infinite.
         """
         directory = Path(directory)
         config = cls.read_config(directory)
+        if "files" in config:
+            verify_files(directory, config["files"], ModelLoadError, check_hashes=verify_hashes, recorded_in=str(directory / CONFIG_NAME))
+        else:
+            logger.warning("%s: no file sizes and hashes recorded (a model saved by mtl-text before 0.2.0); its files are not verified",
+                           directory / CONFIG_NAME)
         try:
             encoder = build_encoder(config["encoder"])
             model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
                         config.get("word_dropout", 0.0))
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
             raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
         weights = directory / WEIGHTS_NAME
         if not weights.is_file():
             raise ModelLoadError(f"{directory} is not a saved mtl-text model: {WEIGHTS_NAME} is missing")
         model.load_weights(weights)
+        bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        if bad:
+            raise ModelLoadError(f"{weights}: weights contain NaN or infinite values ({', '.join(bad[:3])}"
+                                 f"{' ...' if len(bad) > 3 else ''}): the model is damaged")
         return model.eval()
 
     def load_weights(self, path: str | os.PathLike) -> None:
@@ -231,3 +258,67 @@ class MultiTaskModel(nn.Module):
             ModelLoadError: the file is missing, truncated or corrupted, or does not match the model.
         """
         load_safetensors_into(self, path, ModelLoadError)
+
+
+# --- the schema of config.json ------------------------------------------------------------------------
+
+
+def validate_config(config: dict, path: str | os.PathLike) -> None:
+    """Check a model's ``config.json`` field by field: types, ranges, known names.
+
+    Raises:
+        ModelLoadError: the first field at fault, named by its path (``tasks.sst2.max_length``).
+    """
+
+    def fail(field: str, expected: str, value) -> None:
+        raise ModelLoadError(f"{path}: field '{field}' must be {expected}, found {json.dumps(value)[:80]}")
+
+    def integer(field: str, value, low: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            fail(field, f"an integer >= {low}", value)
+
+    def probability(field: str, value) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            fail(field, "a number in [0, 1)", value)
+
+    encoder = config["encoder"]
+    if not isinstance(encoder, dict) or encoder.get("type") not in ENCODER_TYPES:
+        fail("encoder.type", f"one of {sorted(ENCODER_TYPES)}", encoder.get("type") if isinstance(encoder, dict) else encoder)
+    if encoder["type"] == "word_vectors":
+        integer("encoder.vocab_size", encoder.get("vocab_size"), 2)
+        integer("encoder.embedding_dim", encoder.get("embedding_dim"), 1)
+    else:
+        hf = encoder.get("config")
+        if not isinstance(hf, dict) or not isinstance(hf.get("model_type"), str):
+            fail("encoder.config", "a transformers config object with a 'model_type'", hf)
+        if encoder.get("freeze_layers") is not None:
+            integer("encoder.freeze_layers", encoder["freeze_layers"], 0)
+    if not isinstance(encoder.get("freeze", False), bool):
+        fail("encoder.freeze", "true or false", encoder.get("freeze"))
+    tasks = config["tasks"]
+    if not isinstance(tasks, dict) or not tasks:
+        fail("tasks", "a non-empty object of task name -> task", tasks)
+    for name, task in tasks.items():
+        if not isinstance(task, dict):
+            fail(f"tasks.{name}", "an object", task)
+        labels = task.get("labels")
+        if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+            fail(f"tasks.{name}.labels", "a non-empty list of label names", labels)
+        if len(set(labels)) != len(labels):
+            fail(f"tasks.{name}.labels", "a list of unique label names", labels)
+        integer(f"tasks.{name}.max_length", task.get("max_length"), 1)
+        problem_type = task.get("problem_type", SingleLabelClassificationHead.problem_type)
+        if problem_type not in HEAD_TYPES:
+            fail(f"tasks.{name}.problem_type", f"a registered head type, one of {sorted(HEAD_TYPES)}", problem_type)
+    pooling = config["pooling"]
+    if not isinstance(pooling, dict) or set(pooling) != set(tasks):
+        fail("pooling", f"an object with one mode for each task {sorted(tasks)}", pooling)
+    for name, mode in pooling.items():
+        if mode not in POOLING_MODES:
+            fail(f"pooling.{name}", f"one of {list(POOLING_MODES)}", mode)
+    head = config["head"]
+    if not isinstance(head, dict):
+        fail("head", "an object", head)
+    integer("head.hidden_size", head.get("hidden_size"), 0)
+    probability("head.dropout", head.get("dropout"))
+    probability("word_dropout", config.get("word_dropout", 0.0))

@@ -9,8 +9,8 @@ A checkpoint is a folder ``<output_dir>/checkpoints/step-<step:08d>/`` holding:
   early-stopping state, the optimizer's hyper-parameters, the learning-rate scheduler's state, the
   Python and NumPy generator states, and the size and SHA-256 of every other file.
 
-Writing is atomic: the files go into a temporary folder (``.tmp-step-...``) that is renamed into
-place once complete, ``trainer_state.json`` written last; a kill at any moment leaves either no
+Writing is atomic: the files go into a temporary folder (``.tmp-step-...-<random>``, unique to the
+run) that is renamed into place once complete, ``trainer_state.json`` written last; a kill at any moment leaves either no
 checkpoint or a complete one (a leftover ``.tmp-*`` folder is never taken for a checkpoint).
 Loading reads JSON and safetensors only, checks every file's size and hash first, and raises
 :class:`CheckpointError` naming the file at fault.
@@ -23,14 +23,16 @@ import os
 import random
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from accelerate.utils import broadcast_object_list
 from safetensors.torch import save_file, save_model
 
 from ..errors import CheckpointError
-from ..utils.files import WEIGHTS_NAME, load_safetensors, load_safetensors_into, sha256_file
+from ..utils.files import WEIGHTS_NAME, file_record, load_safetensors, load_safetensors_into, verify_files
 
 STATE_NAME = "trainer_state.json"
 OPTIMIZER_NAME = "optimizer.safetensors"
@@ -140,10 +142,13 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
         the checkpoint folder (on the main process; ``None`` on the others).
     """
     final = checkpoint_dir(output_dir, step)
-    tmp = final.parent / f".tmp-{final.name}"
+    shared = [None]
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)  # left by a run killed while writing
-        tmp.mkdir(parents=True)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        for stale in final.parent.glob(".tmp-*"):  # left by a run killed while writing (one run per folder: the lock)
+            shutil.rmtree(stale, ignore_errors=True)
+        shared = [tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent)]  # unique to this run
+    tmp = Path(broadcast_object_list(shared)[0])
     accelerator.wait_for_everyone()
     save_file(_torch_rng(), str(tmp / f"rng-{accelerator.process_index}.safetensors"))
     accelerator.wait_for_everyone()
@@ -151,7 +156,7 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
         save_model(accelerator.unwrap_model(model), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         tensors, optimizer_meta = _optimizer_to_safetensors(optimizer.state_dict())
         save_file(tensors, str(tmp / OPTIMIZER_NAME))
-        files = {f.name: {"bytes": f.stat().st_size, "sha256": sha256_file(f)} for f in sorted(tmp.iterdir())}
+        files = {f.name: file_record(f) for f in sorted(tmp.iterdir())}
         state = {"step": step, "num_processes": accelerator.num_processes, "trainer": trainer_state, "optimizer": optimizer_meta,
                  "lr_scheduler": lr_scheduler.state_dict(), "rng": _python_numpy_rng(), "files": files}
         with open(tmp / STATE_NAME, "w") as f:
@@ -174,9 +179,12 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
 def read_checkpoint_state(path: str | os.PathLike) -> dict:
     """Read and verify a checkpoint's ``trainer_state.json`` and the files it lists (size, SHA-256).
 
+    Every path it lists must be a plain file name inside the checkpoint folder (no absolute path,
+    no ``..``, no symbolic link out): a crafted state file cannot make the loader read other files.
+
     Raises:
-        CheckpointError: the state file is missing or not valid JSON, or a listed file is missing,
-            truncated or altered.
+        CheckpointError: the state file is missing or not valid JSON, a listed file is outside the
+            folder, missing, truncated or altered.
     """
     path = Path(path)
     state_file = path / STATE_NAME
@@ -189,29 +197,26 @@ def read_checkpoint_state(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{state_file}: not valid JSON ({e})") from None
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{state_file}: not a checkpoint state ({type(e).__name__}: {e})") from None
-    for name, info in files.items():
-        f = path / name
-        if not f.is_file():
-            raise CheckpointError(f"{f}: missing from the checkpoint")
-        if f.stat().st_size != info["bytes"]:
-            raise CheckpointError(f"{f}: {f.stat().st_size} bytes, expected {info['bytes']} (truncated or altered)")
-        if sha256_file(f) != info["sha256"]:
-            raise CheckpointError(f"{f}: contents differ from those recorded in {STATE_NAME} (altered or corrupted)")
+    verify_files(path, files, CheckpointError, recorded_in=str(state_file))
     state["step"] = step
     return state
 
 
-def load_checkpoint(accelerator, path: str | os.PathLike, model, optimizer, lr_scheduler) -> dict:
+def load_checkpoint(accelerator, path: str | os.PathLike, model, optimizer, lr_scheduler, state: dict | None = None) -> dict:
     """Restore model, optimizer, scheduler and every generator from a checkpoint; return its state
     (``step``, ``trainer``, ...). Call it after the data streams are positioned: creating their
     iterators draws from the generators, which this then sets to the saved states.
+
+    Args:
+        state: the checkpoint's state as :func:`read_checkpoint_state` returned it (read and
+            verified here when not given).
 
     Raises:
         CheckpointError: see :func:`read_checkpoint_state`; also a checkpoint written by a different
             number of processes or for a different model.
     """
     path = Path(path)
-    state = read_checkpoint_state(path)
+    state = state if state is not None else read_checkpoint_state(path)
     if state["num_processes"] != accelerator.num_processes:
         raise CheckpointError(f"{path / STATE_NAME}: written by {state['num_processes']} process(es), "
                               f"resumed with {accelerator.num_processes}; resume with the same number")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
 from .build import TrainingSetup
-from .checkpointing import load_checkpoint, read_checkpoint_state, resolve_checkpoint, save_checkpoint
+from .checkpointing import load_checkpoint, save_checkpoint
 from .config import TrainingConfig
 from .early_stopping import BestModelTracker
 from .outputs import RunLog
@@ -32,20 +33,25 @@ from .outputs import RunLog
 logger = logging.getLogger("mtl_text.train")
 
 
-def resume(run: TrainingSetup, config: TrainingConfig, tracker: BestModelTracker) -> int:
-    """Restore a run from ``--resume-from-checkpoint``; returns the step to continue from.
+def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModelTracker, running: dict) -> int:
+    """Restore a run from a checkpoint (its folder and verified state, from
+    :func:`~mtl_text.training.checkpointing.read_checkpoint_state`): the task streams, weights,
+    optimizer, scheduler, generators, early-stopping state and the loss sums since the last log
+    (into ``running``); returns the step to continue from.
 
     Raises:
-        CheckpointError: no such checkpoint, a damaged one, or one of other tasks or processes.
+        CheckpointError: a checkpoint of other tasks or processes, or one that does not fit the model.
     """
-    path = resolve_checkpoint(config.checkpoints.resume_from_checkpoint, config.output_dir)
-    saved = read_checkpoint_state(path)["trainer"]
+    path, state = checkpoint
+    saved = state["trainer"]
     if set(saved["streams"]) != set(run.tasks):
         raise CheckpointError(f"{path}: a checkpoint of tasks {sorted(saved['streams'])}, not {sorted(run.tasks)}")
     for name, stream_state in saved["streams"].items():  # creating iterators draws from the generators: before they are restored
         run.train_streams[name].restore(stream_state)
-    load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler)
+    load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler, state)
     tracker.load_state_dict(saved)
+    for name, (total, count) in saved.get("running_loss", {}).items():
+        running[name] = [torch.tensor(total, dtype=torch.float32, device=run.accelerator.device), int(count)]
     logger.info("resumed from %s at step %d (best mean validation %s at step %s)", path, saved["step"], saved["best_score"],
                 saved["best_step"])
     return int(saved["step"])
@@ -56,9 +62,9 @@ def validation_score(results: dict[str, dict[str, float]], metric: str, primary:
     return sum(r[primary[name] if metric == "primary" else metric] for name, r in results.items()) / len(results)
 
 
-def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog) -> dict:
+def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tuple[Path, dict] | None = None) -> dict:
     """Train: task-sampled steps, logging, validation, the best model saved to ``--output-dir``,
-    early stopping, checkpoints.
+    early stopping, checkpoints. ``checkpoint``: the folder and verified state to resume from.
 
     Returns:
         ``steps`` done, ``train_seconds`` (wall time of the loop), ``validation_seconds`` and
@@ -72,12 +78,12 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog) -> dict:
     primary = {name: head.primary_metric for name, head in heads.items()}
     metric = evaluation.metric_for_best
     tracker = BestModelTracker(evaluation.patience)
-    step = resume(run, config, tracker) if ckpt.resume_from_checkpoint else 0
+    running: dict[str, list] = {}  # task -> [summed loss (a tensor on the device), batches] since the last log
+    step = resume(run, checkpoint, tracker, running) if checkpoint else 0
 
     def trainer_state() -> dict:
-        return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()}}
-
-    running: dict[str, list] = {}  # task -> [summed loss (a tensor on the device), batches]
+        return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()},
+                "running_loss": {n: [total.item(), count] for n, (total, count) in running.items()}}
     eval_seconds = checkpoint_seconds = 0.0
     progress = tqdm(total=run.max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()

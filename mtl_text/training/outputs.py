@@ -24,7 +24,7 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from ..errors import OutputDirError
-from ..utils.files import CONFIG_NAME, WEIGHTS_NAME
+from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, atomic_write_text
 from .checkpointing import CHECKPOINT_DIR, list_checkpoints
 
 logger = logging.getLogger("mtl_text.train")
@@ -142,15 +142,26 @@ class RunLog:
     Args:
         accelerator: the run's ``Accelerator`` (its trackers initialised or none).
         output_dir: where ``metrics.jsonl`` is.
-        append: keep the earlier records (a resumed run); else the file starts empty.
+        resume_step: a run resumed from the checkpoint of this step keeps the earlier records up to
+            it (those of steps after it are replayed, and logged again); else the file starts empty.
     """
 
-    def __init__(self, accelerator: Accelerator, output_dir: Path, append: bool = False):
+    def __init__(self, accelerator: Accelerator, output_dir: Path, resume_step: int | None = None):
         self.accelerator = accelerator
         self.path = Path(output_dir) / METRICS_NAME
-        if accelerator.is_main_process and not append:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text("")
+        if not accelerator.is_main_process:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept = []
+        if resume_step is not None and self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    break  # a line cut by the kill: it and what follows are replayed
+                if isinstance(record, dict) and record.get("split") != "test" and record.get("step", resume_step + 1) <= resume_step:
+                    kept.append(line + "\n")
+        atomic_write_text(self.path, "".join(kept))
 
     def log(self, record: dict) -> None:
         """Append ``record`` (with ``step`` and ``split``) and send its numbers to the trackers."""

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..inference.evaluation import evaluate, format_table
 from ..utils.files import WEIGHTS_NAME, atomic_write_text
 from .build import build_training
+from .checkpointing import read_checkpoint_state, resolve_checkpoint
 from .config import TrainingConfig
 from .loop import fit
 from .outputs import OutputLock, RunLog, check_output_dir, clear_previous_run
@@ -68,15 +69,19 @@ def train(config: TrainingConfig) -> TrainingResult:
     output_dir, ckpt = config.output_dir, config.checkpoints
     resuming = bool(ckpt.resume_from_checkpoint)
     check_output_dir(output_dir, ckpt.overwrite_output_dir, resuming)
+    checkpoint = None
+    if resuming:  # verified before anything loads
+        path = resolve_checkpoint(ckpt.resume_from_checkpoint, output_dir)
+        checkpoint = (path, read_checkpoint_state(path))
     accelerator = make_accelerator(config)
     with OutputLock(output_dir) if accelerator.is_main_process else contextlib.nullcontext():
         if accelerator.is_main_process and ckpt.overwrite_output_dir and not resuming:
             clear_previous_run(output_dir)
         if accelerator.log_with:
             accelerator.init_trackers(TRACKING_PROJECT, config=tracker_config(config))  # TensorBoard: OUTPUT_DIR/mtl-text/
-        log = RunLog(accelerator, output_dir, append=resuming)
+        log = RunLog(accelerator, output_dir, resume_step=checkpoint[1]["step"] if checkpoint else None)
         run = build_training(config, accelerator)
-        summary = fit(run, config, log)
+        summary = fit(run, config, log, checkpoint)
 
         # --- the best model back, the test table ----------------------------------------------------
         accelerator.wait_for_everyone()

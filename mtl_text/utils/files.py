@@ -88,3 +88,61 @@ def load_safetensors_into(module: torch.nn.Module, path: str | os.PathLike, erro
         raise error(f"{path}: not a readable safetensors file, truncated or corrupted ({e})") from None
     except RuntimeError as e:
         raise error(f"{path}: weights do not match the model ({e})") from None
+
+
+# --- file manifests: the size and SHA-256 of each file of a folder, checked on load --------------------
+
+
+def file_record(path: str | os.PathLike) -> dict:
+    """``{"bytes": size, "sha256": hex}`` of a file, as model folders and checkpoints record them."""
+    return {"bytes": Path(path).stat().st_size, "sha256": sha256_file(path)}
+
+
+def member_path(directory: str | os.PathLike, name: str, error: type[Exception]) -> Path:
+    """``directory / name`` for a file name read from a folder's own metadata, which must stay inside it.
+
+    Raises:
+        error: ``name`` is not a plain relative path (absolute, with ``..``, empty), or it resolves
+            outside ``directory`` (a symbolic link out).
+    """
+    directory = Path(directory)
+    parts = Path(name).parts if isinstance(name, str) else ()
+    if not parts or Path(name).is_absolute() or any(p in ("..", "") for p in parts) or "\\" in name:
+        raise error(f"{directory}: the file name {name!r} in its metadata is not a plain name inside the folder")
+    path = directory / name
+    try:
+        inside = path.resolve().is_relative_to(directory.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        raise error(f"{path}: resolves outside {directory} (a symbolic link out of the folder); refused")
+    return path
+
+
+def verify_files(directory: str | os.PathLike, files, error: type[Exception], check_hashes: bool = True, recorded_in: str = "") -> None:
+    """Check that every file a folder's metadata lists is there, inside the folder, with the recorded
+    size and (``check_hashes``) SHA-256.
+
+    Args:
+        directory: the folder.
+        files: name -> ``{"bytes": int, "sha256": str}``.
+        error: the exception class to raise.
+        check_hashes: also hash every file (off: sizes only, for very large files).
+        recorded_in: the metadata file, for messages.
+
+    Raises:
+        error: a malformed listing, a name outside the folder, a missing file, another size or hash.
+    """
+    if not isinstance(files, dict):
+        raise error(f"{recorded_in or directory}: 'files' must be an object of file name -> size and hash")
+    for name, info in files.items():
+        path = member_path(directory, name, error)
+        if not isinstance(info, dict) or not isinstance(info.get("bytes"), int) or not isinstance(info.get("sha256"), str):
+            raise error(f"{recorded_in or directory}: the entry of {name!r} in 'files' needs an integer 'bytes' and a string 'sha256'")
+        if not path.is_file():
+            raise error(f"{path}: missing (listed in {recorded_in or 'the folder metadata'})")
+        size = path.stat().st_size
+        if size != info["bytes"]:
+            raise error(f"{path}: {size} bytes, expected {info['bytes']} (truncated or altered)")
+        if check_hashes and sha256_file(path) != info["sha256"]:
+            raise error(f"{path}: contents differ from those recorded in {recorded_in or 'the folder metadata'} (altered or corrupted)")

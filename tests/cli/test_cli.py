@@ -2,6 +2,7 @@
 bad input (from one handler, the only place that ends the process), the output folder's rules, the
 console script and the predict input formats."""
 
+import json
 import os
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def test_predict_and_evaluate_options_out_of_range(command, cls, capsys, tmp_pat
     (["--num-epochs", "0"], "error: --num-epochs must be a number > 0, got 0.0"),
     (["--max-steps", "-3"], "error: --max-steps must be an integer >= 1, got -3"),
     (["--patience", "-1"], "error: --patience must be an integer >= 0, got -1"),
+    (["--eval-every", "0"], "error: --eval-every must be an integer >= 1, got 0"),
 ])
 def test_the_reported_cases_through_the_script(args, expected, python, repo, tmp_path):
     proc = subprocess.run([python, str(repo / "scripts" / "train.py"), *args, "--output-dir", str(tmp_path / "o")],
@@ -156,7 +158,6 @@ def test_a_second_run_on_the_same_folder_refuses(data_dir, tmp_path, python, rep
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(data_dir, tmp_path, capsys):
-    import json
     import socket
 
     out = tmp_path / "stale"
@@ -199,15 +200,11 @@ def run_predict(python, repo, *args, stdin=b""):
 def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, python, repo):
     proc = run_predict(python, repo, "--model", str(small_model), stdin=b"{curly} is my favourite band\n{\"text\": \"x\"}\n")
     assert proc.returncode == 0, proc.stderr.decode()
-    import json
-
     texts = [json.loads(line)["text"] for line in proc.stdout.decode().splitlines()]
     assert texts == ["{curly} is my favourite band", '{"text": "x"}']
 
 
 def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, python, repo, tmp_path):
-    import json
-
     path = tmp_path / "in.jsonl"
     path.write_text('{"text": "is it ?"}\n\n{"text": "it is ."}\n')
     proc = run_predict(python, repo, "--model", str(small_model), "--input", str(path))
@@ -222,3 +219,25 @@ def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
                           (["--input", "/nonexistent.txt"], "error: --input: /nonexistent.txt not found")):
         proc = run_predict(python, repo, "--model", str(small_model), *args)
         assert proc.returncode == 2 and proc.stderr.decode().strip() == message, proc.stderr.decode()
+
+
+def test_two_runs_started_together_on_one_folder(data_dir, tmp_path, python, repo):
+    """The race of the hardening report: two runs with different learning rates started at once on
+    one (empty) folder. One trains; the other is refused before it writes anything; the folder's
+    model and results are the winner's."""
+    out = tmp_path / "race"
+    runs = {lr: subprocess.Popen([python, str(repo / "scripts" / "train.py"), *tiny_run(data_dir, out)[:-2], "--max-steps", "60",
+                                  "--eval-every", "20", "--save-total-limit", "2", "--patience", "0", "--learning-rate", lr,
+                                  "--output-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for lr in ("0.01", "0.05")}
+    results = {lr: (p.wait(timeout=600), p.stderr.read()) for lr, p in runs.items()}
+    winners = [lr for lr, (status, _) in results.items() if status == 0]
+    assert len(winners) == 1, results
+    [loser] = [lr for lr in results if lr not in winners]
+    status, err = results[loser]
+    assert status == 2 and err.startswith(f"error: --output-dir {out} "), err
+    assert "is in use by another run" in err or "already holds a model" in err
+    config = json.loads((out / "config.json").read_text())
+    assert config["training_config"]["optimization"]["learning_rate"] == float(winners[0])
+    assert json.loads((out / "test_results.json").read_text())["steps"] == 60
+    assert not list(out.rglob(".tmp-*")) and not list(out.glob(".saving-*")) and not (out / ".mtl-text.lock").exists()

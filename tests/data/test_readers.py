@@ -18,7 +18,7 @@ def write(tmp_path, name, content, mode="w"):
 
 def test_csv_reads_names_and_ids(tmp_path):
     path = write(tmp_path, "a.csv", 'text,label\n"good, really",pos\nbad,0\n')
-    assert read_csv(path, labels=LABELS) == {"text": ["good, really", "bad"], "label": [1, 0]}
+    assert read_csv(path, labels=LABELS) == {"text": ["good, really", "bad"], "label": [1, 0], "source": str(path)}
 
 
 def test_csv_wrong_field_count_names_file_and_line(tmp_path):
@@ -41,14 +41,14 @@ def test_unknown_label_names_line(tmp_path):
 
 def test_tsv_keeps_quotes_and_text_unaltered(tmp_path):
     path = write(tmp_path, "a.tsv", 'sentence \tlabel\n"quoted" start \t1\n')
-    assert read_tsv(path, text_field="sentence", labels=LABELS) == {"text": ['"quoted" start '], "label": [1]}
+    assert read_tsv(path, text_field="sentence", labels=LABELS) == {"text": ['"quoted" start '], "label": [1], "source": str(path)}
 
 
 def test_empty_texts_are_skipped_counted_and_reported(tmp_path, caplog):
     path = write(tmp_path, "a.jsonl", '{"text": "ok", "label": "pos"}\n{"text": "  ", "label": "neg"}\n\n{"text": "", "label": "neg"}\n')
     with caplog.at_level(logging.WARNING):
         out = read_jsonl(path, labels=LABELS)
-    assert out == {"text": ["ok"], "label": [1]}
+    assert out["text"] == ["ok"] and out["label"] == [1]
     assert "skipped 2 row(s) with empty text (lines 2, 4)" in caplog.text
 
 

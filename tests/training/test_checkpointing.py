@@ -147,6 +147,11 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, data_di
     result_a = json.loads((reference / "test_results.json").read_text())["metrics"]
     result_b = json.loads((killed / "test_results.json").read_text())["metrics"]
     assert result_a == result_b
+    # metrics.jsonl: the steps replayed after the resume are logged once, as in the uninterrupted run
+    records = {name: [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()] for name, out in
+               (("reference", reference), ("killed", killed))}
+    assert [(r["step"], r["split"]) for r in records["reference"]] == [(r["step"], r["split"]) for r in records["killed"]]
+    assert [r.get("loss") for r in records["reference"]] == [r.get("loss") for r in records["killed"]]
 
 
 def test_resume_from_a_damaged_checkpoint_fails_clearly(tmp_path, data_dir, python, repo):
