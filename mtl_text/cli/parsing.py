@@ -13,8 +13,9 @@ from ..arguments import field_ranges
 
 
 class ArgumentParser(HfArgumentParser):
-    """``HfArgumentParser`` that shows ranges in ``--help`` and builds the dataclasses strictly
-    (unknown options are an argparse error, exit status 2)."""
+    """``HfArgumentParser`` that shows ranges and the hyphenated option names (``--batch-size``;
+    ``--batch_size`` is accepted too) in ``--help``, and builds the dataclasses strictly (unknown
+    options are an argparse error, exit status 2)."""
 
     def __init__(self, dataclass_types, **kwargs):
         super().__init__(dataclass_types, **kwargs)
@@ -22,6 +23,8 @@ class ArgumentParser(HfArgumentParser):
         for action in self._actions:
             if action.dest in ranges and action.help:
                 action.help += f" (valid: {ranges[action.dest]})"
+            # the hyphenated spelling first (usage and help show it; both are accepted)
+            action.option_strings.sort(key=lambda option: "_" in option)
 
     def parse(self, argv: list[str] | None = None) -> tuple[list, argparse.Namespace]:
         """Parse ``argv`` into one instance per dataclass (whose construction checks the values:
