@@ -95,6 +95,7 @@ def train(config: TrainingConfig) -> TrainingResult:
             atomic_write_text(output_dir / "test_results.md", table + "\n")
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
+        accelerator.wait_for_everyone()  # every process tears the process group down together (a rank leaving early can abort)
         accelerator.end_training()
     return TrainingResult(metrics=metrics, output_dir=output_dir, steps=summary["steps"], best_step=summary["best_step"],
                           train_seconds=summary["train_seconds"], train_samples_per_second=summary["train_samples_per_second"],
