@@ -24,8 +24,14 @@ from .labels import label_id
 logger = logging.getLogger(__name__)
 
 
-def _label(value, labels: Sequence[str] | None, where: str):
-    """``value`` as a label id when the task's ``labels`` are given, else unchanged."""
+def _label(value, labels: Sequence[str] | None, where: str, multi_label: bool = False):
+    """``value`` as a label id when the task's ``labels`` are given, else unchanged; with
+    ``multi_label``, a comma-separated string (or list) of labels as a list of ids."""
+    if multi_label:
+        items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise DataFormatError(f"{where}: expected a list of labels, found {value!r}")
+        return [_label(v, labels, where) for v in items]
     return value if labels is None else label_id(value, labels, where)
 
 PathLike = str | os.PathLike
@@ -107,23 +113,29 @@ def _decoded_lines(f, path: Path, encoding: str):
 
 def read_csv(
     path: PathLike,
-    text_field: str = "text",
-    label_field: str = "label",
+    text_field: str | int = "text",
+    label_field: str | int = "label",
     labels: Sequence[str] | None = None,
     delimiter: str = ",",
     encoding: str = "utf-8",
     quoting: int = csv.QUOTE_MINIMAL,
+    header: bool = True,
+    multi_label: bool = False,
 ) -> dict[str, list]:
-    """Read a delimited file with a header row.
+    """Read a delimited file, with a header row (or without: ``header=False``).
 
     Args:
         path: the file.
-        text_field, label_field: column names in the header (surrounding spaces are ignored).
+        text_field, label_field: column names in the header (surrounding spaces are ignored); with
+            ``header=False``, column indices (every row must have as many fields as the first).
         labels: the task's label names; when given, each label (a name or an integer id) is mapped
             to its id and an unknown one raises.
         delimiter: the field separator.
         encoding: the file's text encoding.
         quoting: a :mod:`csv` quoting constant (``csv.QUOTE_NONE`` for GLUE-style TSV).
+        header: whether the first row names the columns.
+        multi_label: each label field holds several labels separated by commas (``"3,27"``),
+            returned as a list of ids.
 
     Returns:
         ``{"text": list[str], "label": list[int | str], "source": str}``.
@@ -137,14 +149,17 @@ def read_csv(
     out = _Collector(path)
     with open(path, "rb") as f:
         reader = csv.reader(_decoded_lines(f, path, encoding), delimiter=delimiter, quoting=quoting)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            raise DataFormatError(f"{path}: the file is empty; expected a header row") from None
-        missing = [c for c in (text_field, label_field) if c not in header]
-        if missing:
-            raise DataFormatError(f"{path}, line 1: header {header} lacks the column(s) {missing}")
-        ti, li = header.index(text_field), header.index(label_field)
+        if header:
+            try:
+                names = [h.strip() for h in next(reader)]
+            except StopIteration:
+                raise DataFormatError(f"{path}: the file is empty; expected a header row") from None
+            missing = [c for c in (text_field, label_field) if c not in names]
+            if missing:
+                raise DataFormatError(f"{path}, line 1: header {names} lacks the column(s) {missing}")
+            width, ti, li = len(names), names.index(text_field), names.index(label_field)
+        else:
+            width, ti, li = None, int(text_field), int(label_field)
         while True:
             try:
                 row = next(reader)
@@ -155,15 +170,14 @@ def read_csv(
             line = reader.line_num
             if not row:
                 continue  # a blank line between records is not a row
-            if len(row) != len(header):
-                raise DataFormatError(
-                    f"{path}, line {line}: expected {len(header)} fields ({delimiter!r}-separated), found {len(row)}"
-                )
-            out.add(row[ti], _label(row[li], labels, f"{path}, line {line}"), line)
+            width = width or max(len(row), ti + 1, li + 1)
+            if len(row) != width:
+                raise DataFormatError(f"{path}, line {line}: expected {width} fields ({delimiter!r}-separated), found {len(row)}")
+            out.add(row[ti], _label(row[li], labels, f"{path}, line {line}", multi_label), line)
     return out.result()
 
 
-def read_tsv(path: PathLike, text_field: str = "text", label_field: str = "label", labels=None, **kwargs) -> dict[str, list]:
+def read_tsv(path: PathLike, text_field: str | int = "text", label_field: str | int = "label", labels=None, **kwargs) -> dict[str, list]:
     """Read a tab-separated file with a header row and no quoting (the GLUE convention).
 
     Same arguments, return value and errors as :func:`read_csv`.

@@ -11,7 +11,7 @@ import datasets
 
 from ..arguments import DATA_DIR_ENV
 from ..errors import DataError, DataFormatError
-from .labels import label_id
+from ..modeling.heads import head_type
 from .tasks import Task, get_task
 
 SPLITS = ("train", "validation", "test")
@@ -24,7 +24,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
 
 
 def _to_dataset(task: Task, split: str, columns) -> datasets.Dataset:
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=list(task.labels))})
+    head = head_type(task.problem_type)  # the head type owns its labels' format
+    features = datasets.Features({"text": datasets.Value("string"), "label": head.label_feature(task.labels)})
     if isinstance(columns, datasets.Dataset):
         missing = {"text", "label"} - set(columns.column_names)
         if missing:
@@ -38,7 +39,7 @@ def _to_dataset(task: Task, split: str, columns) -> datasets.Dataset:
         where = f"task '{task.name}', split '{split}', example {i}"
         if not isinstance(text, str):
             raise DataFormatError(f"{where}: text must be a string, found {type(text).__name__}")
-        ids.append(label_id(label, task.labels, where))
+        ids.append(head.encode_label(label, task.labels, where))
     return datasets.Dataset.from_dict({"text": texts, "label": ids}, features=features)
 
 
@@ -76,13 +77,15 @@ def load_task_splits(
 ) -> datasets.DatasetDict:
     """Load a task's data as a :class:`datasets.DatasetDict` with ``train``/``validation``/``test``.
 
-    When the loader provides no validation split, one is carved out of ``train``: a stratified
-    random ``validation_size`` fraction, drawn with ``seed``. The test split is never touched.
+    When the loader provides no validation split, one is carved out of ``train``: a random
+    ``validation_size`` fraction drawn with ``seed``, stratified on the label where the head type
+    says so (single-label classification). The test split is never touched.
     ``max_train_examples``: keep only the first N examples of the (``seed``-shuffled) train split,
     for quick runs; validation and test stay whole.
 
     Returns:
-        splits with columns ``text`` (string) and ``label`` (:class:`datasets.ClassLabel`).
+        splits with columns ``text`` (string) and ``label`` (the head type's label feature:
+        :class:`datasets.ClassLabel` for single-label tasks, a multi-hot vector for multi-label ones).
 
     Raises:
         UnknownTaskError: ``task`` names no registered task.
@@ -103,7 +106,8 @@ def load_task_splits(
     if "validation" not in splits:
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
-        carved = splits["train"].train_test_split(test_size=validation_size, stratify_by_column="label", seed=seed)
+        stratify = "label" if head_type(task.problem_type).stratify else None
+        carved = splits["train"].train_test_split(test_size=validation_size, stratify_by_column=stratify, seed=seed)
         splits["train"], splits["validation"] = carved["train"], carved["test"]
         for split in ("train", "validation"):
             check_split(task, split, splits[split], " (after carving the validation split out of train)", published_size=False)

@@ -63,6 +63,9 @@ class Task:
             the loss, the decoding of logits and the metrics. Built in:
             ``single_label_classification``.
         description: one line shown by ``--list-tasks``.
+        class_weights: weights of the single-label loss per label: ``"balanced"`` (``n / (num_labels
+            * count_i)`` on the training split) or one number per label; ``None``: unweighted.
+            ``--class-weights`` overrides it.
         num_examples: the published size of each split the loader returns (e.g.
             ``{"train": 67349, "test": 872}``), where known. A split loaded with another number of
             examples is an error naming its source: a damaged or incomplete file is never used
@@ -81,6 +84,7 @@ class Task:
     problem_type: str = SINGLE_LABEL
     description: str = ""
     num_examples: Mapping[str, int] | None = None
+    class_weights: str | Sequence[float] | None = None
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
@@ -98,6 +102,9 @@ class Task:
             raise ValueError(f"task '{self.name}': unknown pooling {self.pooling!r}; expected one of {POOLING_MODES}")
         if self.problem_type not in HEAD_TYPES:
             raise ValueError(f"task '{self.name}': unknown problem_type {self.problem_type!r}; expected one of {sorted(HEAD_TYPES)}")
+        if self.class_weights is not None and self.class_weights != "balanced" and (
+                isinstance(self.class_weights, str) or len(self.class_weights) != len(self.labels)):
+            raise ValueError(f"task '{self.name}': class_weights must be 'balanced' or one number per label, got {self.class_weights!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
 
     @property

@@ -27,7 +27,7 @@ from .prediction import load_tokenizer
 
 logger = logging.getLogger("mtl_text.evaluate")
 
-DISPLAY_NAMES = {"macro_f1": "macro-F1"}
+DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": "exact match", "matthews_corrcoef": "MCC"}
 
 
 @torch.no_grad()

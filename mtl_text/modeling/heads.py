@@ -6,10 +6,16 @@ or an ``argmax``.
 
 A head type is a subclass of :class:`Head` with a ``problem_type`` name, registered with
 :func:`register_head_type`; a :class:`~mtl_text.data.tasks.Task` names it in ``problem_type``, and a
-saved model's ``config.json`` records it per task. Adding a new kind of head is one class in one
-place.
+saved model's ``config.json`` records it per task, with the head's options (class weights,
+thresholds). A head type also owns its labels' format in the data (:meth:`Head.label_feature`,
+:meth:`Head.encode_label`). Adding a new kind of head is one class in one place.
 
-Built in: :class:`SingleLabelClassificationHead` (``single_label_classification``).
+Built in:
+
+* :class:`SingleLabelClassificationHead` (``single_label_classification``): softmax, cross-entropy
+  (optionally class-weighted), ``argmax``;
+* :class:`MultiLabelClassificationHead` (``multi_label_classification``): one sigmoid per label,
+  binary cross-entropy, a decision threshold per label.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from ..data.labels import label_id
+from ..errors import DataFormatError
 
 
 class Head(nn.Module):
@@ -38,16 +47,20 @@ class Head(nn.Module):
     Class attributes a subclass sets:
         problem_type: the registered name.
         metric_names: the metrics :meth:`compute_metrics` returns, the primary one first.
+        stratify: whether a validation split carved out of train is stratified on the label.
 
     Raises:
-        ValueError: ``dropout`` outside ``[0, 1)``.
+        ValueError: ``dropout`` outside ``[0, 1)``, or an option the head type does not take.
     """
 
     problem_type: str = ""
     metric_names: tuple[str, ...] = ()
+    stratify: bool = False
 
-    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1):
+    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1, **options):
         super().__init__()
+        if options:
+            raise ValueError(f"{type(self).__name__} takes no option(s) {sorted(options)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.labels = list(labels)
@@ -57,6 +70,26 @@ class Head(nn.Module):
             input_dim = hidden_size
         layers.append(nn.Linear(input_dim, self.num_outputs))
         self.layers = nn.Sequential(*layers)
+
+    @classmethod
+    def label_feature(cls, labels: Sequence[str]):
+        """The :mod:`datasets` feature of this head type's labels (class ids by default)."""
+        import datasets
+
+        return datasets.ClassLabel(names=list(labels))
+
+    @classmethod
+    def encode_label(cls, value, labels: Sequence[str], where: str):
+        """One example's raw label (a name or an id) in the stored format.
+
+        Raises:
+            DataFormatError: a label that is not one of ``labels`` (named by ``where``).
+        """
+        return label_id(value, labels, where)
+
+    def options(self) -> dict:
+        """The head's options as saved in ``config.json`` (rebuilt with them on loading)."""
+        return {}
 
     @property
     def num_outputs(self) -> int:
@@ -99,17 +132,42 @@ class Head(nn.Module):
 class SingleLabelClassificationHead(Head):
     """One label per text: softmax over the labels, cross-entropy loss, ``argmax`` decoding.
 
-    Metrics (scikit-learn): ``accuracy`` (primary) and ``macro_f1``, the unweighted mean of the
-    per-class F1 over all labels; a class with no prediction and no reference counts as 0
-    (``zero_division=0``).
+    Metrics (scikit-learn): ``accuracy`` (primary), ``macro_f1`` (the unweighted mean of the
+    per-class F1 over all labels; a class with no prediction and no reference counts as 0) and
+    ``matthews_corrcoef`` (Matthews 1975; GLUE's metric for CoLA; multi-class as in Gorodkin 2004).
+
+    Args:
+        class_weights: one weight per label for the cross-entropy (``None``: all 1), e.g. the
+            ``balanced`` weights ``n / (num_labels * count_i)`` (King & Zeng 2001; scikit-learn's
+            ``compute_class_weight``) for imbalanced tasks. The mean loss is then
+            ``sum_i w_{y_i} CE_i / sum_i w_{y_i}``, as :func:`torch.nn.functional.cross_entropy`
+            defines it.
+
+    Raises:
+        ValueError: class weights of another length than the labels, or not positive.
     """
 
     problem_type = "single_label_classification"
-    metric_names = ("accuracy", "macro_f1")
+    metric_names = ("accuracy", "macro_f1", "matthews_corrcoef")
+    stratify = True
+
+    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
+                 class_weights: Sequence[float] | None = None):
+        super().__init__(input_dim, labels, hidden_size, dropout)
+        if class_weights is not None:
+            class_weights = [float(w) for w in class_weights]
+            if len(class_weights) != len(self.labels) or not all(w > 0 for w in class_weights):
+                raise ValueError(f"class_weights must be {len(self.labels)} positive numbers, one per label, got {class_weights}")
+            self.register_buffer("class_weights", torch.tensor(class_weights), persistent=False)  # saved in config.json
+        else:
+            self.class_weights = None
+
+    def options(self) -> dict:
+        return {} if self.class_weights is None else {"class_weights": [round(w, 6) for w in self.class_weights.tolist()]}
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        """Cross-entropy; ``labels``: ``(batch,)`` class ids."""
-        return nn.functional.cross_entropy(logits.float(), labels, reduction=reduction)
+        """Cross-entropy, class-weighted when the head has class weights; ``labels``: ``(batch,)`` class ids."""
+        return nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights, reduction=reduction)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits.float(), dim=-1)
@@ -128,14 +186,101 @@ class SingleLabelClassificationHead(Head):
         return {"label": self.labels[best], "probabilities": {label: round(v, 6) for label, v in zip(self.labels, row)}}
 
 
+class MultiLabelClassificationHead(Head):
+    """Any number of labels per text: one sigmoid output per label, binary cross-entropy loss; a
+    label is predicted when its probability reaches its threshold (0.5 by default).
+
+    Labels in the data: a list of label names or ids per text (or one string of them separated by
+    commas), stored as a multi-hot vector ``(num_labels,)``. A validation split carved out of train
+    is a plain seeded random sample (multi-label sets are not stratified).
+
+    Metrics (scikit-learn, on the multi-hot predictions): ``macro_f1`` (primary; the mean of the
+    per-label F1, a label never predicted nor present counting 0, as GoEmotions reports it),
+    ``micro_f1`` and ``exact_match`` (the fraction of texts whose whole label set is right: subset
+    accuracy).
+
+    Args:
+        thresholds: one decision threshold per label, in ``(0, 1)`` (default 0.5 each).
+
+    Raises:
+        ValueError: thresholds of another length than the labels, or outside ``(0, 1)``.
+    """
+
+    problem_type = "multi_label_classification"
+    metric_names = ("macro_f1", "micro_f1", "exact_match")
+
+    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
+                 thresholds: Sequence[float] | None = None):
+        super().__init__(input_dim, labels, hidden_size, dropout)
+        thresholds = [0.5] * len(self.labels) if thresholds is None else [float(t) for t in thresholds]
+        if len(thresholds) != len(self.labels) or not all(0 < t < 1 for t in thresholds):
+            raise ValueError(f"thresholds must be {len(self.labels)} numbers in (0, 1), one per label, got {thresholds}")
+        self.register_buffer("thresholds", torch.tensor(thresholds), persistent=False)  # saved in config.json
+
+    @classmethod
+    def label_feature(cls, labels: Sequence[str]):
+        import datasets
+
+        return datasets.Sequence(datasets.Value("float32"), length=len(labels))
+
+    @classmethod
+    def encode_label(cls, value, labels: Sequence[str], where: str) -> list[float]:
+        """A list of names or ids (or a comma-separated string of them) -> multi-hot ``(num_labels,)``.
+
+        Raises:
+            DataFormatError: a label that is not one of ``labels``, or a value that is not a list.
+        """
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise DataFormatError(f"{where}: a multi-label task needs a list of labels per text, found {value!r}")
+        hot = [0.0] * len(labels)
+        for item in value:
+            hot[label_id(item, labels, where)] = 1.0
+        return hot
+
+    def options(self) -> dict:
+        thresholds = [round(t, 6) for t in self.thresholds.tolist()]
+        return {} if all(t == 0.5 for t in thresholds) else {"thresholds": thresholds}
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """Binary cross-entropy over every label; ``labels``: ``(batch, num_labels)`` multi-hot.
+        ``reduction="sum"`` sums over texts (each text's loss is its mean over labels)."""
+        per_text = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(-1)
+        return per_text.sum() if reduction == "sum" else per_text.mean()
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits.float())
+
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Multi-hot predictions ``(batch, num_labels)``: probability >= the label's threshold."""
+        return (self.probabilities(logits) >= self.thresholds.to(logits.device)).float()
+
+    def compute_metrics(self, predictions: torch.Tensor, references: torch.Tensor) -> dict[str, float]:
+        from sklearn.metrics import accuracy_score, f1_score
+
+        predictions, references = np.asarray(predictions).astype(int), np.asarray(references).astype(int)
+        return {"macro_f1": float(f1_score(references, predictions, average="macro", zero_division=0)),
+                "micro_f1": float(f1_score(references, predictions, average="micro", zero_division=0)),
+                "exact_match": float(accuracy_score(references, predictions))}
+
+    def format_prediction(self, probabilities: torch.Tensor) -> dict:
+        """``{"labels": [labels at or above their threshold], "probabilities": {label: p}}``."""
+        row = probabilities.tolist()
+        chosen = [label for label, p, t in zip(self.labels, row, self.thresholds.tolist()) if p >= t]
+        return {"labels": chosen, "probabilities": {label: round(v, 6) for label, v in zip(self.labels, row)}}
+
+
 def single_label_metrics(predictions: Sequence[int], references: Sequence[int], num_labels: int) -> dict[str, float]:
-    """Accuracy and macro-F1 (scikit-learn) of predicted class ids against the references; macro-F1
-    averages the F1 of all ``num_labels`` classes, a class never predicted nor present counting 0."""
-    from sklearn.metrics import accuracy_score, f1_score
+    """Accuracy, macro-F1 and Matthews correlation (scikit-learn) of predicted class ids against the
+    references; macro-F1 averages the F1 of all ``num_labels`` classes, a class never predicted nor
+    present counting 0."""
+    from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
     predictions, references = np.asarray(predictions), np.asarray(references)
     return {"accuracy": float(accuracy_score(references, predictions)),
-            "macro_f1": float(f1_score(references, predictions, average="macro", labels=list(range(num_labels)), zero_division=0))}
+            "macro_f1": float(f1_score(references, predictions, average="macro", labels=list(range(num_labels)), zero_division=0)),
+            "matthews_corrcoef": float(matthews_corrcoef(references, predictions))}
 
 
 HEAD_TYPES: dict[str, type[Head]] = {}
@@ -173,3 +318,4 @@ def metric_names() -> list[str]:
 
 
 register_head_type(SingleLabelClassificationHead)
+register_head_type(MultiLabelClassificationHead)

@@ -50,8 +50,9 @@ class MultiTaskModel(nn.Module):
 
     Args:
         encoder: an encoder from :mod:`mtl_text.modeling.encoders`.
-        tasks: task name -> ``{"labels": [...], "max_length": int, "problem_type": str}``
-            (``problem_type`` defaults to ``single_label_classification``).
+        tasks: task name -> ``{"labels": [...], "max_length": int, "problem_type": str,
+            "head_options": {...}}`` (``problem_type`` defaults to ``single_label_classification``;
+            ``head_options``, e.g. class weights or thresholds, go to the head's constructor).
         pooling: a mode of :class:`~mtl_text.modeling.pooling.Pooling` for every task, or task name -> mode.
         head_hidden_size: hidden width of every head (0: a linear head).
         head_dropout: dropout of every head.
@@ -74,6 +75,7 @@ class MultiTaskModel(nn.Module):
         self.tasks = {name: {"labels": list(info["labels"]), "max_length": int(info["max_length"]),
                              "problem_type": info.get("problem_type", SingleLabelClassificationHead.problem_type)}
                       for name, info in tasks.items()}
+        options = {name: dict(info.get("head_options") or {}) for name, info in tasks.items()}
         modes = {name: pooling for name in self.tasks} if isinstance(pooling, str) else dict(pooling)
         if set(modes) != set(self.tasks):
             raise ValueError(f"pooling modes given for {sorted(modes)}, but the tasks are {sorted(self.tasks)}")
@@ -82,7 +84,8 @@ class MultiTaskModel(nn.Module):
         self.head_dropout = head_dropout
         self.poolers = nn.ModuleDict({name: Pooling(modes[name], encoder.hidden_size) for name in self.tasks})
         self.heads = nn.ModuleDict(
-            {name: head_type(info["problem_type"])(self.poolers[name].output_dim, info["labels"], head_hidden_size, head_dropout)
+            {name: head_type(info["problem_type"])(self.poolers[name].output_dim, info["labels"], head_hidden_size, head_dropout,
+                                                   **options[name])
              for name, info in self.tasks.items()}
         )
 
@@ -155,7 +158,8 @@ class MultiTaskModel(nn.Module):
         return {
             "mtl_text_version": __version__,
             "encoder": self.encoder.config_dict(),
-            "tasks": self.tasks,
+            "tasks": {name: {**info, **({"head_options": self.heads[name].options()} if self.heads[name].options() else {})}
+                      for name, info in self.tasks.items()},
             "pooling": self.pooling_modes,
             "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
             "word_dropout": self.word_dropout,
@@ -310,6 +314,8 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
         problem_type = task.get("problem_type", SingleLabelClassificationHead.problem_type)
         if problem_type not in HEAD_TYPES:
             fail(f"tasks.{name}.problem_type", f"a registered head type, one of {sorted(HEAD_TYPES)}", problem_type)
+        if not isinstance(task.get("head_options", {}), dict):
+            fail(f"tasks.{name}.head_options", "an object of the head's options", task.get("head_options"))
     pooling = config["pooling"]
     if not isinstance(pooling, dict) or set(pooling) != set(tasks):
         fail("pooling", f"an object with one mode for each task {sorted(tasks)}", pooling)

@@ -64,9 +64,15 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
 
     Raises:
         UnknownTaskError: a task that is not registered.
-        ConfigError: a ``--metric-for-best`` that some task's head does not report.
+        ConfigError: a ``--metric-for-best`` that some task's head does not report, or
+            ``--class-weights`` that do not fit their task.
     """
     tasks = {name: get_task(name) for name in config.data.tasks}
+    for name, weights in config.heads.class_weight_overrides().items():
+        if weights is not None and tasks[name].problem_type != "single_label_classification":
+            raise ConfigError(f"--class-weights {name}: class weights apply to single-label tasks; {name} is {tasks[name].problem_type}")
+        if isinstance(weights, list) and len(weights) != tasks[name].num_labels:
+            raise ConfigError(f"--class-weights {name}: {len(weights)} weights for {tasks[name].num_labels} labels {list(tasks[name].labels)}")
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         lacking = [n for n, t in tasks.items() if metric not in head_type(t.problem_type).metric_names]
@@ -147,15 +153,47 @@ def task_max_lengths(config: TrainingConfig, tasks: dict[str, Task], encoder, to
     return max_lengths
 
 
-def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer) -> MultiTaskModel:
-    """The multi-task model: the encoder, and per task its pooling and head."""
+def class_weights(config: TrainingConfig, task: Task, train) -> list[float] | None:
+    """A single-label task's class weights: ``--class-weights`` or the task's own; ``balanced``
+    is ``n / (num_labels * count_i)`` over its training split (scikit-learn's ``compute_class_weight``).
+
+    Raises:
+        ConfigError: class weights for a task that is not single-label, a list of the wrong length,
+            or ``balanced`` with a label that has no training example.
+    """
+    overrides = config.heads.class_weight_overrides()
+    chosen = overrides[task.name] if task.name in overrides else task.class_weights
+    if chosen is None:
+        return None
+    if task.problem_type != "single_label_classification":
+        raise ConfigError(f"--class-weights {task.name}: class weights apply to single-label tasks; {task.name} is {task.problem_type}")
+    if chosen != "balanced":
+        if len(chosen) != task.num_labels:
+            raise ConfigError(f"--class-weights {task.name}: {len(chosen)} weights for {task.num_labels} labels {list(task.labels)}")
+        return [float(w) for w in chosen]
+    import numpy as np
+
+    counts = np.bincount(np.asarray(train["label"]), minlength=task.num_labels)
+    if (counts == 0).any():
+        missing = [task.labels[i] for i in np.flatnonzero(counts == 0)]
+        raise ConfigError(f"--class-weights {task.name}=balanced: label(s) {missing} have no training example")
+    weights = (counts.sum() / (task.num_labels * counts)).tolist()
+    logger.info("task %s: balanced class weights %s", task.name, {label: round(w, 3) for label, w in zip(task.labels, weights)})
+    return weights
+
+
+def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer, splits: dict | None = None) -> MultiTaskModel:
+    """The multi-task model: the encoder, and per task its pooling and head (with the task's class
+    weights, computed on ``splits``' training data)."""
     modes = config.encoder.pooling_modes()
     # a task's own pooling is meant for word vectors; a transformer's token vectors pool by its default
     default = {name: task.pooling if config.encoder.encoder == "word_vectors" else encoder.default_pooling for name, task in tasks.items()}
     pooling = {name: modes.get(name, modes.get("*", default[name])) for name in tasks}
     max_lengths = task_max_lengths(config, tasks, encoder, tokenizer)
     logger.info("max length in tokens (longer texts keep their first tokens): %s", max_lengths)
-    model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n], "problem_type": t.problem_type}
+    weights = {n: class_weights(config, t, splits[n]["train"]) if splits else None for n, t in tasks.items()}
+    model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n], "problem_type": t.problem_type,
+                                         "head_options": {"class_weights": weights[n]} if weights[n] else {}}
                                      for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
                            word_dropout=config.heads.word_dropout)
@@ -184,7 +222,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         tokenizer, encoder = build_word_vector_encoder(config, train_texts)
 
     # --- 3. the model --------------------------------------------------------------------------
-    model = build_model(config, tasks, encoder, tokenizer)
+    model = build_model(config, tasks, encoder, tokenizer, splits)
 
     # --- 4. tokenized datasets and dataloaders ------------------------------------------------
     collator = DataCollatorWithPadding(tokenizer)

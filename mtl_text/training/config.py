@@ -174,6 +174,39 @@ class HeadArguments(Arguments):
     word_dropout: Annotated[float | None, Range(min=0, max=1, max_exclusive=True)] = field(default=None, metadata={
         "help": "training only: probability of leaving each token out of the pooling (Iyyer et al. 2015); default 0.3 with word "
                 "vectors, 0 with a transformer"})
+    class_weights: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK=balanced|W1,W2,..|none",
+        "help": "class weights of a single-label task's loss: 'balanced' (n / (labels x count) on its training split), one weight "
+                "per label, or none; default: the task's own setting"})
+
+    def __post_init__(self):
+        if isinstance(self.class_weights, dict):  # Python users may give {"cola": "balanced"}
+            self.class_weights = [f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in self.class_weights.items()]
+        super().__post_init__()
+        self.class_weight_overrides()
+
+    def class_weight_overrides(self) -> dict[str, str | list[float] | None]:
+        """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.
+
+        Raises:
+            ConfigError: an item that is not ``TASK=balanced``, ``TASK=none`` or ``TASK=W1,W2,...`` with positive weights.
+        """
+        overrides = {}
+        for item in self.class_weights:
+            name, sep, value = str(item).partition("=")
+            if not sep or not name:
+                raise ConfigError(f"--class-weights: expected TASK=balanced, TASK=none or TASK=W1,W2,..., got {item!r}")
+            if value in ("balanced", "none"):
+                overrides[name] = None if value == "none" else value
+                continue
+            try:
+                weights = [float(w) for w in value.split(",")]
+            except ValueError:
+                weights = []
+            if not weights or not all(w > 0 for w in weights):
+                raise ConfigError(f"--class-weights: expected TASK=balanced, TASK=none or TASK=W1,W2,... with positive weights, got {item!r}")
+            overrides[name] = weights
+        return overrides
 
 
 @dataclass
@@ -213,10 +246,10 @@ class EvaluationArguments(Arguments):
     eval_every: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "validate every N optimizer steps (default: twice per epoch)"})
     eval_batch_size: PositiveInt = field(default=128, metadata={"help": "examples per evaluation batch and process"})
-    metric_for_best: str = field(default="accuracy", metadata={
-        "help": "validation metric averaged over tasks for model selection and early stopping (higher is better): a metric every "
-                "task's head reports (accuracy, macro_f1 for single-label classification), or 'primary' for each head's own "
-                "primary metric"})
+    metric_for_best: str = field(default="primary", metadata={
+        "help": "validation metric averaged over tasks for model selection and early stopping (higher is better): 'primary', each "
+                "head's primary metric (accuracy for single-label, macro_f1 for multi-label classification), or a metric every "
+                "task's head reports"})
     patience: NonNegativeInt = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     log_every: PositiveInt = field(default=50, metadata={"help": "log the training loss every N steps"})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
@@ -297,10 +330,10 @@ class TrainingConfig:
                 setattr(group, name, transformer_default if transformer else word_vectors)
         if self.optimization.head_learning_rate is None:
             self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
-        named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"})
+        named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
         unknown = sorted(named - set(self.data.tasks))
         if unknown:
-            raise ConfigError(f"--max-length or --pooling names task(s) {unknown} that are not in --tasks {self.data.tasks}")
+            raise ConfigError(f"--max-length, --pooling or --class-weights names task(s) {unknown} that are not in --tasks {self.data.tasks}")
 
     @classmethod
     def from_options(cls, **options: Any) -> TrainingConfig:

@@ -1,0 +1,96 @@
+"""Problem types beyond single-label: the multi-label head (GoEmotions) and class weights (CoLA), on
+small real subsets, end to end: train, save, restore with identical outputs, predict, evaluate; and
+their bad inputs."""
+
+import json
+import subprocess
+
+import pytest
+import torch
+from torch import nn
+
+from mtl_text import DataFormatError, Predictor, TrainingConfig, load_task_splits, read_tsv, train
+from mtl_text.modeling.heads import MultiLabelClassificationHead, SingleLabelClassificationHead
+
+
+def test_multi_label_head_loss_decoding_metrics_and_output():
+    head = MultiLabelClassificationHead(4, ["joy", "anger", "fear"], hidden_size=0, dropout=0.0, thresholds=[0.5, 0.5, 0.9])
+    logits = torch.tensor([[2.0, -2.0, 1.0], [-1.0, 3.0, 3.0]])
+    labels = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    expected = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    assert head.loss(logits, labels).item() == pytest.approx(expected.item())
+    assert head.loss(logits, labels, reduction="sum").item() == pytest.approx(2 * expected.item())
+    assert head.decode(logits).tolist() == [[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]  # sigmoid(1) = 0.73 < 0.9: no fear
+    metrics = head.compute_metrics(head.decode(logits), labels)
+    assert metrics["exact_match"] == 0.5 and metrics["micro_f1"] == pytest.approx(2 * 3 / (2 * 3 + 1))
+    assert metrics["macro_f1"] == pytest.approx((1 + 1 + 2 / 3) / 3)
+    assert head.format_prediction(head.probabilities(logits)[1])["labels"] == ["anger", "fear"]
+    assert head.primary_metric == "macro_f1" and head.options() == {"thresholds": [0.5, 0.5, 0.9]}
+    assert MultiLabelClassificationHead.encode_label("0,2", ["joy", "anger", "fear"], "x") == [1.0, 0.0, 1.0]
+    with pytest.raises(ValueError, match="thresholds must be 3 numbers in"):
+        MultiLabelClassificationHead(4, ["joy", "anger", "fear"], thresholds=[0.5, 1.0, 0.5])
+
+
+def test_class_weights_change_the_loss_as_documented():
+    plain = SingleLabelClassificationHead(4, ["a", "b"], hidden_size=0, dropout=0.0)
+    weighted = SingleLabelClassificationHead(4, ["a", "b"], hidden_size=0, dropout=0.0, class_weights=[3.0, 1.0])
+    logits, labels = torch.tensor([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]]), torch.tensor([1, 1, 0])
+    per_example = nn.functional.cross_entropy(logits, labels, reduction="none")
+    w = torch.tensor([1.0, 1.0, 3.0])
+    assert plain.loss(logits, labels).item() == pytest.approx(per_example.mean().item())
+    assert weighted.loss(logits, labels).item() == pytest.approx((w * per_example).sum().item() / w.sum().item())
+    assert weighted.options() == {"class_weights": [3.0, 1.0]}
+    with pytest.raises(ValueError, match="class_weights must be 2 positive numbers"):
+        SingleLabelClassificationHead(4, ["a", "b"], class_weights=[1.0, 0.0])
+
+
+def test_goemotions_reads_every_label_of_a_comment(data_dir):
+    splits = load_task_splits("goemotions", data_dir)
+    assert {s: len(d) for s, d in splits.items()} == {"train": 43410, "validation": 5426, "test": 5427}
+    hot = torch.tensor(splits["train"]["label"])
+    assert hot.shape == (43410, 28) and int((hot.sum(-1) > 1).sum()) == 7102 and bool((hot.sum(-1) >= 1).all())
+
+
+def test_an_unknown_label_in_a_multi_label_row_is_named(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("fine comment\t3,27\tid1\nbad comment\t3,99\tid2\n")
+    with pytest.raises(DataFormatError, match=rf"{path}, line 2: unknown label '99'"):
+        read_tsv(path, text_field=0, label_field=1, labels=[str(i) for i in range(28)], header=False, multi_label=True)
+
+
+@pytest.fixture(scope="module")
+def mixed_model(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("types") / "model"
+    config = TrainingConfig.from_options(tasks=["goemotions", "cola"], data_dir=str(data_dir), max_train_examples=600, max_steps=60,
+                                         eval_every=30, embedding_dim=16, w2v_epochs=1, class_weights=["cola=balanced"],
+                                         cache_dir="none", save_total_limit=0, seed=3, output_dir=str(out))
+    return train(config), out
+
+
+def test_multi_label_and_weighted_tasks_train_together(mixed_model):
+    result, out = mixed_model
+    assert set(result.metrics["goemotions"]) == {"macro_f1", "micro_f1", "exact_match", "loss", "examples"}
+    assert set(result.metrics["cola"]) == {"accuracy", "macro_f1", "matthews_corrcoef", "loss", "examples"}
+    assert result.metrics["goemotions"]["examples"] == 5427 and result.metrics["cola"]["examples"] == 1043
+    tasks = json.loads((out / "config.json").read_text())["tasks"]
+    assert tasks["goemotions"]["problem_type"] == "multi_label_classification"
+    weights = tasks["cola"]["head_options"]["class_weights"]
+    assert weights[0] > 1 > weights[1]  # unacceptable is the rarer class
+
+
+def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_model, data_dir, python, repo):
+    result, out = mixed_model
+    predictor = Predictor.from_pretrained(out)
+    assert predictor.model.heads["cola"].class_weights.tolist() == pytest.approx(
+        json.loads((out / "config.json").read_text())["tasks"]["cola"]["head_options"]["class_weights"])
+    test = load_task_splits("goemotions", data_dir)["test"]
+    predicted = predictor.predict_labels(test["text"], ["goemotions"])["goemotions"]
+    metrics = predictor.model.heads["goemotions"].compute_metrics(predicted, torch.tensor(test["label"]))
+    assert metrics["macro_f1"] == pytest.approx(result.metrics["goemotions"]["macro_f1"], abs=1e-9)
+    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--", "Thank you, this is great!"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [output] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert isinstance(output["predictions"]["goemotions"]["labels"], list)
+    assert len(output["predictions"]["goemotions"]["probabilities"]) == 28
+    assert output["predictions"]["cola"]["label"] in ("unacceptable", "acceptable")
