@@ -71,7 +71,8 @@ def test_a_new_head_type_trains_saves_reloads_and_predicts(margin_head, tmp_path
 
 def test_metric_for_best_must_be_reported_by_every_head(margin_head, tmp_path):
     data = margin_task(tmp_path, "margin2")
-    config = mtl_text.TrainingConfig.from_options(tasks=["punctuation_margin2"], data_dir=str(data), output_dir=str(tmp_path / "m"))
+    config = mtl_text.TrainingConfig.from_options(tasks=["punctuation_margin2"], data_dir=str(data), output_dir=str(tmp_path / "m"),
+                                                  metric_for_best="accuracy")
     with pytest.raises(mtl_text.ConfigError, match="--metric-for-best accuracy: not a metric of the head of"):
         mtl_text.train(config)
 
@@ -84,7 +85,9 @@ def test_single_label_head_loss_decoding_and_metrics():
     assert head.loss(logits, labels, reduction="sum").item() == pytest.approx(2 * head.loss(logits, labels).item())
     assert head.decode(logits).tolist() == [0, 2]
     assert torch.allclose(head.probabilities(logits).sum(-1), torch.ones(2))
-    assert head.compute_metrics(torch.tensor([0, 2]), labels) == {"accuracy": 0.5, "macro_f1": pytest.approx((1 + 0 + 0) / 3)}
+    metrics = head.compute_metrics(torch.tensor([0, 2]), labels)
+    assert metrics["accuracy"] == 0.5 and metrics["macro_f1"] == pytest.approx((1 + 0 + 0) / 3)
+    assert set(metrics) == {"accuracy", "macro_f1", "matthews_corrcoef"} and -1 <= metrics["matthews_corrcoef"] <= 1
     assert head.format_prediction(head.probabilities(logits)[1])["label"] == "c"
     assert head.primary_metric == "accuracy"
 
