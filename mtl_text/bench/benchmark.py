@@ -141,7 +141,9 @@ def run_row(row: Row, args: BenchmarkArguments, work: Path, keep_predictions: bo
         model = d / "model"
         cmd = train_command(row, args, model)
         usage = run_child(cmd, d / "train.log")
-        summary = json.loads((model / "test_results.json").read_text())
+        from ..training.outputs import RESULTS_JSON  # torch-heavy: only where a row's results are read
+
+        summary = json.loads((model / RESULTS_JSON).read_text())
         res = {"train_command": shlex.join(cmd), "train_seconds": usage["wall_seconds"], "train_peak_rss_mib": usage["peak_rss_mib"],
                "train_samples_per_second": summary["train_samples_per_second"], "steps": summary["steps"],
                "metrics": summary["metrics"], "metrics_log": str(model / "metrics.jsonl")}

@@ -158,7 +158,7 @@ class MultiTaskModel(nn.Module):
         return {
             "mtl_text_version": __version__,
             "encoder": self.encoder.config_dict(),
-            "tasks": {name: {**info, **({"head_options": self.heads[name].options()} if self.heads[name].options() else {})}
+            "tasks": {name: {**info, **({"head_options": options} if (options := self.heads[name].options()) else {})}
                       for name, info in self.tasks.items()},
             "pooling": self.pooling_modes,
             "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},

@@ -24,7 +24,7 @@ from transformers import DataCollatorWithPadding, get_scheduler
 
 from ..data.sampling import TaskSchedule
 from ..data.splits import load_task_splits
-from ..data.tasks import Task, get_task
+from ..data.tasks import SINGLE_LABEL, Task, get_task
 from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from ..errors import ConfigError, ModelLoadError
 from ..modeling.encoders import TransformerEncoder, WordVectorEncoder
@@ -68,11 +68,8 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
             ``--class-weights`` that do not fit their task.
     """
     tasks = {name: get_task(name) for name in config.data.tasks}
-    for name, weights in config.heads.class_weight_overrides().items():
-        if weights is not None and tasks[name].problem_type != "single_label_classification":
-            raise ConfigError(f"--class-weights {name}: class weights apply to single-label tasks; {name} is {tasks[name].problem_type}")
-        if isinstance(weights, list) and len(weights) != tasks[name].num_labels:
-            raise ConfigError(f"--class-weights {name}: {len(weights)} weights for {tasks[name].num_labels} labels {list(tasks[name].labels)}")
+    for task in tasks.values():
+        chosen_class_weights(config, task)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         lacking = [n for n, t in tasks.items() if metric not in head_type(t.problem_type).metric_names]
@@ -153,23 +150,36 @@ def task_max_lengths(config: TrainingConfig, tasks: dict[str, Task], encoder, to
     return max_lengths
 
 
-def class_weights(config: TrainingConfig, task: Task, train) -> list[float] | None:
-    """A single-label task's class weights: ``--class-weights`` or the task's own; ``balanced``
-    is ``n / (num_labels * count_i)`` over its training split (scikit-learn's ``compute_class_weight``).
+def chosen_class_weights(config: TrainingConfig, task: Task) -> str | list[float] | None:
+    """A task's class-weight setting: ``--class-weights`` or the task's own (``"balanced"``, a list
+    of weights, or ``None``), checked against the task without its data.
 
     Raises:
-        ConfigError: class weights for a task that is not single-label, a list of the wrong length,
-            or ``balanced`` with a label that has no training example.
+        ConfigError: class weights for a task that is not single-label, or a list of the wrong length.
     """
     overrides = config.heads.class_weight_overrides()
     chosen = overrides[task.name] if task.name in overrides else task.class_weights
     if chosen is None:
         return None
-    if task.problem_type != "single_label_classification":
+    if task.problem_type != SINGLE_LABEL:
         raise ConfigError(f"--class-weights {task.name}: class weights apply to single-label tasks; {task.name} is {task.problem_type}")
+    if chosen != "balanced" and len(chosen) != task.num_labels:
+        raise ConfigError(f"--class-weights {task.name}: {len(chosen)} weights for {task.num_labels} labels {list(task.labels)}")
+    return chosen
+
+
+def class_weights(config: TrainingConfig, task: Task, train) -> list[float] | None:
+    """A single-label task's class weights (:func:`chosen_class_weights`); ``balanced`` is
+    ``n / (num_labels * count_i)`` over its training split (scikit-learn's ``compute_class_weight``).
+
+    Raises:
+        ConfigError: as :func:`chosen_class_weights`; also ``balanced`` with a label that has no
+            training example.
+    """
+    chosen = chosen_class_weights(config, task)
+    if chosen is None:
+        return None
     if chosen != "balanced":
-        if len(chosen) != task.num_labels:
-            raise ConfigError(f"--class-weights {task.name}: {len(chosen)} weights for {task.num_labels} labels {list(task.labels)}")
         return [float(w) for w in chosen]
     import numpy as np
 

@@ -31,7 +31,8 @@ logger = logging.getLogger("mtl_text.train")
 
 LOCK_NAME = ".mtl-text.lock"
 METRICS_NAME = "metrics.jsonl"
-RESULTS_NAMES = ("test_results.json", "test_results.md")
+RESULTS_JSON, RESULTS_MD = "test_results.json", "test_results.md"
+RESULTS_NAMES = (RESULTS_JSON, RESULTS_MD)
 
 
 def check_output_dir(output_dir: Path, overwrite: bool, resume: bool) -> None:

@@ -24,7 +24,7 @@ from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
 from .config import TrainingConfig
 from .loop import fit
-from .outputs import OutputLock, RunLog, check_output_dir, clear_previous_run
+from .outputs import RESULTS_JSON, RESULTS_MD, OutputLock, RunLog, check_output_dir, clear_previous_run
 from .runtime import make_accelerator, tracker_config
 
 logger = logging.getLogger("mtl_text.train")
@@ -91,8 +91,8 @@ def train(config: TrainingConfig) -> TrainingResult:
         table = format_table(metrics)
         if accelerator.is_main_process:
             record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics}
-            atomic_write_text(output_dir / "test_results.json", json.dumps(record, indent=2) + "\n")
-            atomic_write_text(output_dir / "test_results.md", table + "\n")
+            atomic_write_text(output_dir / RESULTS_JSON, json.dumps(record, indent=2) + "\n")
+            atomic_write_text(output_dir / RESULTS_MD, table + "\n")
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
         accelerator.wait_for_everyone()  # every process tears the process group down together (a rank leaving early can abort)
