@@ -13,12 +13,16 @@ Peak memory is the child's maximum resident set size (``getrusage`` through :fun
 
 Rows (``--encoders``, ``--modes``, ``--settings`` choose among them):
 
-* baselines, per task: TF-IDF + LinearSVC, fastText (:mod:`mtl_text.bench.baselines`);
+* baselines, per single-text single-label task: TF-IDF + LinearSVC, fastText
+  (:mod:`mtl_text.bench.baselines`); other tasks (pairs, multi-label, regression) have none;
 * ours, word-vector encoder, for each encoder initialisation (``word2vec``: Word2Vec trained on the
   row's training text; ``glove``: pretrained GloVe vectors; ``random``: no transfer), each mode
   (``fine-tuned``: embeddings train; ``frozen``: feature extraction, only poolings and heads train)
   and each setting (``single``: one model per task; ``multi``: one model for all tasks);
 * ours, transformer encoder (``--transformer NAME_OR_DIR``), same modes and settings.
+
+Each task is scored by its head's primary metric (accuracy for single-label, macro-F1 for multi-label
+classification, Pearson for regression; the others are listed beside it).
 
 Outputs in ``--output-dir``: ``results.json`` (everything, the commands included), ``results.md``
 (the table and the transfer report), and ``validation_curves.png``, ``confusion_20newsgroups.png``,
@@ -67,9 +71,29 @@ class Row:
         return self.name.replace(" / ", "-").replace(" ", "-").replace("(", "").replace(")", "")
 
 
+def primary_metric(task: str) -> str:
+    """The primary metric of a task's head (accuracy, macro_f1, pearson, ...)."""
+    from ..data.tasks import get_task
+    from ..modeling.heads import head_type
+
+    t = get_task(task)
+    return head_type(t.problem_type).task_metric_names(t.labels)[0]
+
+
+def has_baselines(task: str) -> bool:
+    """Whether the baselines can learn ``task``: single texts, one label each."""
+    from ..data.tasks import SINGLE_LABEL, get_task
+
+    t = get_task(task)
+    return t.problem_type == SINGLE_LABEL and not t.text_pair
+
+
 def plan_rows(args: BenchmarkArguments) -> list[Row]:
     """The rows to run, baselines first, in the order of the table."""
-    rows = [Row(f"{m} ({t})", m, [t]) for m in args.baselines for t in args.tasks]
+    without = [t for t in args.tasks if not has_baselines(t)]
+    if args.baselines and without:
+        logger.info("no baseline rows for %s (the baselines learn single texts with one label each)", without)
+    rows = [Row(f"{m} ({t})", m, [t]) for m in args.baselines for t in args.tasks if t not in without]
     encoders = list(args.encoders) + (["transformer"] if args.transformer else [])
     for encoder in encoders:
         for mode in args.modes:
@@ -177,14 +201,16 @@ def run_overhead(args: BenchmarkArguments, work: Path) -> dict:
     return {**json.loads(out.read_text()), "command": shlex.join(cmd)}
 
 
-def accuracy(row: Row, task: str) -> float | None:
+def score(row: Row, task: str) -> float | None:
+    """The row's test score on ``task``: its primary metric."""
     m = row.result.get("metrics", {}).get(task)
-    return m["accuracy"] if m else None
+    return m[primary_metric(task)] if m else None
 
 
 def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
-    """Test-accuracy differences per task: multi-task minus single-task (same encoder and mode), and
-    pretrained minus from scratch (``random``; same mode and setting). ``negative`` flags a loss."""
+    """Differences of each task's test score (its primary metric): multi-task minus single-task (same
+    encoder and mode), and pretrained minus from scratch (``random``; same mode and setting).
+    ``negative`` flags a loss."""
     ours = [r for r in rows if r.method == "mtl-text" and r.result]
     find = {(r.encoder, r.mode, r.setting, t): r for r in ours for t in r.tasks}
     report = []
@@ -192,11 +218,13 @@ def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
         if setting == "multi" and (encoder, mode, "single", task) in find:
             base = find[(encoder, mode, "single", task)]
             report.append({"comparison": "multi-task - single-task", "task": task, "encoder": encoder, "mode": mode, "setting": None,
-                           "delta": accuracy(row, task) - accuracy(base, task), "rows": [row.name, base.name]})
+                           "metric": primary_metric(task),
+                           "delta": score(row, task) - score(base, task), "rows": [row.name, base.name]})
         if encoder not in ("random", "transformer") and ("random", mode, setting, task) in find:
             base = find[("random", mode, setting, task)]
             report.append({"comparison": "pretrained - from scratch", "task": task, "encoder": encoder, "mode": mode, "setting": setting,
-                           "delta": accuracy(row, task) - accuracy(base, task), "rows": [row.name, base.name]})
+                           "metric": primary_metric(task),
+                           "delta": score(row, task) - score(base, task), "rows": [row.name, base.name]})
     for item in report:
         item["negative"] = item["delta"] < 0
     return sorted(report, key=lambda i: (i["comparison"], tasks.index(i["task"]), i["encoder"], i["mode"], i["setting"] or ""))
@@ -204,15 +232,19 @@ def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
 
 def markdown(results: dict) -> str:
     """The table (one line per row and task), the overhead and the transfer report, as Markdown."""
+    from ..inference.evaluation import DISPLAY_NAMES
+
     lines = [f"Machine: {results['machine']}. Command: `{results['command']}`.", "",
-             "| task | row | accuracy | macro-F1 | train (s) | train samples/s | predict texts/s | latency p50 / p99 (ms) "
-             "| peak RSS train / predict (MiB) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| task | row | score | other metrics | train (s) | train samples/s | predict texts/s | latency p50 / p99 (ms) "
+             "| peak RSS train / predict (MiB) |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
     for task in results["tasks"]:
+        primary = results["primary_metrics"][task]
         for row in results["rows"]:
             if task not in row["tasks"] or not row["result"]:
                 continue
             r, m, s = row["result"], row["result"]["metrics"][task], row["result"]["speed"][task]
-            lines.append(f"| {task} | {row['name']} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {r['train_seconds']:.1f} "
+            others = ", ".join(f"{DISPLAY_NAMES.get(k, k)} {v:.4f}" for k, v in m.items() if k not in (primary, "loss", "examples"))
+            lines.append(f"| {task} | {row['name']} | {DISPLAY_NAMES.get(primary, primary)} {m[primary]:.4f} | {others} | {r['train_seconds']:.1f} "
                          f"| {r['train_samples_per_second']:,.0f} | {s['texts_per_second']:,.0f} | {s['latency_ms_p50']:.2f} / "
                          f"{s['latency_ms_p99']:.2f} | {r['train_peak_rss_mib']:,.0f} / {s['predict_peak_rss_mib']:,.0f} |")
     o = results.get("overhead")
@@ -222,10 +254,11 @@ def markdown(results: dict) -> str:
                   f"ratio {o['ratio']:.3f} (overhead {max(0.0, 1 - o['ratio']) * 100:.1f}%); per repeat "
                   + " / ".join(f"{r:.3f}" for r in o["repeat_ratios"]) + "."]
     if results["transfer"]:
-        lines += ["", "| comparison | task | encoder | mode | setting | test accuracy difference |", "|---|---|---|---|---|---:|"]
+        lines += ["", "| comparison | task | encoder | mode | setting | metric | test difference |", "|---|---|---|---|---|---|---:|"]
         for t in results["transfer"]:
             flag = " **negative**" if t["negative"] else ""
-            lines.append(f"| {t['comparison']} | {t['task']} | {t['encoder']} | {t['mode']} | {t['setting'] or '-'} | {t['delta']:+.4f}{flag} |")
+            lines.append(f"| {t['comparison']} | {t['task']} | {t['encoder']} | {t['mode']} | {t['setting'] or '-'} "
+                         f"| {DISPLAY_NAMES.get(t['metric'], t['metric'])} | {t['delta']:+.4f}{flag} |")
     if results.get("failed"):
         lines += ["", "Failed rows: " + "; ".join(f"{f['row']}: {f['error'].splitlines()[0]}" for f in results["failed"])]
     return "\n".join(lines) + "\n"
@@ -346,7 +379,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             logger.error("row %s failed: %s", row.name, e)
             failed.append({"row": row.name, "error": str(e)})
             continue
-        accs = ", ".join(f"{t} {accuracy(row, t):.4f}" for t in row.tasks)
+        accs = ", ".join(f"{t} {primary_metric(t)} {score(row, t):.4f}" for t in row.tasks)
         logger.info("[%d/%d] %s: %s (%.0fs)", i, len(rows), row.name, accs, time.time() - t0)
     overhead = None
     if args.overhead_steps:
@@ -355,7 +388,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         logger.info("overhead ratio (ours / plain samples per second): %.3f", overhead["ratio"])
 
     results = {"command": command, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"), "quick": args.quick,
-               "seed": args.seed, "tasks": list(args.tasks), "wall_seconds": time.time() - start,
+               "seed": args.seed, "tasks": list(args.tasks), "primary_metrics": {t: primary_metric(t) for t in args.tasks},
+               "wall_seconds": time.time() - start,
                "rows": [asdict(r) for r in rows], "failed": failed, "overhead": overhead,
                "transfer": transfer_report(rows, list(args.tasks))}
     from .plots import make_plots

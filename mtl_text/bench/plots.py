@@ -1,5 +1,5 @@
 """The benchmark's plots (matplotlib, PNG): validation curves, the 20 Newsgroups confusion matrix,
-and test accuracy against train time. Input: the ``results`` dict of :mod:`mtl_text.benchmark`."""
+and each task's test score (its primary metric: accuracy, macro-F1, Pearson) against train time. Input: the ``results`` dict of :mod:`mtl_text.benchmark`."""
 
 from __future__ import annotations
 
@@ -31,9 +31,10 @@ def _save(fig, axes: dict, path: Path, **axis) -> Path:
 
 
 def validation_curves(results: dict, path: Path) -> Path:
-    """Validation accuracy against seconds of training, one panel per task, one line per row of ours
-    (read from each run's ``metrics.jsonl``)."""
-    fig, axes = _task_axes(results["tasks"], "Validation accuracy during training")
+    """Each task's validation score (its primary metric) against seconds of training, one panel per
+    task, one line per row of ours (read from each run's ``metrics.jsonl``)."""
+    metric = results.get("primary_metrics", {})
+    fig, axes = _task_axes(results["tasks"], "Validation score (each task's primary metric) during training")
     for row in results["rows"]:
         log = row["result"].get("metrics_log")
         if not log or not Path(log).is_file():
@@ -42,9 +43,9 @@ def validation_curves(results: dict, path: Path) -> Path:
         records = [r for r in records if r.get("split") == "validation"]
         for task in row["tasks"]:
             xs = [r["elapsed_s"] for r in records]
-            ys = [r["metrics"][task]["accuracy"] for r in records]
+            ys = [r["metrics"][task][metric.get(task, "accuracy")] for r in records]
             axes[task].plot(xs, ys, marker=".", linestyle="--" if row["setting"] == "single" else "-", label=row["name"])
-    return _save(fig, axes, path, xlabel="training time (s)", ylabel="validation accuracy")
+    return _save(fig, axes, path, xlabel="training time (s)", ylabel="validation score")
 
 
 def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | None:
@@ -68,15 +69,18 @@ def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | N
 
 
 def accuracy_vs_time(results: dict, path: Path) -> Path:
-    """Test accuracy against train time (log scale), one panel per task, one point per row."""
-    fig, axes = _task_axes(results["tasks"], "Test accuracy against train time", width=7.0)
+    """Each task's test score (its primary metric) against train time (log scale), one panel per
+    task, one point per row."""
+    metric = results.get("primary_metrics", {})
+    fig, axes = _task_axes(results["tasks"], "Test score (each task's primary metric) against train time", width=7.0)
     for row in results["rows"]:
         if not row["result"]:
             continue
         for task in row["tasks"]:
             marker = "s" if row["method"] != "mtl-text" else ("o" if row["setting"] == "multi" else "^")
-            axes[task].scatter(row["result"]["train_seconds"], row["result"]["metrics"][task]["accuracy"], marker=marker, label=row["name"])
-    return _save(fig, axes, path, xlabel="train time (s, log scale)", ylabel="test accuracy", xscale="log")
+            axes[task].scatter(row["result"]["train_seconds"], row["result"]["metrics"][task][metric.get(task, "accuracy")], marker=marker,
+                               label=row["name"])
+    return _save(fig, axes, path, xlabel="train time (s, log scale)", ylabel="test score", xscale="log")
 
 
 def make_plots(results: dict, out: Path) -> list[str]:

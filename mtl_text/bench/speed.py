@@ -61,8 +61,9 @@ def measure(predict: Callable[[list[str]], Sequence[int]], texts: Sequence[str],
 
 
 def load_predict(kind: str, path: str, task: str, batch_size: int) -> Callable[[list[str]], Sequence[int]]:
-    """A raw texts -> label ids function for a saved model: ``kind`` is ``mtl-text`` (a model folder
-    written by train.py; only ``task``'s head is used) or a baseline's name (a file it saved)."""
+    """A raw texts -> predictions function for a saved model: ``kind`` is ``mtl-text`` (a model folder
+    written by train.py; only ``task``'s head is used; a pair task takes ``(text, text_pair)``
+    tuples) or a baseline's name (a file it saved)."""
     if kind == "mtl-text":
         import torch
 
@@ -70,8 +71,12 @@ def load_predict(kind: str, path: str, task: str, batch_size: int) -> Callable[[
 
         predictor = Predictor.from_pretrained(path, batch_size=batch_size)
 
+        pairs = predictor.model.tasks[task]["text_pair"]
+
         @torch.inference_mode()
         def predict(texts):
+            if pairs:
+                return predictor.predict_labels([a for a, _ in texts], [task], text_pairs=[b for _, b in texts])[task].numpy()
             return predictor.predict_labels(texts, [task])[task].numpy()
 
         return predict
@@ -107,6 +112,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     task = get_task(args.task)
     test = load_task_splits(task, args.data_dir)["test"]
     texts, references = list(test["text"]), list(test["label"])
+    if task.text_pair:  # a pair is one input
+        texts = list(zip(test["text"], test["text_pair"]))
     predict = load_predict(args.kind, args.model, args.task, args.batch_size)
     result = measure(predict, texts[: args.max_texts], args.batch_size, args.min_seconds, args.latency_texts)
     if args.predictions:

@@ -1,6 +1,7 @@
 """``mtl-text predict`` / ``scripts/predict.py``: score text with a saved model; one JSON object per
-text on standard output, with each head's output (for single-label tasks: the predicted label and
-the probability of every label)."""
+text (or sentence pair) on standard output, with each head's output (single-label: the predicted
+label and every label's probability; multi-label: the labels above their thresholds and every
+label's probability; regression: the value)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ class PredictArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training"})
     input: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "file of texts ('-' for standard input); with no texts and no --input, standard input is read"})
-    input_format: Literal["text", "jsonl"] | None = field(default=None, metadata={
-        "help": "text: one text per line, taken as it is; jsonl: one JSON object per line with a 'text' field. Default: jsonl for "
-                "a .jsonl file, text otherwise (standard input included)"})
+    input_format: Literal["text", "jsonl", "tsv"] | None = field(default=None, metadata={
+        "help": "text: one text per line, taken as it is; jsonl: one JSON object per line with a 'text' field (and 'text_pair' "
+                "for sentence-pair tasks); tsv: one sentence pair per line, the two texts separated by a tab. Default: jsonl for a "
+                ".jsonl file, tsv for a .tsv file, text otherwise (standard input included)"})
     tasks: list[str] | None = field(default=None, metadata={
-        "help": "heads to use (default: all of the model's tasks); put texts before this option, or after '--'"})
+        "help": "heads to use (default: every task of the model that takes the input's kind, single texts or pairs); put texts "
+                "before this option, or after '--'"})
     batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "texts per encoder pass"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
     verify_hashes: bool = field(default=True, metadata={
@@ -39,11 +42,13 @@ def build_parser(prog: str | None = None) -> ArgumentParser:
     return parser
 
 
-def read_inputs(args: PredictArguments, texts: list[str]) -> list[str]:
-    """The command-line texts, then those of ``--input`` (or standard input when neither is given).
+def read_inputs(args: PredictArguments, texts: list[str]) -> tuple[list[str], list[str] | None]:
+    """The command-line texts, then those of ``--input`` (or standard input when neither is given);
+    the second texts when the input holds sentence pairs.
 
     Raises:
-        InputError: ``--input`` not found, or a bad line (named by file and line).
+        InputError: ``--input`` not found, a bad line (named by file and line), or pairs after
+            single texts given as arguments.
     """
     fmt = input_format(args.input, args.input_format)
     if args.input and args.input != "-":
@@ -51,10 +56,14 @@ def read_inputs(args: PredictArguments, texts: list[str]) -> list[str]:
         if not path.is_file():
             raise InputError(f"--input: {path} not found")
         with open(path, "rb") as f:
-            return texts + list(read_texts(f, str(path), fmt))
-    if args.input == "-" or not texts:
-        return texts + list(read_texts(sys.stdin.buffer, "<stdin>", fmt))
-    return texts
+            more, pairs = read_texts(f, str(path), fmt)
+    elif args.input == "-" or not texts:
+        more, pairs = read_texts(sys.stdin.buffer, "<stdin>", fmt)
+    else:
+        return texts, None
+    if pairs is not None and texts:
+        raise InputError("texts given as arguments are single texts, but the input holds sentence pairs; give them in one place")
+    return texts + more, pairs
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -73,7 +82,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
                                           verify_hashes=args.verify_hashes)
     predictor.model.check_tasks(args.tasks)  # before reading any input
-    for result in predictor.predict(read_inputs(args, texts), args.tasks):
+    texts, pairs = read_inputs(args, texts)
+    for result in predictor.predict(texts, args.tasks, pairs):
         print(json.dumps(result, ensure_ascii=False))
     return 0
 

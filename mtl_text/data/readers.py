@@ -1,12 +1,15 @@
 """Readers for labelled text files: CSV, TSV and JSON Lines.
 
-Each reader returns a column dictionary ``{"text": [...], "label": [...], "source": path}`` that a
-task's loader can hand back as one split (``source`` names the file in later errors). Readers never alter text and never drop a row silently:
+Each reader returns a column dictionary ``{"text": [...], "label": [...], "source": path, "lines": [...]}``
+that a task's loader can hand back as one split (``source`` and each row's line number name the
+place of a later error, e.g. a label the task's head rejects); with ``text_pair_field`` it also has
+``"text_pair"``, the second text of a sentence-pair task. Readers never alter text and never drop a
+row silently:
 
-* a malformed row (wrong number of fields, invalid JSON, missing field, unknown label) raises
-  :class:`DataFormatError` naming the file and the line;
-* a row whose text is empty or whitespace only is skipped, and the number of skipped rows and their
-  line numbers are logged as a warning (an empty text carries no signal to learn from).
+* a malformed row (wrong number of fields, invalid JSON, missing field, unknown label, a pair row
+  whose second text is missing or empty) raises :class:`DataFormatError` naming the file and the line;
+* a row whose (first) text is empty or whitespace only is skipped, and the number of skipped rows and
+  their line numbers are logged as a warning (an empty text carries no signal to learn from).
 """
 
 from __future__ import annotations
@@ -60,18 +63,26 @@ def missing_data_error(task: str, expected: Sequence[PathLike], how_to_get: str,
 class _Collector:
     """Accumulates rows, skipping (and remembering) empty texts."""
 
-    def __init__(self, path: PathLike):
+    def __init__(self, path: PathLike, pairs: bool = False):
         self.path = path
         self.texts: list[str] = []
+        self.pairs: list[str] | None = [] if pairs else None
         self.labels: list = []
+        self.lines: list[int] = []
         self.skipped_lines: list[int] = []
 
-    def add(self, text: str, label, line: int) -> None:
+    def add(self, text: str, label, line: int, text_pair: str | None = None) -> None:
+        if self.pairs is not None and not (text_pair or "").strip():
+            raise DataFormatError(f"{self.path}, line {line}: the second text (text_pair) is missing or empty; every row of a "
+                                  "sentence-pair task needs both texts")
         if not text.strip():
             self.skipped_lines.append(line)
             return
         self.texts.append(text)
+        if self.pairs is not None:
+            self.pairs.append(text_pair)
         self.labels.append(label)
+        self.lines.append(line)
 
     def result(self) -> dict[str, list]:
         if self.skipped_lines:
@@ -79,7 +90,8 @@ class _Collector:
             logger.warning(
                 "%s: skipped %d row(s) with empty text (lines %s)", self.path, len(self.skipped_lines), shown
             )
-        return {"text": self.texts, "label": self.labels, "source": str(self.path)}
+        pairs = {} if self.pairs is None else {"text_pair": self.pairs}
+        return {"text": self.texts, **pairs, "label": self.labels, "source": str(self.path), "lines": self.lines}
 
 
 def read_sha256_manifest(path: PathLike) -> dict[str, str]:
@@ -121,6 +133,7 @@ def read_csv(
     quoting: int = csv.QUOTE_MINIMAL,
     header: bool = True,
     multi_label: bool = False,
+    text_pair_field: str | int | None = None,
 ) -> dict[str, list]:
     """Read a delimited file, with a header row (or without: ``header=False``).
 
@@ -136,17 +149,20 @@ def read_csv(
         header: whether the first row names the columns.
         multi_label: each label field holds several labels separated by commas (``"3,27"``),
             returned as a list of ids.
+        text_pair_field: the column of the second text of a sentence-pair task (name or index).
 
     Returns:
-        ``{"text": list[str], "label": list[int | str], "source": str}``.
+        ``{"text": list[str], "label": list[int | str], "source": str, "lines": list[int]}``, plus
+        ``"text_pair": list[str]`` with ``text_pair_field``.
 
     Raises:
         FileNotFoundError: the file does not exist.
         DataFormatError: a missing column, a row with the wrong number of fields, text that is not in
-            ``encoding``, or an unknown label; the message names the file and line.
+            ``encoding``, an unknown label, or an empty second text; the message names the file and line.
     """
     path = Path(path)
-    out = _Collector(path)
+    out = _Collector(path, pairs=text_pair_field is not None)
+    fields = [text_field, label_field] + ([text_pair_field] if text_pair_field is not None else [])
     with open(path, "rb") as f:
         reader = csv.reader(_decoded_lines(f, path, encoding), delimiter=delimiter, quoting=quoting)
         if header:
@@ -154,12 +170,13 @@ def read_csv(
                 names = [h.strip() for h in next(reader)]
             except StopIteration:
                 raise DataFormatError(f"{path}: the file is empty; expected a header row") from None
-            missing = [c for c in (text_field, label_field) if c not in names]
+            missing = [c for c in fields if c not in names]
             if missing:
                 raise DataFormatError(f"{path}, line 1: header {names} lacks the column(s) {missing}")
-            width, ti, li = len(names), names.index(text_field), names.index(label_field)
+            width, columns = len(names), [names.index(c) for c in fields]
         else:
-            width, ti, li = None, int(text_field), int(label_field)
+            width, columns = None, [int(c) for c in fields]
+        ti, li = columns[:2]
         while True:
             try:
                 row = next(reader)
@@ -170,10 +187,11 @@ def read_csv(
             line = reader.line_num
             if not row:
                 continue  # a blank line between records is not a row
-            width = width or max(len(row), ti + 1, li + 1)
+            width = width or max(len(row), *(c + 1 for c in columns))
             if len(row) != width:
                 raise DataFormatError(f"{path}, line {line}: expected {width} fields ({delimiter!r}-separated), found {len(row)}")
-            out.add(row[ti], _label(row[li], labels, f"{path}, line {line}", multi_label), line)
+            pair = row[columns[2]] if text_pair_field is not None else None
+            out.add(row[ti], _label(row[li], labels, f"{path}, line {line}", multi_label), line, pair)
     return out.result()
 
 
@@ -192,18 +210,23 @@ def read_jsonl(
     label_field: str = "label",
     labels: Sequence[str] | None = None,
     encoding: str = "utf-8",
+    text_pair_field: str | None = None,
+    multi_label: bool = False,
 ) -> dict[str, list]:
-    """Read a JSON Lines file: one object per line with a text and a label field.
+    """Read a JSON Lines file: one object per line with a text and a label field (and, for a
+    sentence-pair task, ``text_pair_field``: e.g. ``{"text": ..., "text_pair": ..., "label": ...}``).
 
-    Blank lines are ignored. Same return value as :func:`read_csv`.
+    Blank lines are ignored. With ``multi_label``, each label field is a list of labels (or one
+    comma-separated string of them). Same return value as :func:`read_csv`.
 
     Raises:
         FileNotFoundError: the file does not exist.
         DataFormatError: invalid JSON, a line that is not an object, a missing or non-string text
-            field, a missing or unknown label; the message names the file and line.
+            field, a missing or unknown label, a missing or empty second text; the message names the
+            file and line.
     """
     path = Path(path)
-    out = _Collector(path)
+    out = _Collector(path, pairs=text_pair_field is not None)
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             where = f"{path}, line {line_no}"
@@ -222,7 +245,9 @@ def read_jsonl(
             for field in (text_field, label_field):
                 if field not in obj:
                     raise DataFormatError(f"{where}: missing field '{field}' (fields present: {sorted(obj)})")
-            if not isinstance(obj[text_field], str):
-                raise DataFormatError(f"{where}: field '{text_field}' must be a string, found {type(obj[text_field]).__name__}")
-            out.add(obj[text_field], _label(obj[label_field], labels, where), line_no)
+            for field in (text_field, text_pair_field):
+                if field is not None and field in obj and not isinstance(obj[field], str):
+                    raise DataFormatError(f"{where}: field '{field}' must be a string, found {type(obj[field]).__name__}")
+            pair = obj.get(text_pair_field) if text_pair_field is not None else None
+            out.add(obj[text_field], _label(obj[label_field], labels, where, multi_label), line_no, pair)
     return out.result()

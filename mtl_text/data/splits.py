@@ -25,22 +25,32 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
 
 def _to_dataset(task: Task, split: str, columns) -> datasets.Dataset:
     head = head_type(task.problem_type)  # the head type owns its labels' format
-    features = datasets.Features({"text": datasets.Value("string"), "label": head.label_feature(task.labels)})
+    text_columns = ["text", "text_pair"] if task.text_pair else ["text"]
+    features = datasets.Features({**{c: datasets.Value("string") for c in text_columns}, "label": head.label_feature(task.labels)})
     if isinstance(columns, datasets.Dataset):
-        missing = {"text", "label"} - set(columns.column_names)
+        missing = {*text_columns, "label"} - set(columns.column_names)
         if missing:
             raise DataFormatError(f"task '{task.name}', split '{split}': dataset lacks column(s) {sorted(missing)}")
-        columns = {"text": columns["text"], "label": columns["label"]}
-    texts, labels = list(columns["text"]), list(columns["label"])
-    if len(texts) != len(labels):
-        raise DataFormatError(f"task '{task.name}', split '{split}': {len(texts)} texts but {len(labels)} labels")
+        columns = {c: columns[c] for c in (*text_columns, "label")}
+    missing = [c for c in (*text_columns, "label") if c not in columns]
+    if missing:
+        raise DataFormatError(f"task '{task.name}', split '{split}': the loader gave no column(s) {missing}"
+                              + (" (a sentence-pair task needs 'text_pair')" if "text_pair" in missing else ""))
+    texts = {c: list(columns[c]) for c in text_columns}
+    labels = list(columns["label"])
+    if any(len(t) != len(labels) for t in texts.values()):
+        raise DataFormatError(f"task '{task.name}', split '{split}': {[len(t) for t in texts.values()]} texts but {len(labels)} labels")
+    source, lines = columns.get("source"), columns.get("lines")
     ids = []
-    for i, (text, label) in enumerate(zip(texts, labels)):
-        where = f"task '{task.name}', split '{split}', example {i}"
-        if not isinstance(text, str):
-            raise DataFormatError(f"{where}: text must be a string, found {type(text).__name__}")
+    for i, label in enumerate(labels):
+        where = (f"{source}, line {lines[i]}" if source and lines else f"task '{task.name}', split '{split}', example {i}")
+        for c in text_columns:
+            if not isinstance(texts[c][i], str):
+                raise DataFormatError(f"{where}: {c} must be a string, found {type(texts[c][i]).__name__}")
+        if task.text_pair and not texts["text_pair"][i].strip():
+            raise DataFormatError(f"{where}: the second text (text_pair) is empty; every example of a sentence-pair task needs both")
         ids.append(head.encode_label(label, task.labels, where))
-    return datasets.Dataset.from_dict({"text": texts, "label": ids}, features=features)
+    return datasets.Dataset.from_dict({**texts, "label": ids}, features=features)
 
 
 def _source(columns) -> str:
@@ -84,8 +94,9 @@ def load_task_splits(
     for quick runs; validation and test stay whole.
 
     Returns:
-        splits with columns ``text`` (string) and ``label`` (the head type's label feature:
-        :class:`datasets.ClassLabel` for single-label tasks, a multi-hot vector for multi-label ones).
+        splits with columns ``text`` (string; and ``text_pair`` for a pair task) and ``label`` (the
+        head type's label feature: :class:`datasets.ClassLabel` for single-label tasks, a multi-hot
+        vector for multi-label ones, a vector of floats for regression).
 
     Raises:
         UnknownTaskError: ``task`` names no registered task.

@@ -35,24 +35,30 @@ from ..errors import TaskFileError, UnknownTaskError
 logger = logging.getLogger(__name__)
 
 SINGLE_LABEL = "single_label_classification"
+MULTI_LABEL = "multi_label_classification"
+REGRESSION = "regression"
 
 
 @dataclass(frozen=True)
 class Task:
-    """A text classification task: a small declarative object.
+    """A text task (classification or regression, of single texts or pairs): a small declarative object.
 
     Attributes:
         name: the name used on the command line and as the head's name (letters, digits, ``_``,
             ``-``).
-        labels: the label names; label id ``i`` is ``labels[i]``.
+        labels: the label names; label id ``i`` is ``labels[i]``. For a regression task, the names of
+            its real-valued targets (e.g. ``("similarity",)``): one output each.
         load: ``load(data_dir) -> splits``. ``data_dir`` is a :class:`pathlib.Path` (the folder given
             by ``--data-dir`` or ``MTL_TEXT_DATA_DIR``) or ``None``. ``splits`` maps ``"train"``,
             ``"test"`` and optionally ``"validation"`` to a column dictionary
-            ``{"text": [...], "label": [...]}`` or a :class:`datasets.Dataset` with those columns;
-            labels are ids or label names. The loader reads local files first and falls back to the
+            ``{"text": [...], "label": [...]}`` (plus ``"text_pair"`` for a pair task) or a
+            :class:`datasets.Dataset` with those columns; labels are ids or label names (a list of
+            them per text for multi-label tasks; a number, or one per target, for regression). The loader reads local files first and falls back to the
             real download source; if both fail it raises :class:`~mtl_text.errors.DataNotFoundError`.
-        max_length: the maximum number of tokens per text for this task; longer texts keep their
-            first ``max_length`` tokens (after special tokens are accounted for).
+        max_length: the maximum number of tokens per example for this task (both texts of a pair
+            together, special tokens included); a longer text keeps its first ``max_length`` tokens,
+            and a longer pair loses tokens from the end of the longer of its two texts, one at a
+            time (the ``longest_first`` rule of Hugging Face tokenizers).
         pooling: how this task pools the shared encoder's token vectors by default (a mode of
             :class:`mtl_text.modeling.pooling.Pooling`): ``mean`` suits sentences; ``attention`` suits long
             documents, where most words say nothing about the label. Used with word-vector encoders;
@@ -61,7 +67,12 @@ class Task:
         problem_type: the kind of head, named as transformers names problem types; the head type
             registered under this name (:func:`mtl_text.modeling.heads.register_head_type`) owns
             the loss, the decoding of logits and the metrics. Built in:
-            ``single_label_classification``.
+            ``single_label_classification``, ``multi_label_classification``, ``regression``.
+        text_pair: the examples are pairs of texts (paraphrase, entailment, similarity): the loader
+            gives a second column ``text_pair``. A transformer reads the pair as one sequence the
+            way its tokenizer joins two texts (separator, segment ids); a word-vector encoder pools
+            each text alone and the head reads ``[u, v, |u - v|, u * v]`` (InferSent, Conneau et
+            al. 2017; Sentence-BERT, Reimers & Gurevych 2019).
         description: one line shown by ``--list-tasks``.
         class_weights: weights of the single-label loss per label: ``"balanced"`` (``n / (num_labels
             * count_i)`` on the training split) or one number per label; ``None``: unweighted.
@@ -72,7 +83,8 @@ class Task:
             silently.
 
     Raises:
-        ValueError: a malformed name, fewer than 2 or duplicate labels, ``max_length < 1``, an
+        ValueError: a malformed name, too few labels for the problem type (2 for classification, 1
+            for regression) or duplicate ones, ``max_length < 1``, an
             unknown pooling or problem type.
     """
 
@@ -85,23 +97,25 @@ class Task:
     description: str = ""
     num_examples: Mapping[str, int] | None = None
     class_weights: str | Sequence[float] | None = None
+    text_pair: bool = False
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
             raise ValueError(f"task name {self.name!r} must be non-empty and use only letters, digits, '_', '-'")
-        if len(self.labels) < 2:
-            raise ValueError(f"task '{self.name}': needs at least 2 labels, got {list(self.labels)}")
+        from ..modeling.heads import HEAD_TYPES  # torch only when a task is built, not at package import
+        from ..modeling.pooling import POOLING_MODES
+
+        if self.problem_type not in HEAD_TYPES:
+            raise ValueError(f"task '{self.name}': unknown problem_type {self.problem_type!r}; expected one of {sorted(HEAD_TYPES)}")
+        min_labels = HEAD_TYPES[self.problem_type].min_labels
+        if len(self.labels) < min_labels:
+            raise ValueError(f"task '{self.name}': a {self.problem_type} task needs at least {min_labels} label(s), got {list(self.labels)}")
         if len(set(self.labels)) != len(self.labels):
             raise ValueError(f"task '{self.name}': label names must be unique, got {list(self.labels)}")
         if self.max_length < 1:
             raise ValueError(f"task '{self.name}': max_length must be >= 1, got {self.max_length}")
-        from ..modeling.heads import HEAD_TYPES  # torch only when a task is built, not at package import
-        from ..modeling.pooling import POOLING_MODES
-
         if self.pooling not in POOLING_MODES:
             raise ValueError(f"task '{self.name}': unknown pooling {self.pooling!r}; expected one of {POOLING_MODES}")
-        if self.problem_type not in HEAD_TYPES:
-            raise ValueError(f"task '{self.name}': unknown problem_type {self.problem_type!r}; expected one of {sorted(HEAD_TYPES)}")
         if self.class_weights is not None and self.class_weights != "balanced" and (
                 isinstance(self.class_weights, str) or len(self.class_weights) != len(self.labels)):
             raise ValueError(f"task '{self.name}': class_weights must be 'balanced' or one number per label, got {self.class_weights!r}")

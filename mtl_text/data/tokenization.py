@@ -12,6 +12,12 @@ The word-level tokenizer is a Hugging Face ``tokenizers`` pipeline wrapped in
 * out-of-vocabulary words (rarer words, and words never seen in training) map to ``[UNK]``, which
   has its own trained embedding;
 * truncation: a text longer than the task's ``max_length`` keeps its first ``max_length`` tokens.
+
+Sentence pairs go through the tokenizer as pairs, ``tokenizer(text, text_pair)``: a transformer's
+tokenizer joins them its own way (``[CLS] a [SEP] b [SEP]`` for BERT) and the word-level tokenizer
+concatenates them; either way ``token_type_ids`` mark each token's text (0 first, 1 second). A pair
+longer than ``max_length`` loses tokens from the end of its longer text, one at a time
+(``truncation="longest_first"``), so the shorter text is cut only when the longer is as short.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ def tokenize_splits(
     """Tokenize every split of one task with ``datasets.map`` (batched).
 
     Args:
-        splits: columns ``text`` and ``label``.
+        splits: columns ``text`` and ``label``, and ``text_pair`` for a sentence-pair task.
         tokenizer: any fast tokenizer (word-level or a transformer's).
         max_length: the task's maximum length in tokens, special tokens included; longer texts keep
             their first tokens.
@@ -104,22 +110,27 @@ def tokenize_splits(
             of tokenizing again. ``None``: no cache, tokenize in memory.
 
     Returns:
-        splits with columns ``input_ids``, ``attention_mask`` and ``labels`` (the text is dropped);
-        padding is left to the collator, per batch.
+        splits with columns ``input_ids``, ``attention_mask`` and ``labels`` (the text is dropped),
+        and ``token_type_ids`` for pairs; padding is left to the collator, per batch.
     """
+    columns = next(iter(splits.values())).column_names
+    pairs = "text_pair" in columns
 
     def encode(batch):
+        if pairs:
+            enc = tokenizer(batch["text"], batch["text_pair"], truncation="longest_first", max_length=max_length, return_token_type_ids=True)
+            return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "token_type_ids": enc["token_type_ids"],
+                    "labels": batch["label"]}
         enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"], "labels": batch["label"]}
 
-    columns = next(iter(splits.values())).column_names
     cache_files = None
     if cache_dir is not None:
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         pipeline = json.loads(tokenizer.backend_tokenizer.to_str())
         pipeline.pop("truncation", None), pipeline.pop("padding", None)  # set by each call, not part of the tokenizer
         key = Hasher.hash([pipeline, max_length])
-        cache_files = {name: str(Path(cache_dir) / f"tokenized-{Hasher.hash([key, split['text'][:], split['label'][:]])}.arrow")
+        cache_files = {name: str(Path(cache_dir) / f"tokenized-{Hasher.hash([key, *(split[c][:] for c in columns)])}.arrow")
                        for name, split in splits.items()}
     return splits.map(encode, batched=True, batch_size=batch_size, remove_columns=columns, desc="Tokenizing",
                       cache_file_names=cache_files, keep_in_memory=cache_dir is None)

@@ -27,7 +27,8 @@ from .prediction import load_tokenizer
 
 logger = logging.getLogger("mtl_text.evaluate")
 
-DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": "exact match", "matthews_corrcoef": "MCC"}
+DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": "exact match", "matthews_corrcoef": "MCC", "f1": "F1",
+                 "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE"}
 
 
 @torch.no_grad()
@@ -43,24 +44,32 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
         task name -> the head's metrics, plus ``loss`` (mean per example) and ``examples``.
     """
     heads = accelerator.unwrap_model(model)
-    was_training = model.training
-    model.eval()
     results = {}
     for name, dl in dataloaders.items():
         head = heads.head(name)
-        preds, refs, loss_sum = [], [], 0.0
-        for batch in dl:
-            logits = model(**model_inputs(batch), task=name)
-            logits, labels = accelerator.gather_for_metrics((logits, batch["labels"]))
-            loss_sum += head.loss(logits, labels, reduction="sum").item()
-            preds.append(head.decode(logits).cpu())
-            refs.append(labels.cpu())
-        preds, refs = torch.cat(preds), torch.cat(refs)
-        results[name] = head.compute_metrics(preds, refs)
+        logits, refs, loss_sum = collect_logits(model, dl, name, accelerator)
+        results[name] = head.compute_metrics(head.decode(logits), refs)
         results[name]["loss"] = loss_sum / max(len(refs), 1)
         results[name]["examples"] = len(refs)
-    model.train(was_training)
     return results
+
+
+@torch.no_grad()
+def collect_logits(model, dataloader: DataLoader, task: str, accelerator: Accelerator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """One task's logits ``(examples, num_outputs)`` and labels over a whole (prepared) split, on the
+    CPU, in eval mode, and the head's summed loss; every example once across processes."""
+    head = accelerator.unwrap_model(model).head(task)
+    was_training = model.training
+    model.eval()
+    logits, refs, loss_sum = [], [], 0.0
+    for batch in dataloader:
+        z = model(**model_inputs(batch), task=task)
+        z, labels = accelerator.gather_for_metrics((z, batch["labels"]))
+        loss_sum += head.loss(z, labels, reduction="sum").item()
+        logits.append(z.float().cpu())
+        refs.append(labels.cpu())
+    model.train(was_training)
+    return torch.cat(logits), torch.cat(refs), loss_sum
 
 
 def model_inputs(batch: dict) -> dict:

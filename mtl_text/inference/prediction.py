@@ -7,10 +7,18 @@ prints them)::
 
     {"text": "...", "predictions": {"sst2": {"label": "positive", "probabilities": {"negative": 0.03, "positive": 0.97}}}}
 
+Each head reports in its own form: single-label classification the best label and every label's
+probability, multi-label classification the labels at or above their thresholds and every label's
+probability, regression the predicted value.
+
+Sentence pairs (``text_pairs``) go to the model's pair tasks, single texts to its single-text
+tasks; by default every task of the matching kind answers. A pair is encoded as in training (see
+:mod:`mtl_text.data.tokenization`).
+
 Truncation: a text is encoded once for all requested heads, so it is cut to the largest
-``max_length`` among them (its first tokens are kept). An empty or whitespace-only text is a valid
-input: it has no word tokens, pools to the zero vector, and gets the heads' prior prediction; its
-output carries ``"empty_text": true``.
+``max_length`` among them (its first tokens are kept; a pair loses tokens from its longer text).
+An empty or whitespace-only text is a valid input: it has no word tokens, pools to the zero
+vector, and gets the heads' prior prediction; its output carries ``"empty_text": true``.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
-from ..errors import ConfigError, ModelLoadError, ModelOutputError
+from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
 
 
@@ -69,12 +77,15 @@ class Predictor:
         self.batch_size = batch_size
         self._backends: dict[int, Tokenizer] = {}
 
-    def encode(self, texts: Sequence[str], max_length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids and attention mask, each ``(len(texts), longest)``, padded to the longest text and
-        cut to ``max_length`` tokens (the first ones kept): what ``tokenizer(texts, truncation=True,
+    def encode(self, texts: Sequence[str], max_length: int,
+               text_pairs: Sequence[str] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Token ids, attention mask and (for pairs) segment ids, each ``(len(texts), longest)``,
+        padded to the longest text and cut to ``max_length`` tokens (the first ones kept; a pair
+        loses tokens from its longer text): what ``tokenizer(texts, text_pairs, truncation=True,
         max_length=max_length, padding=True)`` gives, computed by a copy of the fast tokenizer's
         backend set up once per ``max_length``, which skips transformers' per-call Python work (half
-        the prediction time of a word-vector model on short texts)."""
+        the prediction time of a word-vector model on short texts). Segment ids are ``None``
+        without ``text_pairs``."""
         backend = self._backends.get(max_length)
         if backend is None:
             backend = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
@@ -82,10 +93,13 @@ class Predictor:
             backend.enable_padding(pad_id=self.tokenizer.pad_token_id, pad_token=self.tokenizer.pad_token,
                                    direction=self.tokenizer.padding_side)
             self._backends[max_length] = backend
-        encodings = backend.encode_batch(list(texts))
-        ids = np.array([e.ids for e in encodings], dtype=np.int64).reshape(len(encodings), -1)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64).reshape(len(encodings), -1)
-        return torch.from_numpy(ids), torch.from_numpy(mask)
+        encodings = backend.encode_batch(list(texts) if text_pairs is None else list(zip(texts, text_pairs)))
+
+        def matrix(rows):
+            return torch.from_numpy(np.array(rows, dtype=np.int64).reshape(len(encodings), -1))
+
+        types = matrix([e.type_ids for e in encodings]) if text_pairs is not None else None
+        return matrix([e.ids for e in encodings]), matrix([e.attention_mask for e in encodings]), types
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu",
@@ -104,27 +118,63 @@ class Predictor:
     def tasks(self) -> list[str]:
         return list(self.model.tasks)
 
-    @torch.no_grad()
-    def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
-        """Logits of ``texts`` for each task, one encoder pass per batch for all of them.
+    def input_tasks(self, tasks: Sequence[str] | None, pairs: bool) -> list[str]:
+        """The tasks to score: ``tasks``, checked to take pairs (``pairs``) or single texts; by
+        default every task of the model that takes that kind of input.
 
-        Empty and whitespace-only texts all encode alike, so they take one encoder pass together,
-        however many there are.
+        Raises:
+            UnknownHeadError: a task the model has no head for.
+            InputError: a task that takes the other kind of input, or no task takes this kind.
+        """
+        kind = "sentence pairs (text and text_pair)" if pairs else "single texts"
+        if tasks is None:
+            chosen = [t for t, info in self.model.tasks.items() if info["text_pair"] == pairs]
+            if not chosen:
+                raise InputError(f"none of this model's tasks {list(self.model.tasks)} takes {kind}; "
+                                 + ("give single texts" if pairs else "give pairs (JSON lines with 'text' and 'text_pair', or TSV)"))
+            return chosen
+        tasks = self.model.check_tasks(tasks)
+        other = [t for t in tasks if self.model.tasks[t]["text_pair"] != pairs]
+        if other:
+            raise InputError(f"task(s) {other} do not take {kind}: " + ("they take single texts" if pairs else
+                                                                        "they take sentence pairs (text and text_pair)"))
+        return tasks
+
+    @torch.no_grad()
+    def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
+                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Logits of ``texts`` (or of the pairs ``(texts[i], text_pairs[i])``) for each task, one
+        encoder pass per batch for all of them.
+
+        Empty and whitespace-only single texts all encode alike, so they take one encoder pass
+        together, however many there are.
+
+        Args:
+            texts: the texts (the first of each pair).
+            tasks: the tasks to score (see :meth:`input_tasks`).
+            text_pairs: the second text of each pair, for pair tasks.
 
         Returns:
             task name -> ``(len(texts), num_outputs)`` float32 logits, on the CPU.
 
         Raises:
             UnknownHeadError: a task the model has no head for.
+            InputError: pairs for a single-text task or the reverse, or ``text_pairs`` of another
+                length than ``texts``.
             ModelOutputError: a head gave NaN or infinite logits (damaged weights).
         """
-        tasks = self.model.check_tasks(tasks)
-        blank = [i for i, text in enumerate(texts) if not text.strip()]
-        filled = [i for i, text in enumerate(texts) if text.strip()]
-        parts = [(filled, self._logits([texts[i] for i in filled], tasks))]
-        if blank:
-            once = self._logits([""], tasks)
-            parts.append((blank, {t: z.expand(len(blank), -1) for t, z in once.items()}))
+        tasks = self.input_tasks(tasks, pairs=text_pairs is not None)
+        if text_pairs is not None:
+            if len(text_pairs) != len(texts):
+                raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
+            parts = [(list(range(len(texts))), self._logits(list(texts), tasks, list(text_pairs)))]
+        else:
+            blank = [i for i, text in enumerate(texts) if not text.strip()]
+            filled = [i for i, text in enumerate(texts) if text.strip()]
+            parts = [(filled, self._logits([texts[i] for i in filled], tasks))]
+            if blank:
+                once = self._logits([""], tasks)
+                parts.append((blank, {t: z.expand(len(blank), -1) for t, z in once.items()}))
         out = {t: torch.empty(len(texts), self.model.heads[t].num_outputs) for t in tasks}
         for rows, logits in parts:
             for t in tasks:
@@ -136,41 +186,47 @@ class Predictor:
                                        "the model's weights are damaged")
         return out
 
-    def _logits(self, texts: list[str], tasks: list[str]) -> dict[str, torch.Tensor]:
+    def _logits(self, texts: list[str], tasks: list[str], text_pairs: list[str] | None = None) -> dict[str, torch.Tensor]:
         max_length = max(self.model.tasks[t]["max_length"] for t in tasks)
         chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
         for start in range(0, len(texts), self.batch_size):
-            input_ids, attention_mask = self.encode(texts[start : start + self.batch_size], max_length)
-            logits = self.model.predict_logits(input_ids.to(self.device), attention_mask.to(self.device), tasks)
+            end = start + self.batch_size
+            input_ids, attention_mask, types = self.encode(texts[start:end], max_length, None if text_pairs is None else text_pairs[start:end])
+            logits = self.model.predict_logits(input_ids.to(self.device), attention_mask.to(self.device), tasks,
+                                               None if types is None else types.to(self.device))
             for t in tasks:
                 chunks[t].append(logits[t].float().cpu())
         return {t: torch.cat(c) if c else torch.empty(0, self.model.heads[t].num_outputs) for t, c in chunks.items()}
 
-    def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
-        """Probabilities of ``texts`` for each task (each head's own: softmax for single-label).
+    def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
+                      text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Probabilities of ``texts`` for each classification task (each head's own: softmax for
+        single-label, one sigmoid per label for multi-label).
 
         Returns:
             task name -> ``(len(texts), num_outputs)`` probabilities.
 
         Raises:
             UnknownHeadError: a task the model has no head for.
+            TypeError: a regression task (it has values, not probabilities: :meth:`predict_labels`).
         """
-        return {t: self.model.head(t).probabilities(z) for t, z in self.predict_logits(texts, tasks).items()}
+        return {t: self.model.head(t).probabilities(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
 
-    def predict_labels(self, texts: Sequence[str], tasks: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
-        """Each head's decoded predictions (label ids ``(len(texts),)`` for single-label)."""
-        return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks).items()}
+    def predict_labels(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
+                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Each head's decoded predictions: label ids ``(len(texts),)`` for single-label, multi-hot
+        ``(len(texts), num_labels)`` for multi-label, values ``(len(texts), k)`` for regression."""
+        return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
 
-    def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None) -> list[dict]:
-        """One JSON-able result per text: per task, the head's output (for single-label the
-        predicted label and every label's probability)."""
-        probs = self.predict_proba(texts, tasks)
+    def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None) -> list[dict]:
+        """One JSON-able result per text (or pair): per task, the head's output (see the module's text)."""
+        scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
         results = []
         for i, text in enumerate(texts):
-            out: dict = {"text": text, "predictions": {}}
+            out: dict = {"text": text, **({"text_pair": text_pairs[i]} if text_pairs is not None else {}), "predictions": {}}
             if not text.strip():
                 out["empty_text"] = True
-            for t, p in probs.items():
+            for t, p in scores.items():
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
             results.append(out)
         return results

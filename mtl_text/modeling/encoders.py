@@ -1,9 +1,13 @@
 """Encoders: token ids -> one vector per token, shared by every task. Every encoder has the same
 interface:
 
-* ``forward(input_ids, attention_mask)``: ``(batch, seq_len)`` ints and ``(batch, seq_len)`` 0/1 ->
-  ``(batch, seq_len, hidden_size)`` floats (pooling happens after the encoder, per task: see
-  :class:`mtl_text.modeling.MultiTaskModel`);
+* ``forward(input_ids, attention_mask, token_type_ids=None)``: ``(batch, seq_len)`` ints,
+  ``(batch, seq_len)`` 0/1 and, for sentence pairs, ``(batch, seq_len)`` segment ids (0 first text,
+  1 second) -> ``(batch, seq_len, hidden_size)`` floats (pooling happens after the encoder, per
+  task: see :class:`mtl_text.modeling.MultiTaskModel`);
+* ``pairs_jointly``: whether the encoder reads the two texts of a pair together (a transformer's
+  cross-attention: pool the whole sequence) or each alone (word vectors: the model pools each text
+  and combines the two vectors);
 * ``hidden_size``: the size of each token vector;
 * ``config_dict()``: a JSON-able description from which :func:`build_encoder` rebuilds the same
   architecture (the weights travel separately, in ``model.safetensors``);
@@ -19,6 +23,7 @@ so heads, sampling, training, saving and prediction do not care which encoder is
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import numpy as np
@@ -68,10 +73,12 @@ class WordVectorEncoder(nn.Module):
 
     max_length = None
     default_pooling = "mean"
+    pairs_jointly = False  # a word's vector does not depend on the other text
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq_len)``, ``(batch, seq_len)`` -> ``(batch, seq_len, embedding_dim)``; padding
-        positions hold the zero ``[PAD]`` vector (poolings mask them anyway)."""
+        positions hold the zero ``[PAD]`` vector (poolings mask them anyway). ``token_type_ids`` is
+        not used (each word's vector is its own)."""
         return self.embedding(input_ids)
 
     def config_dict(self) -> dict:
@@ -116,6 +123,7 @@ class TransformerEncoder(nn.Module):
 
     type_name = "transformer"
     default_pooling = "mean"
+    pairs_jointly = True  # a pair is one sequence; attention runs across both texts (a cross-encoder)
 
     def __init__(self, model: nn.Module, freeze: bool = False, freeze_layers: int | None = None, source: str | None = None):
         super().__init__()
@@ -124,6 +132,7 @@ class TransformerEncoder(nn.Module):
         self.freeze_layers = freeze_layers
         self.source = source
         self.hidden_size = model.config.hidden_size
+        self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
         self._groups = _layer_groups(model)
         if freeze:
             self.model.requires_grad_(False)
@@ -161,10 +170,12 @@ class TransformerEncoder(nn.Module):
             self.model.eval()  # a feature extractor has no dropout: same input, same features
         return self
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq_len)``, ``(batch, seq_len)`` -> last hidden states ``(batch, seq_len, hidden_size)``."""
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, seq_len)`` x2 (x3 with segment ids) -> last hidden states ``(batch, seq_len, hidden_size)``.
+        ``token_type_ids`` go to models that take them (BERT's segment embeddings)."""
+        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None and self._takes_token_types else {}
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
 
     def config_dict(self) -> dict:
         return {

@@ -15,7 +15,13 @@ Built in:
 * :class:`SingleLabelClassificationHead` (``single_label_classification``): softmax, cross-entropy
   (optionally class-weighted), ``argmax``;
 * :class:`MultiLabelClassificationHead` (``multi_label_classification``): one sigmoid per label,
-  binary cross-entropy, a decision threshold per label.
+  binary cross-entropy, a decision threshold per label;
+* :class:`RegressionHead` (``regression``): one real output per target, mean squared error on
+  (optionally standardised) targets.
+
+The primary metric, which model selection and early stopping average over tasks (higher is
+better): accuracy for single-label classification, macro-F1 for multi-label classification, the
+Pearson correlation for regression.
 """
 
 from __future__ import annotations
@@ -46,8 +52,10 @@ class Head(nn.Module):
 
     Class attributes a subclass sets:
         problem_type: the registered name.
-        metric_names: the metrics :meth:`compute_metrics` returns, the primary one first.
+        metric_names: the metrics :meth:`compute_metrics` returns, the primary one first (an
+            instance may add some for its labels: :meth:`task_metric_names`).
         stratify: whether a validation split carved out of train is stratified on the label.
+        min_labels: the fewest labels (outputs) a task of this type has.
 
     Raises:
         ValueError: ``dropout`` outside ``[0, 1)``, or an option the head type does not take.
@@ -56,6 +64,7 @@ class Head(nn.Module):
     problem_type: str = ""
     metric_names: tuple[str, ...] = ()
     stratify: bool = False
+    min_labels: int = 2
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1, **options):
         super().__init__()
@@ -64,12 +73,18 @@ class Head(nn.Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.labels = list(labels)
+        self.metric_names = self.task_metric_names(self.labels)
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         if hidden_size > 0:
             layers += [nn.Linear(input_dim, hidden_size), nn.Tanh(), nn.Dropout(dropout)]
             input_dim = hidden_size
         layers.append(nn.Linear(input_dim, self.num_outputs))
         self.layers = nn.Sequential(*layers)
+
+    @classmethod
+    def task_metric_names(cls, labels: Sequence[str]) -> tuple[str, ...]:
+        """The metrics a head of this type reports for a task with these labels (the primary first)."""
+        return cls.metric_names
 
     @classmethod
     def label_feature(cls, labels: Sequence[str]):
@@ -124,15 +139,21 @@ class Head(nn.Module):
         the references of a whole split."""
         raise NotImplementedError
 
-    def format_prediction(self, probabilities: torch.Tensor) -> dict:
-        """One text's output for ``predict.py`` (JSON-able), from its ``(num_outputs,)`` probabilities."""
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """What prediction reports per output: ``(batch, num_outputs)``; the probabilities for
+        classification heads."""
+        return self.probabilities(logits)
+
+    def format_prediction(self, scores: torch.Tensor) -> dict:
+        """One text's output for ``predict.py`` (JSON-able), from its ``(num_outputs,)`` :meth:`scores`."""
         raise NotImplementedError
 
 
 class SingleLabelClassificationHead(Head):
     """One label per text: softmax over the labels, cross-entropy loss, ``argmax`` decoding.
 
-    Metrics (scikit-learn): ``accuracy`` (primary), ``macro_f1`` (the unweighted mean of the
+    Metrics (scikit-learn): ``accuracy`` (primary); for two labels ``f1``, the F1 of the second
+    label (the positive class: GLUE's F1 for MRPC); ``macro_f1`` (the unweighted mean of the
     per-class F1 over all labels; a class with no prediction and no reference counts as 0) and
     ``matthews_corrcoef`` (Matthews 1975; GLUE's metric for CoLA; multi-class as in Gorodkin 2004).
 
@@ -161,6 +182,11 @@ class SingleLabelClassificationHead(Head):
             self.register_buffer("class_weights", torch.tensor(class_weights), persistent=False)  # saved in config.json
         else:
             self.class_weights = None
+
+    @classmethod
+    def task_metric_names(cls, labels: Sequence[str]) -> tuple[str, ...]:
+        """``accuracy, macro_f1, matthews_corrcoef``; with two labels ``f1`` (of the second) after accuracy."""
+        return (cls.metric_names[0], "f1", *cls.metric_names[1:]) if len(labels) == 2 else cls.metric_names
 
     def options(self) -> dict:
         return {} if self.class_weights is None else {"class_weights": [round(w, 6) for w in self.class_weights.tolist()]}
@@ -264,6 +290,30 @@ class MultiLabelClassificationHead(Head):
                 "micro_f1": float(f1_score(references, predictions, average="micro", zero_division=0)),
                 "exact_match": float(accuracy_score(references, predictions))}
 
+    def tune_thresholds(self, logits: torch.Tensor, references: torch.Tensor, grid: Sequence[float] | None = None) -> list[float]:
+        """Set each label's threshold to the value of ``grid`` (default 0.05, 0.10, ..., 0.95) that
+        maximises the label's F1 on ``logits`` ``(n, num_labels)`` against multi-hot ``references``
+        (a validation split; ties go to the threshold nearest 0.5). A label with no positive
+        reference keeps 0.5. Returns the thresholds.
+
+        Per-label threshold tuning on held-out data ("SCut", Yang 2001, "A study of thresholding
+        strategies for text categorization").
+        """
+        from sklearn.metrics import f1_score
+
+        grid = np.round(np.arange(0.05, 0.951, 0.05), 2) if grid is None else np.asarray(grid, dtype=float)
+        probs, refs = self.probabilities(logits).numpy(), np.asarray(references).astype(int)
+        chosen = []
+        for j in range(probs.shape[1]):
+            if refs[:, j].sum() == 0:
+                chosen.append(0.5)
+                continue
+            scores = [f1_score(refs[:, j], (probs[:, j] >= t).astype(int), zero_division=0) for t in grid]
+            best = max(range(len(grid)), key=lambda i: (round(scores[i], 12), -abs(grid[i] - 0.5)))
+            chosen.append(float(grid[best]))
+        self.thresholds.copy_(torch.tensor(chosen))
+        return chosen
+
     def format_prediction(self, probabilities: torch.Tensor) -> dict:
         """``{"labels": [labels at or above their threshold], "probabilities": {label: p}}``."""
         row = probabilities.tolist()
@@ -273,15 +323,132 @@ class MultiLabelClassificationHead(Head):
 
 def single_label_metrics(predictions: Sequence[int], references: Sequence[int], num_labels: int) -> dict[str, float]:
     """Accuracy, macro-F1 and Matthews correlation (scikit-learn) of predicted class ids against the
-    references; macro-F1 averages the F1 of all ``num_labels`` classes, a class never predicted nor
-    present counting 0."""
+    references, and for two labels the F1 of label 1 (the positive class); macro-F1 averages the F1
+    of all ``num_labels`` classes, a class never predicted nor present counting 0."""
     from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
     predictions, references = np.asarray(predictions), np.asarray(references)
-    return {"accuracy": float(accuracy_score(references, predictions)),
-            "macro_f1": float(f1_score(references, predictions, average="macro", labels=list(range(num_labels)), zero_division=0)),
-            "matthews_corrcoef": float(matthews_corrcoef(references, predictions))}
+    metrics = {"accuracy": float(accuracy_score(references, predictions))}
+    if num_labels == 2:
+        metrics["f1"] = float(f1_score(references, predictions, pos_label=1, average="binary", zero_division=0))
+    metrics["macro_f1"] = float(f1_score(references, predictions, average="macro", labels=list(range(num_labels)), zero_division=0))
+    metrics["matthews_corrcoef"] = float(matthews_corrcoef(references, predictions))
+    return metrics
 
+
+class RegressionHead(Head):
+    """Real-valued targets, one output per target (``labels`` name them, e.g. ``("similarity",)``):
+    mean squared error, the output read as the prediction.
+
+    Labels in the data: a number per text (or a list of ``k`` numbers, one per target), stored as a
+    ``(k,)`` float vector. A validation split carved out of train is a plain seeded random sample.
+
+    Target scaling (optional, ``target_mean``/``target_std``): the head learns the standardised
+    target ``(y - mean) / std`` (the training split's mean and standard deviation, computed when
+    the model is built and saved with it in ``config.json``), and :meth:`decode` maps its output
+    back to the original scale. The loss is then the MSE in standardised units; without scaling it
+    is the MSE in the target's own units.
+
+    Metrics (scipy / scikit-learn, in the target's units, averaged over targets when ``k > 1``):
+    ``pearson`` (primary; Pearson's r, GLUE's STS-B metric), ``spearman`` (Spearman's rank
+    correlation) and ``mse`` (mean squared error, the one metric where lower is better). A constant
+    prediction has no defined correlation: it counts as 0.
+
+    Args:
+        target_mean, target_std: per-target scaling (``std > 0``), or ``None`` for no scaling.
+
+    Raises:
+        ValueError: scaling of another length than the targets, or ``std <= 0``.
+    """
+
+    problem_type = "regression"
+    metric_names = ("pearson", "spearman", "mse")
+    min_labels = 1
+
+    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
+                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None):
+        super().__init__(input_dim, labels, hidden_size, dropout)
+        k = len(self.labels)
+        mean = [0.0] * k if target_mean is None else [float(m) for m in target_mean]
+        std = [1.0] * k if target_std is None else [float(v) for v in target_std]
+        if len(mean) != k or len(std) != k or not all(v > 0 for v in std):
+            raise ValueError(f"target_mean and target_std must be {k} numbers each (std > 0), got {target_mean} and {target_std}")
+        self.scaled = target_mean is not None or target_std is not None
+        self.register_buffer("target_mean", torch.tensor(mean), persistent=False)  # saved in config.json
+        self.register_buffer("target_std", torch.tensor(std), persistent=False)
+
+    @classmethod
+    def label_feature(cls, labels: Sequence[str]):
+        import datasets
+
+        return datasets.Sequence(datasets.Value("float32"), length=len(labels))
+
+    @classmethod
+    def encode_label(cls, value, labels: Sequence[str], where: str) -> list[float]:
+        """A number (or a string holding one), or a list of one per target -> ``(k,)`` floats.
+
+        Raises:
+            DataFormatError: a value that is not a finite number, or a list of the wrong length.
+        """
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if len(values) != len(labels):
+            raise DataFormatError(f"{where}: expected {len(labels)} target value(s) {list(labels)}, found {value!r}")
+        out = []
+        for v in values:
+            try:
+                number = float(v.strip() if isinstance(v, str) else v)
+            except (TypeError, ValueError):
+                number = None
+            if isinstance(v, bool) or number is None or not np.isfinite(number):
+                raise DataFormatError(f"{where}: a regression target must be a finite number, found {v!r}")
+            out.append(number)
+        return out
+
+    def options(self) -> dict:
+        if not self.scaled:
+            return {}
+        return {"target_mean": [round(m, 6) for m in self.target_mean.tolist()], "target_std": [round(v, 6) for v in self.target_std.tolist()]}
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+        """Mean squared error of the outputs against the (standardised) targets ``(batch, k)``;
+        ``reduction="sum"`` sums over texts (each text's loss is its mean over targets)."""
+        target = (labels.float() - self.target_mean.to(labels.device)) / self.target_std.to(labels.device)
+        per_text = nn.functional.mse_loss(logits.float(), target, reduction="none").mean(-1)
+        return per_text.sum() if reduction == "sum" else per_text.mean()
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Raises TypeError: a regression head predicts values, not probabilities (see :meth:`scores`)."""
+        raise TypeError("a regression head has no probabilities; use its predicted values (Predictor.predict_labels or predict)")
+
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Predicted values in the target's units, ``(batch, k)``."""
+        return logits.float() * self.target_std.to(logits.device) + self.target_mean.to(logits.device)
+
+    def scores(self, logits: torch.Tensor) -> torch.Tensor:
+        """The predicted values, ``(batch, k)``."""
+        return self.decode(logits)
+
+    def compute_metrics(self, predictions: torch.Tensor, references: torch.Tensor) -> dict[str, float]:
+        from scipy.stats import pearsonr, spearmanr
+        from sklearn.metrics import mean_squared_error
+
+        predictions, references = np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.float64)
+        pearson, spearman = [], []
+        for j in range(predictions.shape[1]):
+            p, r = predictions[:, j], references[:, j]
+            constant = len(p) < 2 or np.ptp(p) == 0 or np.ptp(r) == 0
+            pearson.append(0.0 if constant else float(pearsonr(p, r)[0]))
+            spearman.append(0.0 if constant else float(spearmanr(p, r)[0]))
+        return {"pearson": float(np.mean(pearson)), "spearman": float(np.mean(spearman)),
+                "mse": float(mean_squared_error(references, predictions))}
+
+    def format_prediction(self, scores: torch.Tensor) -> dict:
+        """``{"value": v}`` for one target, ``{"values": {target: v}}`` for several."""
+        row = [round(v, 6) for v in scores.tolist()]
+        return {"value": row[0]} if len(row) == 1 else {"values": dict(zip(self.labels, row))}
+
+
+LOWER_IS_BETTER = frozenset({"mse"})  # metrics model selection cannot maximise
 
 HEAD_TYPES: dict[str, type[Head]] = {}
 
@@ -312,10 +479,6 @@ def head_type(problem_type: str) -> type[Head]:
         raise ValueError(f"unknown problem type {problem_type!r}; expected one of {sorted(HEAD_TYPES)}") from None
 
 
-def metric_names() -> list[str]:
-    """Every metric name some registered head type reports."""
-    return sorted({m for cls in HEAD_TYPES.values() for m in cls.metric_names})
-
-
 register_head_type(SingleLabelClassificationHead)
 register_head_type(MultiLabelClassificationHead)
+register_head_type(RegressionHead)

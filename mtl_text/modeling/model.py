@@ -1,4 +1,4 @@
-"""The multi-task model: one shared encoder, then per task a pooling and a classification head.
+"""The multi-task model: one shared encoder, then per task a pooling and a head.
 
 Data flow: token ids -> encoder -> token vectors ``(batch, seq_len, hidden)`` -> the task's pooling
 -> pooled vector -> the task's head -> logits. Each task pools the shared token vectors its own way:
@@ -6,6 +6,12 @@ with ``attention`` pooling every task learns which words matter to it (topic wor
 sentiment words for another: task-specific attention, as in Liu et al. 2017 "Adversarial multi-task
 learning for text classification" and Stickland & Murray 2019); the parameter-free poolings are the
 same for every task.
+
+Sentence-pair tasks: an encoder that reads the pair jointly (a transformer: one sequence, attention
+across both texts) is pooled like a single text; over word vectors, each text is pooled alone (its
+tokens picked by ``token_type_ids``) and the head reads ``[u, v, |u - v|, u * v]``, the features
+of InferSent (Conneau et al. 2017, "Supervised learning of universal sentence representations from
+natural language inference data") and Sentence-BERT (Reimers & Gurevych 2019).
 
 Saved and restored as a model folder in the Hugging Face style:
 
@@ -51,8 +57,9 @@ class MultiTaskModel(nn.Module):
     Args:
         encoder: an encoder from :mod:`mtl_text.modeling.encoders`.
         tasks: task name -> ``{"labels": [...], "max_length": int, "problem_type": str,
-            "head_options": {...}}`` (``problem_type`` defaults to ``single_label_classification``;
-            ``head_options``, e.g. class weights or thresholds, go to the head's constructor).
+            "text_pair": bool, "head_options": {...}}`` (``problem_type`` defaults to
+            ``single_label_classification``, ``text_pair`` to false; ``head_options``, e.g. class
+            weights, thresholds or target scaling, go to the head's constructor).
         pooling: a mode of :class:`~mtl_text.modeling.pooling.Pooling` for every task, or task name -> mode.
         head_hidden_size: hidden width of every head (0: a linear head).
         head_dropout: dropout of every head.
@@ -73,7 +80,8 @@ class MultiTaskModel(nn.Module):
         self.word_dropout = word_dropout
         self.encoder = encoder
         self.tasks = {name: {"labels": list(info["labels"]), "max_length": int(info["max_length"]),
-                             "problem_type": info.get("problem_type", SingleLabelClassificationHead.problem_type)}
+                             "problem_type": info.get("problem_type", SingleLabelClassificationHead.problem_type),
+                             "text_pair": bool(info.get("text_pair", False))}
                       for name, info in tasks.items()}
         options = {name: dict(info.get("head_options") or {}) for name, info in tasks.items()}
         modes = {name: pooling for name in self.tasks} if isinstance(pooling, str) else dict(pooling)
@@ -84,23 +92,46 @@ class MultiTaskModel(nn.Module):
         self.head_dropout = head_dropout
         self.poolers = nn.ModuleDict({name: Pooling(modes[name], encoder.hidden_size) for name in self.tasks})
         self.heads = nn.ModuleDict(
-            {name: head_type(info["problem_type"])(self.poolers[name].output_dim, info["labels"], head_hidden_size, head_dropout,
-                                                   **options[name])
+            {name: head_type(info["problem_type"])(self.pooled_dim(name), info["labels"], head_hidden_size, head_dropout, **options[name])
              for name, info in self.tasks.items()}
         )
 
+    def pools_pair_separately(self, task: str) -> bool:
+        """True when ``task`` reads sentence pairs and the encoder does not read them jointly: the
+        head then reads ``[u, v, |u - v|, u * v]``."""
+        return self.tasks[task]["text_pair"] and not getattr(self.encoder, "pairs_jointly", True)
+
+    def pooled_dim(self, task: str) -> int:
+        """The size of the vector the head of ``task`` reads."""
+        return self.poolers[task].output_dim * (4 if self.pools_pair_separately(task) else 1)
+
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, task: str | None = None,
-                features: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits of one task: ``(batch, seq_len)`` x2 -> ``(batch, num_outputs)``.
+                features: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits of one task: ``(batch, seq_len)`` x2 (x3 for pairs: ``token_type_ids``) -> ``(batch, num_outputs)``.
 
         Training calls this with one task per batch (task-homogeneous batches). With ``features``
         (``(batch, pooled_dim)``, from :meth:`pooled_features`) the encoder and pooling are skipped:
         the cache of feature extraction.
         """
         if features is None:
-            hidden = self.encoder(input_ids, attention_mask)
-            features = self.poolers[task](hidden, self._pooling_mask(attention_mask))
+            hidden = self.encoder(input_ids, attention_mask, token_type_ids)
+            features = self._pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids)
         return self.heads[task](features)
+
+    def _pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
+        """``(batch, seq_len, hidden)`` -> the vector the head of ``task`` reads, ``(batch, pooled_dim)``.
+
+        Raises:
+            ValueError: a pair task pooled separately without ``token_type_ids``.
+        """
+        pooler = self.poolers[task]
+        if not self.pools_pair_separately(task):
+            return pooler(hidden, mask)
+        if token_type_ids is None:
+            raise ValueError(f"task {task} reads sentence pairs: token_type_ids must mark each token's text")
+        first = mask * (token_type_ids == 0).to(mask.dtype)
+        u, v = pooler(hidden, first), pooler(hidden, mask - first)
+        return torch.cat([u, v, (u - v).abs(), u * v], dim=-1)
 
     def can_cache_features(self, task: str) -> bool:
         """True when ``task``'s pooled vector is a fixed function of its input: a frozen encoder, a
@@ -108,9 +139,10 @@ class MultiTaskModel(nn.Module):
         return bool(self.encoder.frozen) and not any(True for _ in self.poolers[task].parameters()) and self.word_dropout == 0.0
 
     @torch.no_grad()
-    def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str) -> torch.Tensor:
-        """The pooled vector the head of ``task`` reads: ``(batch, seq_len)`` x2 -> ``(batch, pooled_dim)``."""
-        return self.poolers[task](self.encoder(input_ids, attention_mask), attention_mask)
+    def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str,
+                        token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The pooled vector the head of ``task`` reads: ``(batch, seq_len)`` x2 (x3) -> ``(batch, pooled_dim)``."""
+        return self._pool(task, self.encoder(input_ids, attention_mask, token_type_ids), attention_mask, token_type_ids)
 
     def _pooling_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
         """The attention mask with word dropout applied (training only): ``(batch, seq_len)``."""
@@ -121,8 +153,10 @@ class MultiTaskModel(nn.Module):
         empty = (dropped.sum(1) == 0) & (attention_mask.sum(1) > 0)  # every token dropped: keep the text whole
         return torch.where(empty.unsqueeze(1), attention_mask, dropped)
 
-    def predict_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tasks: Iterable[str] | None = None) -> dict[str, torch.Tensor]:
-        """Logits of several heads from one encoder pass.
+    def predict_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, tasks: Iterable[str] | None = None,
+                       token_type_ids: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Logits of several heads from one encoder pass (the tasks must all take single texts, or
+        all pairs with ``token_type_ids``).
 
         Returns:
             task name -> ``(batch, num_outputs)``, for ``tasks`` (default: every task).
@@ -131,8 +165,8 @@ class MultiTaskModel(nn.Module):
             UnknownHeadError: a task this model has no head for.
         """
         tasks = self.check_tasks(tasks)
-        hidden = self.encoder(input_ids, attention_mask)
-        return {t: self.heads[t](self.poolers[t](hidden, attention_mask)) for t in tasks}
+        hidden = self.encoder(input_ids, attention_mask, token_type_ids)
+        return {t: self.heads[t](self._pool(t, hidden, attention_mask, token_type_ids)) for t in tasks}
 
     def check_tasks(self, tasks: Iterable[str] | None) -> list[str]:
         """``tasks`` as a list (every task when None).
@@ -314,6 +348,8 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
         problem_type = task.get("problem_type", SingleLabelClassificationHead.problem_type)
         if problem_type not in HEAD_TYPES:
             fail(f"tasks.{name}.problem_type", f"a registered head type, one of {sorted(HEAD_TYPES)}", problem_type)
+        if not isinstance(task.get("text_pair", False), bool):
+            fail(f"tasks.{name}.text_pair", "true or false", task.get("text_pair"))
         if not isinstance(task.get("head_options", {}), dict):
             fail(f"tasks.{name}.head_options", "an object of the head's options", task.get("head_options"))
     pooling = config["pooling"]

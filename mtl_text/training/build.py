@@ -24,11 +24,11 @@ from transformers import DataCollatorWithPadding, get_scheduler
 
 from ..data.sampling import TaskSchedule
 from ..data.splits import load_task_splits
-from ..data.tasks import SINGLE_LABEL, Task, get_task
+from ..data.tasks import REGRESSION, SINGLE_LABEL, Task, get_task
 from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from ..errors import ConfigError, ModelLoadError
 from ..modeling.encoders import TransformerEncoder, WordVectorEncoder
-from ..modeling.heads import head_type
+from ..modeling.heads import LOWER_IS_BETTER, head_type
 from ..modeling.model import MultiTaskModel
 from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
 from .config import TrainingConfig
@@ -72,10 +72,11 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         chosen_class_weights(config, task)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
-        lacking = [n for n, t in tasks.items() if metric not in head_type(t.problem_type).metric_names]
+        reported = {n: set(head_type(t.problem_type).task_metric_names(t.labels)) - LOWER_IS_BETTER for n, t in tasks.items()}
+        lacking = [n for n, names in reported.items() if metric not in names]
         if lacking:
-            raise ConfigError(f"--metric-for-best {metric}: not a metric of the head of {lacking}; use 'primary' or one of "
-                              f"{sorted(set.intersection(*(set(head_type(t.problem_type).metric_names) for t in tasks.values())))}")
+            raise ConfigError(f"--metric-for-best {metric}: not a metric (higher is better) of the head of {lacking}; use 'primary' or one "
+                              f"of {sorted(set.intersection(*reported.values()))}")
     return tasks
 
 
@@ -192,18 +193,39 @@ def class_weights(config: TrainingConfig, task: Task, train) -> list[float] | No
     return weights
 
 
+def target_scaling(config: TrainingConfig, task: Task, train) -> dict[str, list[float]]:
+    """A regression head's target scaling (``--target-scaling standard``): the mean and standard
+    deviation of each target over the training split; ``{}`` for other heads or ``none``."""
+    if task.problem_type != REGRESSION or config.heads.target_scaling == "none":
+        return {}
+    import numpy as np
+
+    targets = np.asarray(train["label"], dtype=np.float64).reshape(len(train), -1)
+    std = targets.std(0)
+    scaling = {"target_mean": targets.mean(0).tolist(), "target_std": np.where(std > 0, std, 1.0).tolist()}
+    logger.info("task %s: targets standardised with mean %s, std %s (training split)", task.name,
+                [round(m, 4) for m in scaling["target_mean"]], [round(v, 4) for v in scaling["target_std"]])
+    return scaling
+
+
+def head_options(config: TrainingConfig, task: Task, train) -> dict:
+    """The options of a task's head computed from its training split: class weights, target scaling."""
+    weights = class_weights(config, task, train)
+    return {**({"class_weights": weights} if weights else {}), **target_scaling(config, task, train)}
+
+
 def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer, splits: dict | None = None) -> MultiTaskModel:
-    """The multi-task model: the encoder, and per task its pooling and head (with the task's class
-    weights, computed on ``splits``' training data)."""
+    """The multi-task model: the encoder, and per task its pooling and head (with the head options
+    computed on ``splits``' training data: class weights, target scaling)."""
     modes = config.encoder.pooling_modes()
     # a task's own pooling is meant for word vectors; a transformer's token vectors pool by its default
     default = {name: task.pooling if config.encoder.encoder == "word_vectors" else encoder.default_pooling for name, task in tasks.items()}
     pooling = {name: modes.get(name, modes.get("*", default[name])) for name in tasks}
     max_lengths = task_max_lengths(config, tasks, encoder, tokenizer)
     logger.info("max length in tokens (longer texts keep their first tokens): %s", max_lengths)
-    weights = {n: class_weights(config, t, splits[n]["train"]) if splits else None for n, t in tasks.items()}
+    options = {n: head_options(config, t, splits[n]["train"]) if splits else {} for n, t in tasks.items()}
     model = MultiTaskModel(encoder, {n: {"labels": t.labels, "max_length": max_lengths[n], "problem_type": t.problem_type,
-                                         "head_options": {"class_weights": weights[n]} if weights[n] else {}}
+                                         "text_pair": t.text_pair, "head_options": options[n]}
                                      for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
                            word_dropout=config.heads.word_dropout)
@@ -228,7 +250,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     if config.encoder.encoder == "transformer":
         tokenizer, encoder = build_transformer_encoder(config)
     else:
-        train_texts = [text for name in tasks for text in splits[name]["train"]["text"]]
+        train_texts = [text for name in tasks for column in ("text", "text_pair") if column in splits[name]["train"].column_names
+                       for text in splits[name]["train"][column]]
         tokenizer, encoder = build_word_vector_encoder(config, train_texts)
 
     # --- 3. the model --------------------------------------------------------------------------

@@ -178,6 +178,12 @@ class HeadArguments(Arguments):
         "metavar": "TASK=balanced|W1,W2,..|none",
         "help": "class weights of a single-label task's loss: 'balanced' (n / (labels x count) on its training split), one weight "
                 "per label, or none; default: the task's own setting"})
+    target_scaling: Literal["standard", "none"] = field(default="standard", metadata={
+        "help": "regression heads: 'standard' learns (y - mean) / std with the training split's mean and std (saved with the model; "
+                "predictions come back in the target's units), 'none' learns y as it is"})
+    tune_thresholds: bool = field(default=False, metadata={
+        "help": "multi-label heads: after training, set each label's decision threshold to the one (0.05 to 0.95, step 0.05) "
+                "that maximises its F1 on the validation split, and save them with the model (default: 0.5 each)"})
 
     def __post_init__(self):
         if isinstance(self.class_weights, dict):  # Python users may give {"cola": "balanced"}
@@ -248,8 +254,8 @@ class EvaluationArguments(Arguments):
     eval_batch_size: PositiveInt = field(default=128, metadata={"help": "examples per evaluation batch and process"})
     metric_for_best: str = field(default="primary", metadata={
         "help": "validation metric averaged over tasks for model selection and early stopping (higher is better): 'primary', each "
-                "head's primary metric (accuracy for single-label, macro_f1 for multi-label classification), or a metric every "
-                "task's head reports"})
+                "head's primary metric (accuracy for single-label, macro_f1 for multi-label classification, pearson for regression), "
+                "or a metric every task's head reports"})
     patience: NonNegativeInt = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     log_every: PositiveInt = field(default=50, metadata={"help": "log the training loss every N steps"})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={

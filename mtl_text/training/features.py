@@ -19,7 +19,8 @@ class FeatureDataset(Dataset):
 
     Args:
         features: ``(num_examples, pooled_dim)`` floats.
-        labels: ``(num_examples,)`` ints.
+        labels: ``(num_examples,)`` class ids, or ``(num_examples, k)`` floats (multi-hot labels,
+            regression targets).
     """
 
     def __init__(self, features: torch.Tensor, labels: torch.Tensor):
@@ -62,7 +63,7 @@ def cache_features(model, dataset, task: str, accelerator, batch_size: int, coll
     feats, labels = [], []
     for batch in loader:
         with accelerator.autocast():
-            pooled = model.pooled_features(batch["input_ids"], batch["attention_mask"], task)
+            pooled = model.pooled_features(batch["input_ids"], batch["attention_mask"], task, batch.get("token_type_ids"))
         pooled, y = accelerator.gather_for_metrics((pooled.float(), batch["labels"]))
         feats.append(pooled.cpu())
         labels.append(y.cpu())

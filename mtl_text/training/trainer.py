@@ -7,7 +7,8 @@ and ``scripts/train.py`` are thin wrappers around it)::
 2. the output folder checked and locked (:mod:`.outputs`);
 3. building (:mod:`.build`): data, tokenizer, encoder, model, dataloaders, optimizer;
 4. the loop (:mod:`.loop`);
-5. the best model restored and scored on every task's test split; ``test_results.{json,md}``.
+5. the best model restored (with ``--tune-thresholds``, its multi-label thresholds tuned on
+   validation and saved) and scored on every task's test split; ``test_results.{json,md}``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..inference.evaluation import evaluate, format_table
+from ..inference.evaluation import collect_logits, evaluate, format_table
 from ..utils.files import WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
@@ -56,6 +57,16 @@ class TrainingResult:
     num_processes: int
 
 
+def tune_thresholds(run, accelerator, model) -> None:
+    """``--tune-thresholds``: each multi-label head's per-label thresholds, tuned on its validation split."""
+    for name, dl in run.val_dataloaders.items():
+        head = model.head(name)
+        if hasattr(head, "tune_thresholds"):
+            logits, refs, _ = collect_logits(run.model, dl, name, accelerator)
+            thresholds = head.tune_thresholds(logits, refs)
+            logger.info("task %s: thresholds tuned on validation: %s", name, dict(zip(head.labels, thresholds)))
+
+
 def train(config: TrainingConfig) -> TrainingResult:
     """Run one training job (see the module's text).
 
@@ -85,7 +96,12 @@ def train(config: TrainingConfig) -> TrainingResult:
 
         # --- the best model back, the test table ----------------------------------------------------
         accelerator.wait_for_everyone()
-        accelerator.unwrap_model(run.model).load_weights(output_dir / WEIGHTS_NAME)
+        unwrapped = accelerator.unwrap_model(run.model)
+        unwrapped.load_weights(output_dir / WEIGHTS_NAME)
+        if config.heads.tune_thresholds:
+            tune_thresholds(run, accelerator, unwrapped)
+            if accelerator.is_main_process:  # the tuned thresholds go into config.json
+                unwrapped.save_pretrained(output_dir, run.tokenizer, {"training_config": config.to_dict(), "best_step": summary["best_step"]})
         metrics = evaluate(run.model, run.test_dataloaders, accelerator)
         log.log({"step": summary["steps"], "split": "test", "metrics": metrics})
         table = format_table(metrics)

@@ -18,7 +18,7 @@ def write(tmp_path, name, content, mode="w"):
 
 def test_csv_reads_names_and_ids(tmp_path):
     path = write(tmp_path, "a.csv", 'text,label\n"good, really",pos\nbad,0\n')
-    assert read_csv(path, labels=LABELS) == {"text": ["good, really", "bad"], "label": [1, 0], "source": str(path)}
+    assert read_csv(path, labels=LABELS) == {"text": ["good, really", "bad"], "label": [1, 0], "source": str(path), "lines": [2, 3]}
 
 
 def test_csv_wrong_field_count_names_file_and_line(tmp_path):
@@ -41,7 +41,7 @@ def test_unknown_label_names_line(tmp_path):
 
 def test_tsv_keeps_quotes_and_text_unaltered(tmp_path):
     path = write(tmp_path, "a.tsv", 'sentence \tlabel\n"quoted" start \t1\n')
-    assert read_tsv(path, text_field="sentence", labels=LABELS) == {"text": ['"quoted" start '], "label": [1], "source": str(path)}
+    assert read_tsv(path, text_field="sentence", labels=LABELS) == {"text": ['"quoted" start '], "label": [1], "source": str(path), "lines": [2]}
 
 
 def test_empty_texts_are_skipped_counted_and_reported(tmp_path, caplog):

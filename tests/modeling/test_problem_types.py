@@ -70,7 +70,7 @@ def mixed_model(tmp_path_factory, data_dir):
 def test_multi_label_and_weighted_tasks_train_together(mixed_model):
     result, out = mixed_model
     assert set(result.metrics["goemotions"]) == {"macro_f1", "micro_f1", "exact_match", "loss", "examples"}
-    assert set(result.metrics["cola"]) == {"accuracy", "macro_f1", "matthews_corrcoef", "loss", "examples"}
+    assert set(result.metrics["cola"]) == {"accuracy", "f1", "macro_f1", "matthews_corrcoef", "loss", "examples"}
     assert result.metrics["goemotions"]["examples"] == 5427 and result.metrics["cola"]["examples"] == 1043
     tasks = json.loads((out / "config.json").read_text())["tasks"]
     assert tasks["goemotions"]["problem_type"] == "multi_label_classification"
@@ -94,3 +94,39 @@ def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_mo
     assert isinstance(output["predictions"]["goemotions"]["labels"], list)
     assert len(output["predictions"]["goemotions"]["probabilities"]) == 28
     assert output["predictions"]["cola"]["label"] in ("unacceptable", "acceptable")
+
+
+def readme_task_file(repo, marker: str) -> str:
+    """The README's Python block that defines ``marker`` (so the README's example is what is tested)."""
+    blocks = (repo / "README.md").read_text().split("```python\n")[1:]
+    [code] = [b.split("```")[0] for b in blocks if marker in b]
+    return code
+
+
+def test_a_users_multi_label_task_from_one_file_as_in_the_readme(repo, python, tmp_path):
+    (tmp_path / "tickets").mkdir()
+    rng = __import__("random").Random(0)
+    words = {"billing": "invoice charged twice refund", "bug": "crash error broken fails", "feature-request": "please add support option",
+             "urgent": "asap immediately now critical"}
+    for split, n in (("train", 300), ("test", 60)):
+        with open(tmp_path / "tickets" / f"{split}.jsonl", "w") as f:
+            for _ in range(n):
+                tags = rng.sample(sorted(words), rng.randint(1, 2))
+                text = " ".join(rng.choice(words[t].split()) + " the app" for t in tags)
+                f.write(json.dumps({"text": text, "label": tags}) + "\n")
+    task_file = tmp_path / "my_task.py"
+    task_file.write_text(readme_task_file(repo, 'name="tickets"'))
+    out = tmp_path / "model"
+    proc = subprocess.run([python, str(repo / "scripts" / "train.py"), "--task-file", str(task_file), "--tasks", "tickets", "--data-dir",
+                           str(tmp_path), "--max-steps", "60", "--embedding-dim", "16", "--w2v-epochs", "2", "--min-word-frequency", "1",
+                           "--tune-thresholds", "--output-dir", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "test_results.json").read_text())["metrics"]["tickets"]
+    assert results["examples"] == 60 and results["micro_f1"] > 0.5  # keywords name the tags: learnable in 60 steps
+    assert len(json.loads((out / "config.json").read_text())["tasks"]["tickets"]["head_options"]["thresholds"]) == 4
+    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--", "refund crash the app"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [output] = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert set(output["predictions"]["tickets"]["probabilities"]) == set(words)
+    assert set(output["predictions"]["tickets"]["labels"]) <= set(words)

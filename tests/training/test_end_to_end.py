@@ -193,7 +193,7 @@ def test_predictor_encode_equals_the_tokenizer_call(tmp_path):
         predictor = Predictor.__new__(Predictor)
         predictor.tokenizer, predictor._backends = tokenizer, {}
         for max_length in (5, 64):
-            ids, mask = predictor.encode(texts, max_length)
+            ids, mask, _ = predictor.encode(texts, max_length)
             expected = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
             assert ids.tolist() == expected["input_ids"].tolist()
             assert mask.tolist() == expected["attention_mask"].tolist()

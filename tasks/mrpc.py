@@ -1,0 +1,31 @@
+"""MRPC from GLUE (Dolan & Brockett 2005): are two news sentences paraphrases? Sentence pairs, 2
+classes (about 68% paraphrases); GLUE reports F1 (of the paraphrase class) and accuracy.
+
+Train 3,668 pairs; test = the GLUE dev set (408), since GLUE's test labels are hidden. Read from
+``<data_dir>/glue/MRPC/{train,dev}.tsv`` (UTF-8 TSV with a byte-order mark, header ``Quality #1 ID
+#2 ID #1 String #2 String``); without them, Hugging Face ``datasets`` downloads GLUE.
+"""
+
+from mtl_text import Task, missing_data_error, read_tsv, register_task
+
+LABELS = ("not_equivalent", "equivalent")
+FILES = {"train": "glue/MRPC/train.tsv", "test": "glue/MRPC/dev.tsv"}
+
+
+def load(data_dir):
+    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
+    if paths and all(p.is_file() for p in paths.values()):
+        return {split: read_tsv(p, text_field="#1 String", text_pair_field="#2 String", label_field="Quality", labels=LABELS,
+                                encoding="utf-8-sig") for split, p in paths.items()}
+    try:
+        import datasets
+
+        glue = datasets.load_dataset("nyu-mll/glue", "mrpc")
+        return {split: {"text": glue[hf]["sentence1"], "text_pair": glue[hf]["sentence2"], "label": glue[hf]["label"]}
+                for split, hf in (("train", "train"), ("test", "validation"))}
+    except Exception as e:
+        raise missing_data_error("mrpc", list(paths.values()), "Or download MRPC from https://gluebenchmark.com/tasks.", e) from e
+
+
+register_task(Task(name="mrpc", labels=LABELS, load=load, max_length=128, text_pair=True, num_examples={"train": 3668, "test": 408},
+                   description="MRPC (GLUE): are two sentences paraphrases? 2 classes (pairs; F1 and accuracy)"))

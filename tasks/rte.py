@@ -1,0 +1,30 @@
+"""RTE from GLUE (recognising textual entailment; Dagan et al. 2005 and its successors): does the
+first text entail the second? Sentence pairs, 2 classes; GLUE reports accuracy.
+
+Train 2,490 pairs; test = the GLUE dev set (277), since GLUE's test labels are hidden. Read from
+``<data_dir>/glue/RTE/{train,dev}.tsv`` (UTF-8 TSV, header ``index sentence1 sentence2 label``);
+without them, Hugging Face ``datasets`` downloads GLUE.
+"""
+
+from mtl_text import Task, missing_data_error, read_tsv, register_task
+
+LABELS = ("entailment", "not_entailment")
+FILES = {"train": "glue/RTE/train.tsv", "test": "glue/RTE/dev.tsv"}
+
+
+def load(data_dir):
+    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
+    if paths and all(p.is_file() for p in paths.values()):
+        return {split: read_tsv(p, text_field="sentence1", text_pair_field="sentence2", labels=LABELS) for split, p in paths.items()}
+    try:
+        import datasets
+
+        glue = datasets.load_dataset("nyu-mll/glue", "rte")
+        return {split: {"text": glue[hf]["sentence1"], "text_pair": glue[hf]["sentence2"], "label": glue[hf]["label"]}
+                for split, hf in (("train", "train"), ("test", "validation"))}
+    except Exception as e:
+        raise missing_data_error("rte", list(paths.values()), "Or download RTE from https://gluebenchmark.com/tasks.", e) from e
+
+
+register_task(Task(name="rte", labels=LABELS, load=load, max_length=256, text_pair=True, num_examples={"train": 2490, "test": 277},
+                   description="RTE (GLUE): does the first text entail the second? 2 classes (pairs; accuracy)"))

@@ -1,0 +1,30 @@
+"""STS-B from GLUE (Cer et al. 2017): how similar are two sentences, from 0 to 5? Sentence pairs,
+regression; GLUE reports the Pearson and Spearman correlations.
+
+Train 5,749 pairs; test = the GLUE dev set (1,500), since GLUE's test labels are hidden. Read from
+``<data_dir>/glue/STS-B/{train,dev}.tsv`` (UTF-8 TSV, header ``index genre filename year old_index
+source1 source2 sentence1 sentence2 score``); without them, Hugging Face ``datasets`` downloads GLUE.
+"""
+
+from mtl_text import Task, missing_data_error, read_tsv, register_task
+
+FILES = {"train": "glue/STS-B/train.tsv", "test": "glue/STS-B/dev.tsv"}
+
+
+def load(data_dir):
+    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
+    if paths and all(p.is_file() for p in paths.values()):
+        return {split: read_tsv(p, text_field="sentence1", text_pair_field="sentence2", label_field="score") for split, p in paths.items()}
+    try:
+        import datasets
+
+        glue = datasets.load_dataset("nyu-mll/glue", "stsb")
+        return {split: {"text": glue[hf]["sentence1"], "text_pair": glue[hf]["sentence2"], "label": glue[hf]["label"]}
+                for split, hf in (("train", "train"), ("test", "validation"))}
+    except Exception as e:
+        raise missing_data_error("stsb", list(paths.values()), "Or download STS-B from https://gluebenchmark.com/tasks.", e) from e
+
+
+register_task(Task(name="stsb", labels=("similarity",), load=load, max_length=128, problem_type="regression", text_pair=True,
+                   num_examples={"train": 5749, "test": 1500},
+                   description="STS-B (GLUE): similarity of two sentences, 0-5 (regression, pairs; Pearson/Spearman)"))
