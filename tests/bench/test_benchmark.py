@@ -64,25 +64,32 @@ def test_measure_counts_passes_and_latency_calls():
         measure(predict, [])
 
 
-def _row(encoder, mode, setting, tasks, accs):
+def _row(encoder, mode, setting, tasks, scores):
     row = Row(f"{encoder}/{mode}/{setting}/{tasks}", "mtl-text", tasks, encoder, mode, setting)
-    row.result = {"metrics": {t: {"accuracy": a} for t, a in zip(tasks, accs)}}
+    metric = {"sst2": "accuracy", "stsb": "pearson"}
+    row.result = {"metrics": {t: {metric[t]: v, "macro_f1": 0.0} for t, v in zip(tasks, scores)}}
     return row
 
 
-def test_transfer_report_differences_and_negative_flags():
-    rows = [_row("word2vec", "fine-tuned", "single", ["a"], [0.80]), _row("word2vec", "fine-tuned", "single", ["b"], [0.70]),
-            _row("word2vec", "fine-tuned", "multi", ["a", "b"], [0.85, 0.65]),
-            _row("random", "fine-tuned", "multi", ["a", "b"], [0.75, 0.68])]
-    report = {(r["comparison"], r["task"], r["encoder"]): r for r in transfer_report(rows, ["a", "b"])}
+def test_transfer_report_compares_each_tasks_primary_metric_and_flags_losses():
+    rows = [_row("word2vec", "fine-tuned", "single", ["sst2"], [0.80]), _row("word2vec", "fine-tuned", "single", ["stsb"], [0.70]),
+            _row("word2vec", "fine-tuned", "multi", ["sst2", "stsb"], [0.85, 0.65]),
+            _row("random", "fine-tuned", "multi", ["sst2", "stsb"], [0.75, 0.68])]
+    report = {(r["comparison"], r["task"], r["encoder"]): r for r in transfer_report(rows, ["sst2", "stsb"])}
     assert len(report) == 4
-    mt_a = report[("multi-task - single-task", "a", "word2vec")]
-    assert mt_a["delta"] == pytest.approx(0.05) and not mt_a["negative"]
-    mt_b = report[("multi-task - single-task", "b", "word2vec")]
-    assert mt_b["delta"] == pytest.approx(-0.05) and mt_b["negative"]
-    pre_b = report[("pretrained - from scratch", "b", "word2vec")]
+    mt_a = report[("multi-task - single-task", "sst2", "word2vec")]
+    assert mt_a["delta"] == pytest.approx(0.05) and not mt_a["negative"] and mt_a["metric"] == "accuracy"
+    mt_b = report[("multi-task - single-task", "stsb", "word2vec")]
+    assert mt_b["delta"] == pytest.approx(-0.05) and mt_b["negative"] and mt_b["metric"] == "pearson"
+    pre_b = report[("pretrained - from scratch", "stsb", "word2vec")]
     assert pre_b["delta"] == pytest.approx(-0.03) and pre_b["negative"] and pre_b["setting"] == "multi"
-    assert report[("pretrained - from scratch", "a", "word2vec")]["delta"] == pytest.approx(0.10)
+    assert report[("pretrained - from scratch", "sst2", "word2vec")]["delta"] == pytest.approx(0.10)
+
+
+def test_baseline_rows_only_for_single_text_single_label_tasks():
+    rows = plan_rows(BenchmarkArguments(tasks=["sst2", "stsb", "goemotions"], encoders=["word2vec"], modes=["fine-tuned"]))
+    assert [r.name for r in rows if r.method != "mtl-text"] == ["tfidf-linearsvc (sst2)", "fasttext (sst2)"]
+    assert len([r for r in rows if r.method == "mtl-text"]) == 3 + 1
 
 
 def test_plan_rows_matrix():

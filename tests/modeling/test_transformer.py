@@ -237,3 +237,21 @@ def test_minilm_fine_tunes_on_real_data_then_predicts(minilm_two_layers, data_di
     lines = [json.loads(line) for line in proc.stdout.decode().splitlines()]
     assert [set(r["predictions"]) for r in lines] == [{"sst2", "trec"}] * 2
     assert all(r["predictions"]["trec"]["label"] in ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM") for r in lines)
+
+
+def test_pair_tasks_with_a_frozen_transformer_cache_features_and_restore_identically(tiny_bert_dir, data_dir, tmp_path):
+    """Pairs through a transformer: segment ids reach the model in the cached features (training) as
+    at prediction, so the restored model scores the test pairs exactly as the test table says."""
+    from mtl_text import Predictor, load_task_splits
+
+    out = tmp_path / "pairs"
+    train_main(["--encoder", "transformer", "--model-name-or-path", str(tiny_bert_dir), "--tasks", "stsb", "mrpc", "--data-dir", str(data_dir),
+                "--max-train-examples", "160", "--max-steps", "12", "--eval-every", "6", "--batch-size", "16", "--seed", "5",
+                "--freeze-encoder", "--output-dir", str(out)])
+    results = json.loads((out / "test_results.json").read_text())["metrics"]
+    predictor = Predictor.from_pretrained(out)
+    for task, metric in (("stsb", "pearson"), ("mrpc", "f1")):
+        test = load_task_splits(task, data_dir)["test"]
+        predicted = predictor.predict_labels(test["text"], [task], text_pairs=test["text_pair"])[task]
+        assert predictor.model.head(task).compute_metrics(predicted, torch.tensor(test["label"]))[metric] == pytest.approx(
+            results[task][metric], abs=1e-6)
