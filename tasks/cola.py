@@ -1,5 +1,6 @@
 """CoLA from GLUE (Warstadt et al. 2019): is the sentence grammatical? 2 classes, imbalanced (about
-70% acceptable); GLUE reports the Matthews correlation.
+70% acceptable); GLUE reports the Matthews correlation, which is also what model selection uses
+here (accuracy would favour predicting "acceptable" for everything).
 
 Train 8,551 sentences; test = the GLUE dev set (1,043), since GLUE's test labels are hidden. Read from
 ``<data_dir>/glue/CoLA/{train,dev}.tsv`` (UTF-8 TSV without header: source, label 0/1, original
@@ -28,4 +29,5 @@ def load(data_dir):
 
 
 register_task(Task(name="cola", labels=LABELS, load=load, max_length=64, num_examples={"train": 8551, "test": 1043},
+                   primary_metric="matthews_corrcoef",
                    description="CoLA (GLUE): is the sentence grammatical? 2 classes, imbalanced (Matthews correlation)"))

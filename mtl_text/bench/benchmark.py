@@ -72,12 +72,10 @@ class Row:
 
 
 def primary_metric(task: str) -> str:
-    """The primary metric of a task's head (accuracy, macro_f1, pearson, ...)."""
+    """The primary metric of a task (accuracy, macro_f1, pearson, ...)."""
     from ..data.tasks import get_task
-    from ..modeling.heads import head_type
 
-    t = get_task(task)
-    return head_type(t.problem_type).task_metric_names(t.labels)[0]
+    return get_task(task).metric_names[0]
 
 
 def has_baselines(task: str) -> bool:

@@ -77,6 +77,9 @@ class Task:
         class_weights: weights of the single-label loss per label: ``"balanced"`` (``n / (num_labels
             * count_i)`` on the training split) or one number per label; ``None``: unweighted.
             ``--class-weights`` overrides it.
+        primary_metric: the metric model selection and early stopping use for this task, one of its
+            head's metrics where higher is better (``None``: the head type's primary, accuracy for
+            single-label classification); CoLA uses ``matthews_corrcoef``, GLUE's metric for it.
         num_examples: the published size of each split the loader returns (e.g.
             ``{"train": 67349, "test": 872}``), where known. A split loaded with another number of
             examples is an error naming its source: a damaged or incomplete file is never used
@@ -98,6 +101,7 @@ class Task:
     num_examples: Mapping[str, int] | None = None
     class_weights: str | Sequence[float] | None = None
     text_pair: bool = False
+    primary_metric: str | None = None
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
@@ -120,10 +124,25 @@ class Task:
                 isinstance(self.class_weights, str) or len(self.class_weights) != len(self.labels)):
             raise ValueError(f"task '{self.name}': class_weights must be 'balanced' or one number per label, got {self.class_weights!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
+        self.metric_names  # noqa: B018 -- a primary metric the head does not report fails here
 
     @property
     def num_labels(self) -> int:
         return len(self.labels)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """The metrics this task's head reports, its primary metric first.
+
+        Raises:
+            ValueError: a ``primary_metric`` the head does not report, or one where lower is better.
+        """
+        from ..modeling.heads import HEAD_TYPES, ordered_metrics
+
+        try:
+            return ordered_metrics(HEAD_TYPES[self.problem_type].task_metric_names(self.labels), self.primary_metric)
+        except ValueError as e:
+            raise ValueError(f"task '{self.name}': {e}") from None
 
 
 _REGISTRY: dict[str, Task] = {}

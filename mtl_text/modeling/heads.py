@@ -49,6 +49,9 @@ class Head(nn.Module):
         labels: the task's label names.
         hidden_size: width of the hidden layer, 0 for none.
         dropout: dropout probability before each linear layer, in ``[0, 1)``.
+        primary_metric: the metric model selection uses for this task, one of the head's metrics
+            where higher is better (default: the head type's first, e.g. CoLA picks
+            ``matthews_corrcoef`` over ``accuracy``).
 
     Class attributes a subclass sets:
         problem_type: the registered name.
@@ -58,7 +61,8 @@ class Head(nn.Module):
         min_labels: the fewest labels (outputs) a task of this type has.
 
     Raises:
-        ValueError: ``dropout`` outside ``[0, 1)``, or an option the head type does not take.
+        ValueError: ``dropout`` outside ``[0, 1)``, a ``primary_metric`` the head does not report (or
+            one where lower is better), or an option the head type does not take.
     """
 
     problem_type: str = ""
@@ -66,14 +70,16 @@ class Head(nn.Module):
     stratify: bool = False
     min_labels: int = 2
 
-    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1, **options):
+    def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
+                 primary_metric: str | None = None, **options):
         super().__init__()
         if options:
             raise ValueError(f"{type(self).__name__} takes no option(s) {sorted(options)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.labels = list(labels)
-        self.metric_names = self.task_metric_names(self.labels)
+        self.chosen_primary = primary_metric
+        self.metric_names = ordered_metrics(self.task_metric_names(self.labels), primary_metric)
         layers: list[nn.Module] = [nn.Dropout(dropout)]
         if hidden_size > 0:
             layers += [nn.Linear(input_dim, hidden_size), nn.Tanh(), nn.Dropout(dropout)]
@@ -104,7 +110,7 @@ class Head(nn.Module):
 
     def options(self) -> dict:
         """The head's options as saved in ``config.json`` (rebuilt with them on loading)."""
-        return {}
+        return {"primary_metric": self.chosen_primary} if self.chosen_primary else {}
 
     @property
     def num_outputs(self) -> int:
@@ -173,8 +179,8 @@ class SingleLabelClassificationHead(Head):
     stratify = True
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
-                 class_weights: Sequence[float] | None = None):
-        super().__init__(input_dim, labels, hidden_size, dropout)
+                 class_weights: Sequence[float] | None = None, **options):
+        super().__init__(input_dim, labels, hidden_size, dropout, **options)
         if class_weights is not None:
             class_weights = [float(w) for w in class_weights]
             if len(class_weights) != len(self.labels) or not all(w > 0 for w in class_weights):
@@ -189,7 +195,8 @@ class SingleLabelClassificationHead(Head):
         return (cls.metric_names[0], "f1", *cls.metric_names[1:]) if len(labels) == 2 else cls.metric_names
 
     def options(self) -> dict:
-        return {} if self.class_weights is None else {"class_weights": [round(w, 6) for w in self.class_weights.tolist()]}
+        weights = {} if self.class_weights is None else {"class_weights": [round(w, 6) for w in self.class_weights.tolist()]}
+        return {**super().options(), **weights}
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Cross-entropy, class-weighted when the head has class weights; ``labels``: ``(batch,)`` class ids."""
@@ -236,8 +243,8 @@ class MultiLabelClassificationHead(Head):
     metric_names = ("macro_f1", "micro_f1", "exact_match")
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
-                 thresholds: Sequence[float] | None = None):
-        super().__init__(input_dim, labels, hidden_size, dropout)
+                 thresholds: Sequence[float] | None = None, **options):
+        super().__init__(input_dim, labels, hidden_size, dropout, **options)
         thresholds = [0.5] * len(self.labels) if thresholds is None else [float(t) for t in thresholds]
         if len(thresholds) != len(self.labels) or not all(0 < t < 1 for t in thresholds):
             raise ValueError(f"thresholds must be {len(self.labels)} numbers in (0, 1), one per label, got {thresholds}")
@@ -267,7 +274,7 @@ class MultiLabelClassificationHead(Head):
 
     def options(self) -> dict:
         thresholds = [round(t, 6) for t in self.thresholds.tolist()]
-        return {} if all(t == 0.5 for t in thresholds) else {"thresholds": thresholds}
+        return {**super().options(), **({} if all(t == 0.5 for t in thresholds) else {"thresholds": thresholds})}
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Binary cross-entropy over every label; ``labels``: ``(batch, num_labels)`` multi-hot.
@@ -366,8 +373,8 @@ class RegressionHead(Head):
     min_labels = 1
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
-                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None):
-        super().__init__(input_dim, labels, hidden_size, dropout)
+                 target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None, **options):
+        super().__init__(input_dim, labels, hidden_size, dropout, **options)
         k = len(self.labels)
         mean = [0.0] * k if target_mean is None else [float(m) for m in target_mean]
         std = [1.0] * k if target_std is None else [float(v) for v in target_std]
@@ -406,8 +413,9 @@ class RegressionHead(Head):
 
     def options(self) -> dict:
         if not self.scaled:
-            return {}
-        return {"target_mean": [round(m, 6) for m in self.target_mean.tolist()], "target_std": [round(v, 6) for v in self.target_std.tolist()]}
+            return super().options()
+        return {**super().options(), "target_mean": [round(m, 6) for m in self.target_mean.tolist()],
+                "target_std": [round(v, 6) for v in self.target_std.tolist()]}
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Mean squared error of the outputs against the (standardised) targets ``(batch, k)``;
@@ -449,6 +457,19 @@ class RegressionHead(Head):
 
 
 LOWER_IS_BETTER = frozenset({"mse"})  # metrics model selection cannot maximise
+
+
+def ordered_metrics(names: Sequence[str], primary: str | None) -> tuple[str, ...]:
+    """``names`` with ``primary`` first (unchanged when it is ``None``).
+
+    Raises:
+        ValueError: ``primary`` is not one of ``names``, or lower is better for it.
+    """
+    if primary is None:
+        return tuple(names)
+    if primary not in names or primary in LOWER_IS_BETTER:
+        raise ValueError(f"primary_metric {primary!r} must be one of {[n for n in names if n not in LOWER_IS_BETTER]}")
+    return (primary, *(n for n in names if n != primary))
 
 HEAD_TYPES: dict[str, type[Head]] = {}
 

@@ -28,7 +28,7 @@ from ..data.tasks import REGRESSION, SINGLE_LABEL, Task, get_task
 from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from ..errors import ConfigError, ModelLoadError
 from ..modeling.encoders import TransformerEncoder, WordVectorEncoder
-from ..modeling.heads import LOWER_IS_BETTER, head_type
+from ..modeling.heads import LOWER_IS_BETTER
 from ..modeling.model import MultiTaskModel
 from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
 from .config import TrainingConfig
@@ -72,7 +72,7 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         chosen_class_weights(config, task)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
-        reported = {n: set(head_type(t.problem_type).task_metric_names(t.labels)) - LOWER_IS_BETTER for n, t in tasks.items()}
+        reported = {n: set(t.metric_names) - LOWER_IS_BETTER for n, t in tasks.items()}
         lacking = [n for n, names in reported.items() if metric not in names]
         if lacking:
             raise ConfigError(f"--metric-for-best {metric}: not a metric (higher is better) of the head of {lacking}; use 'primary' or one "
@@ -209,9 +209,11 @@ def target_scaling(config: TrainingConfig, task: Task, train) -> dict[str, list[
 
 
 def head_options(config: TrainingConfig, task: Task, train) -> dict:
-    """The options of a task's head computed from its training split: class weights, target scaling."""
+    """The options of a task's head: its primary metric, and those computed from its training split
+    (class weights, target scaling)."""
     weights = class_weights(config, task, train)
-    return {**({"class_weights": weights} if weights else {}), **target_scaling(config, task, train)}
+    primary = {"primary_metric": task.primary_metric} if task.primary_metric else {}
+    return {**primary, **({"class_weights": weights} if weights else {}), **target_scaling(config, task, train)}
 
 
 def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer, splits: dict | None = None) -> MultiTaskModel:

@@ -76,6 +76,20 @@ def test_multi_label_and_weighted_tasks_train_together(mixed_model):
     assert tasks["goemotions"]["problem_type"] == "multi_label_classification"
     weights = tasks["cola"]["head_options"]["class_weights"]
     assert weights[0] > 1 > weights[1]  # unacceptable is the rarer class
+    assert tasks["cola"]["head_options"]["primary_metric"] == "matthews_corrcoef"  # CoLA selects on GLUE's metric
+
+
+def test_a_task_chooses_its_primary_metric_among_its_heads_metrics():
+    from mtl_text import Task
+
+    assert Task(name="t", labels=["a", "b"], load=None, primary_metric="f1").metric_names == ("f1", "accuracy", "macro_f1",
+                                                                                              "matthews_corrcoef")
+    with pytest.raises(ValueError, match=r"task 't': primary_metric 'mse' must be one of \['accuracy'"):
+        Task(name="t", labels=["a", "b"], load=None, primary_metric="mse")
+    head = SingleLabelClassificationHead(4, ["a", "b", "c"], primary_metric="macro_f1")
+    assert head.primary_metric == "macro_f1" and head.options() == {"primary_metric": "macro_f1"}
+    with pytest.raises(ValueError, match="primary_metric 'f1' must be one of"):  # F1 of one class: two-label tasks only
+        SingleLabelClassificationHead(4, ["a", "b", "c"], primary_metric="f1")
 
 
 def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_model, data_dir, python, repo):
