@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if listing:
         for name in list_tasks():
             task = get_task(name)
-            print(f"{name:16} {task.num_labels:3d} labels  {task.problem_type:28} {task.pooling:9} pooling  {task.description}")
+            outputs = f"{task.num_labels} target{'s' if task.num_labels > 1 else ''}" if task.problem_type == "regression" else \
+                f"{task.num_labels} labels"
+            print(f"{name:16} {outputs:>10}  {task.problem_type:28} {'pairs' if task.text_pair else 'texts':5}  {task.pooling:9} pooling  "
+                  f"{task.description}")
         return 0
     train(config)
     return 0

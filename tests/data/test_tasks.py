@@ -19,7 +19,7 @@ from helpers import write_user_task
 
 
 def test_builtin_tasks_are_registered():
-    assert {"20newsgroups", "sst2", "trec", "cola", "goemotions"} <= set(list_tasks())
+    assert {"20newsgroups", "sst2", "trec", "cola", "goemotions", "stsb", "mrpc", "rte"} <= set(list_tasks())
     assert get_task("20newsgroups").num_labels == 20
     assert get_task("sst2").labels == ("negative", "positive")
     assert get_task("trec").num_labels == 6
