@@ -8,7 +8,7 @@ mark, sentence); without them, Hugging Face ``datasets`` downloads GLUE. Try ``-
 cola=balanced`` for the imbalance.
 """
 
-from mtl_text import Task, missing_data_error, read_tsv, register_task
+from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
 
 LABELS = ("unacceptable", "acceptable")
 FILES = {"train": "glue/CoLA/train.tsv", "test": "glue/CoLA/dev.tsv"}
@@ -19,11 +19,8 @@ def load(data_dir):
     if paths and all(p.is_file() for p in paths.values()):
         return {split: read_tsv(p, text_field=3, label_field=1, labels=LABELS, header=False) for split, p in paths.items()}
     try:
-        import datasets
-
-        glue = datasets.load_dataset("nyu-mll/glue", "cola")
-        return {"train": {"text": glue["train"]["sentence"], "label": glue["train"]["label"]},
-                "test": {"text": glue["validation"]["sentence"], "label": glue["validation"]["label"]}}
+        return read_hub_dataset("nyu-mll/glue", "cola", {"train": "train", "test": "validation"},
+                                {"text": "sentence", "label": "label"})
     except Exception as e:
         raise missing_data_error("cola", list(paths.values()), "Or download CoLA from https://gluebenchmark.com/tasks.", e) from e
 

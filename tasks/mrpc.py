@@ -6,7 +6,7 @@ Train 3,668 pairs; test = the GLUE dev set (408), since GLUE's test labels are h
 #2 ID #1 String #2 String``); without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_tsv, register_task
+from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
 
 LABELS = ("not_equivalent", "equivalent")
 FILES = {"train": "glue/MRPC/train.tsv", "test": "glue/MRPC/dev.tsv"}
@@ -18,11 +18,8 @@ def load(data_dir):
         return {split: read_tsv(p, text_field="#1 String", text_pair_field="#2 String", label_field="Quality", labels=LABELS,
                                 encoding="utf-8-sig") for split, p in paths.items()}
     try:
-        import datasets
-
-        glue = datasets.load_dataset("nyu-mll/glue", "mrpc")
-        return {split: {"text": glue[hf]["sentence1"], "text_pair": glue[hf]["sentence2"], "label": glue[hf]["label"]}
-                for split, hf in (("train", "train"), ("test", "validation"))}
+        return read_hub_dataset("nyu-mll/glue", "mrpc", {"train": "train", "test": "validation"},
+                                {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
     except Exception as e:
         raise missing_data_error("mrpc", list(paths.values()), "Or download MRPC from https://gluebenchmark.com/tasks.", e) from e
 

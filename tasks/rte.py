@@ -6,7 +6,7 @@ Train 2,490 pairs; test = the GLUE dev set (277), since GLUE's test labels are h
 without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_tsv, register_task
+from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
 
 LABELS = ("entailment", "not_entailment")
 FILES = {"train": "glue/RTE/train.tsv", "test": "glue/RTE/dev.tsv"}
@@ -17,11 +17,8 @@ def load(data_dir):
     if paths and all(p.is_file() for p in paths.values()):
         return {split: read_tsv(p, text_field="sentence1", text_pair_field="sentence2", labels=LABELS) for split, p in paths.items()}
     try:
-        import datasets
-
-        glue = datasets.load_dataset("nyu-mll/glue", "rte")
-        return {split: {"text": glue[hf]["sentence1"], "text_pair": glue[hf]["sentence2"], "label": glue[hf]["label"]}
-                for split, hf in (("train", "train"), ("test", "validation"))}
+        return read_hub_dataset("nyu-mll/glue", "rte", {"train": "train", "test": "validation"},
+                                {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
     except Exception as e:
         raise missing_data_error("rte", list(paths.values()), "Or download RTE from https://gluebenchmark.com/tasks.", e) from e
 

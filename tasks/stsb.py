@@ -6,7 +6,7 @@ Train 5,749 pairs; test = the GLUE dev set (1,500), since GLUE's test labels are
 source1 source2 sentence1 sentence2 score``); without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_tsv, register_task
+from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
 
 FILES = {"train": "glue/STS-B/train.tsv", "test": "glue/STS-B/dev.tsv"}
 
@@ -16,11 +16,8 @@ def load(data_dir):
     if paths and all(p.is_file() for p in paths.values()):
         return {split: read_tsv(p, text_field="sentence1", text_pair_field="sentence2", label_field="score") for split, p in paths.items()}
     try:
-        import datasets
-
-        glue = datasets.load_dataset("nyu-mll/glue", "stsb")
-        return {split: {"text": glue[hf]["sentence1"], "text_pair": glue[hf]["sentence2"], "label": glue[hf]["label"]}
-                for split, hf in (("train", "train"), ("test", "validation"))}
+        return read_hub_dataset("nyu-mll/glue", "stsb", {"train": "train", "test": "validation"},
+                                {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
     except Exception as e:
         raise missing_data_error("stsb", list(paths.values()), "Or download STS-B from https://gluebenchmark.com/tasks.", e) from e
 

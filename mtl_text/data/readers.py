@@ -18,7 +18,7 @@ import csv
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DataFormatError, DataNotFoundError
@@ -92,6 +92,25 @@ class _Collector:
             )
         pairs = {} if self.pairs is None else {"text_pair": self.pairs}
         return {"text": self.texts, **pairs, "label": self.labels, "source": str(self.path), "lines": self.lines}
+
+
+def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], columns: Mapping[str, str]) -> dict[str, dict]:
+    """Splits of a Hugging Face Hub dataset as column dictionaries, through ``datasets.load_dataset``:
+    the download path of the built-in tasks when their files are not on disk.
+
+    Args:
+        path, name: the dataset and its configuration (``"nyu-mll/glue"``, ``"mrpc"``).
+        splits: our split -> the dataset's (``{"train": "train", "test": "validation"}``).
+        columns: our column -> the dataset's (``{"text": "sentence1", "text_pair": "sentence2", "label": "label"}``).
+
+    Raises:
+        whatever ``datasets`` raises when the download fails (the caller turns it into
+        :func:`missing_data_error`).
+    """
+    import datasets
+
+    data = datasets.load_dataset(path, name)
+    return {ours: {column: data[theirs][source] for column, source in columns.items()} for ours, theirs in splits.items()}
 
 
 def read_sha256_manifest(path: PathLike) -> dict[str, str]:

@@ -36,6 +36,14 @@ from ..data.labels import label_id
 from ..errors import DataFormatError
 
 
+def float_vector_feature(labels: Sequence[str]):
+    """The :mod:`datasets` feature of a ``(len(labels),)`` float vector per example (multi-hot labels,
+    regression targets)."""
+    import datasets
+
+    return datasets.Sequence(datasets.Value("float32"), length=len(labels))
+
+
 class Head(nn.Module):
     """Base class of head types: an MLP on the pooled vector, plus the problem type's loss,
     decoding and metrics.
@@ -252,9 +260,7 @@ class MultiLabelClassificationHead(Head):
 
     @classmethod
     def label_feature(cls, labels: Sequence[str]):
-        import datasets
-
-        return datasets.Sequence(datasets.Value("float32"), length=len(labels))
+        return float_vector_feature(labels)
 
     @classmethod
     def encode_label(cls, value, labels: Sequence[str], where: str) -> list[float]:
@@ -386,9 +392,7 @@ class RegressionHead(Head):
 
     @classmethod
     def label_feature(cls, labels: Sequence[str]):
-        import datasets
-
-        return datasets.Sequence(datasets.Value("float32"), length=len(labels))
+        return float_vector_feature(labels)
 
     @classmethod
     def encode_label(cls, value, labels: Sequence[str], where: str) -> list[float]:

@@ -70,3 +70,18 @@ def test_non_utf8_bytes_name_the_line(tmp_path):
     path = write(tmp_path, "a.jsonl", b'{"text": "fine", "label": 0}\n{"text": "caf\xe9", "label": 1}\n', mode="wb")
     with pytest.raises(DataFormatError, match=r"a\.jsonl, line 2: not valid utf-8"):
         read_jsonl(path, labels=LABELS)
+
+
+def test_hub_datasets_are_read_into_our_columns(monkeypatch):
+    import datasets
+
+    from mtl_text import read_hub_dataset
+
+    glue = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"sentence1": ["a"], "sentence2": ["b"], "label": [1]}),
+                                 "validation": datasets.Dataset.from_dict({"sentence1": ["c"], "sentence2": ["d"], "label": [0]})})
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name: calls.append((path, name)) or glue)
+    splits = read_hub_dataset("nyu-mll/glue", "mrpc", {"train": "train", "test": "validation"},
+                              {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
+    assert calls == [("nyu-mll/glue", "mrpc")]
+    assert splits == {"train": {"text": ["a"], "text_pair": ["b"], "label": [1]}, "test": {"text": ["c"], "text_pair": ["d"], "label": [0]}}
