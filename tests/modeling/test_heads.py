@@ -73,7 +73,7 @@ def test_metric_for_best_must_be_reported_by_every_head(margin_head, tmp_path):
     data = margin_task(tmp_path, "margin2")
     config = mtl_text.TrainingConfig.from_options(tasks=["punctuation_margin2"], data_dir=str(data), output_dir=str(tmp_path / "m"),
                                                   metric_for_best="accuracy")
-    with pytest.raises(mtl_text.ConfigError, match="--metric-for-best accuracy: not a metric of the head of"):
+    with pytest.raises(mtl_text.ConfigError, match="--metric-for-best accuracy: not a metric \\(higher is better\\) of the head of"):
         mtl_text.train(config)
 
 

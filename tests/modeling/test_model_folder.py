@@ -137,7 +137,7 @@ def test_blank_texts_take_one_encoder_pass_together(folder, monkeypatch):
     predictor = Predictor.from_pretrained(folder, batch_size=2)
     calls = []
     forward = predictor.model.encoder.forward
-    monkeypatch.setattr(predictor.model.encoder, "forward", lambda ids, mask: calls.append(ids.shape) or forward(ids, mask))
+    monkeypatch.setattr(predictor.model.encoder, "forward", lambda ids, mask, types=None: calls.append(ids.shape) or forward(ids, mask, types))
     texts = [""] * 1000 + ["great fun", "  ", "who won ?", "a dull film", "\t"]
     results = predictor.predict(texts)
     assert len(calls) == 3  # 4 texts in batches of 2, and one pass for every blank text
