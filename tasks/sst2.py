@@ -4,7 +4,7 @@ Train 67,349 sentences; test = the GLUE dev set (872), since GLUE's test labels 
 from ``<data_dir>/sst2/{train,dev}.tsv``; without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_tsv, register_task
+from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
 
 LABELS = ("negative", "positive")
 FILES = {"train": "sst2/train.tsv", "test": "sst2/dev.tsv"}
@@ -15,11 +15,8 @@ def load(data_dir):
     if paths and all(p.is_file() for p in paths.values()):
         return {split: read_tsv(p, text_field="sentence", label_field="label", labels=LABELS) for split, p in paths.items()}
     try:
-        import datasets
-
-        glue = datasets.load_dataset("nyu-mll/glue", "sst2")
-        return {"train": {"text": glue["train"]["sentence"], "label": glue["train"]["label"]},
-                "test": {"text": glue["validation"]["sentence"], "label": glue["validation"]["label"]}}
+        return read_hub_dataset("nyu-mll/glue", "sst2", {"train": "train", "test": "validation"},
+                                {"text": "sentence", "label": "label"})
     except Exception as e:
         raise missing_data_error("sst2", list(paths.values()),
                                  "Or download SST-2 from https://gluebenchmark.com/tasks.", e) from e

@@ -33,3 +33,17 @@ def label_id(value, labels: Sequence[str], where: str) -> int:
     if text.lstrip("-").isdigit() and 0 <= int(text) < len(labels):
         return int(text)
     raise DataFormatError(f"{where}: unknown label {value!r}; {expected}")
+
+
+def label_list(value, where: str) -> list:
+    """A multi-label example's raw labels as a list: a list or tuple as it is, a string split on
+    commas (``"3,27"`` -> ``["3", "27"]``, empty items dropped).
+
+    Raises:
+        DataFormatError: anything else (named by ``where``).
+    """
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise DataFormatError(f"{where}: a multi-label task needs a list of labels per text, found {value!r}")
+    return list(value)

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..errors import DataFormatError, DataNotFoundError
-from .labels import label_id
+from .labels import label_id, label_list
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,7 @@ def _label(value, labels: Sequence[str] | None, where: str, multi_label: bool = 
     """``value`` as a label id when the task's ``labels`` are given, else unchanged; with
     ``multi_label``, a comma-separated string (or list) of labels as a list of ids."""
     if multi_label:
-        items = [v for v in value.split(",") if v.strip()] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            raise DataFormatError(f"{where}: expected a list of labels, found {value!r}")
-        return [_label(v, labels, where) for v in items]
+        return [_label(v, labels, where) for v in label_list(value, where)]
     return value if labels is None else label_id(value, labels, where)
 
 PathLike = str | os.PathLike

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data.labels import label_id
+from ..data.labels import label_id, label_list
 from ..errors import DataFormatError
 
 
@@ -269,12 +269,8 @@ class MultiLabelClassificationHead(Head):
         Raises:
             DataFormatError: a label that is not one of ``labels``, or a value that is not a list.
         """
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise DataFormatError(f"{where}: a multi-label task needs a list of labels per text, found {value!r}")
         hot = [0.0] * len(labels)
-        for item in value:
+        for item in label_list(value, where):
             hot[label_id(item, labels, where)] = 1.0
         return hot
 
