@@ -8,21 +8,18 @@ mark, sentence); without them, Hugging Face ``datasets`` downloads GLUE. Try ``-
 cola=balanced`` for the imbalance.
 """
 
-from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
+from mtl_text import Task, read_local_or_hub, read_tsv, register_task
 
 LABELS = ("unacceptable", "acceptable")
 FILES = {"train": "glue/CoLA/train.tsv", "test": "glue/CoLA/dev.tsv"}
 
 
 def load(data_dir):
-    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
-    if paths and all(p.is_file() for p in paths.values()):
-        return {split: read_tsv(p, text_field=3, label_field=1, labels=LABELS, header=False) for split, p in paths.items()}
-    try:
-        return read_hub_dataset("nyu-mll/glue", "cola", {"train": "train", "test": "validation"},
-                                {"text": "sentence", "label": "label"})
-    except Exception as e:
-        raise missing_data_error("cola", list(paths.values()), "Or download CoLA from https://gluebenchmark.com/tasks.", e) from e
+    return read_local_or_hub(
+        "cola", data_dir, FILES,
+        read=lambda path: read_tsv(path, text_field=3, label_field=1, labels=LABELS, header=False),
+        hub=("nyu-mll/glue", "cola", {"train": "train", "test": "validation"}, {"text": "sentence", "label": "label"}),
+        how_to_get="Or download CoLA from https://gluebenchmark.com/tasks.")
 
 
 register_task(Task(name="cola", labels=LABELS, load=load, max_length=64, num_examples={"train": 8551, "test": 1043},

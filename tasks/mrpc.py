@@ -6,22 +6,20 @@ Train 3,668 pairs; test = the GLUE dev set (408), since GLUE's test labels are h
 #2 ID #1 String #2 String``); without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
+from mtl_text import Task, read_local_or_hub, read_tsv, register_task
 
 LABELS = ("not_equivalent", "equivalent")
 FILES = {"train": "glue/MRPC/train.tsv", "test": "glue/MRPC/dev.tsv"}
 
 
 def load(data_dir):
-    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
-    if paths and all(p.is_file() for p in paths.values()):
-        return {split: read_tsv(p, text_field="#1 String", text_pair_field="#2 String", label_field="Quality", labels=LABELS,
-                                encoding="utf-8-sig") for split, p in paths.items()}
-    try:
-        return read_hub_dataset("nyu-mll/glue", "mrpc", {"train": "train", "test": "validation"},
-                                {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
-    except Exception as e:
-        raise missing_data_error("mrpc", list(paths.values()), "Or download MRPC from https://gluebenchmark.com/tasks.", e) from e
+    return read_local_or_hub(
+        "mrpc", data_dir, FILES,
+        read=lambda path: read_tsv(path, text_field="#1 String", text_pair_field="#2 String", label_field="Quality", labels=LABELS,
+                                   encoding="utf-8-sig"),
+        hub=("nyu-mll/glue", "mrpc", {"train": "train", "test": "validation"},
+             {"text": "sentence1", "text_pair": "sentence2", "label": "label"}),
+        how_to_get="Or download MRPC from https://gluebenchmark.com/tasks.")
 
 
 register_task(Task(name="mrpc", labels=LABELS, load=load, max_length=128, text_pair=True, num_examples={"train": 3668, "test": 408},

@@ -6,21 +6,19 @@ Train 2,490 pairs; test = the GLUE dev set (277), since GLUE's test labels are h
 without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
+from mtl_text import Task, read_local_or_hub, read_tsv, register_task
 
 LABELS = ("entailment", "not_entailment")
 FILES = {"train": "glue/RTE/train.tsv", "test": "glue/RTE/dev.tsv"}
 
 
 def load(data_dir):
-    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
-    if paths and all(p.is_file() for p in paths.values()):
-        return {split: read_tsv(p, text_field="sentence1", text_pair_field="sentence2", labels=LABELS) for split, p in paths.items()}
-    try:
-        return read_hub_dataset("nyu-mll/glue", "rte", {"train": "train", "test": "validation"},
-                                {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
-    except Exception as e:
-        raise missing_data_error("rte", list(paths.values()), "Or download RTE from https://gluebenchmark.com/tasks.", e) from e
+    return read_local_or_hub(
+        "rte", data_dir, FILES,
+        read=lambda path: read_tsv(path, text_field="sentence1", text_pair_field="sentence2", labels=LABELS),
+        hub=("nyu-mll/glue", "rte", {"train": "train", "test": "validation"},
+             {"text": "sentence1", "text_pair": "sentence2", "label": "label"}),
+        how_to_get="Or download RTE from https://gluebenchmark.com/tasks.")
 
 
 register_task(Task(name="rte", labels=LABELS, load=load, max_length=256, text_pair=True, num_examples={"train": 2490, "test": 277},

@@ -4,22 +4,18 @@ Train 67,349 sentences; test = the GLUE dev set (872), since GLUE's test labels 
 from ``<data_dir>/sst2/{train,dev}.tsv``; without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
+from mtl_text import Task, read_local_or_hub, read_tsv, register_task
 
 LABELS = ("negative", "positive")
 FILES = {"train": "sst2/train.tsv", "test": "sst2/dev.tsv"}
 
 
 def load(data_dir):
-    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
-    if paths and all(p.is_file() for p in paths.values()):
-        return {split: read_tsv(p, text_field="sentence", label_field="label", labels=LABELS) for split, p in paths.items()}
-    try:
-        return read_hub_dataset("nyu-mll/glue", "sst2", {"train": "train", "test": "validation"},
-                                {"text": "sentence", "label": "label"})
-    except Exception as e:
-        raise missing_data_error("sst2", list(paths.values()),
-                                 "Or download SST-2 from https://gluebenchmark.com/tasks.", e) from e
+    return read_local_or_hub(
+        "sst2", data_dir, FILES,
+        read=lambda path: read_tsv(path, text_field="sentence", label_field="label", labels=LABELS),
+        hub=("nyu-mll/glue", "sst2", {"train": "train", "test": "validation"}, {"text": "sentence", "label": "label"}),
+        how_to_get="Or download SST-2 from https://gluebenchmark.com/tasks.")
 
 
 register_task(Task(name="sst2", labels=LABELS, load=load, max_length=64, num_examples={"train": 67349, "test": 872},

@@ -6,20 +6,18 @@ Train 5,749 pairs; test = the GLUE dev set (1,500), since GLUE's test labels are
 source1 source2 sentence1 sentence2 score``); without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, missing_data_error, read_hub_dataset, read_tsv, register_task
+from mtl_text import Task, read_local_or_hub, read_tsv, register_task
 
 FILES = {"train": "glue/STS-B/train.tsv", "test": "glue/STS-B/dev.tsv"}
 
 
 def load(data_dir):
-    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
-    if paths and all(p.is_file() for p in paths.values()):
-        return {split: read_tsv(p, text_field="sentence1", text_pair_field="sentence2", label_field="score") for split, p in paths.items()}
-    try:
-        return read_hub_dataset("nyu-mll/glue", "stsb", {"train": "train", "test": "validation"},
-                                {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
-    except Exception as e:
-        raise missing_data_error("stsb", list(paths.values()), "Or download STS-B from https://gluebenchmark.com/tasks.", e) from e
+    return read_local_or_hub(
+        "stsb", data_dir, FILES,
+        read=lambda path: read_tsv(path, text_field="sentence1", text_pair_field="sentence2", label_field="score"),
+        hub=("nyu-mll/glue", "stsb", {"train": "train", "test": "validation"},
+             {"text": "sentence1", "text_pair": "sentence2", "label": "label"}),
+        how_to_get="Or download STS-B from https://gluebenchmark.com/tasks.")
 
 
 register_task(Task(name="stsb", labels=("similarity",), load=load, max_length=128, problem_type="regression", text_pair=True,

@@ -1,9 +1,9 @@
 """Data: tasks and their registry, readers of labelled files, splits, tokenization, and task sampling
 (which task each training step draws from)."""
 
-from .readers import missing_data_error, read_csv, read_hub_dataset, read_jsonl, read_sha256_manifest, read_tsv
+from .readers import missing_data_error, read_csv, read_hub_dataset, read_jsonl, read_local_or_hub, read_sha256_manifest, read_tsv
 from .splits import load_task_splits, resolve_data_dir
 from .tasks import Task, get_task, list_tasks, load_task_file, register_task
 
-__all__ = ["Task", "get_task", "list_tasks", "load_task_file", "load_task_splits", "missing_data_error", "read_csv", "read_hub_dataset", "read_jsonl",
+__all__ = ["Task", "get_task", "list_tasks", "load_task_file", "load_task_splits", "missing_data_error", "read_csv", "read_hub_dataset", "read_jsonl", "read_local_or_hub",
            "read_sha256_manifest", "read_tsv", "register_task", "resolve_data_dir"]

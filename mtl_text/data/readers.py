@@ -110,6 +110,31 @@ def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], col
     return {ours: {column: data[theirs][source] for column, source in columns.items()} for ours, theirs in splits.items()}
 
 
+def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str], read, hub: tuple, how_to_get: str) -> dict[str, dict]:
+    """A built-in task's splits: its local files when all are there, else the Hugging Face Hub.
+
+    Args:
+        task: the task's name (for the error).
+        data_dir: the data folder, or ``None``.
+        files: split -> file path relative to ``data_dir``.
+        read: reads one local file into a column dictionary (e.g. a :func:`read_tsv` call).
+        hub: the arguments of :func:`read_hub_dataset` (``path, name, splits, columns``).
+        how_to_get: one sentence on how to obtain the files, for the error.
+
+    Raises:
+        DataNotFoundError: the files are missing and the download fails too
+            (:func:`missing_data_error`, naming the files looked for and the download's error).
+        DataFormatError: a local file is malformed (from ``read``).
+    """
+    paths = {split: data_dir / name for split, name in files.items()} if data_dir else {}
+    if paths and all(p.is_file() for p in paths.values()):
+        return {split: read(p) for split, p in paths.items()}
+    try:
+        return read_hub_dataset(*hub)
+    except Exception as e:
+        raise missing_data_error(task, list(paths.values()), how_to_get, e) from e
+
+
 def read_sha256_manifest(path: PathLike) -> dict[str, str]:
     """A ``sha256sum`` listing (``<64 hex>  <name>`` per line) as name -> hex digest.
 
