@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, seed_option, task_file_option
+from ..errors import ConfigError
 from .parsing import ArgumentParser
 
 
@@ -15,6 +16,10 @@ from .parsing import ArgumentParser
 class EvaluateArguments(Arguments):
     model: str = field(metadata={"help": "a model folder written by training"})
     tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
+    task: str | None = field(default=None, metadata={
+        "help": "cross-domain evaluation: score --head on this task's split instead (any registered task with the same problem "
+                "type and label names, e.g. a sentiment head on another sentiment data set)"})
+    head: str | None = field(default=None, metadata={"help": "the head that scores --task"})
     task_file: list[str] = task_file_option()
     split: Literal["test", "validation"] = field(default="test", metadata={
         "help": "which split; validation is carved out of train as in training (same --seed and --validation-size)"})
@@ -24,9 +29,18 @@ class EvaluateArguments(Arguments):
         "help": "fraction of train held out for validation (default: the model's training value)"})
     batch_size: Annotated[int, Range(min=1)] = field(default=128, metadata={"help": "examples per batch and process"})
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
+    predictions: str | None = field(default=None, metadata={
+        "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if (self.task is None) != (self.head is None):
+            raise ConfigError("--task and --head go together: --head NAME scores --task OTHER")
+        if self.task and self.tasks:
+            raise ConfigError("--tasks excludes --task/--head (one cross-task evaluation at a time)")
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -43,13 +57,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     setup_logging(accelerator.is_main_process)
     for spec in args.task_file:
         load_task_file(spec)
+    predictions = {} if args.predictions else None
     results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
-                             accelerator, args.verify_hashes)
+                             accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions)
     if accelerator.is_main_process:
+        if args.task:
+            print(f"head {args.head} of {args.model} on task {args.task} ({args.split} split):")
         print(format_table(results))
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)
+        if args.predictions:
+            with open(args.predictions, "w") as f:
+                json.dump(predictions, f)
     accelerator.end_training()
     return 0
 

@@ -14,7 +14,9 @@ Strategies, with ``N_i`` the number of training examples of task ``i``:
   ``T = 1`` is proportional, ``T -> ∞`` uniform;
 * ``annealed``: ``p_i ∝ N_i^α`` with ``α = 1 - 0.8 (e - 1) / (E - 1)`` in epoch ``e`` of ``E``
   (Stickland & Murray 2019, "BERT and PALs", section 4): proportional in the first epoch, moving
-  towards uniform (``α = 0.2``) in the last.
+  towards uniform (``α = 0.2``) in the last;
+* ``all``: no sampling: every step takes one batch of every task (:meth:`TaskSchedule.tasks_at`), as
+  gradient-aggregation methods (PCGrad, UPGrad) need; its mix is uniform.
 
 Distributed training: the schedule is a pure function of ``(seed, step)``. Every process computes
 the same task for the same step without communicating, so all ranks of a step run the same head
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-STRATEGIES = ("proportional", "uniform", "temperature", "annealed")
+STRATEGIES = ("proportional", "uniform", "temperature", "annealed", "all")
 
 
 def task_probabilities(
@@ -61,7 +63,7 @@ def task_probabilities(
     n = np.array([float(sizes[name]) for name in sizes])
     if strategy == "proportional":
         exponent = 1.0
-    elif strategy == "uniform":
+    elif strategy in ("uniform", "all"):
         exponent = 0.0
     elif strategy == "temperature":
         if temperature <= 0:
@@ -115,6 +117,10 @@ class TaskSchedule:
     def probabilities(self, step: int) -> dict[str, float]:
         """The task mix in force at ``step``."""
         return task_probabilities(self.sizes, self.strategy, self.temperature, self.epoch_of(step), self.num_epochs)
+
+    def tasks_at(self, step: int) -> list[str]:
+        """The tasks of step ``step``: every task with the ``all`` strategy, else :meth:`task_at`'s one."""
+        return list(self.tasks) if self.strategy == "all" else [self.task_at(step)]
 
     def task_at(self, step: int) -> str:
         """The task of step ``step`` (from 0): the same on every process and after a resume."""

@@ -78,12 +78,33 @@ def check_split(task: Task, split: str, dataset: datasets.Dataset, source: str =
                               "damaged or incomplete; replace it with a complete copy")
 
 
+def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: int) -> dict[str, datasets.Dataset]:
+    """Fold ``k`` of ``folds`` of a task's training data (its ``validation`` split joined to ``train``
+    first, if it has one): ``{"train": the other folds, "validation": fold k}``.
+
+    Raises:
+        ValueError: ``k`` outside ``0..folds-1``, or fewer examples (of a label, when stratified) than folds.
+    """
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if not 0 <= k < folds:
+        raise ValueError(f"fold must be in 0..{folds - 1}, got {k}")
+    data = datasets.concatenate_datasets([splits["train"], splits["validation"]]) if "validation" in splits else splits["train"]
+    stratified = head_type(task.problem_type).stratify
+    splitter = (StratifiedKFold if stratified else KFold)(n_splits=folds, shuffle=True, random_state=seed)
+    labels = np.asarray(data["label"]) if stratified else np.zeros(len(data))
+    train_idx, val_idx = list(splitter.split(np.zeros(len(data)), labels))[k]
+    return {"train": data.select(train_idx), "validation": data.select(val_idx)}
+
+
 def load_task_splits(
     task: Task | str,
     data_dir: str | os.PathLike | None = None,
     seed: int = 42,
     validation_size: float = 0.1,
     max_train_examples: int | None = None,
+    fold: tuple[int, int] | None = None,
 ) -> datasets.DatasetDict:
     """Load a task's data as a :class:`datasets.DatasetDict` with ``train``/``validation``/``test``.
 
@@ -92,6 +113,11 @@ def load_task_splits(
     says so (single-label classification). The test split is never touched.
     ``max_train_examples``: keep only the first N examples of the (``seed``-shuffled) train split,
     for quick runs; validation and test stay whole.
+
+    ``fold=(k, K)``: k-fold cross-validation: the training split (with a loader's own validation
+    split joined to it) is cut into ``K`` folds (stratified where the head type says so, shuffled with
+    ``seed``; scikit-learn's ``StratifiedKFold`` / ``KFold``); fold ``k`` is the validation split and
+    the others train.
 
     Returns:
         splits with columns ``text`` (string; and ``text_pair`` for a pair task) and ``label`` (the
@@ -114,7 +140,10 @@ def load_task_splits(
     splits = {split: _to_dataset(task, split, cols) for split, cols in raw.items() if split in SPLITS}
     for split, dataset in splits.items():
         check_split(task, split, dataset, _source(raw[split]))
-    if "validation" not in splits:
+    if fold is not None:
+        splits["train"] = cross_validation_fold(task, splits, *fold, seed=seed)
+        splits["train"], splits["validation"] = splits["train"]["train"], splits["train"]["validation"]
+    elif "validation" not in splits:
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
         stratify = "label" if head_type(task.problem_type).stratify else None

@@ -32,25 +32,34 @@ DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": 
 
 
 @torch.no_grad()
-def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator) -> dict[str, dict[str, float]]:
+def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator, predictions: dict | None = None,
+             heads_of: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
     """Per-task metrics on the given (prepared) dataloaders; every example counted once across processes.
 
     Args:
         model: the (possibly prepared) :class:`~mtl_text.modeling.model.MultiTaskModel`.
-        dataloaders: task name -> batches with ``labels`` and the model's inputs.
+        dataloaders: name -> batches with ``labels`` and the model's inputs.
         accelerator: the run's ``Accelerator``.
+        predictions: if given, filled with name -> ``{"predictions": [...], "references": [...]}``
+            (decoded, one per example, in the split's order), e.g. for paired significance tests.
+        heads_of: name -> the head that scores those batches (default: the head of the same name);
+            cross-task evaluation scores one task's head on another task's split.
 
     Returns:
-        task name -> the head's metrics, plus ``loss`` (mean per example) and ``examples``.
+        name -> the head's metrics, plus ``loss`` (mean per example) and ``examples``.
     """
     heads = accelerator.unwrap_model(model)
     results = {}
     for name, dl in dataloaders.items():
-        head = heads.head(name)
-        logits, refs, loss_sum = collect_logits(model, dl, name, accelerator)
-        results[name] = head.compute_metrics(head.decode(logits), refs)
+        head_name = (heads_of or {}).get(name, name)
+        head = heads.head(head_name)
+        logits, refs, loss_sum = collect_logits(model, dl, head_name, accelerator)
+        decoded = head.decode(logits)
+        results[name] = head.compute_metrics(decoded, refs)
         results[name]["loss"] = loss_sum / max(len(refs), 1)
         results[name]["examples"] = len(refs)
+        if predictions is not None:
+            predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": refs.tolist()}
     return results
 
 
@@ -88,36 +97,71 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
+    """A head can score another task when both have the same problem type, input shape (single texts
+    or pairs) and label names (in any order: references are mapped to the head's ids by name).
+
+    Raises:
+        UnknownHeadError: no head ``head``.
+        ConfigError: the task does not fit the head (the message names what differs).
+    """
+    from ..errors import ConfigError
+
+    info = model.tasks[model.check_tasks([head])[0]]
+    if info["problem_type"] != task.problem_type or info["text_pair"] != task.text_pair:
+        raise ConfigError(f"head {head} ({info['problem_type']}, {'pairs' if info['text_pair'] else 'single texts'}) cannot score task "
+                          f"{task.name} ({task.problem_type}, {'pairs' if task.text_pair else 'single texts'})")
+    if info["labels"] != list(task.labels) and (sorted(info["labels"]) != sorted(task.labels) or task.problem_type != "single_label_classification"):
+        raise ConfigError(f"head {head} has labels {info['labels']}, task {task.name} has {list(task.labels)}: a head scores another "
+                          "task only when the label names are the same (in the same order, for other than single-label tasks)")
+
+
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
-                   accelerator: Accelerator | None = None, verify_hashes: bool = True) -> dict[str, dict[str, float]]:
-    """Score a saved model on its tasks' ``test`` (or ``validation``) splits.
+                   accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str, str] | None = None,
+                   predictions: dict | None = None) -> dict[str, dict[str, float]]:
+    """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
+    another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
     The validation split is carved out of train as in training: ``seed`` and ``validation_size``
     default to the values the model was trained with (recorded in its ``config.json``).
 
+    Args:
+        tasks: the tasks to score (default: every head's own task).
+        heads_of: task name -> the head that scores it (the task need not be one of the model's);
+            its tasks are scored instead of ``tasks``.
+        predictions: if given, filled as in :func:`evaluate`.
+
     Raises:
         ModelLoadError: the folder is not a saved model.
         UnknownHeadError: a task the model has no head for.
+        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     accelerator = accelerator or Accelerator()
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
-    names = model.check_tasks(tasks)
+    heads_of = dict(heads_of) if heads_of else {name: name for name in model.check_tasks(tasks)}
     trained = trained_with(config)
     seed = seed if seed is not None else trained.get("seed", 42)
     validation_size = validation_size if validation_size is not None else trained.get("validation_size", 0.1)
     collator = DataCollatorWithPadding(tokenizer)
     dataloaders = {}
-    for name in names:
-        splits = load_task_splits(get_task(name), data_dir, seed=seed, validation_size=validation_size)
-        tokenized = tokenize_splits(splits, tokenizer, model.tasks[name]["max_length"])[split]
+    for name, head in heads_of.items():
+        task = get_task(name)
+        check_cross_task(model, head, task)
+        splits = load_task_splits(task, data_dir, seed=seed, validation_size=validation_size)
+        head_labels = model.tasks[head]["labels"]
+        if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
+            order = [head_labels.index(label) for label in task.labels]
+            splits = splits.map(lambda row, order=order: {"label": order[row["label"]]})
+        tokenized = tokenize_splits(splits, tokenizer, model.tasks[head]["max_length"])[split]
         dataloaders[name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
-    logger.info("scoring %s on %d process(es)", names, accelerator.num_processes)
+    logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
+                accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
-    return evaluate(model, dataloaders, accelerator)
+    return evaluate(model, dataloaders, accelerator, predictions, heads_of)
 
 
 def trained_with(config: dict) -> dict:

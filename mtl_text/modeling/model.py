@@ -34,6 +34,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -46,8 +47,27 @@ from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, file_record, load_safetenso
 from .encoders import ENCODER_TYPES, build_encoder
 from .heads import HEAD_TYPES, SingleLabelClassificationHead, head_type
 from .pooling import POOLING_MODES, Pooling
+from .weighting import UncertaintyWeighting
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskOutput:
+    """What :meth:`MultiTaskModel.forward` returns when given ``labels`` or ``return_pooled``.
+
+    Attributes:
+        logits: ``(batch, num_outputs)``.
+        loss: the head's loss on the labelled rows (weighted by the model's uncertainty weighting,
+            if any); ``None`` without labels.
+        pooled: the vectors the head read, ``(batch, pooled_dim)``.
+        head_loss: the head's own loss before any weighting (for logs).
+    """
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None
+    pooled: torch.Tensor
+    head_loss: torch.Tensor | None = None
 
 
 class MultiTaskModel(nn.Module):
@@ -66,6 +86,8 @@ class MultiTaskModel(nn.Module):
         word_dropout: in training, the probability of leaving each token out of the pooling (whole
             tokens, as in the Deep Averaging Network, Iyyer et al. 2015); at least one token of a
             non-empty text is always kept. No effect in eval mode.
+        task_balancing: ``"uncertainty"`` adds learned per-task log-variances that weigh the losses
+            (:class:`~mtl_text.modeling.weighting.UncertaintyWeighting`); anything else adds nothing.
 
     Raises:
         ValueError: pooling modes for other tasks than ``tasks``, an unknown problem type, or
@@ -73,7 +95,7 @@ class MultiTaskModel(nn.Module):
     """
 
     def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], pooling: str | Mapping[str, str] = "attention", head_hidden_size: int = 256,
-                 head_dropout: float = 0.1, word_dropout: float = 0.0):
+                 head_dropout: float = 0.1, word_dropout: float = 0.0, task_balancing: str | None = None):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
@@ -95,6 +117,7 @@ class MultiTaskModel(nn.Module):
             {name: head_type(info["problem_type"])(self.pooled_dim(name), info["labels"], head_hidden_size, head_dropout, **options[name])
              for name, info in self.tasks.items()}
         )
+        self.uncertainty = UncertaintyWeighting(self.tasks) if task_balancing == "uncertainty" else None
 
     def pools_pair_separately(self, task: str) -> bool:
         """True when ``task`` reads sentence pairs and the encoder does not read them jointly: the
@@ -106,17 +129,32 @@ class MultiTaskModel(nn.Module):
         return self.poolers[task].output_dim * (4 if self.pools_pair_separately(task) else 1)
 
     def forward(self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, task: str | None = None,
-                features: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+                features: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None, labels: torch.Tensor | None = None,
+                return_pooled: bool = False) -> torch.Tensor | TaskOutput:
         """Logits of one task: ``(batch, seq_len)`` x2 (x3 for pairs: ``token_type_ids``) -> ``(batch, num_outputs)``.
 
         Training calls this with one task per batch (task-homogeneous batches). With ``features``
         (``(batch, pooled_dim)``, from :meth:`pooled_features`) the encoder and pooling are skipped:
         the cache of feature extraction.
+
+        With ``labels`` (for the first ``len(labels)`` rows; rows beyond them, e.g. unlabelled
+        target-domain text, get no loss) or ``return_pooled``, returns a :class:`TaskOutput` with the
+        head's loss (weighted by the uncertainty weighting, if the model has one) and the pooled
+        vectors: the loss is computed inside ``forward`` so that data-parallel wrappers see every
+        parameter it uses.
         """
         if features is None:
             hidden = self.encoder(input_ids, attention_mask, token_type_ids)
             features = self._pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids)
-        return self.heads[task](features)
+        logits = self.heads[task](features)
+        if labels is None and not return_pooled:
+            return logits
+        loss = head_loss = None
+        if labels is not None:
+            loss = head_loss = self.heads[task].loss(logits[: len(labels)], labels)
+            if self.uncertainty is not None:
+                loss = self.uncertainty(task, loss)
+        return TaskOutput(logits, loss, features, head_loss)
 
     def _pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
         """``(batch, seq_len, hidden)`` -> the vector the head of ``task`` reads, ``(batch, pooled_dim)``.
@@ -197,6 +235,7 @@ class MultiTaskModel(nn.Module):
             "pooling": self.pooling_modes,
             "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
             "word_dropout": self.word_dropout,
+            **({"task_balancing": "uncertainty"} if self.uncertainty is not None else {}),
         }
 
     def save_pretrained(self, directory: str | os.PathLike, tokenizer=None, extra_config: Mapping | None = None) -> Path:
@@ -276,7 +315,7 @@ class MultiTaskModel(nn.Module):
         try:
             encoder = build_encoder(config["encoder"])
             model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
-                        config.get("word_dropout", 0.0))
+                        config.get("word_dropout", 0.0), config.get("task_balancing"))
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
             raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
         weights = directory / WEIGHTS_NAME
@@ -364,3 +403,5 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
     integer("head.hidden_size", head.get("hidden_size"), 0)
     probability("head.dropout", head.get("dropout"))
     probability("word_dropout", config.get("word_dropout", 0.0))
+    if config.get("task_balancing", "uncertainty") != "uncertainty":
+        fail("task_balancing", "'uncertainty' or absent", config.get("task_balancing"))

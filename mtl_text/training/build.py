@@ -33,7 +33,7 @@ from ..modeling.model import MultiTaskModel
 from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
 from .config import TrainingConfig
 from .features import cache_features
-from .optimization import parameter_groups
+from .optimization import PlateauSchedule, parameter_groups
 from .streams import TaskBatches
 
 logger = logging.getLogger("mtl_text.train")
@@ -57,6 +57,21 @@ class TrainingSetup:
     steps_per_epoch: int
     global_batch: int
     eval_every: int
+    lineage: dict | None = None  # --init-from: where the model started (saved in config.json)
+    adaptation: dict | None = None  # --adapt: task -> DomainAdaptation
+    plateau: PlateauSchedule | None = None  # --lr-scheduler plateau
+    task_weights: dict[str, float] | None = None  # --task-balancing static
+
+
+@dataclass
+class DomainAdaptation:
+    """One ``--adapt TASK=TARGET``: an endless stream of batches of unlabelled target text, and a fixed
+    sample of target and source inputs on which the MMD between the domains is measured."""
+
+    target: str
+    stream: TaskBatches
+    measure_target: DataLoader
+    measure_source: DataLoader
 
 
 def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
@@ -78,6 +93,79 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
             raise ConfigError(f"--metric-for-best {metric}: not a metric (higher is better) of the head of {lacking}; use 'primary' or one "
                               f"of {sorted(set.intersection(*reported.values()))}")
     return tasks
+
+
+def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
+    """The unlabelled target-domain texts of ``--adapt TASK=TARGET``: a registered task's training texts
+    (labels ignored; its validation split carved out as in training and left out), else a file:
+    ``.jsonl`` with a ``text`` field per line, or one text per line.
+
+    Raises:
+        ConfigError: TARGET is neither a registered task nor an existing file.
+        DataFormatError: a JSON line that is not an object with a string ``text`` (file and line named).
+        DataError: no non-empty text.
+    """
+    import json
+    from pathlib import Path
+
+    from ..data.tasks import list_tasks
+    from ..errors import DataError, DataFormatError
+
+    if target in list_tasks():
+        split = load_task_splits(get_task(target), config.data.data_dir, seed=config.optimization.seed,
+                                 validation_size=config.data.validation_size)["train"]
+        texts = list(split["text"]) + (list(split["text_pair"]) if "text_pair" in split.column_names else [])
+    else:
+        path = Path(target)
+        if not path.is_file():
+            raise ConfigError(f"--adapt: {target!r} is neither a registered task nor a file")
+        texts = []
+        with open(path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if path.suffix == ".jsonl":
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise DataFormatError(f"{path}, line {line_no}: not valid JSON ({e.msg})") from None
+                    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                        raise DataFormatError(f"{path}, line {line_no}: expected an object with a string 'text'")
+                    texts.append(row["text"])
+                else:
+                    texts.append(line.rstrip("\r\n"))
+    texts = [t for t in texts if t.strip()]
+    if not texts:
+        raise DataError(f"--adapt: {target} holds no non-empty text")
+    return texts
+
+
+def build_adaptation(config: TrainingConfig, targets: dict[str, list[str]], splits: dict, model, tokenizer, collator) -> dict:
+    """Per ``--adapt`` task, the :class:`DomainAdaptation` streams (target texts tokenized with the
+    task's maximum length, shuffled with the run's seed) and the fixed samples (at most 1,000 texts
+    each: the target texts and the task's validation texts) on which the MMD is measured."""
+    import datasets
+
+    adaptation = {}
+    batch_size, eval_batch_size, seed = config.optimization.batch_size, config.evaluation.eval_batch_size, config.optimization.seed
+    for name, texts in targets.items():
+        max_length = model.tasks[name]["max_length"]
+
+        def encode(batch, max_length=max_length):
+            return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+        target = datasets.Dataset.from_dict({"text": texts}).map(encode, batched=True, remove_columns=["text"])
+        source = datasets.Dataset.from_dict({"text": splits[name]["validation"]["text"]}).map(encode, batched=True, remove_columns=["text"])
+        generator = torch.Generator().manual_seed(seed)
+        sample = target.shuffle(seed=seed).select(range(min(1000, len(target))))
+        adaptation[name] = DomainAdaptation(
+            target=config.adaptation.targets()[name],
+            stream=TaskBatches(DataLoader(target, batch_size=batch_size, shuffle=True, collate_fn=collator, generator=generator)),
+            measure_target=DataLoader(sample, batch_size=eval_batch_size, collate_fn=collator),
+            measure_source=DataLoader(source.select(range(min(1000, len(source)))), batch_size=eval_batch_size, collate_fn=collator))
+        logger.info("task %s: domain adaptation towards %s (%d unlabelled texts), MMD weight %g", name, adaptation[name].target, len(texts),
+                    config.adaptation.mmd_weight)
+    return adaptation
 
 
 def build_word_vector_encoder(config: TrainingConfig, train_texts: list[str]):
@@ -230,7 +318,7 @@ def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokeniz
                                          "text_pair": t.text_pair, "head_options": options[n]}
                                      for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
-                           word_dropout=config.heads.word_dropout)
+                           word_dropout=config.heads.word_dropout, task_balancing=config.optimization.task_balancing)
     logger.info("pooling: %s", pooling)
     logger.info("model: %.2fM parameters (%.2fM trainable)", sum(p.numel() for p in model.parameters()) / 1e6,
                 sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
@@ -240,24 +328,49 @@ def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokeniz
 def build_training(config: TrainingConfig, accelerator: Accelerator) -> TrainingSetup:
     """Steps 1-5 of the module's text."""
     data, opt = config.data, config.optimization
+    fold = (data.fold, data.cv_folds) if data.cv_folds is not None and data.fold is not None else None
     # --- 1. tasks and data ---------------------------------------------------------------------
     tasks = resolve_tasks(config)
     splits = {}
     for name, task in tasks.items():
         splits[name] = load_task_splits(task, data.data_dir, seed=opt.seed, validation_size=data.validation_size,
-                                        max_train_examples=data.max_train_examples)
+                                        max_train_examples=data.train_example_limits()[name], fold=fold)
         logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
 
-    # --- 2. tokenizer and encoder (word vectors: from training text only) ----------------------
-    if config.encoder.encoder == "transformer":
+    targets = {}  # --adapt: task -> unlabelled target texts
+    for name, target in config.adaptation.targets().items():
+        if tasks[name].text_pair:
+            raise ConfigError(f"--adapt {name}: domain adaptation takes single-text tasks; {name} reads sentence pairs")
+        targets[name] = read_target_texts(target, config)
+
+    # --- 2. tokenizer and encoder (word vectors: from training text only, plus unlabelled target text) ----
+    source = None
+    if config.encoder.init_from:  # sequential transfer: the saved model's encoder and tokenizer
+        from ..transfer.initialization import load_source, transferred_encoder
+
+        source, tokenizer, source_config = load_source(config.encoder.init_from)
+        encoder = transferred_encoder(source, config.encoder.freeze_encoder, config.encoder.freeze_layers)
+        logger.info("encoder: %s's (%s), %s", config.encoder.init_from, source_config["encoder"]["type"],
+                    "frozen (feature extraction)" if config.encoder.freeze_encoder else "fine-tuned")
+    elif config.encoder.encoder == "transformer":
         tokenizer, encoder = build_transformer_encoder(config)
     else:
         train_texts = [text for name in tasks for column in ("text", "text_pair") if column in splits[name]["train"].column_names
                        for text in splits[name]["train"][column]]
-        tokenizer, encoder = build_word_vector_encoder(config, train_texts)
+        tokenizer, encoder = build_word_vector_encoder(config, train_texts + [t for texts in targets.values() for t in texts])
 
     # --- 3. the model --------------------------------------------------------------------------
     model = build_model(config, tasks, encoder, tokenizer, splits)
+    lineage = None
+    if source is not None:
+        from ..transfer.initialization import lineage as make_lineage
+        from ..transfer.initialization import transfer_heads
+
+        reused = transfer_heads(model, source)
+        logger.info("heads taken from %s: %s; new heads: %s", config.encoder.init_from, reused or "none",
+                    [n for n in tasks if n not in reused] or "none")
+        lineage = make_lineage(config.encoder.init_from, source_config, reused)
+        del source
 
     # --- 4. tokenized datasets and dataloaders ------------------------------------------------
     collator = DataCollatorWithPadding(tokenizer)
@@ -271,6 +384,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         val_dls[name] = DataLoader(tokenized["validation"], batch_size=config.evaluation.eval_batch_size, collate_fn=collator)
         test_dls[name] = DataLoader(tokenized["test"], batch_size=config.evaluation.eval_batch_size, collate_fn=collator)
     logger.info("tokenized every split in %.1fs", time.time() - t0)
+    adaptation = build_adaptation(config, targets, splits, model, tokenizer, collator) if targets else None
 
     # --- 5. optimizer, schedule of tasks, learning-rate schedule -------------------------------
     groups = parameter_groups(model, opt.learning_rate, opt.head_learning_rate, config.encoder.layer_lr_decay, opt.weight_decay)
@@ -278,7 +392,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     logger.info("learning rates: encoder %g (layer decay %g), heads %g, warm-up %.0f%%", opt.learning_rate, config.encoder.layer_lr_decay,
                 opt.head_learning_rate, 100 * opt.warmup_ratio)
     sizes = {name: len(splits[name]["train"]) for name in tasks}
-    global_batch = opt.batch_size * accelerator.num_processes * opt.gradient_accumulation_steps
+    # examples per optimizer step, all processes (with --sampling all, every step takes a batch of each task)
+    global_batch = opt.batch_size * accelerator.num_processes * opt.gradient_accumulation_steps * (len(tasks) if opt.sampling == "all" else 1)
     steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / global_batch))
     max_steps = opt.max_steps or max(1, math.ceil(opt.num_epochs * steps_per_epoch))
     num_epochs = max(1, math.ceil(max_steps / steps_per_epoch))
@@ -286,8 +401,14 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
                             num_epochs=num_epochs, strategy=opt.sampling, temperature=opt.temperature)
     # Accelerate's prepared scheduler advances num_processes times per optimizer step, so the schedule
     # is laid out in those units (as in Accelerate's examples); the LR then reaches 0 at max_steps.
-    lr_scheduler = get_scheduler("linear", optimizer, num_warmup_steps=int(opt.warmup_ratio * max_steps) * accelerator.num_processes,
-                                 num_training_steps=max_steps * accelerator.num_processes)
+    warmup = int(opt.warmup_ratio * max_steps) * accelerator.num_processes
+    plateau = None
+    if opt.lr_scheduler == "plateau":  # warm-up, then the rates change only when validation stalls
+        plateau = PlateauSchedule(warmup, factor=opt.plateau_factor, patience=opt.plateau_patience)
+        lr_scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, plateau)
+    else:
+        lr_scheduler = get_scheduler(opt.lr_scheduler if opt.lr_scheduler != "constant" else "constant_with_warmup", optimizer,
+                                     num_warmup_steps=warmup, num_training_steps=max_steps * accelerator.num_processes)
     eval_every = config.evaluation.eval_every or max(1, steps_per_epoch // 2)
     logger.info("training: %d steps (%d per epoch), global batch %d, sampling %s, first-epoch mix %s, validation every %d steps",
                 max_steps, steps_per_epoch, global_batch, opt.sampling,
@@ -299,8 +420,15 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     if config.encoder.encoder == "transformer" and config.encoder.freeze_encoder:
         cache_frozen_features(config, accelerator, accelerator.unwrap_model(model), collator, train_dls, val_dls, test_dls)
     train_streams = {n: TaskBatches(accelerator.prepare_data_loader(dl)) for n, dl in train_dls.items()}
+    for item in (adaptation or {}).values():
+        item.stream = TaskBatches(accelerator.prepare_data_loader(item.stream.dataloader))
+        item.measure_target = accelerator.prepare_data_loader(item.measure_target)
+        item.measure_source = accelerator.prepare_data_loader(item.measure_source)
+    weights = {n: opt.task_weight_overrides().get(n, 1.0) for n in tasks}
+    if opt.task_balancing == "static" and any(w != 1.0 for w in weights.values()):
+        logger.info("static task weights: %s", weights)
     return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_streams, val_dls,
-                         test_dls, max_steps, steps_per_epoch, global_batch, eval_every)
+                         test_dls, max_steps, steps_per_epoch, global_batch, eval_every, lineage, adaptation, plateau, weights)
 
 
 def cache_frozen_features(config: TrainingConfig, accelerator: Accelerator, model: MultiTaskModel, collator, train_dls: dict,

@@ -29,6 +29,7 @@ from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, option_na
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
 from ..modeling.pooling import POOLING_MODES
+from .balancing import BALANCING, GRADIENT_BALANCING
 
 DEFAULT_TASKS = ["20newsgroups", "sst2"]
 TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
@@ -59,6 +60,15 @@ class DataArguments(Arguments):
                 "'none' to tokenize in memory every time"})
     max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "use only the first N (shuffled, seeded) training examples of each task; for quick runs and tests"})
+    task_train_examples: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK=N", "help": "like --max-train-examples for one task (e.g. few labels of a target task beside full source tasks)"})
+    cv_folds: Annotated[int | None, Range(min=2)] = field(default=None, metadata={
+        "metavar": "K",
+        "help": "k-fold cross-validation: split each task's training data into K folds (stratified, seeded) and train K models, "
+                "fold k the validation split of model k; prints and writes the mean and std of every metric over the folds "
+                "(OUTPUT_DIR/cv_results.json; models in OUTPUT_DIR/fold-k). For small tasks where one validation split is too noisy"})
+    fold: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+        "help": "train on one fold of --cv-folds only (0 to K-1): fold k is the validation split, the others train"})
 
     def __post_init__(self):
         if isinstance(self.max_length, dict):  # Python users may give {"sst2": 64}
@@ -68,9 +78,29 @@ class DataArguments(Arguments):
         super().__post_init__()
         if not self.tasks:
             raise ConfigError("--tasks: name at least one task")
+        if self.fold is not None and (self.cv_folds is None or self.fold >= self.cv_folds):
+            raise ConfigError(f"--fold {self.fold} needs --cv-folds K with K > {self.fold}")
         if len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"--tasks: a task is named twice in {self.tasks}")
         self.max_length_overrides()
+        unknown = [i for i in self.task_train_examples if str(i).partition("=")[0] not in self.tasks]
+        if unknown:
+            raise ConfigError(f"--task-train-examples names task(s) not in --tasks {self.tasks}: {unknown}")
+        self.train_example_limits()
+
+    def train_example_limits(self) -> dict[str, int | None]:
+        """Each task's training-example limit: ``--task-train-examples``, else ``--max-train-examples`` (``None``: all).
+
+        Raises:
+            ConfigError: an item that is not ``TASK=N`` with ``N >= 1``.
+        """
+        limits = {}
+        for item in self.task_train_examples:
+            name, sep, value = str(item).partition("=")
+            if not sep or not value.isdigit() or int(value) < 1:
+                raise ConfigError(f"--task-train-examples: expected TASK=N with N >= 1, got {item!r}")
+            limits[name] = int(value)
+        return {name: limits.get(name, self.max_train_examples) for name in self.tasks}
 
     def max_length_overrides(self) -> dict[str, int]:
         """``--max-length`` as task name -> N.
@@ -93,8 +123,9 @@ class EncoderArguments(Arguments):
 
     _argument_group_name = "encoder"
 
-    encoder: Literal["word_vectors", "transformer"] = field(default="word_vectors", metadata={
-        "help": "the shared encoder family: word vectors + pooling, or a pretrained Hugging Face transformer"})
+    encoder: Literal["word_vectors", "transformer", None] = field(default=None, metadata={
+        "help": "the shared encoder family: word_vectors (+ pooling) or a pretrained Hugging Face transformer; default word_vectors, "
+                "or the family of the --init-from model"})
     freeze_encoder: bool = field(default=False, metadata={
         "help": "feature extraction: the encoder does not train, only poolings and heads do; with a transformer and parameter-free "
                 "pooling its pooled vectors are computed once and cached"})
@@ -103,6 +134,12 @@ class EncoderArguments(Arguments):
         "help": f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; default: "
                 "with word vectors each task's own (mean for sentences, attention for 20newsgroups), with a transformer mean; a bare "
                 "MODE applies to every task, TASK=MODE to one (attention is learned per task)"})
+    init_from: str | None = field(default=None, metadata={
+        "metavar": "MODEL_DIR",
+        "help": "sequential transfer: start from a saved mtl-text model: its encoder and tokenizer (vocabulary), and the heads of "
+                "tasks with the same name, labels and problem type; other tasks get new heads. Combines with --freeze-encoder "
+                "(feature extraction from the saved encoder), --freeze-layers and full fine-tuning; excludes --model-name-or-path, "
+                "--vectors and --random-init"})
     # transformer
     model_name_or_path: str | None = field(default=None, metadata={
         "metavar": "NAME_OR_DIR",
@@ -137,8 +174,14 @@ class EncoderArguments(Arguments):
         if isinstance(self.pooling, dict):  # Python users may give {"*": "mean", "sst2": "max"}
             self.pooling = [mode if name == "*" else f"{name}={mode}" for name, mode in self.pooling.items()]
         super().__post_init__()
+        if self.init_from:
+            family = saved_encoder_family(self.init_from)
+            if self.encoder not in (None, family):
+                raise ConfigError(f"--init-from {self.init_from} holds a {family} model; --encoder {self.encoder} does not fit it")
+            self.encoder = family
+        self.encoder = self.encoder or "word_vectors"
         transformer = self.encoder == "transformer"
-        if transformer and not self.model_name_or_path:
+        if transformer and not self.model_name_or_path and not self.init_from:
             raise ConfigError("--encoder transformer needs --model-name-or-path (a hub id or a local model folder)")
         if self.freeze_layers is not None and not transformer:
             raise ConfigError("--freeze-layers applies to --encoder transformer only")
@@ -146,6 +189,9 @@ class EncoderArguments(Arguments):
             raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
         if self.vectors and self.random_init:
             raise ConfigError("--vectors and --random-init exclude each other")
+        if self.init_from and (self.model_name_or_path or self.vectors or self.random_init):
+            raise ConfigError("--init-from takes the encoder from the saved model: it excludes --model-name-or-path, --vectors and "
+                              "--random-init")
         self.pooling_modes()
 
     def pooling_modes(self) -> dict[str, str]:
@@ -161,6 +207,24 @@ class EncoderArguments(Arguments):
                 raise ConfigError(f"--pooling: {mode!r} is not a pooling mode; expected one of {', '.join(POOLING_MODES)}")
             modes[name or "*"] = mode
         return modes
+
+
+def saved_encoder_family(model_dir: str) -> str:
+    """The encoder family (``word_vectors`` or ``transformer``) of a saved model, from its ``config.json``.
+
+    Raises:
+        ConfigError: the folder holds no readable mtl-text model config.
+    """
+    import json
+
+    path = Path(model_dir) / "config.json"
+    try:
+        family = json.loads(path.read_text(encoding="utf-8"))["encoder"]["type"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"--init-from {model_dir}: not a saved mtl-text model ({path}: {type(e).__name__}: {e})") from None
+    if family not in ("word_vectors", "transformer"):
+        raise ConfigError(f"--init-from {model_dir}: {path} names an unknown encoder type {family!r}")
+    return family
 
 
 @dataclass
@@ -238,9 +302,94 @@ class OptimizationArguments(Arguments):
     warmup_ratio: Annotated[float | None, Range(min=0, max=1, max_exclusive=True)] = field(default=None, metadata={
         "help": "fraction of steps with linear warm-up, then linear decay to 0; default 0 with word vectors, 0.06 with a transformer"})
     max_grad_norm: Annotated[float, Range(min=0)] = field(default=1.0, metadata={"help": "gradient clipping (0 to turn off)"})
-    sampling: Literal[STRATEGIES] = field(default="temperature", metadata={"help": "task sampling strategy"})
+    lr_scheduler: Literal["linear", "cosine", "constant", "plateau"] = field(default="linear", metadata={
+        "help": "learning-rate schedule after the warm-up: linear or cosine decay to 0, constant, or plateau (multiply every rate by "
+                "--plateau-factor when the validation score has not improved for --plateau-patience validations; "
+                "torch's ReduceLROnPlateau)"})
+    plateau_factor: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.5, metadata={
+        "help": "--lr-scheduler plateau: factor applied to the learning rates on a plateau"})
+    plateau_patience: NonNegativeInt = field(default=1, metadata={
+        "help": "--lr-scheduler plateau: validations without improvement before the rates are cut"})
+    sampling: Literal[STRATEGIES] = field(default="temperature", metadata={
+        "help": "task sampling strategy: which task each step draws its batch from; 'all': every step draws one batch of every task "
+                "(needed by --task-balancing pcgrad, upgrad)"})
     temperature: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=2.0, metadata={
         "help": "T of temperature sampling, p_i ~ N_i^(1/T)"})
+    task_balancing: Literal[BALANCING] = field(default="static", metadata={
+        "help": "how the tasks' losses combine: static (each loss times its --task-weights weight), uncertainty (learned per-task "
+                "log-variances, Kendall et al. 2018; saved with the model), or, with --sampling all, gradient aggregation over the "
+                "tasks' gradients of the shared encoder: pcgrad (Yu et al. 2020), upgrad (Quinton & Rey 2024), mgda (Sener & Koltun "
+                "2018), the last two through torchjd"})
+    task_weights: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK=W", "help": "static loss weight of a task (default 1); with --task-balancing static only"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.task_weight_overrides()
+        if self.task_balancing in GRADIENT_BALANCING and self.sampling != "all":
+            raise ConfigError(f"--task-balancing {self.task_balancing} combines the gradients of several tasks in each step: it needs "
+                              "--sampling all (one batch of every task per step)")
+        if self.task_weights and self.task_balancing != "static":
+            raise ConfigError("--task-weights apply to --task-balancing static only")
+
+    def task_weight_overrides(self) -> dict[str, float]:
+        """``--task-weights`` as task name -> weight.
+
+        Raises:
+            ConfigError: an item that is not ``TASK=W`` with ``W >= 0``.
+        """
+        if isinstance(self.task_weights, dict):  # Python users may give {"sst2": 0.5}
+            self.task_weights = [f"{k}={v}" for k, v in self.task_weights.items()]
+        weights = {}
+        for item in self.task_weights:
+            name, sep, value = str(item).partition("=")
+            try:
+                weight = float(value)
+            except ValueError:
+                weight = -1.0
+            if not sep or not name or not weight >= 0:
+                raise ConfigError(f"--task-weights: expected TASK=W with a number W >= 0, got {item!r}")
+            weights[name] = weight
+        return weights
+
+
+@dataclass
+class AdaptationArguments(Arguments):
+    """Domain adaptation: align a task's pooled vectors with unlabelled text of another domain."""
+
+    _argument_group_name = "domain adaptation"
+
+    adapt: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK=TARGET",
+        "help": "domain adaptation with MMD: each step of TASK adds --mmd-weight x MMD^2 between its batch's pooled vectors and those "
+                "of a batch of unlabelled target text. TARGET: a file (.jsonl with a 'text' field, else one text per line) or a "
+                "registered task whose training texts are used without their labels. With word vectors the target texts also join "
+                "the vocabulary and the Word2Vec corpus"})
+    mmd_weight: Annotated[float, Range(min=0)] = field(default=1.0, metadata={
+        "help": "λ, the weight of the MMD^2 term (multi-kernel Gaussian, median-heuristic bandwidths; 0 keeps the target text in "
+                "the vocabulary but adds no MMD loss)"})
+
+    def targets(self) -> dict[str, str]:
+        """``--adapt`` as task name -> target (a file or a task name).
+
+        Raises:
+            ConfigError: an item that is not ``TASK=TARGET``, or a task named twice.
+        """
+        targets = {}
+        for item in self.adapt:
+            name, sep, target = str(item).partition("=")
+            if not sep or not name or not target:
+                raise ConfigError(f"--adapt: expected TASK=TARGET (a file or a task name), got {item!r}")
+            if name in targets:
+                raise ConfigError(f"--adapt: task {name} is given two targets")
+            targets[name] = target
+        return targets
+
+    def __post_init__(self):
+        if isinstance(self.adapt, dict):  # Python users may give {"amazon_books": "amazon_dvd"}
+            self.adapt = [f"{k}={v}" for k, v in self.adapt.items()]
+        super().__post_init__()
+        self.targets()
 
 
 @dataclass
@@ -301,6 +450,7 @@ GROUPS: dict[str, type[Arguments]] = {
     "optimization": OptimizationArguments,
     "evaluation": EvaluationArguments,
     "checkpoints": CheckpointArguments,
+    "adaptation": AdaptationArguments,
 }
 
 
@@ -323,6 +473,7 @@ class TrainingConfig:
     optimization: OptimizationArguments = field(default_factory=OptimizationArguments)
     evaluation: EvaluationArguments = field(default_factory=EvaluationArguments)
     checkpoints: CheckpointArguments = field(default_factory=CheckpointArguments)
+    adaptation: AdaptationArguments = field(default_factory=AdaptationArguments)
 
     def __post_init__(self):
         for name, cls in GROUPS.items():
@@ -337,9 +488,19 @@ class TrainingConfig:
         if self.optimization.head_learning_rate is None:
             self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
         named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
+        named |= set(self.optimization.task_weight_overrides()) | set(self.adaptation.targets())
         unknown = sorted(named - set(self.data.tasks))
         if unknown:
-            raise ConfigError(f"--max-length, --pooling or --class-weights names task(s) {unknown} that are not in --tasks {self.data.tasks}")
+            raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights or --adapt names task(s) {unknown} that are not "
+                              f"in --tasks {self.data.tasks}")
+        if self.optimization.task_balancing in GRADIENT_BALANCING and len(self.data.tasks) < 2:
+            raise ConfigError(f"--task-balancing {self.optimization.task_balancing} needs at least two tasks")
+        if self.optimization.sampling == "all" and self.optimization.gradient_accumulation_steps > 1:
+            raise ConfigError("--sampling all takes one batch of every task per step; it excludes --gradient-accumulation-steps > 1")
+        if self.adaptation.adapt and transformer and self.encoder.freeze_encoder:
+            raise ConfigError("--adapt aligns the encoder's pooled vectors; a frozen transformer's are fixed: drop --freeze-encoder")
+        if self.optimization.sampling == "all" and self.adaptation.adapt:
+            raise ConfigError("--adapt combines with the sampled modes only (not --sampling all)")
 
     @classmethod
     def from_options(cls, **options: Any) -> TrainingConfig:

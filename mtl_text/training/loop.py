@@ -5,7 +5,12 @@
 * each step: the task of the step from the schedule (a pure function of the seed and the step, so
   every process runs the same head in the same step: task-homogeneous batches, correct under data
   parallel training), its next batch, forward through the shared encoder and that task's head, the
-  head's own loss, backward, step (gradient accumulation and clipping through Accelerate);
+  head's own loss (times its static weight, or uncertainty-weighted inside the model), plus
+  ``λ · MMD²`` towards unlabelled target text for ``--adapt`` tasks, backward, step (gradient
+  accumulation and clipping through Accelerate);
+* with ``--sampling all``, each step takes one batch of every task instead, and the tasks'
+  gradients are combined by :func:`~mtl_text.training.balancing.aggregated_backward` (weighted sum,
+  or PCGrad / UPGrad / MGDA through torchjd);
 * every ``--log-every`` steps: the mean training loss per task to the run's log (the losses stay on
   the device between logs: no per-step synchronisation);
 * every ``--eval-every`` steps: per-task validation metrics, the mean of ``--metric-for-best`` over
@@ -24,6 +29,8 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
+from ..transfer.mmd import mmd2
+from .balancing import GRADIENT_BALANCING, aggregated_backward, make_aggregator
 from .build import TrainingSetup
 from .checkpointing import load_checkpoint, save_checkpoint
 from .config import TrainingConfig
@@ -50,6 +57,10 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
         run.train_streams[name].restore(stream_state)
     load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler, state)
     tracker.load_state_dict(saved)
+    if run.plateau is not None and "plateau" in saved:
+        run.plateau.load_state_dict(saved["plateau"])
+    for name, stream_state in saved.get("adaptation_streams", {}).items():
+        run.adaptation[name].stream.restore(stream_state)
     for name, (total, count) in saved.get("running_loss", {}).items():
         running[name] = [torch.tensor(total, dtype=torch.float32, device=run.accelerator.device), int(count)]
     logger.info("resumed from %s at step %d (best mean validation %s at step %s)", path, saved["step"], saved["best_score"],
@@ -57,9 +68,46 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
     return int(saved["step"])
 
 
+def joined_inputs(batch: dict, target: dict, pad_id: int) -> dict:
+    """A task's batch and a batch of target-domain text as one batch (rows of ``batch`` first), padded
+    to the longer of the two: one forward pass encodes both domains."""
+    length = max(batch["input_ids"].shape[1], target["input_ids"].shape[1])
+
+    def padded(t: torch.Tensor, value: int) -> torch.Tensor:
+        return torch.nn.functional.pad(t, (0, length - t.shape[1]), value=value)
+
+    return {"input_ids": torch.cat([padded(batch["input_ids"], pad_id), padded(target["input_ids"], pad_id)]),
+            "attention_mask": torch.cat([padded(batch["attention_mask"], 0), padded(target["attention_mask"], 0)])}
+
+
+@torch.no_grad()
+def domain_mmd(run: TrainingSetup) -> dict[str, float]:
+    """Per ``--adapt`` task, MMD² between the pooled vectors of (up to 1,000) of its validation texts
+    and of (up to 1,000) target texts, in eval mode (the figure logged before and after training)."""
+    accelerator = run.accelerator
+    model = accelerator.unwrap_model(run.model)
+    was_training = model.training
+    model.eval()
+    result = {}
+    for name, item in (run.adaptation or {}).items():
+        pooled = []
+        for dl in (item.measure_source, item.measure_target):
+            vectors = [accelerator.gather_for_metrics(model.pooled_features(b["input_ids"], b["attention_mask"], name)) for b in dl]
+            pooled.append(torch.cat(vectors).float().cpu())
+        result[name] = float(mmd2(*pooled))
+    model.train(was_training)
+    return result
+
+
 def validation_score(results: dict[str, dict[str, float]], metric: str, primary: dict[str, str]) -> float:
     """The mean over tasks of ``metric`` (``"primary"``: each task's head's primary metric)."""
     return sum(r[primary[name] if metric == "primary" else metric] for name, r in results.items()) / len(results)
+
+
+def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None) -> dict:
+    """What ``config.json`` records beside the architecture: the training configuration, the best
+    step and, after ``--init-from``, the model's lineage."""
+    return {"training_config": config.to_dict(), "best_step": best_step, **({"lineage": run.lineage} if run.lineage else {})}
 
 
 def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tuple[Path, dict] | None = None) -> dict:
@@ -83,7 +131,39 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
 
     def trainer_state() -> dict:
         return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()},
-                "running_loss": {n: [total.item(), count] for n, (total, count) in running.items()}}
+                "running_loss": {n: [total.item(), count] for n, (total, count) in running.items()},
+                **({"plateau": run.plateau.state_dict()} if run.plateau else {}),
+                "adaptation_streams": {n: a.stream.state() for n, a in (run.adaptation or {}).items()}}
+
+    adaptation, mmd_weight = run.adaptation or {}, config.adaptation.mmd_weight
+    pad_id = run.tokenizer.pad_token_id or 0
+    aggregator = make_aggregator(opt.task_balancing) if opt.task_balancing in GRADIENT_BALANCING else None
+    shared = [p for p in unwrapped.encoder.parameters() if p.requires_grad]
+    specific = [p for n, p in unwrapped.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
+    weights = run.task_weights or {}
+    if adaptation and not checkpoint:
+        before = domain_mmd(run)
+        log.log({"step": 0, "split": "adaptation", "mmd2": before})
+        logger.info("MMD² between source and target pooled vectors before training: %s", {n: round(v, 5) for n, v in before.items()})
+
+    def task_step(task: str, batch: dict) -> torch.Tensor:
+        """One task's loss on one batch (times its static weight), plus λ·MMD² for an --adapt task;
+        returns the head's own loss for the logs."""
+        if task in adaptation:
+            n = len(batch["labels"])
+            out = model(**joined_inputs(batch, adaptation[task].stream.next(), pad_id), task=task, labels=batch["labels"], return_pooled=True)
+            divergence = mmd2(out.pooled[:n], out.pooled[n:])
+            loss = weights.get(task, 1.0) * out.loss + mmd_weight * divergence
+            mmd_running.setdefault(task, [torch.zeros((), device=loss.device), 0])
+            mmd_running[task][0] += divergence.detach().float()
+            mmd_running[task][1] += 1
+        else:
+            out = model(**model_inputs(batch), task=task, labels=batch["labels"])
+            loss = weights.get(task, 1.0) * out.loss
+        accelerator.backward(loss)
+        return out.head_loss
+
+    mmd_running: dict[str, list] = {}
     eval_seconds = checkpoint_seconds = 0.0
     progress = tqdm(total=run.max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()
@@ -92,21 +172,27 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     while step < run.max_steps:
         # --- one optimizer step: the scheduled task's batches, its head's loss -------------------
         for _ in range(opt.gradient_accumulation_steps):
-            task = schedule.task_at(micro_step)
+            tasks = schedule.tasks_at(micro_step)
             micro_step += 1
-            batch = run.train_streams[task].next()
-            with accelerator.accumulate(model):
-                logits = model(**model_inputs(batch), task=task)
-                loss = heads[task].loss(logits, batch["labels"])
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and opt.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
-                optimizer.step()
-                lr_scheduler.step()
-                optimizer.zero_grad()
-            summed = running.setdefault(task, [torch.zeros((), device=loss.device), 0])
-            summed[0] += loss.detach().float()
-            summed[1] += 1
+            batches = {task: run.train_streams[task].next() for task in tasks}
+            if opt.sampling == "all":  # one batch of every task; task-wise gradients combined (see balancing)
+                with accelerator.no_sync(model):
+                    outputs = {t: model(**model_inputs(b), task=t, labels=b["labels"]) for t, b in batches.items()}
+                aggregated_backward([o.loss for o in outputs.values()], shared, specific, aggregator, accelerator,
+                                    [weights.get(t, 1.0) for t in outputs])
+                losses = {t: o.head_loss for t, o in outputs.items()}
+            else:
+                with accelerator.accumulate(model):
+                    losses = {t: task_step(t, b) for t, b in batches.items()}
+            if accelerator.sync_gradients and opt.max_grad_norm > 0:
+                accelerator.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad()
+            for task, loss in losses.items():
+                summed = running.setdefault(task, [torch.zeros((), device=loss.device), 0])
+                summed[0] += loss.detach().float()
+                summed[1] += 1
         step += 1
         progress.update(1)
 
@@ -114,9 +200,12 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         if step % evaluation.log_every == 0 or step == run.max_steps:
             losses = {n: (s / c).item() for n, (s, c) in running.items()}
             progress.set_postfix({n: f"{v:.3f}" for n, v in losses.items()})
+            extra = {"mmd2": {n: (s / c).item() for n, (s, c) in mmd_running.items()}} if mmd_running else {}
+            if unwrapped.uncertainty is not None:
+                extra["task_weights"] = unwrapped.uncertainty.weights()
             log.log({"step": step, "split": "train", "epoch": round(step / run.steps_per_epoch, 3), "lr": lr_scheduler.get_last_lr()[0],
-                     "loss": losses})
-            running = {}
+                     "loss": losses, **extra})
+            running, mmd_running = {}, {}
 
         # --- validation, best model, early stopping -------------------------------------------------
         validated = False
@@ -127,7 +216,10 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             log.log({"step": step, "split": "validation", "epoch": round(step / run.steps_per_epoch, 3),
                      "elapsed_s": round(time.time() - t_start, 1), "metrics": results, f"mean_{metric}": score})
             if tracker.update(score, step) and accelerator.is_main_process:
-                unwrapped.save_pretrained(config.output_dir, run.tokenizer, {"training_config": config.to_dict(), "best_step": step})
+                unwrapped.save_pretrained(config.output_dir, run.tokenizer, saved_config(run, config, step))
+            if run.plateau is not None and run.plateau.update(score):
+                logger.info("validation plateau at step %d: learning rates multiplied by %g (now x%g)", step, run.plateau.factor,
+                            run.plateau.scale)
             summary = "; ".join(f"{n} " + " ".join(f"{m} {r[m]:.4f}" for m in heads[n].metric_names) for n, r in results.items())
             progress.write(f"step {step}: validation {summary}; mean {metric} {score:.4f} {tracker.describe()}")
             eval_seconds += time.time() - t_eval

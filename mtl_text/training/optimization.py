@@ -53,3 +53,42 @@ def parameter_groups(model: nn.Module, learning_rate: float, head_learning_rate:
                 groups.append({"params": chosen, "lr": lr, "weight_decay": weight_decay if decay else 0.0,
                                "name": f"{name}{'' if decay else '.no_decay'}"})
     return groups
+
+
+class PlateauSchedule:
+    """Learning-rate factor for ``--lr-scheduler plateau``: a linear warm-up over ``warmup_steps``, then
+    a factor that is multiplied by ``factor`` each time the validation score has not improved for
+    ``patience`` validations in a row (the rule of torch's ``ReduceLROnPlateau`` in ``max`` mode,
+    with threshold 0, kept as a multiplier of a ``LambdaLR`` so that warm-up and checkpoints work as
+    with the other schedules).
+
+    Call it with a step for the factor (``LambdaLR``'s lambda); :meth:`update` after each validation.
+    """
+
+    def __init__(self, warmup_steps: int, factor: float = 0.5, patience: int = 1):
+        if not 0 < factor < 1 or patience < 0:
+            raise ValueError(f"factor must be in (0, 1) and patience >= 0, got {factor}, {patience}")
+        self.warmup_steps, self.factor, self.patience = warmup_steps, factor, patience
+        self.scale, self.best, self.bad = 1.0, None, 0
+
+    def __call__(self, step: int) -> float:
+        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        return warm * self.scale
+
+    def update(self, score: float) -> bool:
+        """Record a validation score (higher is better); True when the rates were just cut."""
+        if self.best is None or score > self.best:
+            self.best, self.bad = score, 0
+            return False
+        self.bad += 1
+        if self.bad > self.patience:
+            self.scale *= self.factor
+            self.bad = 0
+            return True
+        return False
+
+    def state_dict(self) -> dict:
+        return {"scale": self.scale, "best": self.best, "bad": self.bad}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scale, self.best, self.bad = float(state["scale"]), state["best"], int(state["bad"])

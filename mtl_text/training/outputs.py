@@ -32,7 +32,8 @@ logger = logging.getLogger("mtl_text.train")
 LOCK_NAME = ".mtl-text.lock"
 METRICS_NAME = "metrics.jsonl"
 RESULTS_JSON, RESULTS_MD = "test_results.json", "test_results.md"
-RESULTS_NAMES = (RESULTS_JSON, RESULTS_MD)
+PREDICTIONS_JSON = "test_predictions.json"  # every test example's prediction and reference, per task (for paired tests)
+RESULTS_NAMES = (RESULTS_JSON, RESULTS_MD, PREDICTIONS_JSON)
 
 
 def check_output_dir(output_dir: Path, overwrite: bool, resume: bool) -> None:

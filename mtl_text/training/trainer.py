@@ -8,7 +8,9 @@ and ``scripts/train.py`` are thin wrappers around it)::
 3. building (:mod:`.build`): data, tokenizer, encoder, model, dataloaders, optimizer;
 4. the loop (:mod:`.loop`);
 5. the best model restored (with ``--tune-thresholds``, its multi-label thresholds tuned on
-   validation and saved) and scored on every task's test split; ``test_results.{json,md}``.
+   validation and saved) and scored on every task's test split; ``test_results.{json,md}`` and
+   every example's prediction in ``test_predictions.json`` (for paired significance tests);
+   with ``--adapt``, the MMD between the domains measured again.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ from ..utils.files import WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
 from .config import TrainingConfig
-from .loop import fit
-from .outputs import RESULTS_JSON, RESULTS_MD, OutputLock, RunLog, check_output_dir, clear_previous_run
+from .loop import domain_mmd, fit, saved_config
+from .outputs import PREDICTIONS_JSON, RESULTS_JSON, RESULTS_MD, OutputLock, RunLog, check_output_dir, clear_previous_run
 from .runtime import make_accelerator, tracker_config
 
 logger = logging.getLogger("mtl_text.train")
@@ -46,6 +48,7 @@ class TrainingResult:
         train_seconds: wall time of the loop (validation and checkpoints included).
         train_samples_per_second: examples per second of the training steps alone.
         num_processes: processes that trained.
+        validation_metrics: with ``--fold``, the best model's metrics on the held-out fold.
     """
 
     metrics: dict[str, dict[str, float]]
@@ -55,6 +58,7 @@ class TrainingResult:
     train_seconds: float
     train_samples_per_second: float
     num_processes: int
+    validation_metrics: dict[str, dict[str, float]] | None = None
 
 
 def tune_thresholds(run, accelerator, model) -> None:
@@ -68,7 +72,9 @@ def tune_thresholds(run, accelerator, model) -> None:
 
 
 def train(config: TrainingConfig) -> TrainingResult:
-    """Run one training job (see the module's text).
+    """Run one training job (see the module's text). With ``--cv-folds K`` (and no ``--fold``), run the
+    K folds of :func:`~mtl_text.training.crossval.cross_validate` instead and return its
+    :class:`~mtl_text.training.crossval.CrossValidationResult`.
 
     Raises:
         OutputDirError: the output folder holds a model or a run in progress.
@@ -77,6 +83,10 @@ def train(config: TrainingConfig) -> TrainingResult:
         ModelLoadError: a transformer that cannot be loaded.
         CheckpointError: a checkpoint to resume from that cannot be used.
     """
+    if config.data.cv_folds is not None and config.data.fold is None:
+        from .crossval import cross_validate
+
+        return cross_validate(config)
     output_dir, ckpt = config.output_dir, config.checkpoints
     resuming = bool(ckpt.resume_from_checkpoint)
     check_output_dir(output_dir, ckpt.overwrite_output_dir, resuming)
@@ -101,18 +111,26 @@ def train(config: TrainingConfig) -> TrainingResult:
         if config.heads.tune_thresholds:
             tune_thresholds(run, accelerator, unwrapped)
             if accelerator.is_main_process:  # the tuned thresholds go into config.json
-                unwrapped.save_pretrained(output_dir, run.tokenizer, {"training_config": config.to_dict(), "best_step": summary["best_step"]})
-        metrics = evaluate(run.model, run.test_dataloaders, accelerator)
+                unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"]))
+        if run.adaptation:
+            after = domain_mmd(run)
+            log.log({"step": summary["steps"], "split": "adaptation", "mmd2": after})
+            logger.info("MMD² between source and target pooled vectors after training (best model): %s",
+                        {n: round(v, 5) for n, v in after.items()})
+        predictions: dict = {}
+        metrics = evaluate(run.model, run.test_dataloaders, accelerator, predictions)
+        validation = evaluate(run.model, run.val_dataloaders, accelerator) if config.data.fold is not None else None
         log.log({"step": summary["steps"], "split": "test", "metrics": metrics})
         table = format_table(metrics)
         if accelerator.is_main_process:
             record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics}
             atomic_write_text(output_dir / RESULTS_JSON, json.dumps(record, indent=2) + "\n")
             atomic_write_text(output_dir / RESULTS_MD, table + "\n")
+            atomic_write_text(output_dir / PREDICTIONS_JSON, json.dumps(predictions) + "\n")
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
         accelerator.wait_for_everyone()  # every process tears the process group down together (a rank leaving early can abort)
         accelerator.end_training()
     return TrainingResult(metrics=metrics, output_dir=output_dir, steps=summary["steps"], best_step=summary["best_step"],
                           train_seconds=summary["train_seconds"], train_samples_per_second=summary["train_samples_per_second"],
-                          num_processes=accelerator.num_processes)
+                          num_processes=accelerator.num_processes, validation_metrics=validation)

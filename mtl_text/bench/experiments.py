@@ -1,0 +1,90 @@
+"""Shared pieces of the transfer experiments (domain adaptation, sequential transfer, learning
+curves, task balancing): runs trained in this process through the library's own :func:`~mtl_text.train`,
+their test predictions, and the paired comparisons of :mod:`mtl_text.transfer.significance`.
+
+A run's model folder is kept (``--keep-models``) or removed after its predictions are read; a run
+whose ``result.json`` already exists in the work folder is read back instead of trained again, so an
+interrupted experiment continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ..transfer.significance import Difference, mean_interval, paired_bootstrap, seed_spread
+
+logger = logging.getLogger("mtl_text.experiments")
+
+
+def run_training(argv: list[str], work: Path, keep_model: bool = False, cross: dict[str, str] | None = None,
+                 data_dir: str | None = None) -> dict:
+    """Train one configuration, given as ``mtl-text train`` options, into ``work/model``; returns
+    ``{"command", "metrics", "predictions", "train_seconds", "steps", "cross"}`` where ``cross``
+    holds, for each ``task -> head`` of ``cross``, that head's metrics and predictions on the task's
+    test split. Cached in ``work/result.json``."""
+    from ..cli.train import parse_config
+    from ..inference.evaluation import evaluate_model
+    from ..training.outputs import PREDICTIONS_JSON
+    from ..training.trainer import train
+
+    cached = work / "result.json"
+    if cached.is_file():
+        return json.loads(cached.read_text())
+    work.mkdir(parents=True, exist_ok=True)
+    model_dir = work / "model"
+    argv = [*argv, "--output-dir", str(model_dir), "--overwrite-output-dir", "--save-total-limit", "0", "--cache-dir", "none"]
+    config, _ = parse_config(argv)
+    result = train(config)
+    record = {"command": "mtl-text train " + " ".join(argv), "metrics": result.metrics, "train_seconds": result.train_seconds, "steps": result.steps,
+              "predictions": json.loads((model_dir / PREDICTIONS_JSON).read_text()), "cross": {}}
+    for task, head in (cross or {}).items():
+        predictions: dict = {}
+        metrics = evaluate_model(model_dir, split="test", data_dir=data_dir, heads_of={task: head}, predictions=predictions)
+        record["cross"][task] = {"head": head, "metrics": metrics[task], **predictions[task]}
+    cached.write_text(json.dumps(record) + "\n")
+    if not keep_model:
+        shutil.rmtree(model_dir, ignore_errors=True)
+    return record
+
+
+def compare(a_runs: list[dict], b_runs: list[dict], metric: str = "accuracy", seed: int = 0) -> dict:
+    """A against B over paired runs (run ``r`` of each with the same seed), each run
+    ``{"predictions", "references", metric value under "score"}``: the mean difference, the paired
+    bootstrap over test examples (mean over runs per resample), and the across-seed spread of the
+    per-run differences."""
+    refs = np.asarray(a_runs[0]["references"])
+    for r in a_runs + b_runs:
+        if np.asarray(r["references"]).shape != refs.shape or not np.array_equal(np.asarray(r["references"]), refs):
+            raise ValueError("compare: runs scored on different test examples")
+    fn = None if metric == "accuracy" else metric_function(metric)
+    diff: Difference = paired_bootstrap([r["predictions"] for r in a_runs], [r["predictions"] for r in b_runs], refs, metric=fn,
+                                        seed=seed, runs=True)
+    per_seed = [x["score"] - y["score"] for x, y in zip(a_runs, b_runs)]
+    return {**diff.to_dict(), "per_seed": per_seed, "seed_spread": seed_spread(per_seed)}
+
+
+def metric_function(name: str):
+    """``metric(predictions, references)`` for a metric name of the single-label heads (scikit-learn)."""
+    from sklearn.metrics import f1_score, matthews_corrcoef
+
+    functions = {"macro_f1": lambda p, r: f1_score(r, p, average="macro"), "f1": lambda p, r: f1_score(r, p),
+                 "matthews_corrcoef": matthews_corrcoef}
+    if name not in functions:
+        raise ValueError(f"no bootstrap metric {name!r}; expected accuracy or one of {sorted(functions)}")
+    return functions[name]
+
+
+def mean_of(values: list[float]) -> dict:
+    """Mean, std and the 95% t-interval of the mean of several values (e.g. per-pair differences)."""
+    low, high = mean_interval(values)
+    return {**seed_spread(values), "low": low, "high": high}
+
+
+def fmt(diff: dict) -> str:
+    """``+0.0123 [-0.0040, +0.0290]`` (with `*` when the interval excludes zero)."""
+    return f"{diff['delta']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]{' *' if diff['significant'] else ''}"
