@@ -31,6 +31,7 @@ Outputs in ``--output-dir``: ``results.json`` (everything, the commands included
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -64,7 +65,8 @@ class Row:
     encoder: str | None = None  # word2vec | glove | random | transformer
     mode: str | None = None  # fine-tuned | frozen
     setting: str = "single"  # single | multi
-    result: dict = field(default_factory=dict)
+    result: dict = field(default_factory=dict)  # the first seed's full result (speed, memory, metrics)
+    runs: list = field(default_factory=list)  # per seed: {"seed", "metrics", "predictions_file"} (ours only)
 
     @property
     def slug(self) -> str:
@@ -163,12 +165,13 @@ def run_row(row: Row, args: BenchmarkArguments, work: Path, keep_predictions: bo
         model = d / "model"
         cmd = train_command(row, args, model)
         usage = run_child(cmd, d / "train.log")
-        from ..training.outputs import RESULTS_JSON  # torch-heavy: only where a row's results are read
+        from ..training.outputs import PREDICTIONS_JSON, RESULTS_JSON  # torch-heavy: only where a row's results are read
 
         summary = json.loads((model / RESULTS_JSON).read_text())
         res = {"train_command": shlex.join(cmd), "train_seconds": usage["wall_seconds"], "train_peak_rss_mib": usage["peak_rss_mib"],
                "train_samples_per_second": summary["train_samples_per_second"], "steps": summary["steps"],
-               "metrics": summary["metrics"], "metrics_log": str(model / "metrics.jsonl")}
+               "metrics": summary["metrics"], "metrics_log": str(model / "metrics.jsonl"),
+               "predictions_file": str(model / PREDICTIONS_JSON)}
     else:
         model = d / ("model.bin" if row.method == "fasttext" else "model.pkl")
         cmd = [sys.executable, "-m", "mtl_text.bench.baselines", "--method", row.method, "--task", row.tasks[0], "--seed", str(args.seed),
@@ -200,31 +203,53 @@ def run_overhead(args: BenchmarkArguments, work: Path) -> dict:
 
 
 def score(row: Row, task: str) -> float | None:
-    """The row's test score on ``task``: its primary metric."""
+    """The row's test score on ``task``: its primary metric (the mean over seeds when several ran)."""
+    runs = [r["metrics"][task] for r in row.runs if task in r.get("metrics", {})]
+    if runs:
+        return sum(m[primary_metric(task)] for m in runs) / len(runs)
     m = row.result.get("metrics", {}).get(task)
     return m[primary_metric(task)] if m else None
 
 
+def paired_difference(row: Row, base: Row, task: str) -> dict:
+    """``row`` minus ``base`` on ``task``'s primary metric, seed by seed: the 95% paired-bootstrap
+    interval over the test examples (mean over the seeds in each resample) and the across-seed spread
+    (:func:`mtl_text.bench.experiments.compare`); without saved predictions, the difference alone."""
+    from .experiments import compare
+
+    metric = primary_metric(task)
+    pairs = [(a, b) for a in row.runs for b in base.runs if a["seed"] == b["seed"]]
+    try:
+        runs = [[{**json.loads(Path(r["predictions_file"]).read_text())[task], "score": r["metrics"][task][metric]} for r in pair]
+                for pair in pairs]
+    except (OSError, KeyError, TypeError, ValueError):
+        runs = []
+    if not runs:
+        return {"delta": score(row, task) - score(base, task), "low": None, "high": None, "significant": False, "seeds": len(pairs)}
+    result = compare([a for a, _ in runs], [b for _, b in runs], metric, task=task)
+    return {**result, "seeds": len(runs)}
+
+
 def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
     """Differences of each task's test score (its primary metric): multi-task minus single-task (same
-    encoder and mode), and pretrained minus from scratch (``random``; same mode and setting).
-    ``negative`` flags a loss."""
-    ours = [r for r in rows if r.method == "mtl-text" and r.result]
+    encoder and mode), and pretrained minus from scratch (``random``; same mode and setting), each
+    with its 95% paired-bootstrap interval over the test examples and, with ``--seeds``, the spread
+    over seeds. ``negative`` flags a loss only when the whole interval lies below zero (negative
+    transfer the data supports); a loss whose interval contains zero is noise, not evidence."""
+    ours = [r for r in rows if r.method == "mtl-text" and (r.result or r.runs)]
     find = {(r.encoder, r.mode, r.setting, t): r for r in ours for t in r.tasks}
     report = []
     for (encoder, mode, setting, task), row in find.items():
         if setting == "multi" and (encoder, mode, "single", task) in find:
             base = find[(encoder, mode, "single", task)]
             report.append({"comparison": "multi-task - single-task", "task": task, "encoder": encoder, "mode": mode, "setting": None,
-                           "metric": primary_metric(task),
-                           "delta": score(row, task) - score(base, task), "rows": [row.name, base.name]})
+                           "metric": primary_metric(task), **paired_difference(row, base, task), "rows": [row.name, base.name]})
         if encoder not in ("random", "transformer") and ("random", mode, setting, task) in find:
             base = find[("random", mode, setting, task)]
             report.append({"comparison": "pretrained - from scratch", "task": task, "encoder": encoder, "mode": mode, "setting": setting,
-                           "metric": primary_metric(task),
-                           "delta": score(row, task) - score(base, task), "rows": [row.name, base.name]})
+                           "metric": primary_metric(task), **paired_difference(row, base, task), "rows": [row.name, base.name]})
     for item in report:
-        item["negative"] = item["delta"] < 0
+        item["negative"] = item["high"] is not None and item["high"] < 0
     return sorted(report, key=lambda i: (i["comparison"], tasks.index(i["task"]), i["encoder"], i["mode"], i["setting"] or ""))
 
 
@@ -242,7 +267,13 @@ def markdown(results: dict) -> str:
                 continue
             r, m, s = row["result"], row["result"]["metrics"][task], row["result"]["speed"][task]
             others = ", ".join(f"{DISPLAY_NAMES.get(k, k)} {v:.4f}" for k, v in m.items() if k not in (primary, "loss", "examples"))
-            lines.append(f"| {task} | {row['name']} | {DISPLAY_NAMES.get(primary, primary)} {m[primary]:.4f} | {others} | {r['train_seconds']:.1f} "
+            main_score = f"{m[primary]:.4f}"
+            if len(row.get("runs") or []) > 1:  # several seeds: mean ± std (the other metrics: the first seed's)
+                from ..transfer.significance import seed_spread
+
+                spread = seed_spread([run["metrics"][task][primary] for run in row["runs"]])
+                main_score = f"{spread['mean']:.4f} ± {spread['std']:.4f} ({spread['n']} seeds)"
+            lines.append(f"| {task} | {row['name']} | {DISPLAY_NAMES.get(primary, primary)} {main_score} | {others} | {r['train_seconds']:.1f} "
                          f"| {r['train_samples_per_second']:,.0f} | {s['texts_per_second']:,.0f} | {s['latency_ms_p50']:.2f} / "
                          f"{s['latency_ms_p99']:.2f} | {r['train_peak_rss_mib']:,.0f} / {s['predict_peak_rss_mib']:,.0f} |")
     o = results.get("overhead")
@@ -252,11 +283,16 @@ def markdown(results: dict) -> str:
                   f"ratio {o['ratio']:.3f} (overhead {max(0.0, 1 - o['ratio']) * 100:.1f}%); per repeat "
                   + " / ".join(f"{r:.3f}" for r in o["repeat_ratios"]) + "."]
     if results["transfer"]:
-        lines += ["", "| comparison | task | encoder | mode | setting | metric | test difference |", "|---|---|---|---|---|---|---:|"]
+        lines += ["", "Transfer report: test differences with 95% paired-bootstrap intervals over the test examples (mean over seeds in "
+                  "each resample); **negative** only where the whole interval lies below 0.", "",
+                  "| comparison | task | encoder | mode | setting | metric | test difference [95% interval] | per seed |",
+                  "|---|---|---|---|---|---|---:|---|"]
         for t in results["transfer"]:
-            flag = " **negative**" if t["negative"] else ""
+            flag = " **negative**" if t["negative"] else (" (gain)" if t.get("significant") else "")
+            interval = f" [{t['low']:+.4f}, {t['high']:+.4f}]" if t.get("low") is not None else " (no interval: predictions missing)"
+            per_seed = ", ".join(f"{d:+.4f}" for d in t.get("per_seed", [])) if len(t.get("per_seed", [])) > 1 else "-"
             lines.append(f"| {t['comparison']} | {t['task']} | {t['encoder']} | {t['mode']} | {t['setting'] or '-'} "
-                         f"| {DISPLAY_NAMES.get(t['metric'], t['metric'])} | {t['delta']:+.4f}{flag} |")
+                         f"| {DISPLAY_NAMES.get(t['metric'], t['metric'])} | {t['delta']:+.4f}{interval}{flag} | {per_seed} |")
     if results.get("failed"):
         lines += ["", "Failed rows: " + "; ".join(f"{f['row']}: {f['error'].splitlines()[0]}" for f in results["failed"])]
     return "\n".join(lines) + "\n"
@@ -287,6 +323,9 @@ class BenchmarkArguments(Arguments):
         "help": "tasks (the multi-task rows train them jointly)"})
     data_dir: str | None = data_dir_option()
     seed: Annotated[int, SEED_RANGE] = seed_option(42, "seeds every row's validation split, sampling and initialisation")
+    seeds: list[int] = field(default_factory=list, metadata={
+        "help": "run every row once per seed (replaces --seed): the table shows the mean over seeds, the transfer report the spread "
+                "across seeds beside its intervals; the first seed's run gives the speed and memory figures"})
     baselines: list[str] = field(default_factory=lambda: list(BASELINE_METHODS), metadata={
         "help": f"baselines to run, some of {', '.join(BASELINE_METHODS)}, or none"})
     encoders: list[str] = field(default_factory=lambda: list(ENCODERS), metadata={
@@ -320,6 +359,8 @@ class BenchmarkArguments(Arguments):
 
     def __post_init__(self):
         super().__post_init__()
+        if any(not isinstance(x, int) or x < 0 for x in self.seeds) or len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"--seeds: distinct non-negative integers, got {self.seeds}")
         for name, allowed in (("baselines", BASELINE_METHODS), ("encoders", ENCODERS), ("modes", MODES), ("settings", SETTINGS)):
             values = [v for v in getattr(self, name) if v != "none"] if name in ("baselines", "encoders") else getattr(self, name)
             unknown = [v for v in values if v not in allowed]
@@ -369,10 +410,18 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     reference = next((r for r in rows if r.method == "mtl-text" and r.setting == "multi"),
                      next((r for r in rows if "20newsgroups" in r.tasks), None))
     logger.info("%d rows: %s", len(rows), "; ".join(r.name for r in rows))
+    seeds = args.seeds or [args.seed]
     for i, row in enumerate(rows, 1):
         t0 = time.time()
         try:
-            run_row(row, args, work, keep_predictions=row is reference)
+            first = None
+            for seed in seeds:
+                seed_work = work / f"seed-{seed}" if len(seeds) > 1 else work
+                run_row(row, dataclasses.replace(args, seed=seed), seed_work, keep_predictions=row is reference and first is None)
+                first = first or row.result
+                if row.method == "mtl-text":
+                    row.runs.append({"seed": seed, "metrics": row.result["metrics"], "predictions_file": row.result["predictions_file"]})
+            row.result = first
         except RuntimeError as e:
             logger.error("row %s failed: %s", row.name, e)
             failed.append({"row": row.name, "error": str(e)})
@@ -386,7 +435,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         logger.info("overhead ratio (ours / plain samples per second): %.3f", overhead["ratio"])
 
     results = {"command": command, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"), "quick": args.quick,
-               "seed": args.seed, "tasks": list(args.tasks), "primary_metrics": {t: primary_metric(t) for t in args.tasks},
+               "seed": args.seed, "seeds": seeds, "tasks": list(args.tasks), "primary_metrics": {t: primary_metric(t) for t in args.tasks},
                "wall_seconds": time.time() - start,
                "rows": [asdict(r) for r in rows], "failed": failed, "overhead": overhead,
                "transfer": transfer_report(rows, list(args.tasks))}

@@ -52,7 +52,7 @@ def run_training(argv: list[str], work: Path, keep_model: bool = False, cross: d
     return record
 
 
-def compare(a_runs: list[dict], b_runs: list[dict], metric: str = "accuracy", seed: int = 0) -> dict:
+def compare(a_runs: list[dict], b_runs: list[dict], metric: str = "accuracy", seed: int = 0, task: str | None = None) -> dict:
     """A against B over paired runs (run ``r`` of each with the same seed), each run
     ``{"predictions", "references", metric value under "score"}``: the mean difference, the paired
     bootstrap over test examples (mean over runs per resample), and the across-seed spread of the
@@ -61,22 +61,32 @@ def compare(a_runs: list[dict], b_runs: list[dict], metric: str = "accuracy", se
     for r in a_runs + b_runs:
         if np.asarray(r["references"]).shape != refs.shape or not np.array_equal(np.asarray(r["references"]), refs):
             raise ValueError("compare: runs scored on different test examples")
-    fn = None if metric == "accuracy" else metric_function(metric)
+    fn = None if metric == "accuracy" else metric_function(task, metric)
     diff: Difference = paired_bootstrap([r["predictions"] for r in a_runs], [r["predictions"] for r in b_runs], refs, metric=fn,
                                         seed=seed, runs=True)
     per_seed = [x["score"] - y["score"] for x, y in zip(a_runs, b_runs)]
     return {**diff.to_dict(), "per_seed": per_seed, "seed_spread": seed_spread(per_seed)}
 
 
-def metric_function(name: str):
-    """``metric(predictions, references)`` for a metric name of the single-label heads (scikit-learn)."""
-    from sklearn.metrics import f1_score, matthews_corrcoef
+def metric_function(task: str | None, metric: str):
+    """``metric(predictions, references)`` for one of a task's head metrics, computed by the head type
+    itself (the one definition of each metric: scikit-learn / scipy inside the head).
 
-    functions = {"macro_f1": lambda p, r: f1_score(r, p, average="macro"), "f1": lambda p, r: f1_score(r, p),
-                 "matthews_corrcoef": matthews_corrcoef}
-    if name not in functions:
-        raise ValueError(f"no bootstrap metric {name!r}; expected accuracy or one of {sorted(functions)}")
-    return functions[name]
+    Raises:
+        ValueError: no task given for a metric other than accuracy, or a metric the head does not report.
+    """
+    import torch
+
+    from ..data.tasks import get_task
+    from ..modeling.heads import head_type
+
+    if task is None:
+        raise ValueError(f"the {metric} of a bootstrap needs the task whose head computes it")
+    t = get_task(task)
+    head = head_type(t.problem_type)(1, t.labels)
+    if metric not in head.metric_names:
+        raise ValueError(f"task {task}'s head reports {head.metric_names}, not {metric!r}")
+    return lambda p, r: head.compute_metrics(torch.as_tensor(p), torch.as_tensor(r))[metric]
 
 
 def mean_of(values: list[float]) -> dict:
