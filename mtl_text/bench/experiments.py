@@ -42,6 +42,10 @@ def run_training(argv: list[str], work: Path, keep_model: bool = False, cross: d
     result = train(config)
     record = {"command": "mtl-text train " + " ".join(argv), "metrics": result.metrics, "train_seconds": result.train_seconds, "steps": result.steps,
               "predictions": json.loads((model_dir / PREDICTIONS_JSON).read_text()), "cross": {}}
+    from ..training.outputs import METRICS_NAME
+
+    log = [json.loads(line) for line in (model_dir / METRICS_NAME).read_text().splitlines() if line.strip()]
+    record["mmd2"] = [{"step": r["step"], **r["mmd2"]} for r in log if r.get("split") == "adaptation"]  # --adapt: before / after
     for task, head in (cross or {}).items():
         predictions: dict = {}
         metrics = evaluate_model(model_dir, split="test", data_dir=data_dir, heads_of={task: head}, predictions=predictions)

@@ -64,26 +64,38 @@ def test_measure_counts_passes_and_latency_calls():
         measure(predict, [])
 
 
-def _row(encoder, mode, setting, tasks, scores):
-    row = Row(f"{encoder}/{mode}/{setting}/{tasks}", "mtl-text", tasks, encoder, mode, setting)
-    metric = {"sst2": "accuracy", "stsb": "pearson"}
-    row.result = {"metrics": {t: {metric[t]: v, "macro_f1": 0.0} for t, v in zip(tasks, scores)}}
+def _row(tmp_path, encoder, mode, setting, tasks, wrong_per_seed, offset=0):
+    """A row of ours whose saved test predictions on SST-2 (872 examples) are wrong on ``wrong``
+    examples from ``offset`` on, one run per seed."""
+    row = Row(f"{encoder} / {mode} / {setting}", "mtl-text", tasks, encoder, mode, setting)
+    refs = [i % 2 for i in range(872)]
+    for seed, wrong in enumerate(wrong_per_seed):
+        path = tmp_path / f"{row.slug}-{seed}.json"
+        predictions = [1 - r if offset <= i < offset + wrong else r for i, r in enumerate(refs)]
+        path.write_text(json.dumps({"sst2": {"predictions": predictions, "references": refs}}))
+        row.runs.append({"seed": seed, "metrics": {"sst2": {"accuracy": 1 - wrong / 872}}, "predictions_file": str(path)})
+    row.result = {"metrics": row.runs[0]["metrics"]}
     return row
 
 
-def test_transfer_report_compares_each_tasks_primary_metric_and_flags_losses():
-    rows = [_row("word2vec", "fine-tuned", "single", ["sst2"], [0.80]), _row("word2vec", "fine-tuned", "single", ["stsb"], [0.70]),
-            _row("word2vec", "fine-tuned", "multi", ["sst2", "stsb"], [0.85, 0.65]),
-            _row("random", "fine-tuned", "multi", ["sst2", "stsb"], [0.75, 0.68])]
-    report = {(r["comparison"], r["task"], r["encoder"]): r for r in transfer_report(rows, ["sst2", "stsb"])}
-    assert len(report) == 4
-    mt_a = report[("multi-task - single-task", "sst2", "word2vec")]
-    assert mt_a["delta"] == pytest.approx(0.05) and not mt_a["negative"] and mt_a["metric"] == "accuracy"
-    mt_b = report[("multi-task - single-task", "stsb", "word2vec")]
-    assert mt_b["delta"] == pytest.approx(-0.05) and mt_b["negative"] and mt_b["metric"] == "pearson"
-    pre_b = report[("pretrained - from scratch", "stsb", "word2vec")]
-    assert pre_b["delta"] == pytest.approx(-0.03) and pre_b["negative"] and pre_b["setting"] == "multi"
-    assert report[("pretrained - from scratch", "sst2", "word2vec")]["delta"] == pytest.approx(0.10)
+def test_transfer_report_flags_negative_transfer_only_when_the_interval_excludes_zero(tmp_path):
+    """Multi-task wrong on 2 more sentences of 872 than single-task (50 of its errors fixed, 52 new
+    ones): a loss of 0.0023 whose interval contains 0 (noise, not flagged); random embeddings wrong on
+    100 more: a gain of 0.11 for the pretrained row, its interval above 0."""
+    rows = [_row(tmp_path, "word2vec", "fine-tuned", "single", ["sst2"], [100, 100]),
+            _row(tmp_path, "word2vec", "fine-tuned", "multi", ["sst2"], [102, 102], offset=50),
+            _row(tmp_path, "random", "fine-tuned", "multi", ["sst2"], [202, 202])]
+    report = {(r["comparison"], r["task"]): r for r in transfer_report(rows, ["sst2"])}
+    noise = report[("multi-task - single-task", "sst2")]
+    assert noise["delta"] == pytest.approx(-2 / 872) and noise["low"] < 0 < noise["high"]
+    assert not noise["negative"] and not noise["significant"] and noise["seeds"] == 2 and noise["per_seed"] == pytest.approx([-2 / 872] * 2)
+    gain = report[("pretrained - from scratch", "sst2")]
+    assert gain["delta"] == pytest.approx(100 / 872) and gain["low"] > 0 and gain["significant"] and not gain["negative"]
+    reverse = transfer_report([rows[2], _row(tmp_path, "random", "fine-tuned", "single", ["sst2"], [100, 100])], ["sst2"])[0]
+    assert reverse["delta"] == pytest.approx(-102 / 872) and reverse["high"] < 0 and reverse["negative"]  # a real loss is flagged
+    table = markdown({"machine": "m", "command": "c", "tasks": ["sst2"], "primary_metrics": {"sst2": "accuracy"}, "rows": [],
+                      "transfer": [noise, gain, reverse]})
+    assert sum("**negative**" in line for line in table.splitlines() if line.startswith("| ")) == 1 and "(gain)" in table
 
 
 def test_baseline_rows_only_for_single_text_single_label_tasks():

@@ -1,0 +1,89 @@
+"""The Amazon review domains, domain adaptation (--adapt) and cross-domain evaluation (--task/--head)."""
+
+import json
+
+import pytest
+
+import mtl_text
+from mtl_text import ConfigError, DataFormatError, TrainingConfig
+
+SMALL = {"max_train_examples": 200, "embedding_dim": 16, "w2v_epochs": 1, "cache_dir": "none", "save_total_limit": 0, "patience": 0}
+
+
+def test_each_domain_has_a_fixed_balanced_1600_400_split(data_dir):
+    from mtl_text.data.splits import load_task_splits
+
+    a = load_task_splits("amazon_kitchen", data_dir, seed=1)
+    b = load_task_splits("amazon_kitchen", data_dir, seed=2)
+    assert len(a["train"]) + len(a["validation"]) == 1600 and len(a["test"]) == 400
+    assert list(a["test"]["text"]) == list(b["test"]["text"])  # the same test reviews whatever --seed
+    assert sum(a["test"]["label"]) == 200  # stratified: 200 positive, 200 negative
+    assert "\n" in a["test"]["text"][0]  # title, new line, body
+
+
+def test_a_review_whose_rating_disagrees_with_its_file_names_the_line(tmp_path):
+    from mtl_text.builtin_tasks.amazon import read_review_file
+
+    path = tmp_path / "positive.review"
+    path.write_text("<review>\n<rating>\n5.0\n</rating>\n<review_text>\ngreat & cheap\n</review_text>\n</review>\n"
+                    "<review>\n<rating>\n2.0\n</rating>\n<review_text>\nbroke\n</review_text>\n</review>\n")
+    with pytest.raises(DataFormatError, match=r"positive.review, line 9: a 2-star review in a file of positive reviews"):
+        read_review_file(path, "positive")
+    path.write_text("<review>\n<rating>\n5.0\n</rating>\n<review_text>\ngreat & cheap\n</review_text>\n</review>\n")
+    assert read_review_file(path, "positive") == {"text": ["great & cheap"], "label": ["positive"], "lines": [1]}
+
+
+@pytest.fixture(scope="module")
+def adapted(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("adapt") / "model"
+    mtl_text.train(TrainingConfig.from_options(tasks=["amazon_books"], adapt=["amazon_books=amazon_kitchen"], data_dir=str(data_dir),
+                                               max_steps=12, seed=3, output_dir=str(out), **SMALL))
+    return out
+
+
+def test_adaptation_logs_the_mmd_before_and_after_training(adapted):
+    log = [json.loads(line) for line in (adapted / "metrics.jsonl").read_text().splitlines()]
+    measured = [r for r in log if r["split"] == "adaptation"]
+    assert [r["step"] for r in measured] == [0, 12]
+    assert all(r["mmd2"]["amazon_books"] >= 0 for r in measured)
+    assert any("mmd2" in r for r in log if r["split"] == "train")  # the running MMD term of the steps
+    config = json.loads((adapted / "config.json").read_text())
+    assert config["training_config"]["adaptation"]["adapt"] == ["amazon_books=amazon_kitchen"]
+
+
+def test_cross_domain_evaluation_scores_a_head_on_another_task(adapted, data_dir, tmp_path):
+    from mtl_text.cli.evaluate import main
+
+    assert main(["--model", str(adapted), "--task", "amazon_kitchen", "--head", "amazon_books", "--data-dir", str(data_dir),
+                 "--json", str(tmp_path / "m.json"), "--predictions", str(tmp_path / "p.json")]) == 0
+    metrics, predictions = json.loads((tmp_path / "m.json").read_text()), json.loads((tmp_path / "p.json").read_text())
+    scored = predictions["amazon_kitchen"]
+    assert metrics["amazon_kitchen"]["examples"] == 400 == len(scored["predictions"]) == len(scored["references"])
+    accuracy = sum(p == r for p, r in zip(scored["predictions"], scored["references"])) / 400
+    assert metrics["amazon_kitchen"]["accuracy"] == pytest.approx(accuracy) and scored["head"] == "amazon_books"
+
+
+def test_cross_domain_evaluation_refuses_other_labels(adapted, data_dir, python, repo):
+    import subprocess
+
+    proc = subprocess.run([python, "-m", "mtl_text", "evaluate", "--model", str(adapted), "--task", "trec", "--head", "amazon_books",
+                           "--data-dir", str(data_dir)], capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: head amazon_books has labels ['negative', 'positive'], task trec has")
+
+
+def test_adapt_targets_from_files(data_dir, tmp_path):
+    from mtl_text.training.build import read_target_texts
+
+    config = TrainingConfig.from_options(tasks=["sst2"], adapt=["sst2=x"], data_dir=str(data_dir))
+    (tmp_path / "t.txt").write_text("first text\n\nsecond text\n")
+    assert read_target_texts(str(tmp_path / "t.txt"), config) == ["first text", "second text"]
+    (tmp_path / "t.jsonl").write_text('{"text": "a"}\n{"txt": "b"}\n')
+    with pytest.raises(DataFormatError, match=r"t.jsonl, line 2: expected an object with a string 'text'"):
+        read_target_texts(str(tmp_path / "t.jsonl"), config)
+    with pytest.raises(ConfigError, match="neither a registered task nor a file"):
+        read_target_texts(str(tmp_path / "missing.txt"), config)
+    with pytest.raises(ConfigError, match="not in --tasks"):
+        TrainingConfig.from_options(tasks=["sst2"], adapt=["trec=amazon_dvd"])
+    with pytest.raises(ConfigError, match="expected TASK=TARGET"):
+        TrainingConfig.from_options(tasks=["sst2"], adapt=["sst2"])
