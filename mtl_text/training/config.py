@@ -123,7 +123,7 @@ class EncoderArguments(Arguments):
 
     _argument_group_name = "encoder"
 
-    encoder: Literal["word_vectors", "transformer", None] = field(default=None, metadata={
+    encoder: Literal["word_vectors", "transformer"] | None = field(default=None, metadata={
         "help": "the shared encoder family: word_vectors (+ pooling) or a pretrained Hugging Face transformer; default word_vectors, "
                 "or the family of the --init-from model"})
     freeze_encoder: bool = field(default=False, metadata={
@@ -174,6 +174,8 @@ class EncoderArguments(Arguments):
         if isinstance(self.pooling, dict):  # Python users may give {"*": "mean", "sst2": "max"}
             self.pooling = [mode if name == "*" else f"{name}={mode}" for name, mode in self.pooling.items()]
         super().__post_init__()
+        if self.encoder not in (None, "word_vectors", "transformer"):
+            raise ConfigError(f"--encoder must be one of word_vectors, transformer, got {self.encoder!r}")
         if self.init_from:
             family = saved_encoder_family(self.init_from)
             if self.encoder not in (None, family):

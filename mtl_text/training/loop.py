@@ -55,12 +55,12 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
         raise CheckpointError(f"{path}: a checkpoint of tasks {sorted(saved['streams'])}, not {sorted(run.tasks)}")
     for name, stream_state in saved["streams"].items():  # creating iterators draws from the generators: before they are restored
         run.train_streams[name].restore(stream_state)
+    for name, stream_state in saved.get("adaptation_streams", {}).items():
+        run.adaptation[name].stream.restore(stream_state)
     load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler, state)
     tracker.load_state_dict(saved)
     if run.plateau is not None and "plateau" in saved:
         run.plateau.load_state_dict(saved["plateau"])
-    for name, stream_state in saved.get("adaptation_streams", {}).items():
-        run.adaptation[name].stream.restore(stream_state)
     for name, (total, count) in saved.get("running_loss", {}).items():
         running[name] = [torch.tensor(total, dtype=torch.float32, device=run.accelerator.device), int(count)]
     logger.info("resumed from %s at step %d (best mean validation %s at step %s)", path, saved["step"], saved["best_score"],

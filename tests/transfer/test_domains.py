@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 import mtl_text
 from mtl_text import ConfigError, DataFormatError, TrainingConfig
@@ -87,3 +88,28 @@ def test_adapt_targets_from_files(data_dir, tmp_path):
         TrainingConfig.from_options(tasks=["sst2"], adapt=["trec=amazon_dvd"])
     with pytest.raises(ConfigError, match="expected TASK=TARGET"):
         TrainingConfig.from_options(tasks=["sst2"], adapt=["sst2"])
+
+
+def test_an_adapted_run_with_plateau_and_uncertainty_resumes_exactly(data_dir, tmp_path):
+    """The target stream, the plateau state and the uncertainty weights come back with a checkpoint:
+    resumed from step 8, the run ends with the weights of the uninterrupted one."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from mtl_text.training.checkpointing import list_checkpoints
+
+    options = {**SMALL, "save_total_limit": 5, "tasks": ["amazon_books", "trec"], "adapt": ["amazon_books=amazon_dvd"],
+               "data_dir": str(data_dir), "max_steps": 24, "eval_every": 8, "seed": 5, "lr_scheduler": "plateau",
+               "plateau_patience": 0, "task_balancing": "uncertainty"}
+    reference = tmp_path / "reference"
+    mtl_text.train(TrainingConfig.from_options(output_dir=str(reference), **options))
+    resumed = tmp_path / "resumed"
+    shutil.copytree(reference, resumed)
+    for checkpoint in list_checkpoints(resumed)[1:]:  # keep only the checkpoint of step 8
+        shutil.rmtree(checkpoint)
+    assert list_checkpoints(resumed)[0].name == "step-00000008"
+    mtl_text.train(TrainingConfig.from_options(output_dir=str(resumed), resume_from_checkpoint="latest", **options))
+    a, b = (load_file(str(list_checkpoints(d)[-1] / "model.safetensors")) for d in (reference, resumed))
+    assert list_checkpoints(reference)[-1].name == list_checkpoints(resumed)[-1].name
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
