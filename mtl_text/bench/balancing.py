@@ -11,7 +11,6 @@ A loss is called negative transfer only when its interval lies below zero.
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 from ..arguments import Arguments, data_dir_option
 from ..errors import ConfigError
 from ..training.balancing import BALANCING, GRADIENT_BALANCING
-from .experiments import compare, fmt, mean_of, run_training
+from .experiments import compare, fmt, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -92,9 +91,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "seeds": args.seeds, "modes": args.modes, "rows": rows,
                "train_seconds": {m: mean_of([r["seconds"] for r in multi[m][args.tasks[0]]]) for m in args.modes},
                "wall_seconds": round(time.time() - start, 1)}
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(out, results, markdown(results))
     return 0
 
 

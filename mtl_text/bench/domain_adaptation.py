@@ -16,7 +16,6 @@ seeds per resample); the mean over pairs with a t-interval over pairs. Writes ``
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import shlex
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Annotated
 
 from ..arguments import Arguments, Range, data_dir_option
-from .experiments import compare, fmt, mean_of, run_training
+from .experiments import compare, fmt, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -94,9 +93,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     results = {"command": command, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"), "seeds": args.seeds,
                "mmd_weight": args.mmd_weight, "train_args": args.train_args, "rows": rows, "mean_over_pairs": summary,
                "wall_seconds": round(time.time() - start, 1)}
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
-    print(markdown(results))
+    write_results(out, results, markdown(results))
     return 0
 
 

@@ -102,3 +102,10 @@ def mean_of(values: list[float]) -> dict:
 def fmt(diff: dict) -> str:
     """``+0.0123 [-0.0040, +0.0290]`` (with `*` when the interval excludes zero)."""
     return f"{diff['delta']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]{' *' if diff['significant'] else ''}"
+
+
+def write_results(out: Path, results: dict, table: str) -> None:
+    """``results.json`` and ``results.md`` in ``out``; the table printed too."""
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "results.md").write_text(table)
+    print(table)

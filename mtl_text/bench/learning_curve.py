@@ -23,7 +23,6 @@ resample). Writes ``results.json``, ``results.md`` and ``learning_curve.png`` to
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shlex
@@ -35,7 +34,7 @@ from typing import Annotated
 
 from ..arguments import Arguments, Range, data_dir_option
 from ..errors import ConfigError
-from .experiments import compare, fmt, mean_of, run_training
+from .experiments import compare, fmt, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -139,10 +138,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     results = {"command": command, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"), "target": args.target,
                "metric": metric, "sources": args.sources, "seeds": args.seeds, "baseline": args.baseline, "points": points,
                "wall_seconds": round(time.time() - start, 1)}
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (out / "results.md").write_text(markdown(results))
+    write_results(out, results, markdown(results))
     plot(results, out / "learning_curve.png")
-    print(markdown(results))
     return 0
 
 

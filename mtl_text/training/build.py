@@ -102,14 +102,14 @@ def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
 
     Raises:
         ConfigError: TARGET is neither a registered task nor an existing file.
-        DataFormatError: a JSON line that is not an object with a string ``text`` (file and line named).
+        InputError: a line that is not UTF-8, or a JSON line without a string ``text`` (file and line named).
         DataError: no non-empty text.
     """
-    import json
     from pathlib import Path
 
     from ..data.tasks import list_tasks
-    from ..errors import DataError, DataFormatError
+    from ..errors import DataError
+    from ..inference.inputs import input_format, read_examples
 
     if target in list_tasks():
         split = load_task_splits(get_task(target), config.data.data_dir, seed=config.optimization.seed,
@@ -119,21 +119,9 @@ def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
         path = Path(target)
         if not path.is_file():
             raise ConfigError(f"--adapt: {target!r} is neither a registered task nor a file")
-        texts = []
-        with open(path, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if path.suffix == ".jsonl":
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise DataFormatError(f"{path}, line {line_no}: not valid JSON ({e.msg})") from None
-                    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                        raise DataFormatError(f"{path}, line {line_no}: expected an object with a string 'text'")
-                    texts.append(row["text"])
-                else:
-                    texts.append(line.rstrip("\r\n"))
+        with open(path, "rb") as f:  # the formats of prediction input: text lines, or JSON Lines with 'text'
+            texts = [t for _, text, pair in read_examples(f, str(path), input_format(path) if path.suffix != ".tsv" else "text")
+                     for t in (text, pair) if t is not None]
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise DataError(f"--adapt: {target} holds no non-empty text")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import mtl_text
-from mtl_text import ConfigError, DataFormatError, TrainingConfig
+from mtl_text import ConfigError, DataFormatError, InputError, TrainingConfig
 
 SMALL = {"max_train_examples": 200, "embedding_dim": 16, "w2v_epochs": 1, "cache_dir": "none", "save_total_limit": 0, "patience": 0}
 
@@ -80,7 +80,7 @@ def test_adapt_targets_from_files(data_dir, tmp_path):
     (tmp_path / "t.txt").write_text("first text\n\nsecond text\n")
     assert read_target_texts(str(tmp_path / "t.txt"), config) == ["first text", "second text"]
     (tmp_path / "t.jsonl").write_text('{"text": "a"}\n{"txt": "b"}\n')
-    with pytest.raises(DataFormatError, match=r"t.jsonl, line 2: expected an object with a string 'text'"):
+    with pytest.raises(InputError, match=r"t.jsonl, line 2: a JSON line needs a string field 'text'"):
         read_target_texts(str(tmp_path / "t.jsonl"), config)
     with pytest.raises(ConfigError, match="neither a registered task nor a file"):
         read_target_texts(str(tmp_path / "missing.txt"), config)
