@@ -234,8 +234,10 @@ def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
     """Differences of each task's test score (its primary metric): multi-task minus single-task (same
     encoder and mode), and pretrained minus from scratch (``random``; same mode and setting), each
     with its 95% paired-bootstrap interval over the test examples and, with ``--seeds``, the spread
-    over seeds. ``negative`` flags a loss only when the whole interval lies below zero (negative
-    transfer the data supports); a loss whose interval contains zero is noise, not evidence."""
+    over seeds. ``negative`` flags a loss only when the whole interval lies below zero and, with
+    several seeds, every seed lost (negative transfer the data supports); a loss whose interval
+    contains zero, or that some seed does not show, is noise, not evidence. ``gain`` is the mirror
+    image."""
     ours = [r for r in rows if r.method == "mtl-text" and (r.result or r.runs)]
     find = {(r.encoder, r.mode, r.setting, t): r for r in ours for t in r.tasks}
     report = []
@@ -249,7 +251,9 @@ def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
             report.append({"comparison": "pretrained - from scratch", "task": task, "encoder": encoder, "mode": mode, "setting": setting,
                            "metric": primary_metric(task), **paired_difference(row, base, task), "rows": [row.name, base.name]})
     for item in report:
-        item["negative"] = item["high"] is not None and item["high"] < 0
+        per_seed = item.get("per_seed") or [item["delta"]]
+        item["negative"] = item["high"] is not None and item["high"] < 0 and all(d < 0 for d in per_seed)
+        item["gain"] = item["low"] is not None and item["low"] > 0 and all(d > 0 for d in per_seed)
     return sorted(report, key=lambda i: (i["comparison"], tasks.index(i["task"]), i["encoder"], i["mode"], i["setting"] or ""))
 
 
@@ -284,11 +288,11 @@ def markdown(results: dict) -> str:
                   + " / ".join(f"{r:.3f}" for r in o["repeat_ratios"]) + "."]
     if results["transfer"]:
         lines += ["", "Transfer report: test differences with 95% paired-bootstrap intervals over the test examples (mean over seeds in "
-                  "each resample); **negative** only where the whole interval lies below 0.", "",
+                  "each resample); **negative** only where the whole interval lies below 0 and every seed lost, (gain) the mirror image.", "",
                   "| comparison | task | encoder | mode | setting | metric | test difference [95% interval] | per seed |",
                   "|---|---|---|---|---|---|---:|---|"]
         for t in results["transfer"]:
-            flag = " **negative**" if t["negative"] else (" (gain)" if t.get("significant") else "")
+            flag = " **negative**" if t["negative"] else (" (gain)" if t.get("gain") else "")
             interval = f" [{t['low']:+.4f}, {t['high']:+.4f}]" if t.get("low") is not None else " (no interval: predictions missing)"
             per_seed = ", ".join(f"{d:+.4f}" for d in t.get("per_seed", [])) if len(t.get("per_seed", [])) > 1 else "-"
             lines.append(f"| {t['comparison']} | {t['task']} | {t['encoder']} | {t['mode']} | {t['setting'] or '-'} "

@@ -90,9 +90,13 @@ def test_transfer_report_flags_negative_transfer_only_when_the_interval_excludes
     assert noise["delta"] == pytest.approx(-2 / 872) and noise["low"] < 0 < noise["high"]
     assert not noise["negative"] and not noise["significant"] and noise["seeds"] == 2 and noise["per_seed"] == pytest.approx([-2 / 872] * 2)
     gain = report[("pretrained - from scratch", "sst2")]
-    assert gain["delta"] == pytest.approx(100 / 872) and gain["low"] > 0 and gain["significant"] and not gain["negative"]
+    assert gain["delta"] == pytest.approx(100 / 872) and gain["low"] > 0 and gain["gain"] and not gain["negative"]
     reverse = transfer_report([rows[2], _row(tmp_path, "random", "fine-tuned", "single", ["sst2"], [100, 100])], ["sst2"])[0]
     assert reverse["delta"] == pytest.approx(-102 / 872) and reverse["high"] < 0 and reverse["negative"]  # a real loss is flagged
+    # a loss outside the interval that one seed does not show is not flagged either
+    mixed = transfer_report([_row(tmp_path, "word2vec", "frozen", "multi", ["sst2"], [300, 100]),
+                             _row(tmp_path, "word2vec", "frozen", "single", ["sst2"], [100, 100])], ["sst2"])[0]
+    assert mixed["high"] < 0 and mixed["per_seed"][1] == 0 and not mixed["negative"]
     table = markdown({"machine": "m", "command": "c", "tasks": ["sst2"], "primary_metrics": {"sst2": "accuracy"}, "rows": [],
                       "transfer": [noise, gain, reverse]})
     assert sum("**negative**" in line for line in table.splitlines() if line.startswith("| ")) == 1 and "(gain)" in table
