@@ -52,6 +52,8 @@ class LearningCurveArguments(Arguments):
     conditions: list[str] = field(default_factory=lambda: ["scratch", "word2vec", "glove", "transfer-frozen", "transfer-fine-tuned",
                                                            "joint"], metadata={"help": f"some of {', '.join(CONDITIONS)}"})
     baseline: str = field(default="scratch", metadata={"help": "the condition every other one is compared with"})
+    comparisons: list[str] = field(default_factory=list, metadata={
+        "metavar": "A:B", "help": "more paired comparisons, condition A minus condition B (e.g. transfer-frozen:pretrained-frozen)"})
     glove: str | None = field(default=None, metadata={"metavar": "FILE", "help": "vectors of the glove condition"})
     transformer: str | None = field(default=None, metadata={
         "metavar": "NAME_OR_DIR", "help": "transformer of the pretrained* conditions (and of the source model with --source-transformer)"})
@@ -68,6 +70,9 @@ class LearningCurveArguments(Arguments):
         unknown = [c for c in [*self.conditions, self.baseline] if c not in CONDITIONS]
         if unknown:
             raise ConfigError(f"--conditions/--baseline: unknown {unknown}; expected some of {', '.join(CONDITIONS)}")
+        pairs = [c.split(":") for c in self.comparisons]
+        if any(len(p) != 2 or not set(p) <= set(self.conditions) for p in pairs):
+            raise ConfigError(f"--comparisons: A:B with A and B among --conditions, got {self.comparisons}")
         if self.baseline not in self.conditions:
             raise ConfigError(f"--baseline {self.baseline} must be one of --conditions")
         if "glove" in self.conditions and not self.glove:
@@ -132,6 +137,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         point = {"size": size, "examples": full if size == "all" else min(int(size), full),
                  "score": {c: mean_of([r["score"] for r in rs]) for c, rs in runs.items()},
                  "vs_baseline": {c: compare(rs, runs[args.baseline], metric, task=args.target) for c, rs in runs.items() if c != args.baseline},
+                 "comparisons": {f"{a} - {b}": compare(runs[a], runs[b], metric, task=args.target)
+                                 for a, b in (c.split(":") for c in args.comparisons)},
                  "commands": {c: rs[0]["command"] for c, rs in runs.items()}}
         points.append(point)
         logger.info("N=%s: %s", size, ", ".join(f"{c} {v['mean']:.4f}" for c, v in point["score"].items()))
@@ -156,6 +163,11 @@ def markdown(results: dict) -> str:
               "| labelled examples | " + " | ".join(others) + " |", "|---:|" + "---:|" * len(others)]
     for p in results["points"]:
         lines.append(f"| {p['examples']:,} | " + " | ".join(fmt(p["vs_baseline"][c]) for c in others) + " |")
+    extra = list(results["points"][0].get("comparisons", {}))
+    if extra:
+        lines += ["", "| labelled examples | " + " | ".join(extra) + " |", "|---:|" + "---:|" * len(extra)]
+        for p in results["points"]:
+            lines.append(f"| {p['examples']:,} | " + " | ".join(fmt(p["comparisons"][c]) for c in extra) + " |")
     return "\n".join(lines) + "\n"
 
 
