@@ -141,6 +141,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     shared = [p for p in unwrapped.encoder.parameters() if p.requires_grad]
     specific = [p for n, p in unwrapped.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     weights = run.task_weights or {}
+    mmd_running: dict[str, list] = {}  # --adapt task -> [summed MMD² (a tensor on the device), steps] since the last log
     if adaptation and not checkpoint:
         before = domain_mmd(run)
         log.log({"step": 0, "split": "adaptation", "mmd2": before})
@@ -163,7 +164,6 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         accelerator.backward(loss)
         return out.head_loss
 
-    mmd_running: dict[str, list] = {}
     eval_seconds = checkpoint_seconds = 0.0
     progress = tqdm(total=run.max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()
