@@ -4,9 +4,15 @@ For one task mix and several seeds: every task trained alone (single-task), then
 tasks under each ``--task-balancing`` mode (``static``: the plain sum of losses; ``uncertainty``;
 ``pcgrad``, ``upgrad``, ``mgda`` with ``--sampling all``). Each multi-task mode is compared with the
 single-task models (is there negative transfer, and does the mode remove it?) and each remedy with
-``static`` (does it change anything?), task by task on its primary metric, with 95% paired-bootstrap
-intervals over the test examples (mean over seeds in each resample) and the per-seed differences.
-A loss is called negative transfer only when its interval lies below zero.
+``static`` at the same task mix (does it change anything?), task by task on its primary metric, with
+95% paired-bootstrap intervals over the test examples (mean over seeds in each resample) and the
+per-seed differences. A loss is called negative transfer only when its interval lies below zero.
+
+``--sampling all`` (one batch of every task per step) is itself a different task mix from the
+default proportional sampling: every task sees as many examples as every other, so large tasks see
+fewer and small ones more. With a gradient mode among ``--modes``, the control ``static-all``
+(``--task-balancing static --sampling all``) is trained too, and the gradient modes are compared with
+it, so that their column measures the aggregation alone.
 """
 
 from __future__ import annotations
@@ -71,8 +77,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     single = runs_of(lambda seed: {t: run_training(["--tasks", t, "--seed", str(seed), *common], work / "single" / t / f"seed-{seed}")
                                    for t in args.tasks})
     multi = {}
-    for mode in args.modes:
-        extra = ["--task-balancing", mode] + (["--sampling", "all"] if mode in GRADIENT_BALANCING else [])
+    conditions = conditions_of(args.modes)
+    for mode, extra in conditions.items():
 
         def record_of(seed, extra=extra, mode=mode):
             record = run_training(["--tasks", *args.tasks, "--seed", str(seed), *common, *extra], work / mode / f"seed-{seed}")
@@ -83,16 +89,36 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     rows = []
     for task in args.tasks:
         row = {"task": task, "metric": metric[task], "single": mean_of([r["score"] for r in single[task]]),
-               "modes": {m: mean_of([r["score"] for r in multi[m][task]]) for m in args.modes},
-               "vs_single": {m: compare(multi[m][task], single[task], metric[task], task=task) for m in args.modes},
-               "vs_static": {m: compare(multi[m][task], multi["static"][task], metric[task], task=task) for m in args.modes if m != "static"}}
+               "modes": {m: mean_of([r["score"] for r in multi[m][task]]) for m in conditions},
+               "vs_single": {m: compare(multi[m][task], single[task], metric[task], task=task) for m in conditions},
+               "vs_static": {m: compare(multi[m][task], multi[baseline_of(m)][task], metric[task], task=task)
+                             for m in conditions if m != baseline_of(m)}}
         rows.append(row)
     results = {"command": command, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"), "tasks": args.tasks,
-               "seeds": args.seeds, "modes": args.modes, "rows": rows,
-               "train_seconds": {m: mean_of([r["seconds"] for r in multi[m][args.tasks[0]]]) for m in args.modes},
+               "seeds": args.seeds, "modes": list(conditions), "rows": rows,
+               "train_seconds": {m: mean_of([r["seconds"] for r in multi[m][args.tasks[0]]]) for m in conditions},
                "wall_seconds": round(time.time() - start, 1)}
     write_results(out, results, markdown(results))
     return 0
+
+
+SAMPLING_CONTROL = "static-all"
+
+
+def conditions_of(modes: list[str]) -> dict[str, list[str]]:
+    """The multi-task conditions to train, ``{name: extra training options}``: each mode, the gradient
+    modes with ``--sampling all``, and then the control :data:`SAMPLING_CONTROL` (static weights under
+    ``--sampling all``) when there is a gradient mode."""
+    conditions = {m: ["--task-balancing", m] + (["--sampling", "all"] if m in GRADIENT_BALANCING else []) for m in modes}
+    if any(m in GRADIENT_BALANCING for m in modes):
+        conditions[SAMPLING_CONTROL] = ["--task-balancing", "static", "--sampling", "all"]
+    return conditions
+
+
+def baseline_of(condition: str) -> str:
+    """The condition a remedy is compared with: the static one with the same task sampling (the
+    control itself is compared with static: the effect of ``--sampling all`` alone)."""
+    return SAMPLING_CONTROL if condition in GRADIENT_BALANCING else "static"
 
 
 def markdown(results: dict) -> str:
@@ -106,9 +132,10 @@ def markdown(results: dict) -> str:
     lines += ["", "Multi-task minus single-task:", "", "| task | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
     for r in results["rows"]:
         lines.append(f"| {r['task']} | " + " | ".join(fmt(r["vs_single"][m]) for m in modes) + " |")
-    remedies = [m for m in modes if m != "static"]
-    lines += ["", "Each remedy minus static (the plain sum of losses):", "", "| task | " + " | ".join(remedies) + " |",
-              "|---|" + "---:|" * len(remedies)]
+    remedies = [m for m in modes if m != baseline_of(m)]
+    lines += ["", f"Each remedy minus static (the plain sum of losses) at the same task sampling: {SAMPLING_CONTROL} "
+              "(`--sampling all`) for the gradient modes, static (proportional sampling) for the others:", "",
+              "| task | " + " | ".join(f"{m} - {baseline_of(m)}" for m in remedies) + " |", "|---|" + "---:|" * len(remedies)]
     for r in results["rows"]:
         lines.append(f"| {r['task']} | " + " | ".join(fmt(r["vs_static"][m]) for m in remedies) + " |")
     lines += ["", "Training time of one multi-task run (s, mean over seeds): " + ", ".join(
