@@ -27,7 +27,7 @@ from pathlib import Path
 from ..arguments import Arguments, data_dir_option
 from ..errors import ConfigError
 from ..training.balancing import BALANCING, GRADIENT_BALANCING
-from .experiments import compare, fmt, mean_of, run_training, write_results
+from .experiments import compare, fmt, fmt_score, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -127,8 +127,8 @@ def markdown(results: dict) -> str:
              "differences with 95% paired-bootstrap intervals over the test examples (`*`: the interval excludes 0).", "",
              "| task | metric | single-task | " + " | ".join(f"multi, {m}" for m in modes) + " |", "|---|---|---:|" + "---:|" * len(modes)]
     for r in results["rows"]:
-        lines.append(f"| {r['task']} | {r['metric']} | {r['single']['mean']:.4f} ± {r['single']['std']:.4f} | "
-                     + " | ".join(f"{r['modes'][m]['mean']:.4f} ± {r['modes'][m]['std']:.4f}" for m in modes) + " |")
+        lines.append(f"| {r['task']} | {r['metric']} | {fmt_score(r['single'])} | "
+                     + " | ".join(fmt_score(r['modes'][m]) for m in modes) + " |")
     lines += ["", "Multi-task minus single-task:", "", "| task | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
     for r in results["rows"]:
         lines.append(f"| {r['task']} | " + " | ".join(fmt(r["vs_single"][m]) for m in modes) + " |")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Annotated
 
 from ..arguments import Arguments, Range, data_dir_option
-from .experiments import compare, fmt, mean_of, run_training, write_results
+from .experiments import compare, fmt, fmt_score, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -105,8 +105,7 @@ def markdown(results: dict) -> str:
              "|---|---:|---:|---:|---:|---:|---:|"]
     for r in results["rows"]:
         acc = r["accuracy"]
-        lines.append(f"| {r['source']} → {r['target']} | " + " | ".join(f"{acc[c]['mean']:.4f} ± {acc[c]['std']:.4f}"
-                                                                        for c in ("source only", "+ target text", "MMD"))
+        lines.append(f"| {r['source']} → {r['target']} | " + " | ".join(fmt_score(acc[c]) for c in ("source only", "+ target text", "MMD"))
                      + f" | {r['in_domain']['mean']:.4f} | {fmt(r['mmd_vs_source_only'])} | {fmt(r['mmd_vs_target_text'])} |")
     s = results["mean_over_pairs"]
     lines += ["", "Mean over the pairs (95% t-interval over pairs): " + "; ".join(

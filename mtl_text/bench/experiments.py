@@ -99,6 +99,11 @@ def mean_of(values: list[float]) -> dict:
     return {**seed_spread(values), "low": low, "high": high}
 
 
+def fmt_score(spread: dict) -> str:
+    """``0.8453 ± 0.0190`` from :func:`mean_of`'s dict; a single run's score alone (no spread to show)."""
+    return f"{spread['mean']:.4f}" if spread.get("n", 0) < 2 else f"{spread['mean']:.4f} ± {spread['std']:.4f}"
+
+
 def fmt(diff: dict) -> str:
     """``+0.0123 [-0.0040, +0.0290]`` (with `*` when the interval excludes zero)."""
     return f"{diff['delta']:+.4f} [{diff['low']:+.4f}, {diff['high']:+.4f}]{' *' if diff['significant'] else ''}"

@@ -34,7 +34,7 @@ from typing import Annotated
 
 from ..arguments import Arguments, Range, data_dir_option
 from ..errors import ConfigError
-from .experiments import compare, fmt, mean_of, run_training, write_results
+from .experiments import compare, fmt, fmt_score, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -156,7 +156,7 @@ def markdown(results: dict) -> str:
              f"test split), sources {', '.join(results['sources'])}; mean ± std over seeds {results['seeds']}.", "",
              "| labelled examples | " + " | ".join(conditions) + " |", "|---:|" + "---:|" * len(conditions)]
     for p in results["points"]:
-        lines.append(f"| {p['examples']:,} | " + " | ".join(f"{p['score'][c]['mean']:.4f} ± {p['score'][c]['std']:.4f}" for c in conditions)
+        lines.append(f"| {p['examples']:,} | " + " | ".join(fmt_score(p['score'][c]) for c in conditions)
                      + " |")
     others = [c for c in conditions if c != results["baseline"]]
     lines += ["", f"Difference from {results['baseline']} with 95% paired-bootstrap interval over the test examples (`*`: excludes 0):", "",
