@@ -36,17 +36,32 @@ logger = logging.getLogger(__name__)
 
 
 class WordVectorEncoder(nn.Module):
-    """Word embeddings: each token id becomes its (trainable or frozen) word vector.
+    """Word embeddings: each token id becomes its (trainable or frozen) word vector, optionally read by
+    a convolutional layer (a CNN over word vectors, Kim 2014, "Convolutional neural networks for
+    sentence classification").
 
     The embedding matrix is initialised from Word2Vec vectors trained on the tasks' training text or
     from pretrained vectors (see :mod:`mtl_text.modeling.vectors`), or randomly when ``embeddings`` is None.
     Row 0 is ``[PAD]`` (kept at zero), row 1 ``[UNK]``.
 
+    With ``conv_filters > 0``, each width ``w`` of ``conv_widths`` adds ``conv_filters`` filters that
+    read ``w`` consecutive word vectors ("same" padding, so one output per token; padding and the
+    other text of a pair count as zero vectors), followed by a ReLU; the token vector is the
+    concatenation over widths, of size ``conv_filters * len(conv_widths)``. Max pooling over it is
+    Kim's max-over-time pooling; the other poolings apply as well. Zhang & Wallace 2015 ("A
+    sensitivity analysis of ... CNNs for sentence classification") for the settings: widths near 3-5,
+    100-600 filters each.
+
     Args:
         vocab_size: rows of the embedding matrix.
         embedding_dim: size of each word vector.
-        freeze: keep the embeddings fixed (feature extraction).
+        freeze: keep the encoder fixed (feature extraction): the embeddings and the convolution.
         embeddings: optional initial matrix ``(vocab_size, embedding_dim)``.
+        conv_filters: filters per width (0: no convolution, the word vectors are the token vectors).
+        conv_widths: filter widths, in tokens.
+
+    Raises:
+        ValueError: ``embeddings`` has the wrong shape, ``conv_filters`` is negative, or a width is below 1.
     """
 
     type_name = "word_vectors"
@@ -57,6 +72,8 @@ class WordVectorEncoder(nn.Module):
         embedding_dim: int,
         freeze: bool = False,
         embeddings: np.ndarray | torch.Tensor | None = None,
+        conv_filters: int = 0,
+        conv_widths: tuple[int, ...] | list[int] = (3, 4, 5),
     ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
@@ -67,19 +84,39 @@ class WordVectorEncoder(nn.Module):
             with torch.no_grad():
                 self.embedding.weight.copy_(weights)
                 self.embedding.weight[0].zero_()
-        self.embedding.weight.requires_grad_(not freeze)
+        if conv_filters < 0 or (conv_filters and (not conv_widths or min(conv_widths) < 1)):
+            raise ValueError(f"conv_filters must be >= 0 and conv_widths positive, got {conv_filters} and {list(conv_widths)}")
+        self.conv_filters, self.conv_widths = int(conv_filters), [int(w) for w in conv_widths] if conv_filters else []
+        self.convolutions = nn.ModuleList(nn.Conv1d(embedding_dim, conv_filters, w) for w in self.conv_widths)
+        self.requires_grad_(not freeze)
         self.frozen = freeze
-        self.hidden_size = embedding_dim
+        self.hidden_size = conv_filters * len(self.conv_widths) if conv_filters else embedding_dim
 
     max_length = None
-    default_pooling = "mean"
-    pairs_jointly = False  # a word's vector does not depend on the other text
+    pairs_jointly = False  # a token's vector depends on its own text only
+
+    @property
+    def default_pooling(self) -> str:
+        """``max`` over a convolution's feature maps (max-over-time), else ``mean``."""
+        return "max" if self.conv_filters else "mean"
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """``(batch, seq_len)``, ``(batch, seq_len)`` -> ``(batch, seq_len, embedding_dim)``; padding
-        positions hold the zero ``[PAD]`` vector (poolings mask them anyway). ``token_type_ids`` is
-        not used (each word's vector is its own)."""
-        return self.embedding(input_ids)
+        """``(batch, seq_len)``, ``(batch, seq_len)`` (and for pairs the segment ids ``(batch, seq_len)``)
+        -> ``(batch, seq_len, hidden_size)``. Without a convolution, padding positions hold the zero
+        ``[PAD]`` vector (poolings mask them anyway); with one, each text of a pair is convolved alone."""
+        vectors = self.embedding(input_ids)
+        if not self.conv_filters:
+            return vectors
+        if token_type_ids is None or not bool(token_type_ids.any()):
+            return self._convolve(vectors)
+        second = (token_type_ids != 0).unsqueeze(-1)
+        return torch.where(second, self._convolve(vectors * second), self._convolve(vectors * ~second))
+
+    def _convolve(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq_len, embedding_dim)`` -> ``(batch, seq_len, conv_filters * len(conv_widths))``."""
+        x = vectors.transpose(1, 2)  # "same" padding: (w - 1) // 2 zero vectors before the text, the rest after it
+        maps = [torch.relu(conv(nn.functional.pad(x, ((w - 1) // 2, w - 1 - (w - 1) // 2)))) for w, conv in zip(self.conv_widths, self.convolutions)]
+        return torch.cat(maps, dim=1).transpose(1, 2)
 
     def config_dict(self) -> dict:
         return {
@@ -87,15 +124,19 @@ class WordVectorEncoder(nn.Module):
             "vocab_size": self.embedding.num_embeddings,
             "embedding_dim": self.embedding.embedding_dim,
             "freeze": self.frozen,
+            **({"conv_filters": self.conv_filters, "conv_widths": self.conv_widths} if self.conv_filters else {}),
         }
 
     @classmethod
     def from_config(cls, config: dict) -> WordVectorEncoder:
-        return cls(config["vocab_size"], config["embedding_dim"], config.get("freeze", False))
+        return cls(config["vocab_size"], config["embedding_dim"], config.get("freeze", False),
+                   conv_filters=config.get("conv_filters", 0), conv_widths=config.get("conv_widths", (3, 4, 5)))
 
     def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
-        """One group: the embedding matrix (empty when frozen)."""
-        return [[(n, p) for n, p in self.named_parameters() if p.requires_grad]]
+        """Trainable parameters bottom to top: the embedding matrix, then the convolution (if any)."""
+        embedding = [(n, p) for n, p in self.named_parameters() if p.requires_grad and n.startswith("embedding.")]
+        convolution = [(n, p) for n, p in self.named_parameters() if p.requires_grad and n.startswith("convolutions.")]
+        return [embedding, convolution] if self.conv_filters else [embedding]
 
 
 class TransformerEncoder(nn.Module):

@@ -364,6 +364,12 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
     if encoder["type"] == "word_vectors":
         integer("encoder.vocab_size", encoder.get("vocab_size"), 2)
         integer("encoder.embedding_dim", encoder.get("embedding_dim"), 1)
+        integer("encoder.conv_filters", encoder.get("conv_filters", 0), 0)
+        widths = encoder.get("conv_widths", [3])
+        if not isinstance(widths, list) or not widths:
+            fail("encoder.conv_widths", "a non-empty list of widths", widths)
+        for width in widths:
+            integer("encoder.conv_widths", width, 1)
     else:
         hf = encoder.get("config")
         if not isinstance(hf, dict) or not isinstance(hf.get("model_type"), str):

@@ -179,7 +179,11 @@ def build_word_vector_encoder(config: TrainingConfig, train_texts: list[str]):
         dim = matrix.shape[1]
         logger.info("embeddings: %s, %d dimensions, %d/%d words found (%.1f%%) in %.1fs", source, dim, found, len(vocab) - 2,
                     100 * found / max(len(vocab) - 2, 1), time.time() - t0)
-    encoder = WordVectorEncoder(len(vocab), dim, freeze=options.freeze_encoder, embeddings=matrix)
+    encoder = WordVectorEncoder(len(vocab), dim, freeze=options.freeze_encoder, embeddings=matrix, conv_filters=options.conv_filters,
+                                conv_widths=options.conv_widths)
+    if options.conv_filters:
+        logger.info("convolution: %d filters of width %s over the word vectors (%d features per token)", options.conv_filters,
+                    "/".join(map(str, options.conv_widths)), encoder.hidden_size)
     return tokenizer, encoder
 
 
@@ -296,8 +300,9 @@ def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokeniz
     """The multi-task model: the encoder, and per task its pooling and head (with the head options
     computed on ``splits``' training data: class weights, target scaling)."""
     modes = config.encoder.pooling_modes()
-    # a task's own pooling is meant for word vectors; a transformer's token vectors pool by its default
-    default = {name: task.pooling if config.encoder.encoder == "word_vectors" else encoder.default_pooling for name, task in tasks.items()}
+    # a task's own pooling is meant for plain word vectors; a transformer's or a convolution's token vectors pool by its default
+    plain_vectors = config.encoder.encoder == "word_vectors" and not getattr(encoder, "conv_filters", 0)
+    default = {name: task.pooling if plain_vectors else encoder.default_pooling for name, task in tasks.items()}
     pooling = {name: modes.get(name, modes.get("*", default[name])) for name in tasks}
     max_lengths = task_max_lengths(config, tasks, encoder, tokenizer)
     logger.info("max length in tokens (longer texts keep their first tokens): %s", max_lengths)

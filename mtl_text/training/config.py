@@ -169,6 +169,13 @@ class EncoderArguments(Arguments):
         "help": "(word vectors) words rarer than this in the training text map to [UNK]"})
     max_vocab_size: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "(word vectors) keep at most this many (most frequent) words"})
+    conv_filters: Annotated[int, Range(min=0)] = field(default=0, metadata={
+        "metavar": "N",
+        "help": "(word vectors) a convolutional layer over the word vectors, shared by every task (a CNN, Kim 2014): N filters of "
+                "each --conv-widths width, ReLU, one output per token; the default pooling becomes max (max-over-time). "
+                "0: no convolution"})
+    conv_widths: list[int] = field(default_factory=lambda: [3, 4, 5], metadata={
+        "metavar": "W", "help": "(word vectors, with --conv-filters) the filter widths, in tokens"})
 
     def __post_init__(self):
         if isinstance(self.pooling, dict):  # Python users may give {"*": "mean", "sst2": "max"}
@@ -191,6 +198,17 @@ class EncoderArguments(Arguments):
             raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
         if self.vectors and self.random_init:
             raise ConfigError("--vectors and --random-init exclude each other")
+        if self.conv_filters:
+            if transformer:
+                raise ConfigError("--conv-filters adds a convolution over word vectors: it does not apply to --encoder transformer")
+            if self.init_from:
+                raise ConfigError("--init-from takes the encoder, with its convolution if it has one, from the saved model: it "
+                                  "excludes --conv-filters")
+            if self.freeze_encoder:
+                raise ConfigError("--freeze-encoder would keep a new, random convolution fixed: train it (leave out "
+                                  "--freeze-encoder), or freeze a trained one with --init-from MODEL_DIR --freeze-encoder")
+            if not self.conv_widths or min(self.conv_widths) < 1:
+                raise ConfigError(f"--conv-widths must be positive widths in tokens, got {self.conv_widths}")
         if self.init_from and (self.model_name_or_path or self.vectors or self.random_init):
             raise ConfigError("--init-from takes the encoder from the saved model: it excludes --model-name-or-path, --vectors and "
                               "--random-init")
