@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from ..arguments import Arguments, Range
 from ..errors import InputError
+from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import input_format, read_texts
 from .parsing import ArgumentParser
 
@@ -29,7 +30,10 @@ class PredictArguments(Arguments):
     tasks: list[str] | None = field(default=None, metadata={
         "help": "heads to use (default: every task of the model that takes the input's kind, single texts or pairs); put texts "
                 "before this option, or after '--'"})
-    batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "texts per encoder pass"})
+    batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
+    max_batch_tokens: Annotated[int, Range(min=1)] = field(default=DEFAULT_MAX_BATCH_TOKENS, metadata={
+        "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
+                "both limits, so short texts are not padded to long ones; outputs keep the input order"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         texts.append(text)
     tune_malloc()
     predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                          verify_hashes=args.verify_hashes)
+                                          verify_hashes=args.verify_hashes, max_batch_tokens=args.max_batch_tokens)
     predictor.model.check_tasks(args.tasks)  # before reading any input
     texts, pairs = read_inputs(args, texts)
     for result in predictor.predict(texts, args.tasks, pairs):

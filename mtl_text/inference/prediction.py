@@ -33,6 +33,7 @@ from transformers import AutoTokenizer
 
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
+from . import DEFAULT_MAX_BATCH_TOKENS
 
 
 def load_tokenizer(directory: str | os.PathLike):
@@ -58,17 +59,25 @@ class Predictor:
     Args:
         model: the multi-task model.
         tokenizer: its tokenizer.
-        batch_size: texts per encoder pass (>= 1).
+        batch_size: at most this many texts per encoder pass (>= 1).
+        max_batch_tokens: at most this many tokens, padding included, per encoder pass (``None``: no
+            limit). The texts of a call are sorted by length and cut into passes under both limits,
+            so that short texts are not padded to the length of long ones (the idea of fairseq's
+            ``--max-tokens``); outputs come back in input order, the same as unsorted ones.
         device: where the model runs and batches go: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``,
             a :class:`torch.device`.
 
     Raises:
-        ConfigError: ``batch_size < 1``, or a CUDA device where none is available.
+        ConfigError: ``batch_size < 1``, ``max_batch_tokens < 1``, or a CUDA device where none is available.
     """
 
-    def __init__(self, model: MultiTaskModel, tokenizer, batch_size: int = 64, device: str | torch.device = "cpu"):
+    def __init__(self, model: MultiTaskModel, tokenizer, batch_size: int = 64, device: str | torch.device = "cpu",
+                 max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"--batch-size must be an integer >= 1, got {batch_size!r}")
+        if max_batch_tokens is not None and (not isinstance(max_batch_tokens, int) or max_batch_tokens < 1):
+            raise ConfigError(f"--max-batch-tokens must be an integer >= 1, got {max_batch_tokens!r}")
+        self.max_batch_tokens = max_batch_tokens
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError(f"--device {device}: CUDA is not available on this machine")
@@ -86,24 +95,51 @@ class Predictor:
         backend set up once per ``max_length``, which skips transformers' per-call Python work (half
         the prediction time of a word-vector model on short texts). Segment ids are ``None``
         without ``text_pairs``."""
+        encodings = self._backend(max_length).encode_batch(list(texts) if text_pairs is None else list(zip(texts, text_pairs)))
+        return self._pad(encodings, text_pairs is not None)
+
+    def _backend(self, max_length: int) -> Tokenizer:
+        """A copy of the fast tokenizer's backend that truncates to ``max_length`` (set up once per length)."""
         backend = self._backends.get(max_length)
         if backend is None:
             backend = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
             backend.enable_truncation(max_length, direction=self.tokenizer.truncation_side)
-            backend.enable_padding(pad_id=self.tokenizer.pad_token_id, pad_token=self.tokenizer.pad_token,
-                                   direction=self.tokenizer.padding_side)
+            backend.no_padding()
             self._backends[max_length] = backend
-        encodings = backend.encode_batch(list(texts) if text_pairs is None else list(zip(texts, text_pairs)))
+        return backend
 
-        def matrix(rows):
-            return torch.from_numpy(np.array(rows, dtype=np.int64).reshape(len(encodings), -1))
+    def _pad(self, encodings: list, pairs: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Encodings of one batch -> ids, attention mask, segment ids (pairs only), each ``(batch, longest)``,
+        padded on the tokenizer's padding side with its padding token."""
+        longest = max((len(e.ids) for e in encodings), default=0)
+        ids = np.full((len(encodings), longest), self.tokenizer.pad_token_id, dtype=np.int64)
+        mask = np.zeros((len(encodings), longest), dtype=np.int64)
+        types = np.zeros((len(encodings), longest), dtype=np.int64) if pairs else None
+        left = self.tokenizer.padding_side == "left"
+        for row, e in enumerate(encodings):
+            span = slice(longest - len(e.ids), longest) if left else slice(0, len(e.ids))
+            ids[row, span], mask[row, span] = e.ids, 1
+            if types is not None:
+                types[row, span] = e.type_ids
+        return torch.from_numpy(ids), torch.from_numpy(mask), None if types is None else torch.from_numpy(types)
 
-        types = matrix([e.type_ids for e in encodings]) if text_pairs is not None else None
-        return matrix([e.ids for e in encodings]), matrix([e.attention_mask for e in encodings]), types
+    def batches(self, lengths: Sequence[int]) -> list[list[int]]:
+        """Indices of the texts of each encoder pass: sorted by ``lengths`` (tokens), then cut so that
+        a pass holds at most ``batch_size`` texts and ``max_batch_tokens`` tokens, padding included
+        (a text longer than the token limit alone goes in a pass of its own)."""
+        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        batches, current = [], []
+        for i in order:  # ascending: the text being added is the longest of its pass
+            fits = self.max_batch_tokens is None or (len(current) + 1) * max(lengths[i], 1) <= self.max_batch_tokens
+            if current and (len(current) == self.batch_size or not fits):
+                batches.append(current)
+                current = []
+            current.append(i)
+        return batches + ([current] if current else [])
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu",
-                        verify_hashes: bool = True) -> Predictor:
+                        verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS) -> Predictor:
         """Load a model folder written by training (``verify_hashes``: see
         :meth:`MultiTaskModel.from_pretrained`).
 
@@ -112,7 +148,7 @@ class Predictor:
                 or its tokenizer files are missing, unreadable or incomplete.
             ConfigError: as in the constructor.
         """
-        return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device)
+        return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device, max_batch_tokens)
 
     @property
     def tasks(self) -> list[str]:
@@ -140,7 +176,7 @@ class Predictor:
                                                                         "they take sentence pairs (text and text_pair)"))
         return tasks
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
                        text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Logits of ``texts`` (or of the pairs ``(texts[i], text_pairs[i])``) for each task, one
@@ -187,16 +223,20 @@ class Predictor:
         return out
 
     def _logits(self, texts: list[str], tasks: list[str], text_pairs: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """Every text tokenized at once, then encoder passes over length-sorted batches (:meth:`batches`);
+        rows back in input order."""
         max_length = max(self.model.tasks[t]["max_length"] for t in tasks)
-        chunks: dict[str, list[torch.Tensor]] = {t: [] for t in tasks}
-        for start in range(0, len(texts), self.batch_size):
-            end = start + self.batch_size
-            input_ids, attention_mask, types = self.encode(texts[start:end], max_length, None if text_pairs is None else text_pairs[start:end])
+        backend = self._backend(max_length)
+        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # tokenizers >= 0.20: no character offsets, ~10% faster
+        encodings = encode(texts if text_pairs is None else list(zip(texts, text_pairs)))
+        out = {t: torch.empty(len(texts), self.model.heads[t].num_outputs) for t in tasks}
+        for rows in self.batches([len(e.ids) for e in encodings]):
+            input_ids, attention_mask, types = self._pad([encodings[i] for i in rows], text_pairs is not None)
             logits = self.model.predict_logits(input_ids.to(self.device), attention_mask.to(self.device), tasks,
                                                None if types is None else types.to(self.device))
             for t in tasks:
-                chunks[t].append(logits[t].float().cpu())
-        return {t: torch.cat(c) if c else torch.empty(0, self.model.heads[t].num_outputs) for t, c in chunks.items()}
+                out[t][rows] = logits[t].float().cpu()
+        return out
 
     def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:

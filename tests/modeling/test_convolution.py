@@ -90,3 +90,8 @@ def test_trains_on_real_data_with_max_over_time_pooling(tmp_path, data_dir):
     saved = json.loads((out / "config.json").read_text())
     assert saved["encoder"]["conv_filters"] == 16 and saved["pooling"]["trec"] == "max"
     assert result.metrics["trec"]["accuracy"] > 0.4  # 6 classes, the largest 0.28 of the test set
+
+
+def test_a_batch_of_empty_texts_has_no_token_vectors():
+    empty = torch.zeros(2, 0, dtype=torch.long)
+    assert encoder()(empty, empty).shape == (2, 0, 10)

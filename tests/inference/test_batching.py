@@ -1,0 +1,46 @@
+"""Length-sorted prediction batches: limits on texts and tokens per pass, and outputs identical to
+one pass per text, in input order."""
+
+import pytest
+import torch
+
+from mtl_text import ConfigError, Predictor
+from mtl_text.data.tokenization import train_word_tokenizer
+from mtl_text.modeling.encoders import WordVectorEncoder
+from mtl_text.modeling.model import MultiTaskModel
+
+TEXTS = ["who won the cup ?", "a dull , tedious film that goes on and on and on", "", "great fun", "where is the station ?",
+         "the film", "on and on and on and on and on and on and on the cup the cup the film"]
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    tokenizer = train_word_tokenizer(TEXTS, min_frequency=1)
+    torch.manual_seed(0)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8, conv_filters=3, conv_widths=[2]),
+                           {"qtype": {"labels": ["HUM", "LOC"], "max_length": 16}, "mood": {"labels": ["neg", "pos"], "max_length": 16}},
+                           pooling={"qtype": "attention", "mood": "mean"}, head_hidden_size=4)
+    return Predictor(model, tokenizer, batch_size=3, max_batch_tokens=20)
+
+
+def test_batches_are_sorted_and_within_both_limits(predictor):
+    lengths = [5, 12, 0, 2, 5, 2, 16]
+    batches = predictor.batches(lengths)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(flat)
+    for b in batches:
+        assert len(b) <= 3 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 20)
+    assert [len(b) for b in batches] == [3, 2, 1, 1]  # [0, 2, 2] [5, 5] [12] [16]: 16 tokens alone, 2 x 12 > 20
+
+
+def test_sorted_passes_give_the_outputs_of_one_pass_per_text_in_input_order(predictor):
+    sorted_passes = predictor.predict_logits(TEXTS)
+    one_by_one = {t: torch.cat([predictor.predict_logits([text])[t] for text in TEXTS]) for t in ("qtype", "mood")}
+    for task in ("qtype", "mood"):
+        assert torch.allclose(sorted_passes[task], one_by_one[task], atol=1e-6)
+
+
+def test_bad_token_limit_raises(predictor):
+    with pytest.raises(ConfigError, match="--max-batch-tokens"):
+        Predictor(predictor.model, predictor.tokenizer, max_batch_tokens=0)
