@@ -34,7 +34,7 @@ from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
 from .config import TrainingConfig
 from .features import cache_features
 from .optimization import PlateauSchedule, parameter_groups
-from .streams import TaskBatches
+from .streams import LengthGroupedSampler, TaskBatches
 
 logger = logging.getLogger("mtl_text.train")
 
@@ -373,7 +373,11 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     for name in tasks:
         with accelerator.main_process_first():  # the main process writes the cache, the others read it
             tokenized = tokenize_splits(splits[name], tokenizer, model.tasks[name]["max_length"], cache_dir=cache_dir)
-        train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, shuffle=True, collate_fn=collator)
+        if opt.group_by_length:
+            sampler = LengthGroupedSampler([len(ids) for ids in tokenized["train"]["input_ids"]], opt.batch_size, opt.seed)
+            train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, sampler=sampler, collate_fn=collator)
+        else:
+            train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, shuffle=True, collate_fn=collator)
         val_dls[name] = DataLoader(tokenized["validation"], batch_size=config.evaluation.eval_batch_size, collate_fn=collator)
         test_dls[name] = DataLoader(tokenized["test"], batch_size=config.evaluation.eval_batch_size, collate_fn=collator)
     logger.info("tokenized every split in %.1fs", time.time() - t0)

@@ -311,6 +311,9 @@ class OptimizationArguments(Arguments):
     max_steps: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "training length in optimizer steps; overrides --num-epochs"})
     batch_size: PositiveInt = field(default=32, metadata={"help": "examples per batch and process"})
+    group_by_length: bool = field(default=False, metadata={
+        "help": "batches of texts of similar length (within shuffled mega-batches of 50 batches; transformers' "
+                "group_by_length), so less padding is computed; the order stays random and set by --seed"})
     gradient_accumulation_steps: PositiveInt = field(default=1, metadata={"help": "batches per optimizer step"})
     learning_rate: Annotated[float | None, Range(min=0, min_exclusive=True)] = field(default=None, metadata={
         "help": "peak learning rate (AdamW) of the encoder (of its top layer with --layer-lr-decay); default 1e-2 with word vectors, "

@@ -3,6 +3,42 @@ which task a step draws from is :mod:`mtl_text.data.sampling`'s job)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch.utils.data import Sampler
+
+
+class LengthGroupedSampler(Sampler[int]):
+    """Indices of one task epoch in which neighbouring batches hold texts of similar length: the
+    examples are shuffled, cut into mega-batches of 50 batches, each sorted by length (longest
+    first), as transformers' ``group_by_length`` (``get_length_grouped_indices``). Padding, and the
+    compute spent on it, shrinks; batches still come in random order.
+
+    The order is a function of ``seed`` and the epoch (``set_epoch``, called by the stream and by
+    Accelerate), so a resumed run replays it.
+
+    Args:
+        lengths: each example's length in tokens.
+        batch_size: examples per batch.
+        seed: the run's seed.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int):
+        self.lengths, self.batch_size, self.seed, self.epoch = list(lengths), batch_size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        from transformers.trainer_pt_utils import get_length_grouped_indices
+
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+
 
 class TaskBatches:
     """An endless stream of one task's training batches: each pass over the (prepared) dataloader is
