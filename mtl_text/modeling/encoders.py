@@ -52,6 +52,12 @@ class WordVectorEncoder(nn.Module):
     sensitivity analysis of ... CNNs for sentence classification") for the settings: widths near 3-5,
     100-600 filters each.
 
+    With ``bigram_buckets > 0``, each token's vector also adds the vector of the bigram it ends
+    (the previous token and itself), looked up in a table of ``bigram_buckets`` rows by a hash of
+    the two ids: fastText's hashed n-gram features (Joulin et al. 2017, "Bag of tricks for
+    efficient text classification"), which let mean pooling see word order (e.g. "not good").
+    The first token of a text, and padding, add nothing. The bigram table starts at zero.
+
     Args:
         vocab_size: rows of the embedding matrix.
         embedding_dim: size of each word vector.
@@ -59,9 +65,11 @@ class WordVectorEncoder(nn.Module):
         embeddings: optional initial matrix ``(vocab_size, embedding_dim)``.
         conv_filters: filters per width (0: no convolution, the word vectors are the token vectors).
         conv_widths: filter widths, in tokens.
+        bigram_buckets: rows of the hashed bigram table (0: no bigrams).
 
     Raises:
-        ValueError: ``embeddings`` has the wrong shape, ``conv_filters`` is negative, or a width is below 1.
+        ValueError: ``embeddings`` has the wrong shape, ``conv_filters`` or ``bigram_buckets`` is
+            negative, or a width is below 1.
     """
 
     type_name = "word_vectors"
@@ -74,9 +82,17 @@ class WordVectorEncoder(nn.Module):
         embeddings: np.ndarray | torch.Tensor | None = None,
         conv_filters: int = 0,
         conv_widths: tuple[int, ...] | list[int] = (3, 4, 5),
+        bigram_buckets: int = 0,
     ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
+        if bigram_buckets < 0:
+            raise ValueError(f"bigram_buckets must be >= 0, got {bigram_buckets}")
+        self.bigram_buckets = int(bigram_buckets)
+        # row 0: "no bigram" (a text's first token, padding), kept at zero
+        self.bigrams = nn.Embedding(bigram_buckets + 1, embedding_dim, padding_idx=0) if bigram_buckets else None
+        if self.bigrams is not None:
+            nn.init.zeros_(self.bigrams.weight)
         if embeddings is not None:
             weights = torch.as_tensor(embeddings, dtype=torch.float32)
             if tuple(weights.shape) != (vocab_size, embedding_dim):
@@ -105,12 +121,24 @@ class WordVectorEncoder(nn.Module):
         -> ``(batch, seq_len, hidden_size)``. Without a convolution, padding positions hold the zero
         ``[PAD]`` vector (poolings mask them anyway); with one, each text of a pair is convolved alone."""
         vectors = self.embedding(input_ids)
+        if self.bigrams is not None:
+            vectors = vectors + self.bigrams(self.bigram_ids(input_ids, attention_mask, token_type_ids))
         if not self.conv_filters:
             return vectors
         if token_type_ids is None or not bool(token_type_ids.any()):
             return self._convolve(vectors)
         second = (token_type_ids != 0).unsqueeze(-1)
         return torch.where(second, self._convolve(vectors * second), self._convolve(vectors * ~second))
+
+    def bigram_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Row of the bigram table for each token, ``(batch, seq_len)``: ``1 + hash(previous id, id) mod
+        bigram_buckets``, or 0 where there is no previous token of the same text (or for padding)."""
+        previous = torch.nn.functional.pad(input_ids[:, :-1], (1, 0))
+        has_previous = torch.nn.functional.pad(attention_mask[:, :-1], (1, 0)).bool() & attention_mask.bool()
+        if token_type_ids is not None:
+            has_previous &= torch.nn.functional.pad(token_type_ids[:, :-1], (1, 0), value=-1) == token_type_ids
+        hashed = (previous * 1_000_003 + input_ids) % self.bigram_buckets + 1
+        return torch.where(has_previous, hashed, torch.zeros_like(hashed))
 
     def _convolve(self, vectors: torch.Tensor) -> torch.Tensor:
         """``(batch, seq_len, embedding_dim)`` -> ``(batch, seq_len, conv_filters * len(conv_widths))``."""
@@ -127,16 +155,18 @@ class WordVectorEncoder(nn.Module):
             "embedding_dim": self.embedding.embedding_dim,
             "freeze": self.frozen,
             **({"conv_filters": self.conv_filters, "conv_widths": self.conv_widths} if self.conv_filters else {}),
+            **({"bigram_buckets": self.bigram_buckets} if self.bigram_buckets else {}),
         }
 
     @classmethod
     def from_config(cls, config: dict) -> WordVectorEncoder:
         return cls(config["vocab_size"], config["embedding_dim"], config.get("freeze", False),
-                   conv_filters=config.get("conv_filters", 0), conv_widths=config.get("conv_widths", (3, 4, 5)))
+                   conv_filters=config.get("conv_filters", 0), conv_widths=config.get("conv_widths", (3, 4, 5)),
+                   bigram_buckets=config.get("bigram_buckets", 0))
 
     def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
         """Trainable parameters bottom to top: the embedding matrix, then the convolution (if any)."""
-        embedding = [(n, p) for n, p in self.named_parameters() if p.requires_grad and n.startswith("embedding.")]
+        embedding = [(n, p) for n, p in self.named_parameters() if p.requires_grad and n.startswith(("embedding.", "bigrams."))]
         convolution = [(n, p) for n, p in self.named_parameters() if p.requires_grad and n.startswith("convolutions.")]
         return [embedding, convolution] if self.conv_filters else [embedding]
 

@@ -365,6 +365,7 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
         integer("encoder.vocab_size", encoder.get("vocab_size"), 2)
         integer("encoder.embedding_dim", encoder.get("embedding_dim"), 1)
         integer("encoder.conv_filters", encoder.get("conv_filters", 0), 0)
+        integer("encoder.bigram_buckets", encoder.get("bigram_buckets", 0), 0)
         widths = encoder.get("conv_widths", [3])
         if not isinstance(widths, list) or not widths:
             fail("encoder.conv_widths", "a non-empty list of widths", widths)

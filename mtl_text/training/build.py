@@ -180,7 +180,7 @@ def build_word_vector_encoder(config: TrainingConfig, train_texts: list[str]):
         logger.info("embeddings: %s, %d dimensions, %d/%d words found (%.1f%%) in %.1fs", source, dim, found, len(vocab) - 2,
                     100 * found / max(len(vocab) - 2, 1), time.time() - t0)
     encoder = WordVectorEncoder(len(vocab), dim, freeze=options.freeze_encoder, embeddings=matrix, conv_filters=options.conv_filters,
-                                conv_widths=options.conv_widths)
+                                conv_widths=options.conv_widths, bigram_buckets=options.bigram_buckets)
     if options.conv_filters:
         logger.info("convolution: %d filters of width %s over the word vectors (%d features per token)", options.conv_filters,
                     "/".join(map(str, options.conv_widths)), encoder.hidden_size)

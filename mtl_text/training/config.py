@@ -174,6 +174,10 @@ class EncoderArguments(Arguments):
         "help": "(word vectors) a convolutional layer over the word vectors, shared by every task (a CNN, Kim 2014): N filters of "
                 "each --conv-widths width, ReLU, one output per token; the default pooling becomes max (max-over-time). "
                 "0: no convolution"})
+    bigram_buckets: Annotated[int, Range(min=0)] = field(default=0, metadata={
+        "metavar": "N",
+        "help": "(word vectors) add to each word's vector that of the bigram it ends, from a table of N hashed rows (fastText's "
+                "n-gram features), so that pooling sees word order; 0: none. e.g. 200000"})
     conv_widths: list[int] = field(default_factory=lambda: [3, 4, 5], metadata={
         "metavar": "W", "help": "(word vectors, with --conv-filters) the filter widths, in tokens"})
 
@@ -198,6 +202,9 @@ class EncoderArguments(Arguments):
             raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
         if self.vectors and self.random_init:
             raise ConfigError("--vectors and --random-init exclude each other")
+        if self.bigram_buckets and (transformer or self.init_from or self.freeze_encoder):
+            raise ConfigError("--bigram-buckets adds hashed bigram vectors, starting at zero, to a new word-vector encoder that "
+                              "trains: it does not apply to --encoder transformer, --init-from or --freeze-encoder")
         if self.conv_filters:
             if transformer:
                 raise ConfigError("--conv-filters adds a convolution over word vectors: it does not apply to --encoder transformer")
