@@ -1,5 +1,6 @@
-"""The core package stands alone: it imports without the bench extra (matplotlib, fastText), uses no
-pickle, and every module but the benchmark's imports cleanly."""
+"""The core package stands alone: it imports without the bench extra (matplotlib, fastText) and the
+serve extra (FastAPI, uvicorn, httpx), uses no pickle, and every module but the benchmark's and the
+server's imports cleanly."""
 
 import pkgutil
 import subprocess
@@ -15,13 +16,13 @@ import importlib, pkgutil, sys
 
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("matplotlib", "fasttext"):
+        if name.split(".")[0] in ("matplotlib", "fasttext", "fastapi", "uvicorn", "httpx", "starlette"):
             raise ImportError(f"blocked: {name}")
 
 sys.meta_path.insert(0, Block())
 import mtl_text
 modules = [m.name for m in pkgutil.walk_packages(mtl_text.__path__, "mtl_text.")
-           if not m.name.startswith("mtl_text.bench") and m.name != "mtl_text.__main__"]
+           if not m.name.startswith(("mtl_text.bench", "mtl_text.serving")) and m.name != "mtl_text.__main__"]
 for name in modules:
     importlib.import_module(name)
 print(len(modules), "modules")
@@ -47,4 +48,4 @@ def test_no_pickle_in_the_core():
 
 def test_the_layout_shows_the_architecture():
     packages = {m.name for m in pkgutil.iter_modules([str(PACKAGE)]) if m.ispkg}
-    assert {"data", "modeling", "training", "inference", "cli", "bench", "utils"} <= packages
+    assert {"data", "modeling", "training", "inference", "serving", "cli", "bench", "utils"} <= packages

@@ -84,6 +84,7 @@ class Predictor:
         self.model = model.eval().to(self.device)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.encoder_passes = 0  # encoder passes run so far (the server reports it: dynamic batching shows in it)
         self._backends: dict[int, Tokenizer] = {}
 
     def encode(self, texts: Sequence[str], max_length: int,
@@ -234,6 +235,7 @@ class Predictor:
             input_ids, attention_mask, types = self._pad([encodings[i] for i in rows], text_pairs is not None)
             logits = self.model.predict_logits(input_ids.to(self.device), attention_mask.to(self.device), tasks,
                                                None if types is None else types.to(self.device))
+            self.encoder_passes += 1
             for t in tasks:
                 out[t][rows] = logits[t].float().cpu()
         return out

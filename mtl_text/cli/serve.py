@@ -1,0 +1,96 @@
+"""``mtl-text serve`` / ``scripts/serve.py``: serve a saved model over HTTP (FastAPI + uvicorn; the
+``serve`` extra): POST /predict answers every head from one encoder pass, concurrent requests batched
+together; GET /health and GET /metadata. The model loads before the server starts: a folder that
+fails to load stops start-up with one error line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Annotated
+
+from ..arguments import Arguments, Range
+from ..errors import ConfigError
+from .parsing import ArgumentParser
+
+# the options of each worker process when --workers > 1 (uvicorn starts them from an import string)
+SETTINGS_ENV = "MTL_TEXT_SERVE_SETTINGS"
+
+
+@dataclass
+class ServeArguments(Arguments):
+    model: str = field(metadata={"help": "the model folder written by training"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
+    port: Annotated[int, Range(min=0, max=65535)] = field(default=8000, metadata={"help": "port to listen on"})
+    workers: Annotated[int, Range(min=1)] = field(default=1, metadata={
+        "help": "server processes, each with its own copy of the model. On a CPU one worker whose encoder passes use every core "
+                "(--threads) batches best; on GPUs, one worker per GPU"})
+    threads: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+        "help": "PyTorch threads per worker (default: PyTorch's, one per core); with several workers, cores / workers"})
+    device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
+    batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
+    verify_hashes: bool = field(default=True, metadata={
+        "help": "check the SHA-256 of every model file against config.json at start-up (sizes are always checked)"})
+    log_level: str = field(default="info", metadata={"help": "uvicorn's log level: critical, error, warning, info, debug"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
+            raise ConfigError(f"--log-level must be one of critical, error, warning, info, debug, got {self.log_level!r}")
+
+
+def build_app(args: ServeArguments, limits, batching):
+    """Load the model and build the application (in each worker process)."""
+    import torch
+
+    from ..inference.prediction import Predictor
+    from ..serving.app import create_app, model_metadata
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, verify_hashes=args.verify_hashes)
+    return create_app(predictor, model_metadata(args.model, predictor), limits, batching)
+
+
+def app_from_environment():
+    """The application of a worker process started by uvicorn (``--workers`` > 1), from the
+    options the parent put in ``$MTL_TEXT_SERVE_SETTINGS``."""
+    from ..serving.app import BatchingArguments, ServerLimits
+
+    settings = json.loads(os.environ[SETTINGS_ENV])
+    return build_app(ServeArguments(**settings["serve"]), ServerLimits(**settings["limits"]), BatchingArguments(**settings["batching"]))
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    try:
+        import uvicorn
+
+        from ..serving.app import BatchingArguments, ServerLimits
+    except ImportError as e:
+        raise ConfigError(f"mtl-text serve needs the serve extra: pip install 'mtl-text[serve]' ({e})") from None
+    from ..utils.allocator import tune_malloc
+    from ..utils.log import setup_logging
+
+    parser = ArgumentParser((ServeArguments, ServerLimits, BatchingArguments), prog=prog, description=__doc__.split(":", 1)[1].strip())
+    (args, limits, batching), _ = parser.parse(argv)
+    setup_logging()
+    tune_malloc()
+    app = build_app(args, limits, batching)  # a model that fails to load stops here, before the port opens
+    logging.getLogger("mtl_text.serve").info("model %s loaded; listening on http://%s:%d (%d worker(s))", args.model, args.host,
+                                             args.port, args.workers)
+    if args.workers == 1:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=30)
+    else:
+        os.environ[SETTINGS_ENV] = json.dumps({"serve": asdict(args), "limits": asdict(limits), "batching": asdict(batching)})
+        del app  # each worker loads its own copy
+        uvicorn.run("mtl_text.cli.serve:app_from_environment", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_level=args.log_level, timeout_graceful_shutdown=30)
+    return 0
+
+
+if __name__ == "__main__":
+    from . import exit_with
+
+    exit_with(main)

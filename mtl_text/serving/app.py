@@ -1,0 +1,184 @@
+"""The HTTP server's application (FastAPI, served by uvicorn; the ``serve`` extra).
+
+Endpoints:
+
+* ``POST /predict``: ``{"texts": [...], "text_pairs": [...] (pair tasks), "tasks": [...] (optional)}``
+  -> ``{"predictions": [...]}``, one object per text, the same as a line of ``mtl-text predict``.
+  Concurrent requests are scored together (:mod:`mtl_text.serving.batching`).
+* ``GET /health``: ``{"status": "ok", ...}`` with counters: requests, texts, batches (predictor
+  calls) and encoder passes since start, requests waiting.
+* ``GET /metadata``: the model's tasks (problem type, labels, max length, pairs or not), encoder,
+  lineage, and the server's limits and batching settings.
+
+Bad requests get a 4xx answer ``{"detail": "..."}`` naming the field at fault: 400 for a body that
+is not JSON, 413 for a body over the size limit, 422 for a JSON body of the wrong shape (wrong types,
+an empty list, too many texts, a text over the length limit, an unknown task, pairs for a
+single-text task or the reverse). Texts longer than a head's ``max_length`` in tokens are cut to
+their first tokens, as in ``mtl-text predict``; texts over ``max_text_chars`` characters are refused
+(422) rather than cut.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..arguments import Arguments, Range
+from ..errors import ModelOutputError, MtlTextError
+from ..inference.prediction import Predictor
+from ..modeling.model import MultiTaskModel
+from .batching import DynamicBatcher
+
+logger = logging.getLogger("mtl_text.serve")
+
+
+@dataclass
+class ServerLimits(Arguments):
+    """What one request may hold (``mtl-text serve`` options; ranges checked on construction:
+    :class:`~mtl_text.errors.ConfigError`)."""
+    max_body_bytes: Annotated[int, Range(min=1)] = field(default=1 << 20, metadata={
+        "help": "largest request body, bytes; a larger one is refused with 413"})
+    max_texts: Annotated[int, Range(min=1)] = field(default=256, metadata={"help": "most texts per request; more are refused with 422"})
+    max_text_chars: Annotated[int, Range(min=1)] = field(default=100_000, metadata={
+        "help": "longest text, characters; a longer one is refused with 422 (tokens beyond a head's max_length are cut to the first "
+                "ones, as in predict, not refused)"})
+
+
+@dataclass
+class BatchingArguments(Arguments):
+    """Dynamic batching (:class:`~mtl_text.serving.batching.DynamicBatcher`)."""
+    max_batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={
+        "help": "a batch of concurrent requests closes once it holds this many texts"})
+    max_wait_ms: Annotated[float, Range(min=0)] = field(default=5.0, metadata={
+        "help": "... or this many milliseconds after its first request arrived"})
+
+
+class PredictRequest(BaseModel):
+    """The body of ``POST /predict``."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    texts: list[str] = Field(min_length=1, description="the texts to score (the first text of each pair)")
+    text_pairs: list[str] | None = Field(default=None, description="the second text of each pair, for sentence-pair tasks")
+    tasks: list[str] | None = Field(default=None, min_length=1, description="heads to use; default: every task that takes this kind of input")
+
+
+def _field(loc: tuple) -> str:
+    """``("texts", 2)`` -> ``texts[2]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def _validation_message(error: ValidationError) -> str:
+    errors = error.errors()
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # "text" for "texts" explains "texts: missing"
+    where = _field(tuple(first["loc"]))
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown field; expected texts, text_pairs (optional) and tasks (optional)"
+    return f"{where}: {first['msg']}"
+
+
+def model_metadata(directory: str | Path, predictor: Predictor) -> dict:
+    """What ``GET /metadata`` shows of a model folder: tasks, encoder, lineage, version."""
+    config = MultiTaskModel.read_config(directory)
+    tasks = {name: {"problem_type": info.get("problem_type", "single_label_classification"), "labels": info["labels"],
+                    "max_length": info["max_length"], "text_pair": bool(info.get("text_pair", False))}
+             for name, info in config["tasks"].items()}
+    encoder = {k: v for k, v in config["encoder"].items() if k not in ("config",)}  # a transformer's full config is in config.json
+    return {"model": str(directory), "mtl_text_version": config.get("mtl_text_version"), "encoder": encoder, "tasks": tasks,
+            **({"lineage": config["lineage"]} if "lineage" in config else {}), "device": str(predictor.device)}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) once it passes ``limit`` bytes, declared or streamed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body: {int(declared):,} bytes, over the limit of {limit:,} (--max-body-bytes)")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"body: over the limit of {limit:,} bytes (--max-body-bytes)")
+    return bytes(body)
+
+
+def create_app(predictor: Predictor, metadata: dict, limits: ServerLimits | None = None,
+               batching: BatchingArguments | None = None) -> FastAPI:
+    """The FastAPI application serving ``predictor``.
+
+    Args:
+        predictor: the loaded model.
+        metadata: what ``GET /metadata`` shows of the model (:func:`model_metadata`).
+        limits: request limits (default values when ``None``).
+        batching: dynamic batching settings (default values when ``None``).
+    """
+    limits = limits or ServerLimits()
+    batching = batching or BatchingArguments()
+    batcher = DynamicBatcher(predictor.predict, batching.max_batch_size, batching.max_wait_ms)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        logger.info("serving %s: tasks %s, batches of up to %d texts, %.1f ms wait", metadata.get("model"), list(predictor.tasks),
+                    batching.max_batch_size, batching.max_wait_ms)
+        yield
+        await batcher.stop()  # after the server stopped taking requests: the queued ones are answered
+        logger.info("shut down after %d requests (%d texts, %d batches, %d encoder passes)", batcher.stats.requests,
+                    batcher.stats.texts, batcher.stats.batches, predictor.encoder_passes)
+
+    app = FastAPI(title="mtl-text", summary="Every head of a multi-task model from one encoder pass", lifespan=lifespan)
+    app.state.batcher = batcher
+    app.state.predictor = predictor
+    info = {**metadata, "limits": asdict(limits), "batching": asdict(batching)}
+
+    @app.exception_handler(ModelOutputError)
+    async def model_fault(request: Request, error: ModelOutputError) -> JSONResponse:  # the model's fault, not the request's
+        return JSONResponse({"detail": str(error)}, status_code=500)
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", **asdict(batcher.stats), "encoder_passes": predictor.encoder_passes, "queued": batcher.queued}
+
+    @app.get("/metadata")
+    async def get_metadata() -> dict:
+        return info
+
+    @app.post("/predict")
+    async def predict(request: Request) -> dict:
+        body = await _read_body(request, limits.max_body_bytes)
+        try:
+            payload = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise HTTPException(400, f"body: not valid JSON ({e})") from None
+        if not isinstance(payload, dict):
+            raise HTTPException(422, f"body: expected a JSON object with a 'texts' list, found {type(payload).__name__}")
+        try:
+            req = PredictRequest.model_validate(payload)
+        except ValidationError as e:
+            raise HTTPException(422, _validation_message(e)) from None
+        if len(req.texts) > limits.max_texts:
+            raise HTTPException(422, f"texts: {len(req.texts)} texts, over the limit of {limits.max_texts} per request (--max-texts)")
+        for name, texts in (("texts", req.texts), ("text_pairs", req.text_pairs or [])):
+            for i, text in enumerate(texts):
+                if len(text) > limits.max_text_chars:
+                    raise HTTPException(422, f"{name}[{i}]: {len(text):,} characters, over the limit of {limits.max_text_chars:,} "
+                                             "(--max-text-chars)")
+        if req.text_pairs is not None and len(req.text_pairs) != len(req.texts):
+            raise HTTPException(422, f"text_pairs: {len(req.text_pairs)} second texts for {len(req.texts)} texts; give one per text")
+        try:
+            tasks = predictor.input_tasks(req.tasks, pairs=req.text_pairs is not None)
+        except MtlTextError as e:  # an unknown task, or a task for the other kind of input
+            raise HTTPException(422, f"tasks: {e}") from None
+        predictions = await batcher.submit(req.texts, tasks if req.tasks is not None else None, req.text_pairs)
+        return {"predictions": predictions}
+
+    return app

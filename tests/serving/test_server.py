@@ -1,0 +1,168 @@
+"""`mtl-text serve` as a user runs it: a server process on 127.0.0.1, a real HTTP client (httpx).
+Every endpoint; answers equal the offline Predictor's; concurrent requests share encoder passes
+(the /health counters prove it); every kind of bad request gets a 4xx naming the field and the
+server stays up; a model that cannot load stops start-up with one error line; SIGTERM shuts down
+cleanly after answering."""
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import torch
+
+from mtl_text import Predictor
+from mtl_text.data.tokenization import train_word_tokenizer
+from mtl_text.modeling.encoders import WordVectorEncoder
+from mtl_text.modeling.model import MultiTaskModel
+
+TEXTS = ["who won the cup ?", "a dull , tedious film that goes on and on", "where is the station ?", "great fun", "the film"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model, *options):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "mtl_text", "serve", "--model", str(model), "--port", str(port), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with {proc.returncode}: {proc.stdout.read()[-3000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("the server did not start in 120 s")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("served") / "model"
+    tokenizer = train_word_tokenizer(TEXTS, min_frequency=1)
+    torch.manual_seed(0)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8),
+                           {"qtype": {"labels": ["HUM", "LOC"], "max_length": 16},
+                            "mood": {"labels": ["neg", "pos"], "max_length": 8},
+                            "same": {"labels": ["no", "yes"], "max_length": 16, "text_pair": True}},
+                           pooling="mean", head_hidden_size=4)
+    model.save_pretrained(directory, tokenizer, {"training_config": {}})
+    return directory
+
+
+@pytest.fixture(scope="module")
+def server(model_dir):
+    proc, url = start_server(model_dir, "--max-wait-ms", "300", "--max-batch-size", "64", "--max-texts", "8",
+                             "--max-text-chars", "500", "--max-body-bytes", "20000")
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def offline(model_dir):
+    return Predictor.from_pretrained(model_dir)
+
+
+def same(served, offline_results):
+    """The served results are the offline ones: labels exactly, probabilities to the 6 decimals
+    printed (a text batched with others may differ in the last digit: float sums in another order)."""
+    expected = json.loads(json.dumps(offline_results))
+    assert len(served) == len(expected)
+    for got, want in zip(served, expected):
+        assert {k: v for k, v in got.items() if k != "predictions"} == {k: v for k, v in want.items() if k != "predictions"}
+        assert got["predictions"].keys() == want["predictions"].keys()
+        for task, prediction in got["predictions"].items():
+            assert prediction["label"] == want["predictions"][task]["label"]
+            assert prediction["probabilities"] == pytest.approx(want["predictions"][task]["probabilities"], abs=2e-6)
+    return True
+
+
+def test_health_and_metadata(server):
+    health = httpx.get(server + "/health").json()
+    assert health["status"] == "ok" and {"requests", "batches", "encoder_passes", "queued"} <= set(health)
+    meta = httpx.get(server + "/metadata").json()
+    assert meta["tasks"]["mood"] == {"problem_type": "single_label_classification", "labels": ["neg", "pos"], "max_length": 8,
+                                      "text_pair": False}
+    assert meta["tasks"]["same"]["text_pair"] is True
+    assert meta["encoder"]["type"] == "word_vectors"
+    assert meta["limits"]["max_texts"] == 8 and meta["batching"]["max_wait_ms"] == 300
+
+
+def test_predict_equals_the_offline_predictor(server, offline):
+    texts = TEXTS + ["", "on and on and on and on and on and on and on and on the cup the film"]  # padding, an empty text, truncation
+    texts = texts[:8]
+    response = httpx.post(server + "/predict", json={"texts": texts})
+    assert response.status_code == 200
+    assert same(response.json()["predictions"], offline.predict(texts))
+    one_head = httpx.post(server + "/predict", json={"texts": texts[:2], "tasks": ["mood"]}).json()["predictions"]
+    assert same(one_head, offline.predict(texts[:2], ["mood"])) and set(one_head[0]["predictions"]) == {"mood"}
+    pairs = httpx.post(server + "/predict", json={"texts": ["the film"], "text_pairs": ["great fun"]}).json()["predictions"]
+    assert same(pairs, offline.predict(["the film"], text_pairs=["great fun"]))
+
+
+def test_concurrent_requests_share_encoder_passes(server, offline):
+    before = httpx.get(server + "/health").json()
+    with ThreadPoolExecutor(12) as pool:
+        responses = list(pool.map(lambda text: httpx.post(server + "/predict", json={"texts": [text]}, timeout=60), TEXTS * 3))
+    after = httpx.get(server + "/health").json()
+    for text, response in zip(TEXTS * 3, responses):
+        assert same(response.json()["predictions"], offline.predict([text]))
+    assert after["requests"] - before["requests"] == 15
+    assert after["encoder_passes"] - before["encoder_passes"] < 15  # one pass per request without batching
+    assert after["batches"] - before["batches"] < 15
+
+
+@pytest.mark.parametrize("body, status, message", [
+    (b"{not json", 400, "not valid JSON"),
+    (b"[1, 2]", 422, "expected a JSON object"),
+    (b'{"texts": "one text"}', 422, "texts"),
+    (b'{"texts": ["fine", 3]}', 422, "texts[1]"),
+    (b'{"texts": []}', 422, "texts"),
+    (b'{"text": ["fine"]}', 422, "text: unknown field"),
+    (b'{"texts": ["fine"], "tasks": ["nope"]}', 422, "tasks: "),
+    (b'{"texts": ["fine"], "tasks": ["same"]}', 422, "sentence pairs"),
+    (b'{"texts": ["a", "b"], "text_pairs": ["c"]}', 422, "text_pairs: 1 second texts for 2 texts"),
+    (json.dumps({"texts": ["a"] * 9}).encode(), 422, "over the limit of 8"),
+    (json.dumps({"texts": ["a", "x" * 501]}).encode(), 422, "texts[1]: 501 characters"),
+    (json.dumps({"texts": ["x" * 400] * 60}).encode(), 413, "--max-body-bytes"),
+])
+def test_bad_requests_get_4xx_naming_the_field(server, body, status, message):
+    response = httpx.post(server + "/predict", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status, response.text
+    assert message in response.json()["detail"]
+    assert httpx.get(server + "/health").status_code == 200
+
+
+def test_a_model_that_fails_to_load_stops_start_up(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mtl_text", "serve", "--model", str(tmp_path / "missing"), "--port", str(free_port())],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "missing" in proc.stderr
+
+
+def test_sigterm_shuts_down_gracefully(model_dir):
+    """A request in flight when SIGTERM arrives is still answered; the queue is drained; the process
+    ends (uvicorn re-raises the signal after its shutdown, so the status is 0 or -SIGTERM)."""
+    proc, url = start_server(model_dir, "--max-wait-ms", "1500")
+    with ThreadPoolExecutor(1) as pool:
+        in_flight = pool.submit(httpx.post, url + "/predict", json={"texts": ["great fun"]}, timeout=60)
+        time.sleep(0.5)  # the request waits in the batcher for 1.5 s
+        proc.send_signal(signal.SIGTERM)
+        response = in_flight.result()
+    output, _ = proc.communicate(timeout=60)
+    assert response.status_code == 200 and response.json()["predictions"][0]["text"] == "great fun"
+    assert proc.returncode in (0, -signal.SIGTERM), output[-3000:]
+    assert "shut down after 1 requests" in output and "Application shutdown complete" in output
