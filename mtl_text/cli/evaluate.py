@@ -14,7 +14,7 @@ from .parsing import ArgumentParser
 
 @dataclass
 class EvaluateArguments(Arguments):
-    model: str = field(metadata={"help": "a model folder written by training"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
     tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
     task: str | None = field(default=None, metadata={
         "help": "cross-domain evaluation: score --head on this task's split instead (any registered task with the same problem "

@@ -20,7 +20,7 @@ from .parsing import ArgumentParser
 
 @dataclass
 class PredictArguments(Arguments):
-    model: str = field(metadata={"help": "the model folder written by training"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
     input: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "file of texts ('-' for standard input); with no texts and no --input, standard input is read"})
     input_format: Literal["text", "jsonl", "tsv"] | None = field(default=None, metadata={

@@ -21,7 +21,7 @@ SETTINGS_ENV = "MTL_TEXT_SERVE_SETTINGS"
 
 @dataclass
 class ServeArguments(Arguments):
-    model: str = field(metadata={"help": "the model folder written by training"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: Annotated[int, Range(min=0, max=65535)] = field(default=8000, metadata={"help": "port to listen on"})
     workers: Annotated[int, Range(min=1)] = field(default=1, metadata={

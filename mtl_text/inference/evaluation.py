@@ -138,7 +138,10 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
+    from ..modeling.hub import resolve_model
+
     accelerator = accelerator or Accelerator()
+    model_dir = resolve_model(model_dir)  # a folder, or a Hub id downloaded once
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)

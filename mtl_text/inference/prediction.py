@@ -141,14 +141,17 @@ class Predictor:
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu",
                         verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS) -> Predictor:
-        """Load a model folder written by training (``verify_hashes``: see
-        :meth:`MultiTaskModel.from_pretrained`).
+        """Load a model folder written by training, or a Hugging Face Hub id (``owner/name``) when no
+        such path exists here (``verify_hashes``: see :meth:`MultiTaskModel.from_pretrained`).
 
         Raises:
             ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.from_pretrained`)
                 or its tokenizer files are missing, unreadable or incomplete.
             ConfigError: as in the constructor.
         """
+        from ..modeling.hub import resolve_model
+
+        directory = resolve_model(directory)  # a Hub id is downloaded once, for the model and its tokenizer
         return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device, max_batch_tokens)
 
     @property

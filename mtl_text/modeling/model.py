@@ -296,16 +296,19 @@ class MultiTaskModel(nn.Module):
         """Restore a model saved with :meth:`save_pretrained` (on the CPU, in eval mode).
 
         Args:
-            directory: the model folder.
+            directory: the model folder, or a Hugging Face Hub id (``owner/name``) when no such path
+                exists here (downloaded: :func:`mtl_text.modeling.hub.resolve_model`).
             verify_hashes: check the SHA-256 of every file ``config.json`` lists (sizes are always
                 checked); off saves reading very large files twice.
 
         Raises:
-            ModelLoadError: the folder is not a saved model; its config is invalid; a file is
+            ModelLoadError: the folder is not a saved model (nor a downloadable Hub id); its config is invalid; a file is
                 missing, truncated, tampered with, or does not match the architecture; a weight is
                 NaN or infinite.
         """
-        directory = Path(directory)
+        from .hub import resolve_model
+
+        directory = resolve_model(directory)
         config = cls.read_config(directory)
         if "files" in config:
             verify_files(directory, config["files"], ModelLoadError, check_hashes=verify_hashes, recorded_in=str(directory / CONFIG_NAME))

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..inference.evaluation import collect_logits, evaluate, format_table
+from ..modeling.hub import write_model_card
 from ..utils.files import WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
@@ -127,6 +128,7 @@ def train(config: TrainingConfig) -> TrainingResult:
             atomic_write_text(output_dir / RESULTS_JSON, json.dumps(record, indent=2) + "\n")
             atomic_write_text(output_dir / RESULTS_MD, table + "\n")
             atomic_write_text(output_dir / PREDICTIONS_JSON, json.dumps(predictions) + "\n")
+            write_model_card(output_dir)  # README.md: a Hub model card with the test table and the training command
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
         accelerator.wait_for_everyone()  # every process tears the process group down together (a rank leaving early can abort)

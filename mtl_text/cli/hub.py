@@ -1,0 +1,33 @@
+"""``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model
+repository (its model card, README.md, written first if missing). Load it back anywhere with
+``mtl-text predict --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..arguments import Arguments
+from .parsing import ArgumentParser
+
+
+@dataclass
+class PushArguments(Arguments):
+    model: str = field(metadata={"help": "the model folder written by training"})
+    repo_id: str = field(metadata={"help": "the Hub repository, OWNER/NAME (created if it does not exist)"})
+    private: bool = field(default=False, metadata={"help": "create the repository private"})
+    token: str | None = field(default=None, metadata={"help": "a Hub token (default: the stored `hf auth login` or $HF_TOKEN)"})
+    commit_message: str = field(default="Upload mtl-text model", metadata={"help": "the commit's message"})
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from ..modeling.hub import push_to_hub
+
+    (args,), _ = ArgumentParser(PushArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
+    print(push_to_hub(args.model, args.repo_id, token=args.token, private=args.private, commit_message=args.commit_message))
+    return 0
+
+
+if __name__ == "__main__":
+    from . import exit_with
+
+    exit_with(main)

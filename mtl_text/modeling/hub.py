@@ -1,0 +1,180 @@
+"""A saved model folder as a Hugging Face Hub model repository: its model card, uploading it, and
+loading a model by Hub id (``huggingface_hub``).
+
+* :func:`write_model_card` writes ``README.md`` into a model folder: YAML metadata (``library_name:
+  mtl-text``, ``pipeline_tag``, ``tags``, ``base_model`` for a transformer from the Hub, the metric
+  names) and a body with the tasks (problem type, labels, input, max length), the test table, the
+  training command and the lineage. Training writes it after the test table; it reads only the
+  folder, so any saved model can be given one.
+* :func:`push_to_hub` uploads a folder (``HfApi.create_repo`` + ``HfApi.upload_folder``).
+* :func:`resolve_model` turns a folder or a Hub id into a local folder: a Hub id is downloaded with
+  ``hf_hub_download`` (``config.json`` first) and ``snapshot_download`` restricted to the files that
+  ``config.json`` lists, which the loader then checks against their recorded sizes and SHA-256;
+  nothing else (no pickle, no code) is fetched or loaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from pathlib import Path
+
+from ..errors import ModelLoadError
+from ..utils.files import CONFIG_NAME, atomic_write_text
+
+CARD_NAME = "README.md"
+RESULTS_NAME = "test_results.json"  # written by training beside the model
+# a Hub repository id: "owner/name" (letters, digits, - _ .); tried on the Hub only when no such path exists here
+REPO_ID = re.compile(r"^[\w-][\w.-]*/[\w-][\w.-]*$")
+
+
+def training_command(training_config: dict) -> str:
+    """The ``mtl-text train`` command that gives ``training_config`` (``config.json``'s
+    ``training_config``): every option whose value differs from its default."""
+    from ..training.config import GROUPS
+
+    parts = ["mtl-text", "train"]
+    for group, cls in GROUPS.items():
+        values = training_config.get(group, {})
+        for f in dataclasses.fields(cls):
+            if not f.init or f.name not in values:
+                continue
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            value = values[f.name]
+            if value == default:
+                continue
+            option = "--" + f.name.replace("_", "-")
+            if isinstance(value, bool):
+                parts.append(option if value else "--no-" + f.name.replace("_", "-"))
+            elif isinstance(value, list):
+                parts += [option, *map(str, value)]
+            elif value is not None:
+                parts += [option, str(value)]
+    return " ".join(parts)
+
+
+def _metric_table(results: dict) -> str:
+    metrics = results.get("metrics", {})
+    names = sorted({m for task in metrics.values() for m in task})
+    lines = ["| task | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
+    for task, values in metrics.items():
+        lines.append(f"| {task} | " + " | ".join(f"{values[m]:.4f}" if m in values else "–" for m in names) + " |")
+    return "\n".join(lines)
+
+
+def write_model_card(directory: str | os.PathLike) -> Path:
+    """Write ``README.md`` (the model card) into a saved model folder; see the module's text.
+
+    Returns:
+        The card's path.
+
+    Raises:
+        ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.read_config`).
+    """
+    from .model import MultiTaskModel
+
+    directory = Path(directory)
+    config = MultiTaskModel.read_config(directory)
+    results_path = directory / RESULTS_NAME
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+    encoder = config["encoder"]
+    source = encoder.get("source") if encoder["type"] == "transformer" else None
+    metrics = sorted({m for task in results.get("metrics", {}).values() for m in task})
+    meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", "- mtl-text", "- multi-task",
+            "- text-classification"]
+    if source and REPO_ID.match(source) and not Path(source).exists():
+        meta.append(f"base_model: {source}")
+    if metrics:
+        meta += ["metrics:", *(f"- {m}" for m in metrics)]
+    meta.append("---")
+    kind = f"the transformer `{source}`" if source else f"word vectors ({encoder['embedding_dim']} dimensions)"
+    tasks = ["| task | problem type | labels | input | max length |", "|---|---|---|---|---:|"]
+    for name, info in config["tasks"].items():
+        labels = ", ".join(info["labels"])
+        tasks.append(f"| {name} | {info.get('problem_type', 'single_label_classification')} | {labels} | "
+                     f"{'sentence pairs' if info.get('text_pair') else 'texts'} | {info['max_length']} |")
+    body = [f"# {directory.resolve().name}", "",
+            f"A multi-task text classifier trained with [mtl-text](https://github.com/mtl-text/mtl-text): one shared encoder, "
+            f"{kind}, and one head per task; every head answers from one encoder pass.", "", "## Tasks", "", *tasks, ""]
+    if results:
+        body += ["## Test results", "", f"Best validation model, {results.get('steps', '?')} steps; the tasks' test splits.", "",
+                 _metric_table(results), ""]
+    if "training_config" in config and config["training_config"]:
+        body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", ""]
+    if "lineage" in config:
+        body += ["## Lineage", "", "Started from another mtl-text model (`--init-from`):", "", "```json",
+                 json.dumps(config["lineage"], indent=2), "```", ""]
+    body += ["## Use", "", "```bash", "pip install mtl-text", f"mtl-text predict --model {directory.resolve().name} \"some text\"",
+             "```", "", "```python", "from mtl_text import Predictor", "",
+             f"predictor = Predictor.from_pretrained(\"{directory.resolve().name}\")  # a folder or a Hub id",
+             "predictor.predict([\"some text\"])", "```", ""]
+    path = directory / CARD_NAME
+    atomic_write_text(path, "\n".join(meta + [""] + body))
+    return path
+
+
+def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
+    """A model card's YAML metadata (as a dict, through ``huggingface_hub.ModelCard``) and its body."""
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(Path(directory) / CARD_NAME)
+    return card.data.to_dict(), card.text
+
+
+def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False,
+                commit_message: str = "Upload mtl-text model", api=None) -> str:
+    """Upload a saved model folder (its card written first if missing) to the Hub repository
+    ``repo_id``, created if needed.
+
+    Args:
+        directory: the model folder.
+        repo_id: ``owner/name``.
+        token: a Hub token (default: ``huggingface_hub``'s stored login or ``$HF_TOKEN``).
+        private: create the repository private.
+        api: an ``huggingface_hub.HfApi`` (default: a new one; tests pass one for another endpoint).
+
+    Returns:
+        The URL of the commit.
+
+    Raises:
+        ModelLoadError: the folder is not a saved model.
+    """
+    from huggingface_hub import HfApi
+
+    directory = Path(directory)
+    from .model import MultiTaskModel
+
+    MultiTaskModel.read_config(directory)
+    if not (directory / CARD_NAME).is_file():
+        write_model_card(directory)
+    api = api or HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=commit_message, repo_type="model",
+                               ignore_patterns=["checkpoints/*", ".mtl-text.lock", ".saving-*", "runs/*", "mtl-text/*"])
+    return str(getattr(commit, "commit_url", commit))
+
+
+def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
+    """A local model folder for a folder path or a Hub id (see the module's text).
+
+    Raises:
+        ModelLoadError: neither a folder here nor a Hub repository that can be downloaded (the
+            message names both tries), or a repository that is not an mtl-text model.
+    """
+    path = Path(name_or_path)
+    if path.exists() or not REPO_ID.match(str(name_or_path)):
+        return path
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    repo_id = str(name_or_path)
+    try:
+        config_path = hf_hub_download(repo_id, CONFIG_NAME, revision=revision, token=token)
+        files = list(json.loads(Path(config_path).read_text()).get("files", {}))
+        local = snapshot_download(repo_id, revision=revision, token=token, allow_patterns=[CONFIG_NAME, CARD_NAME, *files])
+    except (OSError, ValueError, EntryNotFoundError) as e:  # huggingface_hub's errors: HTTP, offline, not found
+        raise ModelLoadError(f"{name_or_path}: no such model folder here, and not downloadable from the Hugging Face Hub "
+                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return Path(local)
