@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ class ServingBenchmarkArguments(Arguments):
     data_dir: str | None = data_dir_option()
     clients: list[int] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "numbers of concurrent clients, one level each"})
     seconds: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=15.0, metadata={"help": "how long each level runs"})
-    max_requests: Annotated[int, Range(min=1)] = field(default=20_000, metadata={"help": "at most this many requests per level"})
+    max_requests: Annotated[int, Range(min=1)] = field(default=200_000, metadata={"help": "at most this many requests per level"})
     texts_per_request: Annotated[int, Range(min=1)] = field(default=1, metadata={"help": "texts in each request"})
     offline_seconds: Annotated[float, Range(min=0)] = field(default=5.0, metadata={
         "help": "offline throughput: score passes over the texts until this many seconds have gone by"})
@@ -167,7 +168,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         print(f"offline Predictor, batches of {batch}: {offline[batch]['texts_per_second']:,.0f} texts/s", flush=True)
     del predictor
 
-    proc, url = start_server(args.model, server_options, out / "server.log")
+    proc, url = start_server(args.model, server_options, Path(tempfile.mkdtemp(prefix="mtl-text-serve-")) / "server.log")
     try:
         levels = []
         for clients in args.clients:

@@ -26,6 +26,7 @@ from ..utils.files import CONFIG_NAME, atomic_write_text
 
 CARD_NAME = "README.md"
 RESULTS_NAME = "test_results.json"  # written by training beside the model
+NOT_METRICS = ("examples", "loss")  # in the test results, but a count and a loss, not scores
 # a Hub repository id: "owner/name" (letters, digits, - _ .); tried on the Hub only when no such path exists here
 REPO_ID = re.compile(r"^[\w-][\w.-]*/[\w-][\w.-]*$")
 
@@ -43,7 +44,7 @@ def training_command(training_config: dict) -> str:
                 continue
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             value = values[f.name]
-            if value == default:
+            if value == default and f.name != "tasks":  # the tasks are always named
                 continue
             option = "--" + f.name.replace("_", "-")
             if isinstance(value, bool):
@@ -57,7 +58,7 @@ def training_command(training_config: dict) -> str:
 
 def _metric_table(results: dict) -> str:
     metrics = results.get("metrics", {})
-    names = sorted({m for task in metrics.values() for m in task})
+    names = sorted({m for task in metrics.values() for m in task} - set(NOT_METRICS))
     lines = ["| task | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
     for task, values in metrics.items():
         lines.append(f"| {task} | " + " | ".join(f"{values[m]:.4f}" if m in values else "–" for m in names) + " |")
@@ -81,7 +82,7 @@ def write_model_card(directory: str | os.PathLike) -> Path:
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     encoder = config["encoder"]
     source = encoder.get("source") if encoder["type"] == "transformer" else None
-    metrics = sorted({m for task in results.get("metrics", {}).values() for m in task})
+    metrics = sorted({m for task in results.get("metrics", {}).values() for m in task} - set(NOT_METRICS))
     meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", "- mtl-text", "- multi-task",
             "- text-classification"]
     if source and REPO_ID.match(source) and not Path(source).exists():

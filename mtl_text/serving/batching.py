@@ -65,7 +65,7 @@ class DynamicBatcher:
     Use :meth:`start` and :meth:`stop` from the event loop that calls :meth:`submit`.
     """
 
-    def __init__(self, predict: PredictFn, max_batch_size: int = 64, max_wait_ms: float = 5.0):
+    def __init__(self, predict: PredictFn, max_batch_size: int = 64, max_wait_ms: float = 0.0):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ConfigError(f"--max-batch-size must be an integer >= 1, got {max_batch_size!r}")
         if not max_wait_ms >= 0:
