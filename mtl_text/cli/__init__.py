@@ -1,4 +1,4 @@
-"""The command line: ``mtl-text train|predict|serve|push-to-hub|evaluate|benchmark`` (also ``python -m mtl_text`` and the
+"""The command line: ``mtl-text train|predict|serve|export-onnx|push-to-hub|evaluate|benchmark`` (also ``python -m mtl_text`` and the
 thin ``scripts/*.py``). Options come from the library's typed dataclasses; errors from the library
 (:class:`~mtl_text.errors.MtlTextError`) become one ``error:`` line and exit status 2 here, in
 :func:`run_command`, and nowhere else.
@@ -18,6 +18,7 @@ COMMANDS = {
     "train": ("mtl_text.cli.train", "train tasks jointly (under `accelerate launch` for several processes or GPUs)"),
     "predict": ("mtl_text.cli.predict", "score text with every head of a saved model"),
     "serve": ("mtl_text.cli.serve", "serve a saved model over HTTP with dynamic batching (needs the serve extra)"),
+    "export-onnx": ("mtl_text.cli.export", "export a saved model to ONNX, every head an output (needs the onnx extra)"),
     "push-to-hub": ("mtl_text.cli.hub", "upload a saved model folder to the Hugging Face Hub (model card included)"),
     "evaluate": ("mtl_text.cli.evaluate", "score a saved model on its tasks' test or validation splits"),
     "benchmark": ("mtl_text.cli.benchmark", "the benchmark: baselines, single- vs multi-task, transfer (needs the bench extra)"),

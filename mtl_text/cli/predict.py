@@ -35,6 +35,8 @@ class PredictArguments(Arguments):
         "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
                 "both limits, so short texts are not padded to long ones; outputs keep the input order"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
+    backend: Literal["torch", "onnx"] = field(default="torch", metadata={
+        "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         texts.append(text)
     tune_malloc()
     predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                          verify_hashes=args.verify_hashes, max_batch_tokens=args.max_batch_tokens)
+                                          verify_hashes=args.verify_hashes, max_batch_tokens=args.max_batch_tokens,
+                                          backend=args.backend)
     predictor.model.check_tasks(args.tasks)  # before reading any input
     texts, pairs = read_inputs(args, texts)
     for result in predictor.predict(texts, args.tasks, pairs):

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ..arguments import Arguments, Range
 from ..errors import ConfigError
@@ -30,6 +30,8 @@ class ServeArguments(Arguments):
     threads: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "PyTorch threads per worker (default: PyTorch's, one per core); with several workers, cores / workers"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
+    backend: Literal["torch", "onnx"] = field(default="torch", metadata={
+        "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"})
     batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json at start-up (sizes are always checked)"})
@@ -50,7 +52,8 @@ def build_app(args: ServeArguments, limits, batching):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, verify_hashes=args.verify_hashes)
+    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, verify_hashes=args.verify_hashes,
+                                          backend=args.backend)
     return create_app(predictor, model_metadata(args.model, predictor), limits, batching)
 
 

@@ -66,13 +66,15 @@ class Predictor:
             ``--max-tokens``); outputs come back in input order, the same as unsorted ones.
         device: where the model runs and batches go: ``"cpu"`` (default), ``"cuda"``, ``"cuda:1"``,
             a :class:`torch.device`.
+        runner: computes the logits in place of ``model.predict_logits`` (same arguments and
+            result), e.g. :class:`mtl_text.inference.onnx.OnnxRunner`; the model's heads still decode.
 
     Raises:
         ConfigError: ``batch_size < 1``, ``max_batch_tokens < 1``, or a CUDA device where none is available.
     """
 
     def __init__(self, model: MultiTaskModel, tokenizer, batch_size: int = 64, device: str | torch.device = "cpu",
-                 max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS):
+                 max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS, runner=None):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ConfigError(f"--batch-size must be an integer >= 1, got {batch_size!r}")
         if max_batch_tokens is not None and (not isinstance(max_batch_tokens, int) or max_batch_tokens < 1):
@@ -84,6 +86,7 @@ class Predictor:
         self.model = model.eval().to(self.device)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
+        self.runner = runner
         self.encoder_passes = 0  # encoder passes run so far (the server reports it: dynamic batching shows in it)
         self._backends: dict[int, Tokenizer] = {}
 
@@ -140,19 +143,32 @@ class Predictor:
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu",
-                        verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS) -> Predictor:
+                        verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS,
+                        backend: str = "torch") -> Predictor:
         """Load a model folder written by training, or a Hugging Face Hub id (``owner/name``) when no
         such path exists here (``verify_hashes``: see :meth:`MultiTaskModel.from_pretrained`).
+        ``backend="onnx"`` runs the graphs of a folder written by ``mtl-text export-onnx`` with ONNX
+        Runtime (on the CPU) instead of PyTorch (:mod:`mtl_text.inference.onnx`).
 
         Raises:
             ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.from_pretrained`)
                 or its tokenizer files are missing, unreadable or incomplete.
-            ConfigError: as in the constructor.
+            ConfigError: as in the constructor; an unknown ``backend``; ``onnx`` with a GPU device.
         """
         from ..modeling.hub import resolve_model
 
+        if backend not in ("torch", "onnx"):
+            raise ConfigError(f"--backend must be torch or onnx, got {backend!r}")
+        if backend == "onnx" and torch.device(device).type != "cpu":
+            raise ConfigError("--backend onnx runs on the CPU (ONNX Runtime's CPU provider); drop --device")
         directory = resolve_model(directory)  # a Hub id is downloaded once, for the model and its tokenizer
-        return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device, max_batch_tokens)
+        runner = None
+        if backend == "onnx":
+            from .onnx import OnnxRunner
+
+            runner = OnnxRunner(directory)
+        return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device, max_batch_tokens,
+                   runner)
 
     @property
     def tasks(self) -> list[str]:
@@ -236,8 +252,8 @@ class Predictor:
         out = {t: torch.empty(len(texts), self.model.heads[t].num_outputs) for t in tasks}
         for rows in self.batches([len(e.ids) for e in encodings]):
             input_ids, attention_mask, types = self._pad([encodings[i] for i in rows], text_pairs is not None)
-            logits = self.model.predict_logits(input_ids.to(self.device), attention_mask.to(self.device), tasks,
-                                               None if types is None else types.to(self.device))
+            logits = (self.runner or self.model.predict_logits)(input_ids.to(self.device), attention_mask.to(self.device), tasks,
+                                                                None if types is None else types.to(self.device))
             self.encoder_passes += 1
             for t in tasks:
                 out[t][rows] = logits[t].float().cpu()

@@ -125,7 +125,7 @@ class WordVectorEncoder(nn.Module):
             vectors = vectors + self.bigrams(self.bigram_ids(input_ids, attention_mask, token_type_ids))
         if not self.conv_filters:
             return vectors
-        if token_type_ids is None or not bool(token_type_ids.any()):
+        if token_type_ids is None:  # (no data-dependent test here: the graph must export with torch.export)
             return self._convolve(vectors)
         second = (token_type_ids != 0).unsqueeze(-1)
         return torch.where(second, self._convolve(vectors * second), self._convolve(vectors * ~second))

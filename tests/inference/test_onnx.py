@@ -1,0 +1,87 @@
+"""ONNX export: for both encoder families, every head's logits from ONNX Runtime equal PyTorch's
+within 1e-4 (fp32) on a batch with padding and an empty text, single texts and pairs; an int8 export
+loads and keeps the outputs' shape; a changed graph or a folder without an export is refused."""
+
+import json
+
+import pytest
+import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from mtl_text import ConfigError, ModelLoadError, Predictor
+from mtl_text.data.tokenization import train_word_tokenizer
+from mtl_text.inference.onnx import export_onnx
+from mtl_text.modeling.encoders import TransformerEncoder, WordVectorEncoder
+from mtl_text.modeling.model import MultiTaskModel
+
+pytest.importorskip("onnxruntime")
+
+TEXTS = ["who won the cup ?", "a dull , tedious film that goes on and on and on", "", "great fun", "the film"]
+PAIRS = ["a man plays the guitar", "", "the cup", "nobody won", "fun"]
+TASKS = {"qtype": {"labels": ["HUM", "LOC", "NUM"], "max_length": 16},
+         "mood": {"labels": ["neg", "pos"], "max_length": 12},
+         "same": {"labels": ["no", "yes"], "max_length": 24, "text_pair": True}}
+
+
+def word_vector_model(directory):
+    tokenizer = train_word_tokenizer(TEXTS + PAIRS, min_frequency=1)
+    torch.manual_seed(0)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8, conv_filters=3, conv_widths=[2, 3]), TASKS,
+                           pooling={"qtype": "attention", "mood": "mean", "same": "max"}, head_hidden_size=4)
+    model.save_pretrained(directory, tokenizer, {"training_config": {}})
+
+
+def transformer_model(directory, tokenizer_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    torch.manual_seed(0)
+    bert = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=64))
+    model = MultiTaskModel(TransformerEncoder(bert), TASKS, pooling="mean", head_hidden_size=8)
+    model.save_pretrained(directory, tokenizer, {"training_config": {}})
+
+
+@pytest.fixture(scope="module", params=["word_vectors", "transformer"])
+def exported(request, tmp_path_factory, shared_dir):
+    root = tmp_path_factory.mktemp(request.param)
+    if request.param == "word_vectors":
+        word_vector_model(root / "model")
+    else:
+        transformer_model(root / "model", shared_dir / "models" / "all-MiniLM-L6-v2")
+    export_onnx(root / "model", root / "onnx")
+    return root
+
+
+def test_every_head_matches_pytorch_on_padding_and_an_empty_text(exported):
+    torch_predictor = Predictor.from_pretrained(exported / "model", batch_size=8)
+    onnx_predictor = Predictor.from_pretrained(exported / "onnx", batch_size=8, backend="onnx")
+    for kwargs in ({"tasks": ["qtype", "mood"]}, {"tasks": ["same"], "text_pairs": PAIRS}):
+        expected = torch_predictor.predict_logits(TEXTS, **kwargs)
+        got = onnx_predictor.predict_logits(TEXTS, **kwargs)
+        for task in kwargs["tasks"]:
+            assert got[task].shape == expected[task].shape
+            assert (got[task] - expected[task]).abs().max() <= 1e-4, task
+    assert [r["predictions"]["mood"]["label"] for r in onnx_predictor.predict(TEXTS, ["mood"])] == \
+           [r["predictions"]["mood"]["label"] for r in torch_predictor.predict(TEXTS, ["mood"])]
+    graphs = json.loads((exported / "onnx" / "onnx.json").read_text())["graphs"]
+    assert graphs["texts"]["tasks"] == ["qtype", "mood"] and graphs["pairs"]["inputs"][-1] == "token_type_ids"
+
+
+def test_int8_export_loads_and_scores(exported, tmp_path):
+    export_onnx(exported / "model", tmp_path / "int8", quantize=True)
+    assert json.loads((tmp_path / "int8" / "onnx.json").read_text())["quantized"] is True
+    logits = Predictor.from_pretrained(tmp_path / "int8", backend="onnx").predict_logits(TEXTS, ["qtype"])["qtype"]
+    assert logits.shape == (len(TEXTS), 3) and torch.isfinite(logits).all()
+
+
+def test_a_changed_graph_or_no_export_is_refused(exported, tmp_path):
+    with pytest.raises(ModelLoadError, match="onnx.json is missing"):
+        Predictor.from_pretrained(exported / "model", backend="onnx")
+    import shutil
+
+    shutil.copytree(exported / "onnx", tmp_path / "copy")
+    with open(tmp_path / "copy" / "model.onnx", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(ModelLoadError, match="SHA-256"):
+        Predictor.from_pretrained(tmp_path / "copy", backend="onnx")
+    with pytest.raises(ConfigError, match="holds a model already"):
+        export_onnx(exported / "model", exported / "onnx")
