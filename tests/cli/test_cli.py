@@ -182,6 +182,19 @@ def test_console_script_and_module(python, repo):
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: unknown command 'fit'")
 
 
+@pytest.mark.parametrize("command", ["serve", "export-onnx", "push-to-hub", "predict", "evaluate"])
+def test_every_command_explains_its_options(command, capsys):
+    import importlib
+
+    from mtl_text.cli import COMMANDS
+
+    with pytest.raises(SystemExit) as exit_info:
+        importlib.import_module(COMMANDS[command][0]).main(["--help"], f"mtl-text {command}")
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0 and out.startswith(f"usage: mtl-text {command}") and "--model" in out
+    assert "Hub id" in out or command == "push-to-hub"
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("cli") / "model"
