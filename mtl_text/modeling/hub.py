@@ -7,7 +7,9 @@ loading a model by Hub id (``huggingface_hub``).
   training command and the lineage. Training writes it after the test table; it reads only the
   folder, so any saved model can be given one.
 * :func:`push_to_hub` uploads a folder (``HfApi.create_repo`` + ``HfApi.upload_folder``).
-* :func:`resolve_model` turns a folder or a Hub id into a local folder: a Hub id is downloaded with
+* :func:`resolve_model` turns a folder or a Hub id into a local folder. ``OWNER/NAME`` is taken for a
+  Hub id only when neither it nor a folder ``OWNER`` exists here (so ``runs/typo`` fails at once as
+  a missing folder). A Hub id is downloaded with
   ``hf_hub_download`` (``config.json`` first) and ``snapshot_download`` restricted to the files that
   ``config.json`` lists, which the loader then checks against their recorded sizes and SHA-256;
   nothing else (no pickle, no code) is fetched or loaded.
@@ -165,8 +167,8 @@ def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, 
             message names both tries), or a repository that is not an mtl-text model.
     """
     path = Path(name_or_path)
-    if path.exists() or not REPO_ID.match(str(name_or_path)):
-        return path
+    if path.exists() or not REPO_ID.match(str(name_or_path)) or Path(path.parts[0]).exists():
+        return path  # a folder, or a path whose parent folder exists here (runs/typo): a local path either way
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError
 

@@ -108,7 +108,11 @@ def test_push_then_load_by_hub_id_predicts_the_same(folder, tmp_path, monkeypatc
         assert torch.equal(by_id.predict_logits(TEXTS, [task])[task], original.predict_logits(TEXTS, [task])[task])
 
 
-def test_a_missing_folder_that_is_no_hub_id_fails_fast(tmp_path):
+def test_a_missing_folder_that_is_no_hub_id_fails_fast(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="is not a folder"):
         MultiTaskModel.from_pretrained(tmp_path / "missing")
     assert hub.resolve_model(tmp_path / "missing") == tmp_path / "missing"  # an absolute path never goes to the Hub
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(ModelLoadError, match="runs/typo is not a folder"):  # its parent exists here: a local typo, not a Hub id
+        MultiTaskModel.from_pretrained("runs/typo")
