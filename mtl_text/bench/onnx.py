@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for r in rows:
         lines.append(f"| {r['model']} | {r['backend']} | " + " | ".join(f"{r[f'texts_per_second_batch_{b}']:,.0f}" for b in args.batch_sizes)
                      + f" | {r['accuracy']:.4f} | {r['max_abs_logit_difference']:.2e} | {r['file_mb']:.1f} |")
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     write_results(Path(args.output_dir), {"machine": machine_description(), "command": command, "arguments": args.to_dict(), "rows": rows},
                   "\n".join(lines) + "\n")
     return 0
