@@ -69,7 +69,8 @@ def start_server(model: str, options: list[str], log: Path, timeout: float = 300
     Raises:
         RuntimeError: the server exited or did not answer within ``timeout`` seconds (its log is named).
     """
-    import httpx
+    import urllib.error
+    import urllib.request
 
     port = free_port()
     with open(log, "w") as f:
@@ -81,9 +82,10 @@ def start_server(model: str, options: list[str], log: Path, timeout: float = 300
         if proc.poll() is not None:
             raise RuntimeError(f"mtl-text serve exited with status {proc.returncode}; see {log}")
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
+            with urllib.request.urlopen(url + "/health", timeout=2) as response:
+                if response.status == 200:
+                    return proc, url
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.25)
     proc.kill()
     raise RuntimeError(f"mtl-text serve did not answer in {timeout:.0f} s; see {log}")

@@ -6,17 +6,18 @@ cleanly after answering."""
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 import torch
 
 from mtl_text import Predictor
+from mtl_text.bench import serving as serving_benchmark
 from mtl_text.data.tokenization import train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
@@ -24,28 +25,12 @@ from mtl_text.modeling.model import MultiTaskModel
 TEXTS = ["who won the cup ?", "a dull , tedious film that goes on and on", "where is the station ?", "great fun", "the film"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_server(model, *options):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "mtl_text", "serve", "--model", str(model), "--port", str(port), *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}: {proc.stdout.read()[-3000:]}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError("the server did not start in 120 s")
+    """``mtl-text serve`` started as the load test starts it (its log in a file beside the model)."""
+    log = Path(model).parent / f"server-{len(list(Path(model).parent.glob('server-*.log')))}.log"
+    proc, url = serving_benchmark.start_server(str(model), [*options, "--log-level", "info"], log, timeout=120)
+    proc.log = log
+    return proc, url
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +132,8 @@ def test_bad_requests_get_4xx_naming_the_field(server, body, status, message):
 
 
 def test_a_model_that_fails_to_load_stops_start_up(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mtl_text", "serve", "--model", str(tmp_path / "missing"), "--port", str(free_port())],
+    proc = subprocess.run([sys.executable, "-m", "mtl_text", "serve", "--model", str(tmp_path / "missing"), "--port",
+                           str(serving_benchmark.free_port())],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "missing" in proc.stderr
@@ -162,7 +148,8 @@ def test_sigterm_shuts_down_gracefully(model_dir):
         time.sleep(0.5)  # the request waits in the batcher for 1.5 s
         proc.send_signal(signal.SIGTERM)
         response = in_flight.result()
-    output, _ = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    output = proc.log.read_text()
     assert response.status_code == 200 and response.json()["predictions"][0]["text"] == "great fun"
     assert proc.returncode in (0, -signal.SIGTERM), output[-3000:]
     assert "shut down after 1 requests" in output and "Application shutdown complete" in output
