@@ -25,8 +25,8 @@ class ServeArguments(Arguments):
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: Annotated[int, Range(min=0, max=65535)] = field(default=8000, metadata={"help": "port to listen on"})
     workers: Annotated[int, Range(min=1)] = field(default=1, metadata={
-        "help": "server processes, each with its own copy of the model. On a CPU one worker whose encoder passes use every core "
-                "(--threads) batches best; on GPUs, one worker per GPU"})
+        "help": "server processes, each with its own copy of the model and its own batching. CPU, word vectors: one per core with "
+                "--threads 1 (the time goes to HTTP handling in Python); CPU, transformers: one using every core; GPUs: one per GPU"})
     threads: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "PyTorch threads per worker (default: PyTorch's, one per core); with several workers, cores / workers"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
@@ -35,12 +35,8 @@ class ServeArguments(Arguments):
     batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json at start-up (sizes are always checked)"})
-    log_level: str = field(default="info", metadata={"help": "uvicorn's log level: critical, error, warning, info, debug"})
-
-    def __post_init__(self):
-        super().__post_init__()
-        if self.log_level not in ("critical", "error", "warning", "info", "debug", "trace"):
-            raise ConfigError(f"--log-level must be one of critical, error, warning, info, debug, got {self.log_level!r}")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = field(default="info", metadata={
+        "help": "uvicorn's log level"})
 
 
 def build_app(args: ServeArguments, limits, batching):

@@ -43,9 +43,9 @@ DEFAULT_OPSET = 18
 class _AllHeads(torch.nn.Module):
     """The exported function: token ids (and segment ids) -> every listed head's logits, one encoder pass."""
 
-    def __init__(self, model, tasks: list[str], pairs: bool):
+    def __init__(self, model, tasks: list[str]):
         super().__init__()
-        self.model, self.tasks, self.pairs = model, tasks, pairs
+        self.model, self.tasks = model, tasks
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None):
         logits = self.model.predict_logits(input_ids, attention_mask, self.tasks, token_type_ids)
@@ -96,7 +96,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         axes = {name: {0: "batch", 1: "seq_len"} for name in inputs} | {f"logits_{t}": {0: "batch"} for t in tasks}
         path = output_dir / file
         with torch.no_grad():
-            torch.onnx.export(_AllHeads(model, tasks, pairs), example, str(path), input_names=inputs,
+            torch.onnx.export(_AllHeads(model, tasks), example, str(path), input_names=inputs,
                               output_names=[f"logits_{t}" for t in tasks], dynamic_axes=axes, opset_version=opset, dynamo=True,
                               external_data=False)  # one self-contained file (graphs under protobuf's 2 GB)
         if quantize:

@@ -76,6 +76,7 @@ def write_model_card(directory: str | os.PathLike) -> Path:
     Raises:
         ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.read_config`).
     """
+    from .heads import SingleLabelClassificationHead
     from .model import MultiTaskModel
 
     directory = Path(directory)
@@ -96,7 +97,7 @@ def write_model_card(directory: str | os.PathLike) -> Path:
     tasks = ["| task | problem type | labels | input | max length |", "|---|---|---|---|---:|"]
     for name, info in config["tasks"].items():
         labels = ", ".join(info["labels"])
-        tasks.append(f"| {name} | {info.get('problem_type', 'single_label_classification')} | {labels} | "
+        tasks.append(f"| {name} | {info.get('problem_type', SingleLabelClassificationHead.problem_type)} | {labels} | "
                      f"{'sentence pairs' if info.get('text_pair') else 'texts'} | {info['max_length']} |")
     body = [f"# {directory.resolve().name}", "",
             f"A multi-task text classifier trained with [mtl-text](https://github.com/mtl-text/mtl-text): one shared encoder, "

@@ -88,11 +88,10 @@ def _validation_message(error: ValidationError) -> str:
 
 
 def model_metadata(directory: str | Path, predictor: Predictor) -> dict:
-    """What ``GET /metadata`` shows of a model folder: tasks, encoder, lineage, version."""
+    """What ``GET /metadata`` shows of a model folder: tasks (as the loaded model holds them), encoder,
+    lineage, version."""
     config = MultiTaskModel.read_config(directory)
-    tasks = {name: {"problem_type": info.get("problem_type", "single_label_classification"), "labels": info["labels"],
-                    "max_length": info["max_length"], "text_pair": bool(info.get("text_pair", False))}
-             for name, info in config["tasks"].items()}
+    tasks = {name: {k: info[k] for k in ("problem_type", "labels", "max_length", "text_pair")} for name, info in predictor.model.tasks.items()}
     encoder = {k: v for k, v in config["encoder"].items() if k not in ("config",)}  # a transformer's full config is in config.json
     return {"model": str(directory), "mtl_text_version": config.get("mtl_text_version"), "encoder": encoder, "tasks": tasks,
             **({"lineage": config["lineage"]} if "lineage" in config else {}), "device": str(predictor.device)}
@@ -136,8 +135,6 @@ def create_app(predictor: Predictor, metadata: dict, limits: ServerLimits | None
                     batcher.stats.texts, batcher.stats.batches, predictor.encoder_passes)
 
     app = FastAPI(title="mtl-text", summary="Every head of a multi-task model from one encoder pass", lifespan=lifespan)
-    app.state.batcher = batcher
-    app.state.predictor = predictor
     info = {**metadata, "limits": asdict(limits), "batching": asdict(batching)}
 
     @app.exception_handler(ModelOutputError)
