@@ -30,3 +30,17 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def python() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory, shared_dir):
+    """A randomly initialised 2-layer BERT (64 positions) with all-MiniLM-L6-v2's tokenizer, saved as a model folder."""
+    from transformers import AutoTokenizer
+
+    from helpers import tiny_bert
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2")
+    tiny_bert(vocab_size=len(tokenizer), layers=2, seed=1).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

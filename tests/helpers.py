@@ -3,6 +3,9 @@
 import json
 import textwrap
 
+import torch
+from transformers import BertConfig, BertModel
+
 USER_TASK = textwrap.dedent('''
     from mtl_text import Task, read_jsonl, register_task
 
@@ -26,3 +29,11 @@ def write_user_task(tmp_path, suffix, n=40):
     path = tmp_path / "my_task.py"
     path.write_text(USER_TASK.replace("{suffix}", suffix))
     return path
+
+
+def tiny_bert(vocab_size=100, layers=3, seed=0, max_positions=64):
+    """A randomly initialised BERT of hidden size 32 (fast on a CPU)."""
+    torch.manual_seed(seed)
+    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=max_positions)
+    return BertModel(config)

@@ -67,7 +67,8 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
 
     Raises:
         ModelLoadError: ``model_dir`` is not a loadable model.
-        ConfigError: ``output_dir`` holds a model already, or ``opset`` < 17.
+        ConfigError: ``output_dir`` holds a model already, ``opset`` < 17, or the model reads long
+            documents as windows (``--window-length``: not exportable yet).
     """
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
@@ -78,6 +79,9 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
     if (output_dir / CONFIG_NAME).exists():
         raise ConfigError(f"{output_dir} holds a model already; choose an empty folder")
     model = MultiTaskModel.from_pretrained(model_dir).eval()
+    if getattr(model.encoder, "window_length", None):
+        raise ConfigError(f"{model_dir} reads long documents as windows (--window-length {model.encoder.window_length}); such a "
+                          "model cannot be exported to ONNX yet: serve it with the PyTorch backend")
     output_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads((model_dir / CONFIG_NAME).read_text())
     for name in [*config.get("files", {}), CONFIG_NAME, "README.md"]:

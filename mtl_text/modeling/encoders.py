@@ -15,7 +15,8 @@ interface:
   given input never changes, and training may cache it);
 * ``layer_groups()``: its trainable parameters from the bottom (embeddings) to the top, for
   layer-wise learning-rate decay;
-* ``max_length``: the longest input it accepts, in tokens (``None``: no limit);
+* ``max_length``: the longest input it accepts, in tokens (``None``: no limit; a transformer reading
+  long documents as windows has none for single texts, see :class:`TransformerEncoder`);
 * ``default_pooling``: the pooling used when neither the user nor the task chooses one.
 
 so heads, sampling, training, saving and prediction do not care which encoder is in use.
@@ -183,27 +184,54 @@ class TransformerEncoder(nn.Module):
     * feature extraction, ``freeze=True``: nothing in the encoder trains; it runs in eval mode (no
       dropout) under ``torch.no_grad``, so its output for a given input is fixed and can be cached.
 
+    Long documents (``window_length=N``): a single text longer than ``N`` tokens is read as
+    overlapping windows of ``N`` tokens, each a sequence of its own with the text's start and end
+    special tokens (BERT's ``[CLS] ... [SEP]``); consecutive windows share ``window_stride`` tokens, as
+    the tokenizer's ``stride`` with ``return_overflowing_tokens``. Every window of the batch goes
+    through the model in one call; each token's vector is then put back at its place in the document
+    (the mean of its windows' vectors where windows overlap; the start and end tokens get the mean
+    over all windows), so the output is ``(batch, seq_len, hidden_size)`` as without windows and the
+    task's pooling pools the whole document: mean pooling is the mean over the windows' tokens,
+    attention pooling weighs tokens across windows. Sentence pairs are not windowed. The sliding
+    window of BERT's SQuAD recipe (Devlin et al. 2019), pooled per document as in Pappagari et al.
+    2019 ("Hierarchical transformers for long document classification").
+
     Args:
         model: a ``transformers.PreTrainedModel`` whose output has ``last_hidden_state``.
         freeze: feature extraction.
         freeze_layers: freeze the embeddings and this many bottom layers (``None``: none).
         source: where the weights came from (a hub id or folder), kept in the config for the record.
+        window_length: read single texts longer than this as windows of this many tokens, special
+            tokens included (``None``: no windows; longer inputs are the caller's error).
+        window_stride: tokens shared by consecutive windows (``None``: a quarter of ``window_length``).
 
     Raises:
-        ConfigError: ``freeze_layers`` is negative or above the number of layers, or the layer stack
-            cannot be found for partial freezing.
+        ConfigError: ``freeze_layers`` is negative or above the number of layers, the layer stack
+            cannot be found for partial freezing, ``window_length`` is below 3 or above the model's
+            position embeddings, or ``window_stride`` leaves a window no new token
+            (``window_stride > window_length - 3``).
     """
 
     type_name = "transformer"
     default_pooling = "mean"
     pairs_jointly = True  # a pair is one sequence; attention runs across both texts (a cross-encoder)
 
-    def __init__(self, model: nn.Module, freeze: bool = False, freeze_layers: int | None = None, source: str | None = None):
+    def __init__(self, model: nn.Module, freeze: bool = False, freeze_layers: int | None = None, source: str | None = None,
+                 window_length: int | None = None, window_stride: int | None = None):
         super().__init__()
         self.model = model
         self.frozen = freeze
         self.freeze_layers = freeze_layers
         self.source = source
+        positions = getattr(model.config, "max_position_embeddings", None)
+        if window_length is not None:
+            window_stride = window_length // 4 if window_stride is None else window_stride
+            if not 3 <= window_length <= (positions or window_length):
+                raise ConfigError(f"--window-length must be between 3 and the model's {positions} position embeddings, got {window_length}")
+            if not 0 <= window_stride <= window_length - 3:
+                raise ConfigError(f"--window-stride must be between 0 and --window-length - 3 = {window_length - 3} (each window must "
+                                  f"read at least one new token), got {window_stride}")
+        self.window_length, self.window_stride = window_length, window_stride
         self.hidden_size = model.config.hidden_size
         self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
         self._groups = _layer_groups(model)
@@ -223,19 +251,22 @@ class TransformerEncoder(nn.Module):
 
     @property
     def max_length(self) -> int | None:
-        """The number of position embeddings (absolute-position models), else ``None``."""
+        """The longest sequence one model call takes: the number of position embeddings
+        (absolute-position models), else ``None``. With windows, this limits sentence pairs only."""
         n = getattr(self.model.config, "max_position_embeddings", None)
         return int(n) if n else None
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, freeze: bool = False, freeze_layers: int | None = None,
-                        trust_remote_code: bool = False, **kwargs) -> TransformerEncoder:
+                        trust_remote_code: bool = False, window_length: int | None = None, window_stride: int | None = None,
+                        **kwargs) -> TransformerEncoder:
         """Load pretrained weights with ``AutoModel.from_pretrained`` (a hub id or a local folder);
         ``kwargs`` go to it (e.g. ``num_hidden_layers=2`` keeps the bottom two layers)."""
         from transformers import AutoModel
 
         model = AutoModel.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **kwargs)
-        return cls(model, freeze=freeze, freeze_layers=freeze_layers, source=str(name_or_path))
+        return cls(model, freeze=freeze, freeze_layers=freeze_layers, source=str(name_or_path), window_length=window_length,
+                   window_stride=window_stride)
 
     def train(self, mode: bool = True) -> TransformerEncoder:
         super().train(mode)
@@ -245,10 +276,59 @@ class TransformerEncoder(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq_len)`` x2 (x3 with segment ids) -> last hidden states ``(batch, seq_len, hidden_size)``.
-        ``token_type_ids`` go to models that take them (BERT's segment embeddings)."""
-        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None and self._takes_token_types else {}
+        ``token_type_ids`` go to models that take them (BERT's segment embeddings). With
+        ``window_length`` set, single texts longer than it are read as windows (see the class).
+
+        Raises:
+            ValueError: sentence pairs longer than ``window_length`` (pairs are not windowed).
+        """
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+            if self.window_length is None or input_ids.shape[1] <= self.window_length:
+                return self._encode(input_ids, attention_mask, token_type_ids)
+            if token_type_ids is not None:
+                raise ValueError(f"sentence pairs of {input_ids.shape[1]} tokens: pairs are not read as windows, so they must be "
+                                 f"cut to --window-length {self.window_length}")
+            return self._encode_windows(input_ids, attention_mask)
+
+    def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        extra = {"token_type_ids": token_type_ids} if token_type_ids is not None and self._takes_token_types else {}
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+
+    def _encode_windows(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """``(batch, seq_len)`` x2, ``seq_len > window_length`` -> ``(batch, seq_len, hidden_size)``.
+
+        Each row is ``start, t_1 .. t_n, end, padding`` (its first and its last real token are the
+        tokenizer's special tokens). Window ``k`` of a row is ``start, t_(k*step+1) .. t_(k*step+inner),
+        end`` with ``inner = window_length - 2`` and ``step = inner - window_stride``; a row has
+        ``1 + ceil(max(n - inner, 0) / step)`` windows, and only those are encoded.
+        """
+        batch, seq_len = input_ids.shape
+        device, width = input_ids.device, self.window_length
+        inner = width - 2
+        step = inner - self.window_stride
+        lengths = attention_mask.sum(1)  # (batch,) real tokens, the two special ones included
+        content = (lengths - 2).clamp(min=0)  # (batch,) tokens between them
+        n_windows = 1 + ((content - inner).clamp(min=0) + step - 1) // step  # (batch,)
+        offsets = torch.arange(int(n_windows.max()), device=device)[:, None] * step + torch.arange(inner, device=device)  # (k, inner)
+        real = offsets < content[:, None, None]  # (batch, k, inner): the window's slot holds a token of the text
+        used = torch.arange(offsets.shape[0], device=device) < n_windows[:, None]  # (batch, k)
+        positions = (1 + offsets).clamp(max=seq_len - 1)  # (k, inner): where each slot's token sits in the row
+        tokens = input_ids[:, positions] * real  # (batch, k, inner)
+        n_real = real.sum(-1)  # (batch, k)
+        end = input_ids.gather(1, (lengths - 1).clamp(min=0)[:, None])  # (batch, 1)
+        windows = torch.cat([input_ids[:, :1, None].expand(-1, offsets.shape[0], 1), tokens, torch.zeros_like(tokens[..., :1])], -1)
+        windows = windows.scatter(2, (1 + n_real)[..., None], end[:, :, None].expand(-1, offsets.shape[0], 1))
+        masks = (torch.arange(width, device=device) < (2 + n_real)[..., None]).to(attention_mask.dtype)  # (batch, k, width)
+        hidden = self._encode(windows[used], masks[used])  # (windows, width, hidden_size): every row's windows in one call
+        rows = used.nonzero()[:, 0]  # (windows,) the row of each window
+        slots = real[used]  # (windows, inner)
+        # every token back at its place: content tokens from their slots, start and end tokens from every window
+        target = torch.cat([(rows[:, None] * seq_len + positions.expand(batch, -1, -1)[used])[slots], rows * seq_len,
+                            rows * seq_len + (lengths - 1).clamp(min=0)[rows]])
+        vectors = torch.cat([hidden[:, 1:-1][slots], hidden[:, 0], hidden[torch.arange(len(rows), device=device), 1 + n_real[used]]])
+        total = vectors.new_zeros(batch * seq_len, vectors.shape[-1]).index_add(0, target, vectors)
+        count = vectors.new_zeros(batch * seq_len).index_add(0, target, vectors.new_ones(len(target)))
+        return (total / count.clamp(min=1)[:, None]).view(batch, seq_len, -1)
 
     def config_dict(self) -> dict:
         return {
@@ -257,6 +337,7 @@ class TransformerEncoder(nn.Module):
             "freeze": self.frozen,
             "freeze_layers": self.freeze_layers,
             "source": self.source,
+            **({"window_length": self.window_length, "window_stride": self.window_stride} if self.window_length else {}),
         }
 
     @classmethod
@@ -267,7 +348,8 @@ class TransformerEncoder(nn.Module):
 
         hf_config = dict(config["config"])
         model = AutoModel.from_config(AutoConfig.for_model(hf_config.pop("model_type"), **hf_config))
-        return cls(model, freeze=config.get("freeze", False), freeze_layers=config.get("freeze_layers"), source=config.get("source"))
+        return cls(model, freeze=config.get("freeze", False), freeze_layers=config.get("freeze_layers"), source=config.get("source"),
+                   window_length=config.get("window_length"), window_stride=config.get("window_stride"))
 
     def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
         """Trainable ``(name, parameter)`` pairs (names as in this module) bottom to top: the

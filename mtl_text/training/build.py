@@ -201,13 +201,16 @@ def build_transformer_encoder(config: TrainingConfig):
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, use_fast=True, trust_remote_code=options.trust_remote_code)
         encoder = TransformerEncoder.from_pretrained(name, freeze=options.freeze_encoder, freeze_layers=options.freeze_layers,
-                                                     trust_remote_code=options.trust_remote_code)
+                                                     trust_remote_code=options.trust_remote_code, window_length=options.window_length,
+                                                     window_stride=options.window_stride)
     except (OSError, ValueError, KeyError) as e:
         if isinstance(e, ConfigError):
             raise
         raise ModelLoadError(f"--model-name-or-path {name}: cannot load the model or its tokenizer ({type(e).__name__}: {e})") from None
     if not tokenizer.is_fast:
         raise ModelLoadError(f"{name}: no fast tokenizer; mtl-text needs one (tokenizers library)")
+    if options.window_length is not None:
+        check_windows(name, tokenizer, options.window_length)
     mode = ("feature extraction (frozen)" if options.freeze_encoder else
             f"fine-tuning, embeddings + bottom {options.freeze_layers} layers frozen" if options.freeze_layers is not None
             else "full fine-tuning")
@@ -216,18 +219,43 @@ def build_transformer_encoder(config: TrainingConfig):
     return tokenizer, encoder
 
 
+def check_windows(name: str, tokenizer, window_length: int) -> None:
+    """Windows rebuild each window as ``start + tokens + end`` from a text's first and last token, so
+    the tokenizer must add exactly one special token at each end of a single text (BERT's ``[CLS]``
+    and ``[SEP]``, RoBERTa's ``<s>`` and ``</s>``), and a window must fit the tokenizer's limit.
+
+    Raises:
+        ConfigError: it does not.
+    """
+    ids = tokenizer("windows")["input_ids"]
+    bare = tokenizer("windows", add_special_tokens=False)["input_ids"]
+    special = set(tokenizer.all_special_ids)
+    if len(ids) != len(bare) + 2 or ids[0] not in special or ids[-1] not in special:
+        raise ConfigError(f"--window-length: the tokenizer of {name} does not put one special token at each end of a text "
+                          f"(it gives {tokenizer.convert_ids_to_tokens(ids)}), so windows cannot be rebuilt from it")
+    limit = tokenizer.model_max_length
+    if limit and limit < 1_000_000 and window_length > limit:
+        raise ConfigError(f"--window-length {window_length} is above the tokenizer's limit of {limit} tokens for {name}")
+
+
 def task_max_lengths(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer) -> dict[str, int]:
     """Each task's maximum length in tokens: its own, or ``--max-length``'s, capped by the encoder's
-    position embeddings and the tokenizer's declared limit."""
+    position embeddings and the tokenizer's declared limit. An encoder that reads windows
+    (``--window-length``) caps sentence pairs at the window and nothing else."""
     limits = [n for n in (encoder.max_length, tokenizer.model_max_length) if n and n < 1_000_000]
     limit = min(limits) if limits else None
+    window = getattr(encoder, "window_length", None)
     overrides = config.data.max_length_overrides()
     max_lengths = {}
     for name, task in tasks.items():
         max_lengths[name] = overrides.get(name, task.max_length)
-        if limit and max_lengths[name] > limit:
-            logger.info("task %s: max length %d capped at the encoder's limit of %d tokens", name, max_lengths[name], limit)
-            max_lengths[name] = limit
+        cap = (window if task.text_pair else None) if window else limit
+        if cap and max_lengths[name] > cap:
+            logger.info("task %s: max length %d capped at the encoder's limit of %d tokens", name, max_lengths[name], cap)
+            max_lengths[name] = cap
+        elif window and max_lengths[name] > window:
+            logger.info("task %s: texts up to %d tokens, read as windows of %d sharing %d", name, max_lengths[name], window,
+                        encoder.window_stride)
     return max_lengths
 
 
@@ -439,7 +467,7 @@ def cache_frozen_features(config: TrainingConfig, accelerator: Accelerator, mode
                         model.pooling_modes[name])
             continue
         t0 = time.time()
-        cached = {split: cache_features(model, dl.dataset, name, accelerator, eval_batch_size, collator)
+        cached = {split: cache_features(model, dl.dataset, name, accelerator, eval_batch_size, collator, desc=f"Encoding {name} ({split})")
                   for split, dl in (("train", train_dls[name]), ("validation", val_dls[name]), ("test", test_dls[name]))}
         train_dls[name] = DataLoader(cached["train"], batch_size=batch_size, shuffle=True)
         val_dls[name] = accelerator.prepare_data_loader(DataLoader(cached["validation"], batch_size=eval_batch_size))

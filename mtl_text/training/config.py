@@ -154,6 +154,17 @@ class EncoderArguments(Arguments):
     layer_lr_decay: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = field(default=1.0, metadata={
         "help": "(transformer) layer-wise learning-rate decay: each layer below the top trains at this factor times the rate of the "
                 "layer above (1: the same rate everywhere)"})
+    window_length: Annotated[int | None, Range(min=3)] = field(default=None, metadata={
+        "metavar": "N",
+        "help": "(transformer) long documents: read a text longer than N tokens as overlapping windows of N tokens (special tokens "
+                "included), each encoded alone; every token's vector goes back to its place (averaged where windows overlap) and the "
+                "task's pooling pools the whole document. A task's length limit (its own, or --max-length) then counts the whole "
+                "document, not the model's positions; sentence pairs stay cut at N. e.g. --window-length 256 --max-length "
+                "20newsgroups=1024. Default: no windows, texts cut at the model's limit"})
+    window_stride: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+        "metavar": "S",
+        "help": "(transformer, with --window-length) tokens that consecutive windows share (the tokenizer's stride); default a "
+                "quarter of --window-length"})
     # word vectors
     vectors: str | None = field(default=None, metadata={
         "metavar": "FILE",
@@ -200,6 +211,18 @@ class EncoderArguments(Arguments):
             raise ConfigError("--freeze-layers applies to --encoder transformer only")
         if self.freeze_layers is not None and self.freeze_encoder:
             raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
+        if self.window_stride is not None and self.window_length is None:
+            raise ConfigError("--window-stride sets the overlap of --window-length's windows: give --window-length too")
+        if self.window_length is not None:
+            if not transformer:
+                raise ConfigError("--window-length reads long documents as windows of a transformer: it applies to --encoder "
+                                  "transformer only (word vectors take any length)")
+            if self.init_from:
+                raise ConfigError("--init-from takes the encoder, with its windows if it has them, from the saved model: it "
+                                  "excludes --window-length")
+            if self.window_stride is not None and self.window_stride > self.window_length - 3:
+                raise ConfigError(f"--window-stride must be at most --window-length - 3 = {self.window_length - 3} (each window "
+                                  f"must read a new token), got {self.window_stride}")
         if self.vectors and self.random_init:
             raise ConfigError("--vectors and --random-init exclude each other")
         if self.bigram_buckets and (transformer or self.init_from or self.freeze_encoder):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
 
 
 class FeatureDataset(Dataset):
@@ -37,7 +38,7 @@ class FeatureDataset(Dataset):
 
 
 @torch.no_grad()
-def cache_features(model, dataset, task: str, accelerator, batch_size: int, collate_fn) -> FeatureDataset:
+def cache_features(model, dataset, task: str, accelerator, batch_size: int, collate_fn, desc: str | None = None) -> FeatureDataset:
     """Pooled vectors of every example of a tokenized split, in the dataset's order.
 
     The examples are encoded shortest first, so that each batch holds texts of similar length and
@@ -51,6 +52,7 @@ def cache_features(model, dataset, task: str, accelerator, batch_size: int, coll
             ``gather_for_metrics`` joins them without the duplicates that even sharding adds.
         batch_size: examples per encoder pass and process.
         collate_fn: pads a batch (the tokenizer's collator).
+        desc: the progress bar's label (default ``Encoding <task>``), shown on the main process.
 
     Returns:
         a :class:`FeatureDataset` on the CPU, float32, the same on every process.
@@ -61,7 +63,7 @@ def cache_features(model, dataset, task: str, accelerator, batch_size: int, coll
     was_training = model.training
     model.eval()
     feats, labels = [], []
-    for batch in loader:
+    for batch in tqdm(loader, desc=desc or f"Encoding {task}", disable=not accelerator.is_main_process, dynamic_ncols=True, leave=False):
         with accelerator.autocast():
             pooled = model.pooled_features(batch["input_ids"], batch["attention_mask"], task, batch.get("token_type_ids"))
         pooled, y = accelerator.gather_for_metrics((pooled.float(), batch["labels"]))

@@ -7,21 +7,16 @@ import subprocess
 
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+from transformers import AutoModel, AutoTokenizer
 
 from mtl_text.cli.train import main as train_main
 from mtl_text.modeling.encoders import TransformerEncoder, build_encoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.optimization import parameter_groups
 
+from helpers import tiny_bert
+
 TASKS = {"sentiment": {"labels": ["negative", "positive"], "max_length": 16}, "qtype": {"labels": ["HUM", "LOC", "NUM"], "max_length": 16}}
-
-
-def tiny_bert(vocab_size=100, layers=3, seed=0, max_positions=64):
-    torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=max_positions)
-    return BertModel(config)
 
 
 def batch(seed=0, batch_size=4, seq_len=10):
@@ -143,16 +138,6 @@ def test_parameter_groups_layer_wise_decay_and_head_rate():
 
 
 # --- the training command with a tiny BERT and the real tokenizer and data --------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_bert_dir(tmp_path_factory, shared_dir):
-    """A randomly initialised 2-layer BERT with all-MiniLM-L6-v2's tokenizer, saved as a model folder."""
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2")
-    tiny_bert(vocab_size=len(tokenizer), layers=2, seed=1).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
 
 
 def run_train(tiny_bert_dir, data_dir, out, *extra):
