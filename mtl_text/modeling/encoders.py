@@ -225,12 +225,9 @@ class TransformerEncoder(nn.Module):
         self.source = source
         positions = getattr(model.config, "max_position_embeddings", None)
         if window_length is not None:
-            window_stride = window_length // 4 if window_stride is None else window_stride
+            window_stride = check_window_stride(window_length, window_stride)
             if not 3 <= window_length <= (positions or window_length):
                 raise ConfigError(f"--window-length must be between 3 and the model's {positions} position embeddings, got {window_length}")
-            if not 0 <= window_stride <= window_length - 3:
-                raise ConfigError(f"--window-stride must be between 0 and --window-length - 3 = {window_length - 3} (each window must "
-                                  f"read at least one new token), got {window_stride}")
         self.window_length, self.window_stride = window_length, window_stride
         self.hidden_size = model.config.hidden_size
         self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
@@ -309,15 +306,16 @@ class TransformerEncoder(nn.Module):
         lengths = attention_mask.sum(1)  # (batch,) real tokens, the two special ones included
         content = (lengths - 2).clamp(min=0)  # (batch,) tokens between them
         n_windows = 1 + ((content - inner).clamp(min=0) + step - 1) // step  # (batch,)
-        offsets = torch.arange(int(n_windows.max()), device=device)[:, None] * step + torch.arange(inner, device=device)  # (k, inner)
+        k = int(n_windows.max())  # windows of the longest row
+        offsets = torch.arange(k, device=device)[:, None] * step + torch.arange(inner, device=device)  # (k, inner)
         real = offsets < content[:, None, None]  # (batch, k, inner): the window's slot holds a token of the text
-        used = torch.arange(offsets.shape[0], device=device) < n_windows[:, None]  # (batch, k)
+        used = torch.arange(k, device=device) < n_windows[:, None]  # (batch, k)
         positions = (1 + offsets).clamp(max=seq_len - 1)  # (k, inner): where each slot's token sits in the row
         tokens = input_ids[:, positions] * real  # (batch, k, inner)
         n_real = real.sum(-1)  # (batch, k)
         end = input_ids.gather(1, (lengths - 1).clamp(min=0)[:, None])  # (batch, 1)
-        windows = torch.cat([input_ids[:, :1, None].expand(-1, offsets.shape[0], 1), tokens, torch.zeros_like(tokens[..., :1])], -1)
-        windows = windows.scatter(2, (1 + n_real)[..., None], end[:, :, None].expand(-1, offsets.shape[0], 1))
+        windows = torch.cat([input_ids[:, :1, None].expand(-1, k, 1), tokens, torch.zeros_like(tokens[..., :1])], -1)
+        windows = windows.scatter(2, (1 + n_real)[..., None], end[:, :, None].expand(-1, k, 1))
         masks = (torch.arange(width, device=device) < (2 + n_real)[..., None]).to(attention_mask.dtype)  # (batch, k, width)
         hidden = self._encode(windows[used], masks[used])  # (windows, width, hidden_size): every row's windows in one call
         rows = used.nonzero()[:, 0]  # (windows,) the row of each window
@@ -357,6 +355,19 @@ class TransformerEncoder(nn.Module):
         One group when the layer stack cannot be found (then layer-wise decay has nothing to decay)."""
         groups = self._groups if self._groups is not None else [list(self.model.named_parameters())]
         return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in groups]
+
+
+def check_window_stride(window_length: int, window_stride: int | None) -> int:
+    """The overlap of consecutive windows: ``window_stride``, or a quarter of ``window_length`` when ``None``.
+
+    Raises:
+        ConfigError: a stride outside ``[0, window_length - 3]`` (each window must read a new token).
+    """
+    window_stride = window_length // 4 if window_stride is None else window_stride
+    if not 0 <= window_stride <= window_length - 3:
+        raise ConfigError(f"--window-stride must be between 0 and --window-length - 3 = {window_length - 3} (each window must "
+                          f"read at least one new token), got {window_stride}")
+    return window_stride
 
 
 def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]] | None:

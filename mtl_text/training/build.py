@@ -210,7 +210,7 @@ def build_transformer_encoder(config: TrainingConfig):
     if not tokenizer.is_fast:
         raise ModelLoadError(f"{name}: no fast tokenizer; mtl-text needs one (tokenizers library)")
     if options.window_length is not None:
-        check_windows(name, tokenizer, options.window_length)
+        check_windows(name, tokenizer)
     mode = ("feature extraction (frozen)" if options.freeze_encoder else
             f"fine-tuning, embeddings + bottom {options.freeze_layers} layers frozen" if options.freeze_layers is not None
             else "full fine-tuning")
@@ -219,10 +219,10 @@ def build_transformer_encoder(config: TrainingConfig):
     return tokenizer, encoder
 
 
-def check_windows(name: str, tokenizer, window_length: int) -> None:
+def check_windows(name: str, tokenizer) -> None:
     """Windows rebuild each window as ``start + tokens + end`` from a text's first and last token, so
     the tokenizer must add exactly one special token at each end of a single text (BERT's ``[CLS]``
-    and ``[SEP]``, RoBERTa's ``<s>`` and ``</s>``), and a window must fit the tokenizer's limit.
+    and ``[SEP]``, RoBERTa's ``<s>`` and ``</s>``).
 
     Raises:
         ConfigError: it does not.
@@ -233,23 +233,29 @@ def check_windows(name: str, tokenizer, window_length: int) -> None:
     if len(ids) != len(bare) + 2 or ids[0] not in special or ids[-1] not in special:
         raise ConfigError(f"--window-length: the tokenizer of {name} does not put one special token at each end of a text "
                           f"(it gives {tokenizer.convert_ids_to_tokens(ids)}), so windows cannot be rebuilt from it")
-    limit = tokenizer.model_max_length
-    if limit and limit < 1_000_000 and window_length > limit:
-        raise ConfigError(f"--window-length {window_length} is above the tokenizer's limit of {limit} tokens for {name}")
 
 
 def task_max_lengths(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer) -> dict[str, int]:
     """Each task's maximum length in tokens: its own, or ``--max-length``'s, capped by the encoder's
     position embeddings and the tokenizer's declared limit. An encoder that reads windows
-    (``--window-length``) caps sentence pairs at the window and nothing else."""
+    (``--window-length``, which must fit that limit) caps sentence pairs at the window and nothing else.
+
+    Raises:
+        ConfigError: the window is longer than the limit.
+    """
     limits = [n for n in (encoder.max_length, tokenizer.model_max_length) if n and n < 1_000_000]
     limit = min(limits) if limits else None
     window = getattr(encoder, "window_length", None)
+    if window and limit and window > limit:
+        raise ConfigError(f"--window-length {window} is above the model's limit of {limit} tokens (position embeddings, tokenizer)")
     overrides = config.data.max_length_overrides()
     max_lengths = {}
     for name, task in tasks.items():
         max_lengths[name] = overrides.get(name, task.max_length)
-        cap = (window if task.text_pair else None) if window else limit
+        if not window:
+            cap = limit
+        else:  # windows: a single text may be longer than a window, a pair may not
+            cap = window if task.text_pair else None
         if cap and max_lengths[name] > cap:
             logger.info("task %s: max length %d capped at the encoder's limit of %d tokens", name, max_lengths[name], cap)
             max_lengths[name] = cap

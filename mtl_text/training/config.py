@@ -28,6 +28,7 @@ import datasets
 from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, option_name, seed_option, task_file_option
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
+from ..modeling.encoders import check_window_stride
 from ..modeling.pooling import POOLING_MODES
 from .balancing import BALANCING, GRADIENT_BALANCING
 
@@ -220,9 +221,7 @@ class EncoderArguments(Arguments):
             if self.init_from:
                 raise ConfigError("--init-from takes the encoder, with its windows if it has them, from the saved model: it "
                                   "excludes --window-length")
-            if self.window_stride is not None and self.window_stride > self.window_length - 3:
-                raise ConfigError(f"--window-stride must be at most --window-length - 3 = {self.window_length - 3} (each window "
-                                  f"must read a new token), got {self.window_stride}")
+            check_window_stride(self.window_length, self.window_stride)
         if self.vectors and self.random_init:
             raise ConfigError("--vectors and --random-init exclude each other")
         if self.bigram_buckets and (transformer or self.init_from or self.freeze_encoder):

@@ -112,13 +112,13 @@ def test_window_options_are_checked():
         TransformerEncoder(tiny_bert(), window_length=8, window_stride=6)
     with pytest.raises(ConfigError, match="applies to --encoder transformer only"):
         EncoderArguments(window_length=128)
-    with pytest.raises(ConfigError, match="--window-stride must be at most --window-length - 3 = 5"):
+    with pytest.raises(ConfigError, match="--window-stride must be between 0 and --window-length - 3 = 5"):
         EncoderArguments(encoder="transformer", model_name_or_path="x", window_length=8, window_stride=6)
     with pytest.raises(ConfigError, match="give --window-length too"):
         EncoderArguments(encoder="transformer", model_name_or_path="x", window_stride=6)
     assert TransformerEncoder(tiny_bert(), window_length=12).window_stride == 3  # default: a quarter of the window
     with pytest.raises(ConfigError, match="does not put one special token at each end"):
-        check_windows("words", train_word_tokenizer(["a b c"]), 8)
+        check_windows("words", train_word_tokenizer(["a b c"]))
 
 
 def test_training_and_prediction_read_20_newsgroups_as_windows(tiny_bert_dir, data_dir, tmp_path):
