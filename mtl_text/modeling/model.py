@@ -7,6 +7,10 @@ sentiment words for another: task-specific attention, as in Liu et al. 2017 "Adv
 learning for text classification" and Stickland & Murray 2019); the parameter-free poolings are the
 same for every task.
 
+With ``wide_buckets``, each task also has a wide part (:class:`~mtl_text.modeling.wide.WideNgrams`):
+a linear model over the token ids' hashed TF-IDF n-grams whose logits add to the head's (Wide &
+Deep, Cheng et al. 2016).
+
 Sentence-pair tasks: an encoder that reads the pair jointly (a transformer: one sequence, attention
 across both texts) is pooled like a single text; over word vectors, each text is pooled alone (its
 tokens picked by ``token_type_ids``) and the head reads ``[u, v, |u - v|, u * v]``, the features
@@ -48,6 +52,7 @@ from .encoders import ENCODER_TYPES, build_encoder
 from .heads import HEAD_TYPES, SingleLabelClassificationHead, head_type
 from .pooling import POOLING_MODES, Pooling
 from .weighting import UncertaintyWeighting
+from .wide import WideNgrams
 
 logger = logging.getLogger(__name__)
 
@@ -88,17 +93,29 @@ class MultiTaskModel(nn.Module):
             non-empty text is always kept. No effect in eval mode.
         task_balancing: ``"uncertainty"`` adds learned per-task log-variances that weigh the losses
             (:class:`~mtl_text.modeling.weighting.UncertaintyWeighting`); anything else adds nothing.
+        wide_buckets: rows of each task's wide part (:class:`~mtl_text.modeling.wide.WideNgrams`, a
+            linear model over the text's hashed TF-IDF n-grams whose output adds to the head's
+            logits: Wide & Deep, Cheng et al. 2016); 0: no wide part. In training, the head's loss
+            is then taken three times and summed: on the sum of both parts' logits, on the deep
+            part's alone and on the wide part's alone (auxiliary losses, as in deeply-supervised
+            nets, Lee et al. 2015), so that neither part stops learning once the other fits the
+            training set (on 20 Newsgroups + SST-2 the sum alone gave 0.8407 / 0.8222, the three
+            losses 0.8469 / 0.8360: docs/benchmark.md).
+        wide_ngrams: the longest n-gram of the wide part, in tokens.
 
     Raises:
-        ValueError: pooling modes for other tasks than ``tasks``, an unknown problem type, or
-            ``word_dropout`` outside ``[0, 1)``.
+        ValueError: pooling modes for other tasks than ``tasks``, an unknown problem type,
+            ``word_dropout`` outside ``[0, 1)``, or a negative ``wide_buckets``.
     """
 
     def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], pooling: str | Mapping[str, str] = "attention", head_hidden_size: int = 256,
-                 head_dropout: float = 0.1, word_dropout: float = 0.0, task_balancing: str | None = None):
+                 head_dropout: float = 0.1, word_dropout: float = 0.0, task_balancing: str | None = None, wide_buckets: int = 0,
+                 wide_ngrams: int = 2):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
+        if wide_buckets < 0:
+            raise ValueError(f"wide_buckets must be >= 0, got {wide_buckets}")
         self.word_dropout = word_dropout
         self.encoder = encoder
         self.tasks = {name: {"labels": list(info["labels"]), "max_length": int(info["max_length"]),
@@ -118,6 +135,8 @@ class MultiTaskModel(nn.Module):
              for name, info in self.tasks.items()}
         )
         self.uncertainty = UncertaintyWeighting(self.tasks) if task_balancing == "uncertainty" else None
+        self.wide = nn.ModuleDict({name: WideNgrams(wide_buckets, head.num_outputs, wide_ngrams) for name, head in self.heads.items()}) \
+            if wide_buckets else None
 
     def pools_pair_separately(self, task: str) -> bool:
         """True when ``task`` reads sentence pairs and the encoder does not read them jointly: the
@@ -135,7 +154,7 @@ class MultiTaskModel(nn.Module):
 
         Training calls this with one task per batch (task-homogeneous batches). With ``features``
         (``(batch, pooled_dim)``, from :meth:`pooled_features`) the encoder and pooling are skipped:
-        the cache of feature extraction.
+        the cache of feature extraction (not for a model with a wide part, which reads the token ids).
 
         With ``labels`` (for the first ``len(labels)`` rows; rows beyond them, e.g. unlabelled
         target-domain text, get no loss) or ``return_pooled``, returns a :class:`TaskOutput` with the
@@ -146,15 +165,35 @@ class MultiTaskModel(nn.Module):
         if features is None:
             hidden = self.encoder(input_ids, attention_mask, token_type_ids)
             features = self._pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids)
-        logits = self.heads[task](features)
+        logits, wide = self._logits(task, features, input_ids, attention_mask, token_type_ids)
         if labels is None and not return_pooled:
             return logits
         loss = head_loss = None
         if labels is not None:
             loss = head_loss = self.heads[task].loss(logits[: len(labels)], labels)
+            if wide is not None and self.training:  # each part also learns alone (see the class's text)
+                n = len(labels)
+                loss = loss + self.heads[task].loss((logits - wide)[:n], labels) + self.heads[task].loss(wide[:n], labels)
             if self.uncertainty is not None:
                 loss = self.uncertainty(task, loss)
         return TaskOutput(logits, loss, features, head_loss)
+
+    def _logits(self, task: str, features: torch.Tensor, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
+                token_type_ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The task's logits ``(batch, num_outputs)``: the head's, from the pooled vectors ``(batch,
+        pooled_dim)``, plus the wide part's from the token ids when the model has one; and the wide
+        part's logits alone (``None`` without one).
+
+        Raises:
+            ValueError: a model with a wide part given no ``input_ids``.
+        """
+        logits = self.heads[task](features)
+        if self.wide is None:
+            return logits, None
+        if input_ids is None:
+            raise ValueError(f"task {task} has a wide part (hashed n-grams of the token ids): give input_ids, not only features")
+        wide = self.wide[task](input_ids, attention_mask, token_type_ids).to(logits.dtype)
+        return logits + wide, wide
 
     def _pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
         """``(batch, seq_len, hidden)`` -> the vector the head of ``task`` reads, ``(batch, pooled_dim)``.
@@ -173,8 +212,10 @@ class MultiTaskModel(nn.Module):
 
     def can_cache_features(self, task: str) -> bool:
         """True when ``task``'s pooled vector is a fixed function of its input: a frozen encoder, a
-        pooling without parameters and no word dropout. Its features can then be computed once."""
-        return bool(self.encoder.frozen) and not any(True for _ in self.poolers[task].parameters()) and self.word_dropout == 0.0
+        pooling without parameters, no word dropout and no wide part (which reads the token ids). Its
+        features can then be computed once."""
+        return bool(self.encoder.frozen) and not any(True for _ in self.poolers[task].parameters()) and self.word_dropout == 0.0 \
+            and self.wide is None
 
     @torch.no_grad()
     def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str,
@@ -204,7 +245,8 @@ class MultiTaskModel(nn.Module):
         """
         tasks = self.check_tasks(tasks)
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)
-        return {t: self.heads[t](self._pool(t, hidden, attention_mask, token_type_ids)) for t in tasks}
+        return {t: self._logits(t, self._pool(t, hidden, attention_mask, token_type_ids), input_ids, attention_mask, token_type_ids)[0]
+                for t in tasks}
 
     def check_tasks(self, tasks: Iterable[str] | None) -> list[str]:
         """``tasks`` as a list (every task when None).
@@ -236,7 +278,18 @@ class MultiTaskModel(nn.Module):
             "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
             "word_dropout": self.word_dropout,
             **({"task_balancing": "uncertainty"} if self.uncertainty is not None else {}),
+            **({"wide": {"buckets": self.wide_buckets, "ngrams": self.wide_ngrams}} if self.wide is not None else {}),
         }
+
+    @property
+    def wide_buckets(self) -> int:
+        """Rows of each task's wide part (0: none)."""
+        return next(iter(self.wide.values())).buckets if self.wide is not None else 0
+
+    @property
+    def wide_ngrams(self) -> int:
+        """The longest n-gram of the wide part (0 without one)."""
+        return next(iter(self.wide.values())).ngrams if self.wide is not None else 0
 
     def save_pretrained(self, directory: str | os.PathLike, tokenizer=None, extra_config: Mapping | None = None) -> Path:
         """Write the model into ``directory`` (created if needed; other files there are left alone).
@@ -318,7 +371,7 @@ class MultiTaskModel(nn.Module):
         try:
             encoder = build_encoder(config["encoder"])
             model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
-                        config.get("word_dropout", 0.0), config.get("task_balancing"))
+                        config.get("word_dropout", 0.0), config.get("task_balancing"), **wide_options(config))
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
             raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
         weights = directory / WEIGHTS_NAME
@@ -413,5 +466,16 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
     integer("head.hidden_size", head.get("hidden_size"), 0)
     probability("head.dropout", head.get("dropout"))
     probability("word_dropout", config.get("word_dropout", 0.0))
+    wide = config.get("wide", {"buckets": 1, "ngrams": 1})
+    if not isinstance(wide, dict):
+        fail("wide", "an object with 'buckets' and 'ngrams'", wide)
+    integer("wide.buckets", wide.get("buckets"), 1)
+    integer("wide.ngrams", wide.get("ngrams"), 1)
     if config.get("task_balancing", "uncertainty") != "uncertainty":
         fail("task_balancing", "'uncertainty' or absent", config.get("task_balancing"))
+
+
+def wide_options(config: Mapping) -> dict:
+    """The wide part's constructor arguments of :class:`MultiTaskModel` from a ``config.json``."""
+    wide = config.get("wide")
+    return {"wide_buckets": wide["buckets"], "wide_ngrams": wide["ngrams"]} if wide else {}

@@ -345,8 +345,11 @@ def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokeniz
                                          "text_pair": t.text_pair, "head_options": options[n]}
                                      for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
-                           word_dropout=config.heads.word_dropout, task_balancing=config.optimization.task_balancing)
+                           word_dropout=config.heads.word_dropout, task_balancing=config.optimization.task_balancing,
+                           wide_buckets=config.heads.wide_buckets, wide_ngrams=config.heads.wide_ngrams)
     logger.info("pooling: %s", pooling)
+    if model.wide is not None:
+        logger.info("wide part per task: hashed TF-IDF 1- to %d-grams, %d rows", model.wide_ngrams, model.wide_buckets)
     logger.info("model: %.2fM parameters (%.2fM trainable)", sum(p.numel() for p in model.parameters()) / 1e6,
                 sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
     return model
@@ -388,7 +391,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
 
     # --- 3. the model --------------------------------------------------------------------------
     model = build_model(config, tasks, encoder, tokenizer, splits)
-    lineage = None
+    lineage, reused = None, []
     if source is not None:
         from ..transfer.initialization import lineage as make_lineage
         from ..transfer.initialization import transfer_heads
@@ -407,6 +410,9 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     for name in tasks:
         with accelerator.main_process_first():  # the main process writes the cache, the others read it
             tokenized = tokenize_splits(splits[name], tokenizer, model.tasks[name]["max_length"], cache_dir=cache_dir)
+        if model.wide is not None and name not in reused:  # document frequencies of the task's training texts, as tokenized
+            train = tokenized["train"]
+            model.wide[name].fit_idf(train["input_ids"], train["token_type_ids"] if model.tasks[name]["text_pair"] else None)
         if opt.group_by_length:
             sampler = LengthGroupedSampler([len(ids) for ids in tokenized["train"]["input_ids"]], opt.batch_size, opt.seed)
             train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, sampler=sampler, collate_fn=collator)

@@ -294,6 +294,14 @@ class HeadArguments(Arguments):
     target_scaling: Literal["standard", "none"] = field(default="standard", metadata={
         "help": "regression heads: 'standard' learns (y - mean) / std with the training split's mean and std (saved with the model; "
                 "predictions come back in the target's units), 'none' learns y as it is"})
+    wide_buckets: NonNegativeInt = field(default=0, metadata={
+        "metavar": "N",
+        "help": "each task's wide part (Wide & Deep, Cheng et al. 2016): a linear model over the text's word n-grams, hashed into N "
+                "rows and weighted by TF-IDF (sublinear tf, idf of the task's training texts, L2-normalised), whose output adds to "
+                "the head's logits; it learns which exact words and word pairs signal a label, as TF-IDF + a linear classifier does. "
+                "0: none (the default). e.g. 262144. Not exportable to ONNX"})
+    wide_ngrams: PositiveInt = field(default=2, metadata={
+        "metavar": "N", "help": "the wide part's longest n-gram, in tokens (1: words; 2: words and word pairs)"})
     tune_thresholds: bool = field(default=False, metadata={
         "help": "multi-label heads: after training, set each label's decision threshold to the one (0.05 to 0.95, step 0.05) "
                 "that maximises its F1 on the validation split, and save them with the model (default: 0.5 each)"})

@@ -54,21 +54,26 @@ def transferred_encoder(source: MultiTaskModel, freeze: bool, freeze_layers: int
 
 
 def transfer_heads(model: MultiTaskModel, source: MultiTaskModel) -> list[str]:
-    """Copy into ``model`` the pooling and head of every task that ``source`` has with the same labels,
-    problem type, input (single texts or pairs), pooling mode and head size; returns their names."""
+    """Copy into ``model`` the pooling and head (and wide part) of every task that ``source`` has with
+    the same labels, problem type, input (single texts or pairs), pooling mode, head size and wide
+    part; returns their names."""
     reused = []
     for name, info in model.tasks.items():
         old = source.tasks.get(name)
         same = old is not None and all(old[k] == info[k] for k in ("labels", "problem_type", "text_pair")) \
             and source.pooling_modes[name] == model.pooling_modes[name] \
+            and (source.wide_buckets, source.wide_ngrams) == (model.wide_buckets, model.wide_ngrams) \
             and source.heads[name].state_dict().keys() == model.heads[name].state_dict().keys() \
             and all(a.shape == b.shape for a, b in zip(source.heads[name].state_dict().values(), model.heads[name].state_dict().values()))
         if same:
             model.poolers[name].load_state_dict(source.poolers[name].state_dict())
             model.heads[name].load_state_dict(source.heads[name].state_dict())
+            if model.wide is not None:
+                model.wide[name].load_state_dict(source.wide[name].state_dict())
             reused.append(name)
         elif old is not None:
-            logger.warning("task %s: the source model's head differs (labels, problem type, pooling or size); a new head is trained", name)
+            logger.warning("task %s: the source model's head differs (labels, problem type, pooling, size or wide part); a new head "
+                           "is trained", name)
     return reused
 
 

@@ -1,0 +1,61 @@
+"""How good are the wide part's features? A LinearSVC on exactly the features a trained model's wide
+part reads (its hashed n-grams, TF-IDF weights and IDF), per task, on the same splits.
+
+    python benchmarks/wide_features_svc.py runs/wide-aux --data-dir ../shared/data --seed 42
+
+Fits ``sklearn.svm.LinearSVC(C)`` on the training split the model was trained on (its validation
+split carved out with the same seed) and prints the test accuracy, to set beside TF-IDF +
+LinearSVC's and the model's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.svm import LinearSVC
+from transformers import AutoTokenizer
+
+import mtl_text
+from mtl_text.data.tasks import get_task
+from mtl_text.modeling.model import MultiTaskModel
+from mtl_text.modeling.wide import WideNgrams
+
+
+def features(wide: WideNgrams, tokenizer, texts: list[str], max_length: int, batch_size: int = 256) -> sp.csr_matrix:
+    blocks = []
+    for start in range(0, len(texts), batch_size):
+        enc = tokenizer(texts[start: start + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+        buckets, offsets, weights = wide.bags(enc["input_ids"], enc["attention_mask"])
+        indptr = np.append(offsets.numpy(), len(buckets))
+        blocks.append(sp.csr_matrix((weights.numpy(), buckets.numpy(), indptr), shape=(len(indptr) - 1, wide.buckets + 1)))
+    return sp.vstack(blocks).tocsr()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a model folder trained with --wide-buckets")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--seed", type=int, default=42, help="the seed the model was trained with (its validation split)")
+    parser.add_argument("--C", type=float, default=1.0)
+    args = parser.parse_args()
+    model = MultiTaskModel.from_pretrained(args.model)
+    if model.wide is None:
+        raise SystemExit(f"error: {args.model} has no wide part (train with --wide-buckets)")
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    for name, info in model.tasks.items():
+        splits = mtl_text.load_task_splits(get_task(name), args.data_dir, seed=args.seed)
+        train, test = splits["train"], splits["test"]
+        with torch.no_grad():
+            x_train = features(model.wide[name], tokenizer, list(train["text"]), info["max_length"])
+            x_test = features(model.wide[name], tokenizer, list(test["text"]), info["max_length"])
+        svc = LinearSVC(C=args.C).fit(x_train, np.asarray(train["label"]))
+        accuracy = float((svc.predict(x_test) == np.asarray(test["label"])).mean())
+        print(f"{name}: LinearSVC(C={args.C}) on the wide part's features: test accuracy {accuracy:.4f} "
+              f"({x_train.shape[0]} training texts, {x_train.nnz / x_train.shape[0]:.0f} n-gram rows per text)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The wide part of a task: a linear model over the text's hashed word n-grams, weighted by TF-IDF,
+whose output is added to the head's logits.
+
+Wide & Deep (Cheng et al. 2016, "Wide & deep learning for recommender systems"): the deep part (the
+shared encoder, the task's pooling and head) generalises through dense vectors; the wide part
+memorises which exact words and word pairs signal which label, as TF-IDF + a linear classifier does
+(Joachims 1998; the strongest cheap baseline on topic classification). Both train together on the
+head's loss, so the wide part learns what the deep part misses.
+
+The features of a text, from its token ids (any tokenizer's):
+
+* its n-grams of 1 to ``ngrams`` consecutive tokens (not across the two texts of a pair), each
+  hashed into one of ``buckets`` rows (the hashing trick: Weinberger et al. 2009, as in fastText
+  and scikit-learn's ``HashingVectorizer``);
+* weight of a row: sublinear term frequency ``1 + ln(count)`` times the row's inverse document
+  frequency ``ln((1 + N) / (1 + df)) + 1`` over the task's ``N`` training texts (scikit-learn's
+  ``TfidfVectorizer(sublinear_tf=True)``), the weights of a text then L2-normalised.
+
+The wide part of a task is one ``(buckets, num_outputs)`` matrix, starting at zero, and the IDF
+vector (a buffer, saved with the model); a text's wide logits are the weighted sum of its rows'
+weights (``nn.EmbeddingBag``), so the cost is one lookup per n-gram.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+_PRIME = 1_000_003  # mixes the ids of an n-gram into one hash
+_ORDER_SEED = 0x9E3779B1  # separates the hashes of n-grams of different orders
+
+
+def ngram_buckets(input_ids: torch.Tensor, attention_mask: torch.Tensor, buckets: int, ngrams: int,
+                  token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+    """The bucket of every n-gram of every text: ``(batch, seq_len)`` ids and mask (and segment ids)
+    -> ``(batch, ngrams * seq_len)`` ints in ``[0, buckets]``; ``0`` marks no n-gram (padding, or an
+    n-gram that would run past a text's start or across the two texts of a pair), else ``1 + hash mod
+    buckets``. Position ``i`` of block ``n - 1`` is the n-gram that ends at token ``i``."""
+    valid = attention_mask.bool()
+    segment = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
+    hashed, ok = torch.full_like(input_ids, _ORDER_SEED), torch.ones_like(valid)
+    blocks = []
+    for n in range(1, ngrams + 1):
+        shift = n - 1
+        ids = torch.nn.functional.pad(input_ids[:, : input_ids.shape[1] - shift], (shift, 0))
+        here = torch.nn.functional.pad(valid[:, : valid.shape[1] - shift], (shift, 0))
+        same = torch.nn.functional.pad(segment[:, : segment.shape[1] - shift], (shift, 0), value=-1) == segment
+        ok = ok & here & same & valid
+        hashed = hashed * _PRIME + ids  # int64 arithmetic wraps: a hash, not a number
+        blocks.append(torch.where(ok, torch.remainder(hashed * (n + 1), buckets) + 1, 0))
+    return torch.cat(blocks, dim=1)
+
+
+class WideNgrams(nn.Module):
+    """The wide part of one task (see the module's text).
+
+    Args:
+        buckets: rows of the hashed n-gram table.
+        num_outputs: the head's outputs (labels, or regression targets).
+        ngrams: the longest n-gram, in tokens (1: words only; 2: words and word pairs).
+
+    Raises:
+        ValueError: ``buckets`` or ``ngrams`` below 1.
+    """
+
+    def __init__(self, buckets: int, num_outputs: int, ngrams: int = 2):
+        super().__init__()
+        if buckets < 1 or ngrams < 1:
+            raise ValueError(f"buckets and ngrams must be >= 1, got {buckets} and {ngrams}")
+        self.buckets, self.ngrams = int(buckets), int(ngrams)
+        self.weight = nn.EmbeddingBag(self.buckets + 1, num_outputs, mode="sum")
+        nn.init.zeros_(self.weight.weight)
+        self.register_buffer("idf", torch.ones(self.buckets + 1))
+
+    def bags(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+             token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Each text's distinct buckets and their TF-IDF weights, as ``nn.EmbeddingBag`` takes them:
+        ``(rows,)`` buckets, ``(batch,)`` offsets of each text's first row, ``(rows,)`` weights."""
+        grams = ngram_buckets(input_ids, attention_mask, self.buckets, self.ngrams, token_type_ids)
+        batch = grams.shape[0]
+        text = torch.arange(batch, device=grams.device).unsqueeze(1).expand_as(grams)
+        present = grams != 0
+        keys, counts = torch.unique(text[present] * (self.buckets + 1) + grams[present], return_counts=True)  # sorted by text
+        rows, buckets = keys // (self.buckets + 1), keys % (self.buckets + 1)
+        weights = (1.0 + torch.log(counts.to(self.idf.dtype))) * self.idf[buckets]
+        norms = torch.zeros(batch, dtype=weights.dtype, device=weights.device).index_add_(0, rows, weights * weights).sqrt()
+        weights = weights / norms[rows]
+        offsets = torch.nn.functional.pad(torch.bincount(rows, minlength=batch).cumsum(0)[:-1], (1, 0))
+        return buckets, offsets, weights
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, seq_len)`` ids and mask (and segment ids) -> wide logits ``(batch, num_outputs)``
+        (zero for a text without tokens)."""
+        buckets, offsets, weights = self.bags(input_ids, attention_mask, token_type_ids)
+        return self.weight(buckets, offsets, per_sample_weights=weights.to(self.weight.weight.dtype))
+
+    @torch.no_grad()
+    def fit_idf(self, input_ids: Sequence[Sequence[int]], token_type_ids: Sequence[Sequence[int]] | None = None,
+                batch_size: int = 512) -> None:
+        """Set the inverse document frequencies from a task's training texts: their token ids, one list
+        per text (and, for pairs, the segment ids)."""
+        input_ids = list(input_ids)
+        token_type_ids = list(token_type_ids) if token_type_ids is not None else None
+        df = torch.zeros(self.buckets + 1, dtype=torch.float64)
+        for start in range(0, len(input_ids), batch_size):
+            ids = _padded(input_ids[start: start + batch_size])
+            mask = _padded([[1] * len(row) for row in input_ids[start: start + batch_size]])
+            segments = _padded(token_type_ids[start: start + batch_size]) if token_type_ids is not None else None
+            grams = ngram_buckets(ids, mask, self.buckets, self.ngrams, segments)
+            text = torch.arange(grams.shape[0]).unsqueeze(1).expand_as(grams)
+            present = grams != 0
+            keys = torch.unique(text[present] * (self.buckets + 1) + grams[present])
+            df.index_add_(0, keys % (self.buckets + 1), torch.ones(len(keys), dtype=torch.float64))
+        self.idf.copy_((torch.log((1.0 + len(input_ids)) / (1.0 + df)) + 1.0).to(self.idf.dtype))
+
+
+def _padded(rows: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Lists of ints -> ``(len(rows), longest)`` long tensor, zero-padded on the right."""
+    out = torch.zeros(len(rows), max([1, *map(len, rows)]), dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
+    return out
