@@ -99,8 +99,7 @@ class MultiTaskModel(nn.Module):
             is then taken three times and summed: on the sum of both parts' logits, on the deep
             part's alone and on the wide part's alone (auxiliary losses, as in deeply-supervised
             nets, Lee et al. 2015), so that neither part stops learning once the other fits the
-            training set (on 20 Newsgroups + SST-2, +0.006 over the sum alone, two seeds:
-            docs/benchmark.md).
+            training set (+0.006 over the sum alone on 20 Newsgroups, two seeds: docs/benchmark.md).
         wide_ngrams: the longest n-gram of the wide part, in tokens.
 
     Raises:

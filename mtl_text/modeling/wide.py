@@ -28,8 +28,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-_PRIME = 1_000_003  # mixes the ids of an n-gram into one hash
-_ORDER_SEED = 0x9E3779B1  # separates the hashes of n-grams of different orders
+_PRIME = 1_000_003  # chains the ids of an n-gram into one hash (an n-gram's hash continues its (n-1)-gram's)
+_SEED = 0x9E3779B1
+_MIX = -0x61C8864680B583EB  # 0x9E3779B97F4A7C15 (2^64 / golden ratio) as a signed 64-bit integer: Fibonacci hashing
 
 
 def ngram_buckets(input_ids: torch.Tensor, attention_mask: torch.Tensor, buckets: int, ngrams: int,
@@ -40,7 +41,7 @@ def ngram_buckets(input_ids: torch.Tensor, attention_mask: torch.Tensor, buckets
     buckets``. Position ``i`` of block ``n - 1`` is the n-gram that ends at token ``i``."""
     valid = attention_mask.bool()
     segment = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
-    hashed, ok = torch.full_like(input_ids, _ORDER_SEED), torch.ones_like(valid)
+    hashed, ok = torch.full_like(input_ids, _SEED), torch.ones_like(valid)
     blocks = []
     for n in range(1, ngrams + 1):
         shift = n - 1
@@ -49,7 +50,9 @@ def ngram_buckets(input_ids: torch.Tensor, attention_mask: torch.Tensor, buckets
         same = torch.nn.functional.pad(segment[:, : segment.shape[1] - shift], (shift, 0), value=-1) == segment
         ok = ok & here & same & valid
         hashed = hashed * _PRIME + ids  # int64 arithmetic wraps: a hash, not a number
-        blocks.append(torch.where(ok, torch.remainder(hashed * (n + 1), buckets) + 1, 0))
+        mixed = hashed * _MIX
+        mixed = mixed ^ (mixed >> 32)  # the high bits, which depend on every id, reach the low ones that pick the row
+        blocks.append(torch.where(ok, torch.remainder(mixed, buckets) + 1, 0))
     return torch.cat(blocks, dim=1)
 
 
