@@ -208,3 +208,20 @@ def test_init_from_reuses_a_head_with_its_wide_part_only_when_both_have_the_same
     for other in (0, 256):
         target, _ = small_model(wide_buckets=other)
         assert transfer_heads(target, source) == []
+
+
+@pytest.mark.parametrize("problem_type, labels, targets", [
+    ("multi_label_classification", ["joy", "anger", "fear"], torch.tensor([[1.0, 0, 0], [0, 1, 1], [0, 0, 0], [1, 1, 0], [0, 0, 1]])),
+    ("regression", ["similarity"], torch.tensor([[0.5], [2.0], [1.0], [4.5], [3.0]])),
+])
+def test_every_problem_type_gets_a_wide_part_of_its_outputs(problem_type, labels, targets):
+    tokenizer = train_word_tokenizer(TEXTS, min_frequency=1)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8),
+                           {"t": {"labels": labels, "max_length": 16, "problem_type": problem_type}}, pooling="mean",
+                           head_hidden_size=0, wide_buckets=256)
+    model.wide["t"].fit_idf(tokenizer(TEXTS)["input_ids"])
+    ids, mask = batch(tokenizer, TEXTS)
+    out = model.train()(ids, mask, task="t", labels=targets)
+    assert out.logits.shape == (len(TEXTS), len(labels)) and torch.isfinite(out.loss)
+    out.loss.backward()
+    assert model.wide["t"].weight.weight.grad.abs().sum() > 0
