@@ -83,10 +83,7 @@ class WideNgrams(nn.Module):
         ``(rows,)`` buckets, ``(batch,)`` offsets of each text's first row, ``(rows,)`` weights."""
         grams = ngram_buckets(input_ids, attention_mask, self.buckets, self.ngrams, token_type_ids)
         batch = grams.shape[0]
-        text = torch.arange(batch, device=grams.device).unsqueeze(1).expand_as(grams)
-        present = grams != 0
-        keys, counts = torch.unique(text[present] * (self.buckets + 1) + grams[present], return_counts=True)  # sorted by text
-        rows, buckets = keys // (self.buckets + 1), keys % (self.buckets + 1)
+        rows, buckets, counts = self._distinct(grams)
         weights = (1.0 + torch.log(counts.to(self.idf.dtype))) * self.idf[buckets]
         norms = torch.zeros(batch, dtype=weights.dtype, device=weights.device).index_add_(0, rows, weights * weights).sqrt()
         weights = weights / norms[rows]
@@ -99,6 +96,14 @@ class WideNgrams(nn.Module):
         buckets, offsets, weights = self.bags(input_ids, attention_mask, token_type_ids)
         return self.weight(buckets, offsets, per_sample_weights=weights.to(self.weight.weight.dtype))
 
+    def _distinct(self, grams: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The distinct buckets of each text in ``grams`` (``(batch, n)``, 0 for none), sorted by text:
+        ``(rows,)`` text index, ``(rows,)`` bucket, ``(rows,)`` how often the text has it."""
+        text = torch.arange(grams.shape[0], device=grams.device).unsqueeze(1).expand_as(grams)
+        present = grams != 0
+        keys, counts = torch.unique(text[present] * (self.buckets + 1) + grams[present], return_counts=True)
+        return keys // (self.buckets + 1), keys % (self.buckets + 1), counts
+
     @torch.no_grad()
     def fit_idf(self, input_ids: Sequence[Sequence[int]], token_type_ids: Sequence[Sequence[int]] | None = None,
                 batch_size: int = 512) -> None:
@@ -108,14 +113,12 @@ class WideNgrams(nn.Module):
         token_type_ids = list(token_type_ids) if token_type_ids is not None else None
         df = torch.zeros(self.buckets + 1, dtype=torch.float64)
         for start in range(0, len(input_ids), batch_size):
-            ids = _padded(input_ids[start: start + batch_size])
-            mask = _padded([[1] * len(row) for row in input_ids[start: start + batch_size]])
+            chunk = input_ids[start: start + batch_size]
+            ids = _padded(chunk)
+            mask = (torch.arange(ids.shape[1]) < torch.tensor([len(row) for row in chunk]).unsqueeze(1)).long()
             segments = _padded(token_type_ids[start: start + batch_size]) if token_type_ids is not None else None
-            grams = ngram_buckets(ids, mask, self.buckets, self.ngrams, segments)
-            text = torch.arange(grams.shape[0]).unsqueeze(1).expand_as(grams)
-            present = grams != 0
-            keys = torch.unique(text[present] * (self.buckets + 1) + grams[present])
-            df.index_add_(0, keys % (self.buckets + 1), torch.ones(len(keys), dtype=torch.float64))
+            _, buckets, _ = self._distinct(ngram_buckets(ids, mask, self.buckets, self.ngrams, segments))
+            df.index_add_(0, buckets, torch.ones(len(buckets), dtype=torch.float64))
         self.idf.copy_((torch.log((1.0 + len(input_ids)) / (1.0 + df)) + 1.0).to(self.idf.dtype))
 
 
