@@ -61,6 +61,8 @@ class TrainingSetup:
     adaptation: dict | None = None  # --adapt: task -> DomainAdaptation
     plateau: PlateauSchedule | None = None  # --lr-scheduler plateau
     task_weights: dict[str, float] | None = None  # --task-balancing static
+    train_datasets: dict | None = None  # task -> tokenized training split, in order (--wide-svm fits on it)
+    collator: Any = None  # batches train_datasets
 
 
 @dataclass
@@ -85,6 +87,10 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
     tasks = {name: get_task(name) for name in config.data.tasks}
     for task in tasks.values():
         chosen_class_weights(config, task)
+    if config.heads.wide_svm:
+        from .wide_fit import check_tasks
+
+        check_tasks(tasks)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         reported = {n: set(t.metric_names) - LOWER_IS_BETTER for n, t in tasks.items()}
@@ -404,7 +410,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
 
     # --- 4. tokenized datasets and dataloaders ------------------------------------------------
     collator = DataCollatorWithPadding(tokenizer)
-    train_dls, val_dls, test_dls = {}, {}, {}
+    train_dls, val_dls, test_dls, train_datasets = {}, {}, {}, {}
     t0 = time.time()
     cache_dir = None if data.cache_dir.lower() == "none" else data.cache_dir
     for name in tasks:
@@ -413,6 +419,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         if model.wide is not None and name not in reused:  # document frequencies of the task's training texts, as tokenized
             train = tokenized["train"]
             model.wide[name].fit_idf(train["input_ids"], train["token_type_ids"] if model.tasks[name]["text_pair"] else None)
+        train_datasets[name] = tokenized["train"]
         if opt.group_by_length:
             sampler = LengthGroupedSampler([len(ids) for ids in tokenized["train"]["input_ids"]], opt.batch_size, opt.seed)
             train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, sampler=sampler, collate_fn=collator)
@@ -465,7 +472,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     if opt.task_balancing == "static" and any(w != 1.0 for w in weights.values()):
         logger.info("static task weights: %s", weights)
     return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_streams, val_dls,
-                         test_dls, max_steps, steps_per_epoch, global_batch, eval_every, lineage, adaptation, plateau, weights)
+                         test_dls, max_steps, steps_per_epoch, global_batch, eval_every, lineage, adaptation, plateau, weights,
+                         train_datasets, collator)
 
 
 def cache_frozen_features(config: TrainingConfig, accelerator: Accelerator, model: MultiTaskModel, collator, train_dls: dict,

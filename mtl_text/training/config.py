@@ -302,6 +302,13 @@ class HeadArguments(Arguments):
                 "0: none (the default). e.g. 262144. Not exportable to ONNX"})
     wide_ngrams: PositiveInt = field(default=2, metadata={
         "metavar": "N", "help": "the wide part's longest n-gram, in tokens (1: words; 2: words and word pairs)"})
+    wide_svm: bool = field(default=False, metadata={
+        "help": "after training, add to each task's wide part a linear SVM (scikit-learn's LinearSVC: squared hinge, one-vs-rest, "
+                "no intercept) fitted on the wide part's features of its training split, its margins weighted by the factor (0 to "
+                "128) that scores best on the validation split (stacking; 0 keeps the model as trained), and save the model so; "
+                "needs --wide-buckets; classification tasks only"})
+    wide_svm_c: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={
+        "metavar": "C", "help": "--wide-svm: the SVM's C (its L2 penalty is 1 / C)"})
     tune_thresholds: bool = field(default=False, metadata={
         "help": "multi-label heads: after training, set each label's decision threshold to the one (0.05 to 0.95, step 0.05) "
                 "that maximises its F1 on the validation split, and save them with the model (default: 0.5 each)"})
@@ -311,6 +318,8 @@ class HeadArguments(Arguments):
             self.class_weights = [f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in self.class_weights.items()]
         super().__post_init__()
         self.class_weight_overrides()
+        if self.wide_svm and not self.wide_buckets:
+            raise ConfigError("--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. 262144)")
 
     def class_weight_overrides(self) -> dict[str, str | list[float] | None]:
         """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.

@@ -7,8 +7,9 @@ and ``scripts/train.py`` are thin wrappers around it)::
 2. the output folder checked and locked (:mod:`.outputs`);
 3. building (:mod:`.build`): data, tokenizer, encoder, model, dataloaders, optimizer;
 4. the loop (:mod:`.loop`);
-5. the best model restored (with ``--tune-thresholds``, its multi-label thresholds tuned on
-   validation and saved) and scored on every task's test split; ``test_results.{json,md}`` and
+5. the best model restored (with ``--wide-svm``, a linear SVM added to each wide part, weighted on
+   validation: :mod:`.wide_fit`; with ``--tune-thresholds``, its multi-label thresholds tuned on
+   validation; saved) and scored on every task's test split; ``test_results.{json,md}`` and
    every example's prediction in ``test_predictions.json`` (for paired significance tests);
    with ``--adapt``, the MMD between the domains measured again.
 """
@@ -109,10 +110,17 @@ def train(config: TrainingConfig) -> TrainingResult:
         accelerator.wait_for_everyone()
         unwrapped = accelerator.unwrap_model(run.model)
         unwrapped.load_weights(output_dir / WEIGHTS_NAME)
+        if config.heads.wide_svm:
+            from .wide_fit import add_svm_to_wide
+
+            fitted = add_svm_to_wide(run.model, run.train_datasets, run.collator, run.val_dataloaders, accelerator,
+                                     C=config.heads.wide_svm_c, seed=config.optimization.seed)
+            log.log({"step": summary["steps"], "split": "wide-svm", "tasks": fitted})
         if config.heads.tune_thresholds:
             tune_thresholds(run, accelerator, unwrapped)
-            if accelerator.is_main_process:  # the tuned thresholds go into config.json
-                unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"]))
+        if (config.heads.wide_svm or config.heads.tune_thresholds) and accelerator.is_main_process:
+            # the wide parts' new weights, the tuned thresholds (config.json)
+            unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"]))
         if run.adaptation:
             after = domain_mmd(run)
             log.log({"step": summary["steps"], "split": "adaptation", "mmd2": after})
