@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.svm import LinearSVC
 from transformers import AutoTokenizer
@@ -21,17 +19,17 @@ from transformers import AutoTokenizer
 import mtl_text
 from mtl_text.data.tasks import get_task
 from mtl_text.modeling.model import MultiTaskModel
-from mtl_text.modeling.wide import WideNgrams
+from mtl_text.training.wide_fit import wide_features
 
 
-def features(wide: WideNgrams, tokenizer, texts: list[str], max_length: int, batch_size: int = 256) -> sp.csr_matrix:
-    blocks = []
-    for start in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[start: start + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-        buckets, offsets, weights = wide.bags(enc["input_ids"], enc["attention_mask"])
-        indptr = np.append(offsets.numpy(), len(buckets))
-        blocks.append(sp.csr_matrix((weights.numpy(), buckets.numpy(), indptr), shape=(len(indptr) - 1, wide.buckets + 1)))
-    return sp.vstack(blocks).tocsr()
+def features(wide, tokenizer, texts: list[str], labels: list, max_length: int, batch_size: int = 256):
+    """The wide part's features of ``texts`` (a sparse matrix) and their labels, as ``--wide-svm`` reads them."""
+    def batches():
+        for start in range(0, len(texts), batch_size):
+            enc = tokenizer(texts[start: start + batch_size], truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+            yield {**enc, "labels": torch.as_tensor(labels[start: start + batch_size])}
+
+    return wide_features(wide, batches())
 
 
 def main() -> None:
@@ -48,11 +46,10 @@ def main() -> None:
     for name, info in model.tasks.items():
         splits = mtl_text.load_task_splits(get_task(name), args.data_dir, seed=args.seed)
         train, test = splits["train"], splits["test"]
-        with torch.no_grad():
-            x_train = features(model.wide[name], tokenizer, list(train["text"]), info["max_length"])
-            x_test = features(model.wide[name], tokenizer, list(test["text"]), info["max_length"])
-        svc = LinearSVC(C=args.C).fit(x_train, np.asarray(train["label"]))
-        accuracy = float((svc.predict(x_test) == np.asarray(test["label"])).mean())
+        x_train, y_train = features(model.wide[name], tokenizer, list(train["text"]), list(train["label"]), info["max_length"])
+        x_test, y_test = features(model.wide[name], tokenizer, list(test["text"]), list(test["label"]), info["max_length"])
+        svc = LinearSVC(C=args.C).fit(x_train, y_train)
+        accuracy = float((svc.predict(x_test) == y_test).mean())
         print(f"{name}: LinearSVC(C={args.C}) on the wide part's features: test accuracy {accuracy:.4f} "
               f"({x_train.shape[0]} training texts, {x_train.nnz / x_train.shape[0]:.0f} n-gram rows per text)")
 

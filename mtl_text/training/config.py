@@ -304,9 +304,9 @@ class HeadArguments(Arguments):
         "metavar": "N", "help": "the wide part's longest n-gram, in tokens (1: words; 2: words and word pairs)"})
     wide_svm: bool = field(default=False, metadata={
         "help": "after training, add to each task's wide part a linear SVM (scikit-learn's LinearSVC: squared hinge, one-vs-rest, "
-                "no intercept) fitted on the wide part's features of its training split, its margins weighted by the factor (0 to "
-                "128) that scores best on the validation split (stacking; 0 keeps the model as trained), and save the model so; "
-                "needs --wide-buckets; classification tasks only"})
+                "no intercept) fitted on the wide part's features of its training split, its margins weighted by the factor fitted "
+                "on the validation split with the head's loss (stacking; near 0 keeps the model as trained), and save the model "
+                "so; needs --wide-buckets; classification tasks only"})
     wide_svm_c: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={
         "metavar": "C", "help": "--wide-svm: the SVM's C (its L2 penalty is 1 / C)"})
     tune_thresholds: bool = field(default=False, metadata={

@@ -1,0 +1,131 @@
+"""--wide-svm: a linear SVM fitted on each wide part's features, added with the weight that scores best
+on validation. Its margins rank classes as scikit-learn's LinearSVC predicts (multi-class, binary,
+multi-label); adding it changes the logits by exactly the chosen weight times the margins, and never
+lowers the validation metric; training with it saves a model whose predictions equal the test table;
+it is refused without a wide part and for regression tasks."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from accelerate import Accelerator
+from sklearn.svm import LinearSVC
+from torch.utils.data import DataLoader
+from transformers import DataCollatorWithPadding
+
+import mtl_text
+from mtl_text import ConfigError, DataArguments, OptimizationArguments, TrainingConfig
+from mtl_text.data.tasks import get_task
+from mtl_text.data.tokenization import tokenize_splits, train_word_tokenizer
+from mtl_text.modeling.encoders import WordVectorEncoder
+from mtl_text.modeling.model import MultiTaskModel
+from mtl_text.training.wide_fit import add_svm_to_wide, check_tasks, stacking_weight, svm_margins, wide_features
+
+
+def real_task(data_dir, name, n_train):
+    """A small word-vector model with a wide part for a real task, its tokenized splits and a collator."""
+    splits = mtl_text.load_task_splits(name, data_dir, seed=0)
+    splits["train"] = splits["train"].select(range(n_train))
+    tokenizer = train_word_tokenizer(splits["train"]["text"], min_frequency=1)
+    tokenized = tokenize_splits(splits, tokenizer, 64)
+    task = get_task(name)
+    torch.manual_seed(0)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8), {name: {"labels": task.labels, "max_length": 64}},
+                           pooling="mean", head_hidden_size=0, wide_buckets=2**15)
+    model.wide[name].fit_idf(tokenized["train"]["input_ids"])
+    model.eval()
+    return model, tokenized, DataCollatorWithPadding(tokenizer)
+
+
+def features_of(model, name, dataset, collator):
+    columns = ["input_ids", "attention_mask", "labels"]
+    return wide_features(model.wide[name], DataLoader(dataset.with_format(columns=columns), batch_size=128, collate_fn=collator))
+
+
+@pytest.mark.parametrize("name", ["trec", "sst2"])
+def test_margins_rank_classes_as_linear_svc_predicts(data_dir, name):
+    model, tokenized, collator = real_task(data_dir, name, 1500)
+    x_train, y_train = features_of(model, name, tokenized["train"], collator)
+    x_test, _ = features_of(model, name, tokenized["test"], collator)
+    assert x_train.shape == (1500, 2**15 + 1)
+    np.testing.assert_allclose(np.asarray(x_train.multiply(x_train).sum(1)).ravel(), 1.0, rtol=1e-5)  # L2-normalised rows
+    margins = svm_margins(x_train, y_train, model.head(name).num_outputs, C=1.0, seed=0)
+    assert margins.shape == (2**15 + 1, model.head(name).num_outputs)
+    expected = LinearSVC(C=1.0, fit_intercept=False, random_state=0).fit(x_train, y_train).predict(x_test)
+    predicted = (x_test @ margins.double().numpy()).argmax(1)
+    assert (predicted == expected).mean() > 0.995  # float32 weights: a near-tie may flip
+    if name == "sst2":  # binary: one margin, split as (-m / 2, m / 2)
+        torch.testing.assert_close(margins[:, 0], -margins[:, 1])
+
+
+def test_multi_label_margins_are_one_svm_per_label(data_dir):
+    model, tokenized, collator = real_task(data_dir, "trec", 1000)
+    x, y = features_of(model, "trec", tokenized["train"], collator)
+    labels = np.stack([y == 0, (y == 1) | (y == 2), np.zeros_like(y)], 1).astype(np.float32)  # the last label never occurs
+    margins = svm_margins(x, labels, 3, C=1.0, seed=0).double().numpy()
+    for j in range(2):
+        expected = LinearSVC(C=1.0, fit_intercept=False, random_state=0).fit(x, labels[:, j]).decision_function(x)
+        np.testing.assert_allclose(x @ margins[:, j], expected, atol=1e-4)
+    assert not margins[:, 2].any()
+
+
+def test_adds_the_fitted_multiple_of_the_margins(data_dir):
+    model, tokenized, collator = real_task(data_dir, "trec", 1500)
+    accelerator = Accelerator(cpu=True)
+    val = DataLoader(tokenized["validation"].with_format(columns=["input_ids", "attention_mask", "labels"]), batch_size=256,
+                     collate_fn=collator)
+    batch = collator(tokenized["test"].select(range(64)).with_format(columns=["input_ids", "attention_mask"])[:])
+    with torch.no_grad():
+        before = model(batch["input_ids"], batch["attention_mask"], task="trec")
+    x, y = features_of(model, "trec", tokenized["train"], collator)
+    margins = svm_margins(x, y, 6, C=1.0, seed=42)
+    report = add_svm_to_wide(model, {"trec": tokenized["train"]}, collator, {"trec": val}, accelerator, C=1.0, seed=42)["trec"]
+    assert report["alpha"] > 0.1
+    assert report["validation_after"] >= report["validation_before"] + 0.2  # an untrained deep part: the SVM decides
+    with torch.no_grad():
+        after = model(batch["input_ids"], batch["attention_mask"], task="trec")
+        model.wide["trec"].weight.weight.copy_(margins)  # the margins alone, through the wide part's own lookup
+        expected = before + report["alpha"] * model.wide["trec"](batch["input_ids"], batch["attention_mask"])
+    torch.testing.assert_close(after, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_refused_without_a_wide_part_and_for_regression():
+    with pytest.raises(ConfigError, match="--wide-buckets"):
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=True)
+    with pytest.raises(ConfigError, match="stsb"):
+        check_tasks({"trec": get_task("trec"), "stsb": get_task("stsb")})
+
+
+def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, data_dir):
+    from mtl_text import Predictor
+
+    config = TrainingConfig(data=DataArguments(tasks=["trec", "mrpc"], data_dir=str(data_dir), max_train_examples=400, cache_dir="none"),
+                            optimization=OptimizationArguments(max_steps=30, batch_size=16, seed=3))
+    config.encoder.embedding_dim, config.encoder.w2v_epochs = 16, 1
+    config.heads.wide_buckets, config.heads.wide_svm = 8192, True
+    config.checkpoints.output_dir, config.checkpoints.save_total_limit = str(tmp_path), 0
+    result = mtl_text.train(config)
+    logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    fitted = next(entry["tasks"] for entry in logged if entry.get("split") == "wide-svm")
+    assert set(fitted) == {"trec", "mrpc"}
+    assert all(f["validation_after"] >= f["validation_before"] for f in fitted.values())
+    predictor = Predictor.from_pretrained(tmp_path, batch_size=64)
+    test = mtl_text.load_task_splits("trec", data_dir, seed=3)["test"]
+    predicted = predictor.predict_labels(test["text"], ["trec"])["trec"]
+    accuracy = (predicted == torch.tensor(test["label"])).sum().item() / len(test)
+    assert accuracy == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
+
+
+def test_stacking_weight_follows_the_informative_model():
+    """Margins that are noise get a weight near 0; margins that carry the labels, beside logits that
+    are noise, get a large one."""
+    from mtl_text.modeling.heads import SingleLabelClassificationHead
+
+    head = SingleLabelClassificationHead(4, get_task("trec").labels, hidden_size=0)
+    generator = torch.Generator().manual_seed(0)
+    refs = torch.randint(0, 6, (600,), generator=generator)
+    informative = 3.0 * torch.nn.functional.one_hot(refs, 6).float() + torch.randn(600, 6, generator=generator)
+    noise = torch.randn(600, 6, generator=generator)
+    assert stacking_weight(head, informative, noise, refs) < 0.05
+    assert stacking_weight(head, noise, informative, refs) > 20
