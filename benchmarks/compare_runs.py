@@ -2,35 +2,60 @@
 the test examples (from each folder's ``test_predictions.json``), per seed and over the seeds.
 
     python benchmarks/compare_runs.py runs/wide-aux:runs/default runs/wide-s43:runs/default-s43
+    python benchmarks/compare_runs.py --data-dir ../shared/data \\
+        runs/bench/word2vec-fine-tuned-multi-task/model:runs/bench/tfidf-linearsvc-{task}
 
 Each argument is ``A:B``, one pair of runs per seed (A - B); with several pairs the last lines give
 the difference averaged over the seeds, each resample drawing the test examples once
-(:func:`mtl_text.transfer.significance.paired_bootstrap` with ``runs=True``).
+(:func:`mtl_text.transfer.significance.paired_bootstrap` with ``runs=True``). A side may be a
+benchmark's TF-IDF + LinearSVC folder (its ``model.pkl``; ``{task}`` in the path stands for each
+task's name): it then predicts the task's test split, read from ``--data-dir``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
 
 from mtl_text.transfer.significance import paired_bootstrap
 
 
-def main(pairs: list[str]) -> None:
-    if not pairs or any(p.count(":") != 1 for p in pairs):
-        sys.exit("usage: compare_runs.py A:B [A:B ...]   (model folders with test_predictions.json, A - B)")
-    runs = [tuple(json.loads(open(f"{folder}/test_predictions.json").read()) for folder in p.split(":")) for p in pairs]
-    for task in runs[0][0]:
-        a = [run[0][task] for run in runs]
-        b = [run[1][task] for run in runs]
+def predictions(folder: str, task: str, data_dir: str | None) -> dict:
+    """``{"predictions": [...], "references": [...]}`` of ``task``'s test split by the run in ``folder``."""
+    folder = folder.replace("{task}", task)
+    if os.path.exists(f"{folder}/test_predictions.json"):
+        return json.loads(open(f"{folder}/test_predictions.json").read())[task]
+    if not os.path.exists(f"{folder}/model.pkl"):
+        sys.exit(f"error: {folder} holds neither test_predictions.json (a trained model) nor model.pkl (a TF-IDF baseline)")
+    import mtl_text
+    from mtl_text.bench.baselines import TfidfLinearSVC
+
+    test = mtl_text.load_task_splits(task, data_dir)["test"]
+    return {"predictions": TfidfLinearSVC.load(f"{folder}/model.pkl").predict(test["text"]).tolist(), "references": list(test["label"])}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pairs", nargs="+", metavar="A:B", help="two run folders, A - B; one pair per seed")
+    parser.add_argument("--data-dir", help="the tasks' data, for a TF-IDF baseline's test split")
+    args = parser.parse_args(argv)
+    if any(p.count(":") != 1 for p in args.pairs):
+        parser.error("each pair is A:B, two folders")
+    first = args.pairs[0].split(":")[0]
+    tasks = list(json.loads(open(f"{first}/test_predictions.json").read()))
+    for task in tasks:
+        a = [predictions(p.split(":")[0], task, args.data_dir) for p in args.pairs]
+        b = [predictions(p.split(":")[1], task, args.data_dir) for p in args.pairs]
         if any(x["references"] != y["references"] or x["references"] != a[0]["references"] for x, y in zip(a, b)):
             sys.exit(f"{task}: the runs were scored on different test examples")
-        for pair, x, y in zip(pairs, a, b):
+        for pair, x, y in zip(args.pairs, a, b):
             print(f"{task}  {pair}  {paired_bootstrap(x['predictions'], y['predictions'], x['references'])}")
-        if len(pairs) > 1:
+        if len(args.pairs) > 1:
             over = paired_bootstrap([x["predictions"] for x in a], [y["predictions"] for y in b], a[0]["references"], runs=True)
-            print(f"{task}  over {len(pairs)} seeds  {over}")
+            print(f"{task}  over {len(args.pairs)} seeds  {over}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

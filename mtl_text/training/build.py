@@ -90,7 +90,7 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
     if config.heads.wide_svm:
         from .wide_fit import check_tasks
 
-        check_tasks(tasks)
+        check_tasks(tasks, config.heads.wide_svm_tasks(list(tasks)))
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         reported = {n: set(t.metric_names) - LOWER_IS_BETTER for n, t in tasks.items()}

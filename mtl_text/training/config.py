@@ -302,11 +302,14 @@ class HeadArguments(Arguments):
                 "0: none (the default). e.g. 262144. Not exportable to ONNX"})
     wide_ngrams: PositiveInt = field(default=2, metadata={
         "metavar": "N", "help": "the wide part's longest n-gram, in tokens (1: words; 2: words and word pairs)"})
-    wide_svm: bool = field(default=False, metadata={
-        "help": "after training, add to each task's wide part a linear SVM (scikit-learn's LinearSVC: squared hinge, one-vs-rest, "
-                "no intercept) fitted on the wide part's features of its training split, its margins weighted by the factor fitted "
-                "on the validation split with the head's loss (stacking; near 0 keeps the model as trained), and save the model "
-                "so; needs --wide-buckets; classification tasks only"})
+    wide_svm: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK|all",
+        "help": "after training, add to the wide part of these tasks ('all': every task) a linear SVM (scikit-learn's LinearSVC: "
+                "squared hinge, one-vs-rest, no intercept) fitted on the wide part's features of the task's training split, its "
+                "margins weighted by the factor fitted on the validation split with the head's loss (stacking; near 0 keeps the "
+                "model as trained), and save the model so. Needs --wide-buckets; classification tasks only. Choose tasks whose "
+                "validation split is independent of their training split: the weight is only as good as it (e.g. not SST-2, "
+                "whose phrases share their sentences across a random split)"})
     wide_svm_c: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={
         "metavar": "C", "help": "--wide-svm: the SVM's C (its L2 penalty is 1 / C)"})
     tune_thresholds: bool = field(default=False, metadata={
@@ -320,6 +323,17 @@ class HeadArguments(Arguments):
         self.class_weight_overrides()
         if self.wide_svm and not self.wide_buckets:
             raise ConfigError("--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. 262144)")
+
+    def wide_svm_tasks(self, tasks: list[str]) -> list[str]:
+        """The tasks of ``--wide-svm``, in the order of ``tasks``.
+
+        Raises:
+            ConfigError: a name that is not one of ``tasks`` (nor ``all``).
+        """
+        unknown = sorted(set(self.wide_svm) - set(tasks) - {"all"})
+        if unknown:
+            raise ConfigError(f"--wide-svm names task(s) not in --tasks {tasks}: {unknown}")
+        return [t for t in tasks if t in self.wide_svm or "all" in self.wide_svm]
 
     def class_weight_overrides(self) -> dict[str, str | list[float] | None]:
         """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.

@@ -113,7 +113,8 @@ def train(config: TrainingConfig) -> TrainingResult:
         if config.heads.wide_svm:
             from .wide_fit import add_svm_to_wide
 
-            fitted = add_svm_to_wide(run.model, run.train_datasets, run.collator, run.val_dataloaders, accelerator,
+            chosen = config.heads.wide_svm_tasks(list(run.tasks))
+            fitted = add_svm_to_wide(run.model, {n: run.train_datasets[n] for n in chosen}, run.collator, run.val_dataloaders, accelerator,
                                      C=config.heads.wide_svm_c, seed=config.optimization.seed)
             log.log({"step": summary["steps"], "split": "wide-svm", "tasks": fitted})
         if config.heads.tune_thresholds:

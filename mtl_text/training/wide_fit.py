@@ -37,15 +37,16 @@ from ..modeling.wide import WideNgrams
 logger = logging.getLogger("mtl_text.train")
 
 
-def check_tasks(tasks: dict[str, Task]) -> None:
-    """``--wide-svm`` fits classifiers: refuse it with a regression task.
+def check_tasks(tasks: dict[str, Task], chosen: list[str]) -> None:
+    """``--wide-svm`` fits classifiers: refuse it for a regression task among ``chosen``.
 
     Raises:
-        ConfigError: a task whose problem type is regression.
+        ConfigError: a chosen task whose problem type is regression.
     """
-    regression = [name for name, task in tasks.items() if task.problem_type == REGRESSION]
+    regression = [name for name in chosen if tasks[name].problem_type == REGRESSION]
     if regression:
-        raise ConfigError(f"--wide-svm fits a linear SVM classifier per task: it does not apply to the regression task(s) {regression}")
+        raise ConfigError(f"--wide-svm fits a linear SVM classifier per task: it does not apply to the regression task(s) {regression}; "
+                          f"name the classification tasks instead")
 
 
 @torch.no_grad()
@@ -115,9 +116,9 @@ def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, reference
 @torch.no_grad()
 def add_svm_to_wide(model, train_datasets: dict, collator, val_dataloaders: dict[str, DataLoader], accelerator, C: float = 1.0,
                     seed: int = 42, batch_size: int = 256) -> dict[str, dict[str, float]]:
-    """Steps 1-4 of the module's text for every task of ``model`` (prepared or not), in place; the
-    same on every process. ``train_datasets``: task -> tokenized training split (with ``labels``), batched
-    with ``collator``; ``val_dataloaders``: the prepared validation dataloaders.
+    """Steps 1-4 of the module's text for every task of ``train_datasets`` (task -> tokenized training
+    split with ``labels``, batched with ``collator``), in ``model`` (prepared or not), in place; the
+    same on every process. ``val_dataloaders``: the prepared validation dataloaders.
 
     Returns:
         task -> ``{"alpha": the weight, "validation_before": metric, "validation_after": metric}``

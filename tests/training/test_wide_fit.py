@@ -90,11 +90,15 @@ def test_adds_the_fitted_multiple_of_the_margins(data_dir):
     torch.testing.assert_close(after, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_refused_without_a_wide_part_and_for_regression():
+def test_refused_without_a_wide_part_for_unknown_tasks_and_for_regression():
     with pytest.raises(ConfigError, match="--wide-buckets"):
-        TrainingConfig.from_options(tasks=["trec"], wide_svm=True)
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=["all"])
+    config = TrainingConfig.from_options(tasks=["trec", "stsb"], wide_svm=["trec"], wide_buckets=64)
+    assert config.heads.wide_svm_tasks(["trec", "stsb"]) == ["trec"]
+    with pytest.raises(ConfigError, match="sst2"):  # a task the run does not train
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=["sst2"], wide_buckets=64).heads.wide_svm_tasks(["trec"])
     with pytest.raises(ConfigError, match="stsb"):
-        check_tasks({"trec": get_task("trec"), "stsb": get_task("stsb")})
+        check_tasks({"trec": get_task("trec"), "stsb": get_task("stsb")}, ["trec", "stsb"])
 
 
 def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, data_dir):
@@ -103,12 +107,12 @@ def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, d
     config = TrainingConfig(data=DataArguments(tasks=["trec", "mrpc"], data_dir=str(data_dir), max_train_examples=400, cache_dir="none"),
                             optimization=OptimizationArguments(max_steps=30, batch_size=16, seed=3))
     config.encoder.embedding_dim, config.encoder.w2v_epochs = 16, 1
-    config.heads.wide_buckets, config.heads.wide_svm = 8192, True
+    config.heads.wide_buckets, config.heads.wide_svm = 8192, ["trec"]  # MRPC's wide part stays as trained
     config.checkpoints.output_dir, config.checkpoints.save_total_limit = str(tmp_path), 0
     result = mtl_text.train(config)
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     fitted = next(entry["tasks"] for entry in logged if entry.get("split") == "wide-svm")
-    assert set(fitted) == {"trec", "mrpc"}
+    assert set(fitted) == {"trec"}
     assert all(f["validation_after"] >= f["validation_before"] for f in fitted.values())
     predictor = Predictor.from_pretrained(tmp_path, batch_size=64)
     test = mtl_text.load_task_splits("trec", data_dir, seed=3)["test"]
