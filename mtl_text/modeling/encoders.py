@@ -17,7 +17,10 @@ interface:
   layer-wise learning-rate decay;
 * ``max_length``: the longest input it accepts, in tokens (``None``: no limit; a transformer reading
   long documents as windows has none for single texts, see :class:`TransformerEncoder`);
-* ``default_pooling``: the pooling used when neither the user nor the task chooses one.
+* ``default_pooling``: the pooling used when neither the user nor the task chooses one;
+* ``context_free``: whether a token's vector depends on its id alone (equal ids, equal vectors: word
+  vectors without convolution or bigrams), so that per-token work after the encoder can be done
+  once per distinct id (:class:`mtl_text.modeling.pooling.AttentionPooling`).
 
 so heads, sampling, training, saving and prediction do not care which encoder is in use.
 """
@@ -111,6 +114,11 @@ class WordVectorEncoder(nn.Module):
 
     max_length = None
     pairs_jointly = False  # a token's vector depends on its own text only
+
+    @property
+    def context_free(self) -> bool:
+        """A token's vector is its word vector alone: no convolution, no bigrams."""
+        return not self.conv_filters and self.bigrams is None
 
     @property
     def default_pooling(self) -> str:
@@ -215,6 +223,7 @@ class TransformerEncoder(nn.Module):
     type_name = "transformer"
     default_pooling = "mean"
     pairs_jointly = True  # a pair is one sequence; attention runs across both texts (a cross-encoder)
+    context_free = False  # self-attention: a token's vector depends on its neighbours
 
     def __init__(self, model: nn.Module, freeze: bool = False, freeze_layers: int | None = None, source: str | None = None,
                  window_length: int | None = None, window_stride: int | None = None):

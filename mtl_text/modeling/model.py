@@ -163,7 +163,7 @@ class MultiTaskModel(nn.Module):
         """
         if features is None:
             hidden = self.encoder(input_ids, attention_mask, token_type_ids)
-            features = self._pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids)
+            features = self._pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids, input_ids)
         logits, wide = self._logits(task, features, input_ids, attention_mask, token_type_ids)
         if labels is None and not return_pooled:
             return logits
@@ -194,19 +194,24 @@ class MultiTaskModel(nn.Module):
         wide = self.wide[task](input_ids, attention_mask, token_type_ids).to(logits.dtype)
         return logits + wide, wide
 
-    def _pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
+    def _pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None,
+              input_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq_len, hidden)`` -> the vector the head of ``task`` reads, ``(batch, pooled_dim)``.
+        ``input_ids`` let a context-free encoder's attention pooling score each distinct word once
+        (not while exporting: ``torch.unique``'s output size depends on the data).
 
         Raises:
             ValueError: a pair task pooled separately without ``token_type_ids``.
         """
         pooler = self.poolers[task]
+        if not getattr(self.encoder, "context_free", False) or torch.compiler.is_exporting():
+            input_ids = None
         if not self.pools_pair_separately(task):
-            return pooler(hidden, mask)
+            return pooler(hidden, mask, input_ids)
         if token_type_ids is None:
             raise ValueError(f"task {task} reads sentence pairs: token_type_ids must mark each token's text")
         first = mask * (token_type_ids == 0).to(mask.dtype)
-        u, v = pooler(hidden, first), pooler(hidden, mask - first)
+        u, v = pooler(hidden, first, input_ids), pooler(hidden, mask - first, input_ids)
         return torch.cat([u, v, (u - v).abs(), u * v], dim=-1)
 
     def can_cache_features(self, task: str) -> bool:
@@ -220,7 +225,7 @@ class MultiTaskModel(nn.Module):
     def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str,
                         token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """The pooled vector the head of ``task`` reads: ``(batch, seq_len)`` x2 (x3) -> ``(batch, pooled_dim)``."""
-        return self._pool(task, self.encoder(input_ids, attention_mask, token_type_ids), attention_mask, token_type_ids)
+        return self._pool(task, self.encoder(input_ids, attention_mask, token_type_ids), attention_mask, token_type_ids, input_ids)
 
     def _pooling_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
         """The attention mask with word dropout applied (training only): ``(batch, seq_len)``."""
@@ -244,7 +249,7 @@ class MultiTaskModel(nn.Module):
         """
         tasks = self.check_tasks(tasks)
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)
-        return {t: self._logits(t, self._pool(t, hidden, attention_mask, token_type_ids), input_ids, attention_mask, token_type_ids)[0]
+        return {t: self._logits(t, self._pool(t, hidden, attention_mask, token_type_ids, input_ids), input_ids, attention_mask, token_type_ids)[0]
                 for t in tasks}
 
     def check_tasks(self, tasks: Iterable[str] | None) -> list[str]:

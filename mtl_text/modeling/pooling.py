@@ -39,19 +39,36 @@ def masked_max(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class AttentionPooling(nn.Module):
-    """Additive attention pooling (Yang et al. 2016): ``(batch, seq_len, hidden)`` -> ``(batch, hidden)``."""
+    """Additive attention pooling (Yang et al. 2016): ``(batch, seq_len, hidden)`` -> ``(batch, hidden)``.
+
+    With ``token_ids`` (``(batch, seq_len)``, from a context-free encoder, whose equal ids have equal
+    vectors) the score ``v . tanh(W h + b)`` is computed once per distinct id and looked up for each
+    token: the same scores, from one projection per distinct word instead of one per position (a batch of
+    256 20 Newsgroups test posts has 5.8 positions, padding included, per distinct id).
+    """
 
     def __init__(self, hidden_size: int):
         super().__init__()
         self.proj = nn.Linear(hidden_size, hidden_size)
         self.score = nn.Linear(hidden_size, 1, bias=False)
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        scores = self.score(torch.tanh(self.proj(hidden))).squeeze(-1)  # (batch, seq_len)
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+        scores = self.scores(hidden, token_ids)  # (batch, seq_len)
         keep = mask.bool()
         scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
         weights = torch.softmax(scores, dim=-1) * keep  # an all-padding row gets weights 0
         return torch.einsum("bs,bsh->bh", weights, hidden)
+
+    def scores(self, hidden: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """Unnormalised attention scores ``(batch, seq_len)`` (padding not yet masked)."""
+        if token_ids is None:
+            return self.score(torch.tanh(self.proj(hidden))).squeeze(-1)
+        distinct, inverse = torch.unique(token_ids, return_inverse=True)
+        positions = torch.arange(inverse.numel(), device=inverse.device)
+        first = torch.full((len(distinct),), inverse.numel(), device=inverse.device).scatter_reduce_(
+            0, inverse.flatten(), positions, "amin")  # where each distinct id first occurs
+        vectors = hidden.reshape(-1, hidden.shape[-1])[first]  # (distinct, hidden)
+        return self.score(torch.tanh(self.proj(vectors))).squeeze(-1)[inverse]
 
 
 class Pooling(nn.Module):
@@ -76,8 +93,10 @@ class Pooling(nn.Module):
         self.output_dim = 2 * hidden_size if mode == "mean_max" else hidden_size
         self.attention = AttentionPooling(hidden_size) if mode == "attention" else None
 
-    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, output_dim)``."""
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, output_dim)``. ``token_ids``
+        ``(batch, seq_len)``: only from a context-free encoder (equal ids, equal vectors); attention
+        pooling then scores each distinct id once (see :class:`AttentionPooling`)."""
         if self.mode == "mean":
             return masked_mean(hidden, mask)
         if self.mode == "max":
@@ -85,5 +104,5 @@ class Pooling(nn.Module):
         if self.mode == "mean_max":
             return torch.cat([masked_mean(hidden, mask), masked_max(hidden, mask)], dim=-1)
         if self.mode == "attention":
-            return self.attention(hidden, mask)
+            return self.attention(hidden, mask, token_ids)
         return hidden[:, 0]

@@ -179,3 +179,27 @@ def test_pooling_per_task(tmp_path):
     assert MultiTaskModel.from_pretrained(tmp_path).pooling_modes == {"sentiment": "mean_max", "qtype": "attention"}
     with pytest.raises(ValueError, match="pooling modes given for"):
         MultiTaskModel(model.encoder, TASKS, pooling={"sentiment": "mean"})
+
+
+def test_a_context_free_encoder_lets_attention_score_each_word_once(data_dir, monkeypatch):
+    """Word vectors alone are context-free (equal ids, equal vectors), so the model passes the ids to
+    attention pooling, which scores each distinct word once: on real TREC questions the logits equal
+    those of scoring every position. A convolution or bigrams make the encoder context-dependent."""
+    from mtl_text.data.splits import load_task_splits
+    from mtl_text.data.tasks import get_task
+
+    assert WordVectorEncoder(10, 4).context_free
+    assert not WordVectorEncoder(10, 4, conv_filters=2).context_free and not WordVectorEncoder(10, 4, bigram_buckets=8).context_free
+    texts = load_task_splits(get_task("trec"), str(data_dir))["test"]["text"][:200]
+    tokenizer = train_word_tokenizer(texts)
+    torch.manual_seed(0)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer), 16), TASKS, pooling="attention", head_hidden_size=8).eval()
+    enc = tokenizer(texts, padding=True, return_tensors="pt")
+    seen = []
+    model.poolers["qtype"].attention.register_forward_hook(lambda module, args, out: seen.append(args[2] is not None))
+    fast = model.predict_logits(enc["input_ids"], enc["attention_mask"])
+    monkeypatch.setattr(WordVectorEncoder, "context_free", property(lambda self: False))
+    slow = model.predict_logits(enc["input_ids"], enc["attention_mask"])
+    assert seen == [True, False]
+    for task in TASKS:
+        assert torch.allclose(fast[task], slow[task], atol=1e-5)
