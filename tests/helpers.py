@@ -37,3 +37,14 @@ def tiny_bert(vocab_size=100, layers=3, seed=0, max_positions=64):
     config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64,
                         max_position_embeddings=max_positions)
     return BertModel(config)
+
+
+def predictor_accuracy(model_dir, data_dir, task, seed):
+    """Test accuracy of the model saved in ``model_dir`` on ``task``, scored by :class:`mtl_text.Predictor`
+    (the path users predict with), on the test split that training with ``seed`` used."""
+    import mtl_text
+
+    predictor = mtl_text.Predictor.from_pretrained(model_dir, batch_size=64)
+    test = mtl_text.load_task_splits(task, data_dir, seed=seed)["test"]
+    predicted = predictor.predict_labels(test["text"], [task])[task]
+    return (predicted == torch.tensor(test["label"])).sum().item() / len(test)

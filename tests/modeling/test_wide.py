@@ -17,6 +17,8 @@ from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.modeling.wide import WideNgrams, ngram_buckets
 
+from helpers import predictor_accuracy
+
 TEXTS = ["a dull , dull film", "great fun", "", "the film is great fun , not dull", "dull"]
 
 
@@ -179,7 +181,7 @@ def test_trained_on_real_data_predictor_matches_the_test_table(tmp_path, data_di
     """Training fits each task's IDF on its tokenized training split (pairs too), saves the wide part,
     and the Predictor's test accuracy equals the run's test table."""
     import mtl_text
-    from mtl_text import DataArguments, OptimizationArguments, Predictor, TrainingConfig
+    from mtl_text import DataArguments, OptimizationArguments, TrainingConfig
 
     config = TrainingConfig(data=DataArguments(tasks=["trec", "mrpc"], data_dir=str(data_dir), max_train_examples=300, cache_dir="none"),
                             optimization=OptimizationArguments(max_steps=30, batch_size=16, seed=3))
@@ -189,11 +191,7 @@ def test_trained_on_real_data_predictor_matches_the_test_table(tmp_path, data_di
     model = MultiTaskModel.from_pretrained(tmp_path)
     assert model.wide_buckets == 8192 and set(model.wide) == {"trec", "mrpc"}
     assert all((model.wide[t].idf > 1).any() and model.wide[t].weight.weight.abs().sum() > 0 for t in model.wide)
-    predictor = Predictor.from_pretrained(tmp_path, batch_size=64)
-    test = mtl_text.load_task_splits("trec", data_dir, seed=3)["test"]
-    predicted = predictor.predict_labels(test["text"], ["trec"])["trec"]
-    accuracy = (predicted == torch.tensor(test["label"])).sum().item() / len(test)
-    assert accuracy == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
+    assert predictor_accuracy(tmp_path, data_dir, "trec", seed=3) == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
 
 
 def test_init_from_reuses_a_head_with_its_wide_part_only_when_both_have_the_same():

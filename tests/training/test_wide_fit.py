@@ -22,6 +22,8 @@ from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.wide_fit import add_svm_to_wide, check_tasks, stacking_weight, svm_margins, wide_features
 
+from helpers import predictor_accuracy
+
 
 def real_task(data_dir, name, n_train):
     """A small word-vector model with a wide part for a real task, its tokenized splits and a collator."""
@@ -102,8 +104,6 @@ def test_refused_without_a_wide_part_for_unknown_tasks_and_for_regression():
 
 
 def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, data_dir):
-    from mtl_text import Predictor
-
     config = TrainingConfig(data=DataArguments(tasks=["trec", "mrpc"], data_dir=str(data_dir), max_train_examples=400, cache_dir="none"),
                             optimization=OptimizationArguments(max_steps=30, batch_size=16, seed=3))
     config.encoder.embedding_dim, config.encoder.w2v_epochs = 16, 1
@@ -114,11 +114,7 @@ def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, d
     fitted = next(entry["tasks"] for entry in logged if entry.get("split") == "wide-svm")
     assert set(fitted) == {"trec"}
     assert all(f["validation_after"] >= f["validation_before"] for f in fitted.values())
-    predictor = Predictor.from_pretrained(tmp_path, batch_size=64)
-    test = mtl_text.load_task_splits("trec", data_dir, seed=3)["test"]
-    predicted = predictor.predict_labels(test["text"], ["trec"])["trec"]
-    accuracy = (predicted == torch.tensor(test["label"])).sum().item() / len(test)
-    assert accuracy == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
+    assert predictor_accuracy(tmp_path, data_dir, "trec", seed=3) == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
 
 
 def test_stacking_weight_follows_the_informative_model():
