@@ -15,6 +15,7 @@ task's name): it then predicts the task's test split, read from ``--data-dir``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -22,8 +23,10 @@ import sys
 from mtl_text.transfer.significance import paired_bootstrap
 
 
+@functools.cache
 def predictions(folder: str, task: str, data_dir: str | None) -> dict:
-    """``{"predictions": [...], "references": [...]}`` of ``task``'s test split by the run in ``folder``."""
+    """``{"predictions": [...], "references": [...]}`` of ``task``'s test split by the run in ``folder``
+    (once per folder and task: a baseline that several seeds are compared with predicts once)."""
     folder = folder.replace("{task}", task)
     if os.path.exists(f"{folder}/test_predictions.json"):
         return json.loads(open(f"{folder}/test_predictions.json").read())[task]

@@ -1,8 +1,9 @@
-"""--wide-svm: a linear SVM fitted on each wide part's features, added with the weight that scores best
-on validation. Its margins rank classes as scikit-learn's LinearSVC predicts (multi-class, binary,
-multi-label); adding it changes the logits by exactly the chosen weight times the margins, and never
-lowers the validation metric; training with it saves a model whose predictions equal the test table;
-it is refused without a wide part and for regression tasks."""
+"""--wide-svm: a linear SVM fitted on each chosen task's wide-part features, added with the weight fitted
+on validation by the head's loss. Its margins rank classes as scikit-learn's LinearSVC predicts
+(multi-class, binary, multi-label); adding it changes the logits by exactly the fitted weight times
+the margins; the weight follows the informative model; training with it saves a model whose
+predictions equal the test table; it is refused without a wide part, for unknown tasks and for
+regression tasks."""
 
 import json
 
