@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Train one baseline on one task (hyper-parameters chosen on validation), score its test split,
     save the model and write a JSON summary; the benchmark runs this in a child process."""
     from ..cli.parsing import ArgumentParser
-    from ..data.splits import load_task_splits
+    from ..data.splits import column, load_task_splits
     from ..data.tasks import get_task
     from ..modeling.heads import single_label_metrics
 
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     task = get_task(args.task)
     splits = load_task_splits(task, args.data_dir, seed=args.seed, validation_size=args.validation_size,
                               max_train_examples=args.max_train_examples)
-    train, val, test = ((list(splits[s]["text"]), list(splits[s]["label"])) for s in ("train", "validation", "test"))
+    train, val, test = ((column(splits[s], "text"), column(splits[s], "label")) for s in ("train", "validation", "test"))
     clf = BASELINES[args.method](seed=args.seed, grid=QUICK_GRIDS[args.method] if args.quick else None)
     info = clf.fit(*train, *val)
     metrics = single_label_metrics(clf.predict(test[0]), test[1], task.num_labels)

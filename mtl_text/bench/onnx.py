@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     import torch
 
     from ..cli.parsing import ArgumentParser
-    from ..data.splits import load_task_splits
+    from ..data.splits import column, load_task_splits
     from ..data.tasks import get_task
     from ..inference.onnx import export_onnx
     from ..inference.prediction import Predictor
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     setup_logging()
     tune_malloc()
     test = load_task_splits(get_task(args.task), args.data_dir)["test"]
-    texts, references = list(test["text"]), np.asarray(test["label"])
+    texts, references = column(test, "text"), np.asarray(column(test, "label"))
     timed = texts[: args.max_texts]
     rows = []
     for model in args.models:

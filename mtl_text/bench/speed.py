@@ -104,16 +104,16 @@ class SpeedArguments(Arguments):
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Prediction speed of one saved model on one task's test split (JSON out)."""
     from ..cli.parsing import ArgumentParser
-    from ..data.splits import load_task_splits
+    from ..data.splits import column, load_task_splits
     from ..data.tasks import get_task
 
     (args,), _ = ArgumentParser(SpeedArguments, prog=prog or "python -m mtl_text.bench.speed", description=main.__doc__).parse(argv)
     tune_malloc()  # the same allocator settings for every method timed (as in training and prediction)
     task = get_task(args.task)
     test = load_task_splits(task, args.data_dir)["test"]
-    texts, references = list(test["text"]), list(test["label"])
+    texts, references = column(test, "text"), column(test, "label")
     if task.text_pair:  # a pair is one input
-        texts = list(zip(test["text"], test["text_pair"]))
+        texts = list(zip(texts, column(test, "text_pair")))
     predict = load_predict(args.kind, args.model, args.task, args.batch_size)
     result = measure(predict, texts[: args.max_texts], args.batch_size, args.min_seconds, args.latency_texts)
     if args.predictions:

@@ -78,6 +78,46 @@ def check_split(task: Task, split: str, dataset: datasets.Dataset, source: str =
                               "damaged or incomplete; replace it with a complete copy")
 
 
+def column(dataset: datasets.Dataset, name: str) -> list:
+    """Column ``name`` of ``dataset`` as a list, read in one batch: ``datasets`` 4+ returns a lazy
+    column whose iteration reads one row at a time (3 s for SST-2's 67,349 labels on a 2-core machine,
+    a tenth of that in one batch)."""
+    return dataset[name][:]
+
+
+def carve_validation(train: datasets.Dataset, validation_size: float, seed: int,
+                     stratify: bool) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """``(train, validation)``: a random ``validation_size`` fraction of ``train`` (rounded up) drawn
+    with ``seed``, stratified on ``label`` when ``stratify``: the same split, index for index, as
+    ``train.train_test_split(test_size=validation_size, seed=seed, stratify_by_column="label")``
+    (a test checks it), computed with the function ``datasets`` itself uses on the label column read
+    in one batch; ``datasets`` 4+ reads that column one row at a time there (11 s for SST-2's 67,349
+    examples on a 2-core machine, 0.3 s this way).
+
+    Raises:
+        ValueError: a label with a single example, when ``stratify``.
+    """
+    import math
+
+    import numpy as np
+    from datasets.utils.stratify import stratified_shuffle_split_generate_indices
+
+    if not stratify:
+        carved = train.train_test_split(test_size=validation_size, seed=seed)
+        return carved["train"], carved["test"]
+    n_validation = math.ceil(validation_size * len(train))
+    labels = train.select_columns(["label"]).with_format("numpy")[:]["label"]
+    try:
+        train_idx, validation_idx = next(stratified_shuffle_split_generate_indices(
+            labels, len(train) - n_validation, n_validation, rng=np.random.default_rng(seed)))
+    except ValueError as e:
+        if str(e) == "Minimum class count error":  # datasets' own message, as train_test_split rewords it
+            raise ValueError("cannot carve a stratified validation split: a label has a single training example; "
+                             "the least populated label needs at least 2") from None
+        raise
+    return train.select(train_idx), train.select(validation_idx)
+
+
 def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: int) -> dict[str, datasets.Dataset]:
     """Fold ``k`` of ``folds`` of a task's training data (its ``validation`` split joined to ``train``
     first, if it has one): ``{"train": the other folds, "validation": fold k}``.
@@ -146,9 +186,8 @@ def load_task_splits(
     elif "validation" not in splits:
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
-        stratify = "label" if head_type(task.problem_type).stratify else None
-        carved = splits["train"].train_test_split(test_size=validation_size, stratify_by_column=stratify, seed=seed)
-        splits["train"], splits["validation"] = carved["train"], carved["test"]
+        splits["train"], splits["validation"] = carve_validation(splits["train"], validation_size, seed,
+                                                                 head_type(task.problem_type).stratify)
         for split in ("train", "validation"):
             check_split(task, split, splits[split], " (after carving the validation split out of train)", published_size=False)
     if max_train_examples:

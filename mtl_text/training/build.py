@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 from transformers import DataCollatorWithPadding, get_scheduler
 
 from ..data.sampling import TaskSchedule
-from ..data.splits import load_task_splits
+from ..data.splits import column, load_task_splits
 from ..data.tasks import REGRESSION, SINGLE_LABEL, Task, get_task
 from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from ..errors import ConfigError, ModelLoadError
@@ -120,7 +120,7 @@ def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
     if target in list_tasks():
         split = load_task_splits(get_task(target), config.data.data_dir, seed=config.optimization.seed,
                                  validation_size=config.data.validation_size)["train"]
-        texts = list(split["text"]) + (list(split["text_pair"]) if "text_pair" in split.column_names else [])
+        texts = column(split, "text") + (column(split, "text_pair") if "text_pair" in split.column_names else [])
     else:
         path = Path(target)
         if not path.is_file():
@@ -304,7 +304,7 @@ def class_weights(config: TrainingConfig, task: Task, train) -> list[float] | No
         return [float(w) for w in chosen]
     import numpy as np
 
-    counts = np.bincount(np.asarray(train["label"]), minlength=task.num_labels)
+    counts = np.bincount(np.asarray(column(train, "label")), minlength=task.num_labels)
     if (counts == 0).any():
         missing = [task.labels[i] for i in np.flatnonzero(counts == 0)]
         raise ConfigError(f"--class-weights {task.name}=balanced: label(s) {missing} have no training example")
@@ -320,7 +320,7 @@ def target_scaling(config: TrainingConfig, task: Task, train) -> dict[str, list[
         return {}
     import numpy as np
 
-    targets = np.asarray(train["label"], dtype=np.float64).reshape(len(train), -1)
+    targets = np.asarray(column(train, "label"), dtype=np.float64).reshape(len(train), -1)
     std = targets.std(0)
     scaling = {"target_mean": targets.mean(0).tolist(), "target_std": np.where(std > 0, std, 1.0).tolist()}
     logger.info("task %s: targets standardised with mean %s, std %s (training split)", task.name,
@@ -391,8 +391,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     elif config.encoder.encoder == "transformer":
         tokenizer, encoder = build_transformer_encoder(config)
     else:
-        train_texts = [text for name in tasks for column in ("text", "text_pair") if column in splits[name]["train"].column_names
-                       for text in splits[name]["train"][column]]
+        train_texts = [text for name in tasks for part in ("text", "text_pair") if part in splits[name]["train"].column_names
+                       for text in column(splits[name]["train"], part)]
         tokenizer, encoder = build_word_vector_encoder(config, train_texts + [t for texts in targets.values() for t in texts])
 
     # --- 3. the model --------------------------------------------------------------------------

@@ -91,6 +91,22 @@ def test_validation_split_is_stratified_seeded_and_disjoint(data_dir):
     assert a["test"]["text"] == c["test"]["text"]  # the test split never moves
 
 
+@pytest.mark.parametrize("seed", [0, 42])
+def test_carved_validation_is_the_split_datasets_would_draw(data_dir, seed):
+    """carve_validation reads the labels in one batch but draws exactly what datasets' stratified
+    train_test_split draws (so figures measured before keep their splits)."""
+    from mtl_text.data.splits import _to_dataset, carve_validation, resolve_data_dir
+
+    task = get_task("trec")
+    train = _to_dataset(task, "train", task.load(resolve_data_dir(data_dir))["train"])
+    expected = train.train_test_split(test_size=0.1, stratify_by_column="label", seed=seed)
+    carved = carve_validation(train, 0.1, seed, stratify=True)
+    assert carved[0]["text"] == expected["train"]["text"] and carved[1]["text"] == expected["test"]["text"]
+    with pytest.raises(ValueError, match="single training example"):
+        carve_validation(train.select(range(len(train) - 1)).add_item({"text": "a lone label", "label": 5})
+                         .filter(lambda x: x["label"] != 5 or x["text"] == "a lone label"), 0.1, seed, stratify=True)
+
+
 def test_missing_files_give_a_clear_error(tmp_path, monkeypatch):
     import datasets
 
