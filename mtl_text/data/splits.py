@@ -133,7 +133,7 @@ def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: in
     data = datasets.concatenate_datasets([splits["train"], splits["validation"]]) if "validation" in splits else splits["train"]
     stratified = head_type(task.problem_type).stratify
     splitter = (StratifiedKFold if stratified else KFold)(n_splits=folds, shuffle=True, random_state=seed)
-    labels = np.asarray(data["label"]) if stratified else np.zeros(len(data))
+    labels = np.asarray(column(data, "label")) if stratified else np.zeros(len(data))
     train_idx, val_idx = list(splitter.split(np.zeros(len(data)), labels))[k]
     return {"train": data.select(train_idx), "validation": data.select(val_idx)}
 
