@@ -418,10 +418,11 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
             tokenized = tokenize_splits(splits[name], tokenizer, model.tasks[name]["max_length"], cache_dir=cache_dir)
         if model.wide is not None and name not in reused:  # document frequencies of the task's training texts, as tokenized
             train = tokenized["train"]
-            model.wide[name].fit_idf(train["input_ids"], train["token_type_ids"] if model.tasks[name]["text_pair"] else None)
+            model.wide[name].fit_idf(column(train, "input_ids"),
+                                     column(train, "token_type_ids") if model.tasks[name]["text_pair"] else None)
         train_datasets[name] = tokenized["train"]
         if opt.group_by_length:
-            sampler = LengthGroupedSampler([len(ids) for ids in tokenized["train"]["input_ids"]], opt.batch_size, opt.seed)
+            sampler = LengthGroupedSampler([len(ids) for ids in column(tokenized["train"], "input_ids")], opt.batch_size, opt.seed)
             train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, sampler=sampler, collate_fn=collator)
         else:
             train_dls[name] = DataLoader(tokenized["train"], batch_size=opt.batch_size, shuffle=True, collate_fn=collator)
