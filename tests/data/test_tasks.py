@@ -107,6 +107,14 @@ def test_carved_validation_is_the_split_datasets_would_draw(data_dir, seed):
                          .filter(lambda x: x["label"] != 5 or x["text"] == "a lone label"), 0.1, seed, stratify=True)
 
 
+def test_column_reads_a_selection_in_its_order(data_dir):
+    from mtl_text.data.splits import column
+
+    test = load_task_splits("trec", data_dir)["test"].select([4, 0, 2])
+    assert column(test, "text") == [test[i]["text"] for i in range(3)] and isinstance(column(test, "label"), list)
+    assert column(test, "label") == [test[i]["label"] for i in range(3)]
+
+
 def test_missing_files_give_a_clear_error(tmp_path, monkeypatch):
     import datasets
 
