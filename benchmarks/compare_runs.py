@@ -34,9 +34,11 @@ def predictions(folder: str, task: str, data_dir: str | None) -> dict:
         sys.exit(f"error: {folder} holds neither test_predictions.json (a trained model) nor model.pkl (a TF-IDF baseline)")
     import mtl_text
     from mtl_text.bench.baselines import TfidfLinearSVC
+    from mtl_text.data.splits import column
 
     test = mtl_text.load_task_splits(task, data_dir)["test"]
-    return {"predictions": TfidfLinearSVC.load(f"{folder}/model.pkl").predict(test["text"]).tolist(), "references": list(test["label"])}
+    return {"predictions": TfidfLinearSVC.load(f"{folder}/model.pkl").predict(column(test, "text")).tolist(),
+            "references": column(test, "label")}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 
 import mtl_text
+from mtl_text.data.splits import column
 
 
 def main() -> None:
@@ -25,9 +26,9 @@ def main() -> None:
     args = parser.parse_args()
     for task in args.tasks:
         splits = mtl_text.load_task_splits(task, args.data_dir, seed=args.seed)
-        train = "\x00".join(text.lower() for text in splits["train"]["text"])
+        train = "\x00".join(text.lower() for text in column(splits["train"], "text"))
         for split in ("validation", "test"):
-            texts = [text.lower() for text in splits[split]["text"]]
+            texts = [text.lower() for text in column(splits[split], "text")]
             if args.window:
                 w = args.window
                 hits = sum(1 for text in texts if len(text) >= 3 * w and text[w: 2 * w] in train)

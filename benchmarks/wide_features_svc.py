@@ -17,6 +17,7 @@ from sklearn.svm import LinearSVC
 from transformers import AutoTokenizer
 
 import mtl_text
+from mtl_text.data.splits import column
 from mtl_text.data.tasks import get_task
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.wide_fit import wide_features
@@ -46,8 +47,8 @@ def main() -> None:
     for name, info in model.tasks.items():
         splits = mtl_text.load_task_splits(get_task(name), args.data_dir, seed=args.seed)
         train, test = splits["train"], splits["test"]
-        x_train, y_train = features(model.wide[name], tokenizer, list(train["text"]), list(train["label"]), info["max_length"])
-        x_test, y_test = features(model.wide[name], tokenizer, list(test["text"]), list(test["label"]), info["max_length"])
+        x_train, y_train = features(model.wide[name], tokenizer, column(train, "text"), column(train, "label"), info["max_length"])
+        x_test, y_test = features(model.wide[name], tokenizer, column(test, "text"), column(test, "label"), info["max_length"])
         svc = LinearSVC(C=args.C).fit(x_train, y_train)
         accuracy = float((svc.predict(x_test) == y_test).mean())
         print(f"{name}: LinearSVC(C={args.C}) on the wide part's features: test accuracy {accuracy:.4f} "

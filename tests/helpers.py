@@ -43,8 +43,9 @@ def predictor_accuracy(model_dir, data_dir, task, seed):
     """Test accuracy of the model saved in ``model_dir`` on ``task``, scored by :class:`mtl_text.Predictor`
     (the path users predict with), on the test split that training with ``seed`` used."""
     import mtl_text
+    from mtl_text.data.splits import column
 
     predictor = mtl_text.Predictor.from_pretrained(model_dir, batch_size=64)
     test = mtl_text.load_task_splits(task, data_dir, seed=seed)["test"]
-    predicted = predictor.predict_labels(test["text"], [task])[task]
-    return (predicted == torch.tensor(test["label"])).sum().item() / len(test)
+    predicted = predictor.predict_labels(column(test, "text"), [task])[task]
+    return (predicted == torch.tensor(column(test, "label"))).sum().item() / len(test)
