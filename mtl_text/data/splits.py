@@ -11,7 +11,6 @@ import datasets
 
 from ..arguments import DATA_DIR_ENV
 from ..errors import DataError, DataFormatError
-from ..modeling.heads import head_type
 from .tasks import Task, get_task
 
 SPLITS = ("train", "validation", "test")
@@ -23,8 +22,16 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def _head_type(problem_type: str):
+    """The head type of ``problem_type`` (it owns its labels' format and whether splits stratify),
+    imported when first needed: ``import mtl_text`` does not load torch."""
+    from ..modeling.heads import head_type
+
+    return head_type(problem_type)
+
+
 def _to_dataset(task: Task, split: str, columns) -> datasets.Dataset:
-    head = head_type(task.problem_type)  # the head type owns its labels' format
+    head = _head_type(task.problem_type)  # the head type owns its labels' format
     text_columns = ["text", "text_pair"] if task.text_pair else ["text"]
     features = datasets.Features({**{c: datasets.Value("string") for c in text_columns}, "label": head.label_feature(task.labels)})
     if isinstance(columns, datasets.Dataset):
@@ -131,7 +138,7 @@ def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: in
     if not 0 <= k < folds:
         raise ValueError(f"fold must be in 0..{folds - 1}, got {k}")
     data = datasets.concatenate_datasets([splits["train"], splits["validation"]]) if "validation" in splits else splits["train"]
-    stratified = head_type(task.problem_type).stratify
+    stratified = _head_type(task.problem_type).stratify
     splitter = (StratifiedKFold if stratified else KFold)(n_splits=folds, shuffle=True, random_state=seed)
     labels = np.asarray(column(data, "label")) if stratified else np.zeros(len(data))
     train_idx, val_idx = list(splitter.split(np.zeros(len(data)), labels))[k]
@@ -187,7 +194,7 @@ def load_task_splits(
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
         splits["train"], splits["validation"] = carve_validation(splits["train"], validation_size, seed,
-                                                                 head_type(task.problem_type).stratify)
+                                                                 _head_type(task.problem_type).stratify)
         for split in ("train", "validation"):
             check_split(task, split, splits[split], " (after carving the validation split out of train)", published_size=False)
     if max_train_examples:

@@ -85,6 +85,35 @@ def train_word_tokenizer(
     )
 
 
+# normalization steps that leave every ASCII text as it is: ASCII characters have no decomposition and
+# compose with nothing (Unicode UAX #15), and carry no accents
+_IDENTITY_ON_ASCII = frozenset({"NFC", "NFD", "NFKC", "NFKD", "StripAccents"})
+
+
+def _without_ascii_identities(normalizer: dict | None) -> dict | None:
+    """A normalizer's JSON description without its steps in ``_IDENTITY_ON_ASCII`` (``None``: no step left)."""
+    if normalizer is None or normalizer["type"] in _IDENTITY_ON_ASCII:
+        return None
+    if normalizer["type"] == "Sequence":
+        steps = [n for n in map(_without_ascii_identities, normalizer["normalizers"]) if n is not None]
+        return {**normalizer, "normalizers": steps} if steps else None
+    return normalizer
+
+
+def ascii_fast_path(backend: Tokenizer) -> Tokenizer | None:
+    """A copy of a ``tokenizers`` pipeline for texts that are pure ASCII (``str.isascii()``), or
+    ``None`` when there is nothing to gain: the same pipeline (truncation and padding settings
+    included) without the normalization steps that leave ASCII text unchanged (Unicode NFC, NFD,
+    NFKC, NFKD, accent stripping). On ASCII texts it gives exactly the ids of ``backend``; NFKC takes
+    about a quarter of the word-level tokenizer's time on short sentences. A transformer's
+    ``BertNormalizer`` is one step and is kept whole."""
+    pipeline = json.loads(backend.to_str())
+    kept = _without_ascii_identities(pipeline.get("normalizer"))
+    if kept == pipeline.get("normalizer"):
+        return None
+    return Tokenizer.from_str(json.dumps({**pipeline, "normalizer": kept}))
+
+
 def word_sequences(tokenizer: PreTrainedTokenizerFast, texts: Sequence[str]) -> list[list[str]]:
     """Split ``texts`` into the tokenizer's word strings (no truncation), e.g. to train Word2Vec."""
     return [enc.tokens for enc in tokenizer.backend_tokenizer.encode_batch(list(texts), add_special_tokens=False)]

@@ -23,6 +23,7 @@ vector, and gets the heads' prior prediction; its output carries ``"empty_text":
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Sequence
 
@@ -31,6 +32,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
+from ..data.tokenization import ascii_fast_path
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
 from . import DEFAULT_MAX_BATCH_TOKENS
@@ -95,37 +97,64 @@ class Predictor:
         """Token ids, attention mask and (for pairs) segment ids, each ``(len(texts), longest)``,
         padded to the longest text and cut to ``max_length`` tokens (the first ones kept; a pair
         loses tokens from its longer text): what ``tokenizer(texts, text_pairs, truncation=True,
-        max_length=max_length, padding=True)`` gives, computed by a copy of the fast tokenizer's
-        backend set up once per ``max_length``, which skips transformers' per-call Python work (half
-        the prediction time of a word-vector model on short texts). Segment ids are ``None``
-        without ``text_pairs``."""
-        encodings = self._backend(max_length).encode_batch(list(texts) if text_pairs is None else list(zip(texts, text_pairs)))
-        return self._pad(encodings, text_pairs is not None)
+        max_length=max_length, padding=True)`` gives, as :meth:`tokenize` then :meth:`pad`. Segment
+        ids are ``None`` without ``text_pairs``."""
+        return self.pad(*self.tokenize(texts, max_length, text_pairs))
 
-    def _backend(self, max_length: int) -> Tokenizer:
-        """A copy of the fast tokenizer's backend that truncates to ``max_length`` (set up once per length)."""
-        backend = self._backends.get(max_length)
-        if backend is None:
+    def tokenize(self, texts: Sequence[str], max_length: int,
+                 text_pairs: Sequence[str] | None = None) -> tuple[list[list[int]], list[list[int]] | None]:
+        """Each text's token ids (and, for pairs, segment ids), cut to ``max_length`` tokens, not
+        padded: the ids of ``tokenizer(texts, text_pairs, truncation=True, max_length=max_length)``,
+        computed by a copy of the fast tokenizer's backend set up once per ``max_length``, which skips
+        transformers' per-call Python work (half the prediction time of a word-vector model on short
+        texts). Pure-ASCII texts go through the backend's ASCII fast path where it has one
+        (:func:`mtl_text.data.tokenization.ascii_fast_path`: the same ids, without Unicode
+        normalization); segment ids are ``None`` without ``text_pairs``."""
+        inputs = list(texts) if text_pairs is None else list(zip(texts, text_pairs))
+        full, fast = self._backend(max_length)
+        if fast is None:
+            encodings = _encode(full, inputs)
+        else:
+            plain = [t.isascii() for t in texts] if text_pairs is None else [a.isascii() and b.isascii() for a, b in inputs]
+            encodings = [None] * len(inputs)
+            for backend, kind in ((fast, True), (full, False)):
+                rows = [i for i, p in enumerate(plain) if p is kind]
+                for i, e in zip(rows, _encode(backend, [inputs[i] for i in rows]) if rows else []):
+                    encodings[i] = e
+        return [e.ids for e in encodings], None if text_pairs is None else [e.type_ids for e in encodings]
+
+    def _backend(self, max_length: int) -> tuple[Tokenizer, Tokenizer | None]:
+        """A copy of the fast tokenizer's backend that truncates to ``max_length``, and its ASCII fast
+        path (``None``: none); set up once per length."""
+        backends = self._backends.get(max_length)
+        if backends is None:
             backend = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
             backend.enable_truncation(max_length, direction=self.tokenizer.truncation_side)
             backend.no_padding()
-            self._backends[max_length] = backend
-        return backend
+            backends = self._backends[max_length] = (backend, ascii_fast_path(backend))
+        return backends
 
-    def _pad(self, encodings: list, pairs: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Encodings of one batch -> ids, attention mask, segment ids (pairs only), each ``(batch, longest)``,
-        padded on the tokenizer's padding side with its padding token."""
-        longest = max((len(e.ids) for e in encodings), default=0)
-        ids = np.full((len(encodings), longest), self.tokenizer.pad_token_id, dtype=np.int64)
-        mask = np.zeros((len(encodings), longest), dtype=np.int64)
-        types = np.zeros((len(encodings), longest), dtype=np.int64) if pairs else None
-        left = self.tokenizer.padding_side == "left"
-        for row, e in enumerate(encodings):
-            span = slice(longest - len(e.ids), longest) if left else slice(0, len(e.ids))
-            ids[row, span], mask[row, span] = e.ids, 1
-            if types is not None:
-                types[row, span] = e.type_ids
-        return torch.from_numpy(ids), torch.from_numpy(mask), None if types is None else torch.from_numpy(types)
+    def pad(self, input_ids: Sequence[Sequence[int]],
+            token_type_ids: Sequence[Sequence[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Token ids of one batch (and, for pairs, segment ids) -> ids, attention mask, segment ids
+        (``None`` without pairs), each ``(batch, longest)`` int64, padded on the tokenizer's padding
+        side with its padding token (segment ids with 0). Filled in bulk with numpy, not row by row."""
+        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
+        longest = int(lengths.max(initial=0))
+        positions = np.arange(longest)
+        if self.tokenizer.padding_side == "left":
+            filled = positions >= (longest - lengths)[:, None]
+        else:
+            filled = positions < lengths[:, None]
+        total = int(lengths.sum())
+
+        def spread(rows: Sequence[Sequence[int]], fill: int) -> torch.Tensor:
+            out = np.full(filled.shape, fill, dtype=np.int64)
+            out[filled] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total)  # row-major: each row's ids in order
+            return torch.from_numpy(out)
+
+        types = None if token_type_ids is None else spread(token_type_ids, 0)
+        return spread(input_ids, self.tokenizer.pad_token_id), torch.from_numpy(filled.astype(np.int64)), types
 
     def batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices of the texts of each encoder pass: sorted by ``lengths`` (tokens), then cut so that
@@ -246,13 +275,12 @@ class Predictor:
         """Every text tokenized at once, then encoder passes over length-sorted batches (:meth:`batches`);
         rows back in input order."""
         max_length = max(self.model.tasks[t]["max_length"] for t in tasks)
-        backend = self._backend(max_length)
-        encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # tokenizers >= 0.20: no character offsets, ~10% faster
-        encodings = encode(texts if text_pairs is None else list(zip(texts, text_pairs)))
+        input_ids, token_type_ids = self.tokenize(texts, max_length, text_pairs)
         out = {t: torch.empty(len(texts), self.model.heads[t].num_outputs) for t in tasks}
-        for rows in self.batches([len(e.ids) for e in encodings]):
-            input_ids, attention_mask, types = self._pad([encodings[i] for i in rows], text_pairs is not None)
-            logits = (self.runner or self.model.predict_logits)(input_ids.to(self.device), attention_mask.to(self.device), tasks,
+        for rows in self.batches(list(map(len, input_ids))):
+            ids, attention_mask, types = self.pad([input_ids[i] for i in rows],
+                                                  None if token_type_ids is None else [token_type_ids[i] for i in rows])
+            logits = (self.runner or self.model.predict_logits)(ids.to(self.device), attention_mask.to(self.device), tasks,
                                                                 None if types is None else types.to(self.device))
             self.encoder_passes += 1
             for t in tasks:
@@ -291,3 +319,9 @@ class Predictor:
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
             results.append(out)
         return results
+
+
+def _encode(backend: Tokenizer, inputs: list) -> list:
+    """``backend``'s encodings of ``inputs`` (texts, or pairs as tuples); ``encode_batch_fast`` where
+    tokenizers has it (>= 0.20: no character offsets, about 10% faster)."""
+    return getattr(backend, "encode_batch_fast", backend.encode_batch)(inputs)

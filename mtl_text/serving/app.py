@@ -25,7 +25,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -33,9 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..arguments import Arguments, Range
 from ..errors import ModelOutputError, MtlTextError
-from ..inference.prediction import Predictor
-from ..modeling.model import MultiTaskModel
 from .batching import DynamicBatcher
+
+if TYPE_CHECKING:  # torch loads with the model, after the command has set the process up (mtl_text.utils.threads)
+    from ..inference.prediction import Predictor
 
 logger = logging.getLogger("mtl_text.serve")
 
@@ -90,6 +91,8 @@ def _validation_message(error: ValidationError) -> str:
 def model_metadata(directory: str | Path, predictor: Predictor) -> dict:
     """What ``GET /metadata`` shows of a model folder: tasks (as the loaded model holds them), encoder,
     lineage, version."""
+    from ..modeling.model import MultiTaskModel
+
     config = MultiTaskModel.read_config(directory)
     tasks = {name: {k: info[k] for k in ("problem_type", "labels", "max_length", "text_pair")} for name, info in predictor.model.tasks.items()}
     encoder = {k: v for k, v in config["encoder"].items() if k not in ("config",)}  # a transformer's full config is in config.json

@@ -188,14 +188,20 @@ def test_predictor_encode_equals_the_tokenizer_call(tmp_path):
     from mtl_text.data.tokenization import train_word_tokenizer
     from mtl_text.inference.prediction import Predictor
 
-    texts = ["A fine, funny film!", "", "word " * 40, "Unseen Wörds here"]
+    # the last text needs NFKC ("\ufb01" is the ligature fi, the others full-width letters), so it
+    # cannot take the word-level tokenizer's ASCII fast path, which the others do
+    texts = ["A fine, funny film!", "", "word " * 40, "Unseen Wörds here", "\ufb01ne \uff26\uff29\uff2c\uff2d"]
     vocab = tmp_path / "vocab.txt"
     vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "a", "fine", ",", "funny", "film", "!", "word", "here"]))
-    for tokenizer in (train_word_tokenizer(texts[:1] + texts[2:]), BertTokenizerFast(str(vocab))):
-        predictor = Predictor.__new__(Predictor)
-        predictor.tokenizer, predictor._backends = tokenizer, {}
-        for max_length in (5, 64):
-            ids, mask, _ = predictor.encode(texts, max_length)
-            expected = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
-            assert ids.tolist() == expected["input_ids"].tolist()
-            assert mask.tolist() == expected["attention_mask"].tolist()
+    word = train_word_tokenizer(texts[:1] + texts[2:4])
+    assert word(texts[-1:])["input_ids"] == word(["fine film"])["input_ids"]  # NFKC, then lower-casing
+    for tokenizer in (word, BertTokenizerFast(str(vocab))):
+        for side in ("right", "left"):
+            tokenizer.padding_side = side
+            predictor = Predictor.__new__(Predictor)
+            predictor.tokenizer, predictor._backends = tokenizer, {}
+            for max_length in (5, 64):
+                ids, mask, _ = predictor.encode(texts, max_length)
+                expected = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+                assert ids.tolist() == expected["input_ids"].tolist()
+                assert mask.tolist() == expected["attention_mask"].tolist()
