@@ -5,8 +5,8 @@ the two stages of the benchmark's fastText pipeline on the same batches.
     python benchmarks/prediction_stages.py runs/bench/word2vec-fine-tuned-multi-task/model sst2 \\
         --data-dir ../shared/data --fasttext runs/bench/fasttext-sst2/model.bin
 
-Stages (milliseconds per batch, and share of our total): tokenization (the fast tokenizer's
-``encode_batch_fast``), padding, the encoder, pooling, the head with the wide part (and the wide part
+Stages (milliseconds per batch, and share of our total): tokenization (``Predictor.tokenize``: the
+fast tokenizer's backend, with its ASCII fast path), padding (``Predictor.pad``), the encoder, pooling, the head with the wide part (and the wide part
 alone, inside it), decoding. The first round is a warm-up and not counted.
 """
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     model, task = predictor.model, args.task
     texts = column(load_task_splits(get_task(task), args.data_dir)["test"], "text")
     batches = [texts[i: i + args.batch_size] for i in range(0, len(texts), args.batch_size)]
-    backend = predictor._backend(model.tasks[task]["max_length"])
+    max_length = model.tasks[task]["max_length"]
     fasttext = None
     if args.fasttext:
         from mtl_text.bench.baselines import FastTextClassifier
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> None:
             if round_ == 1:
                 seconds.clear()
             for batch in batches:
-                encodings = timed("tokenization", backend.encode_batch_fast, batch)
-                ids, mask, _ = timed("padding", predictor._pad, encodings, False)
+                token_ids, _ = timed("tokenization", predictor.tokenize, batch, max_length)
+                ids, mask, _ = timed("padding", predictor.pad, token_ids)
                 hidden = timed("encoder", model.encoder, ids, mask, None)
                 pooled = timed("pooling", model._pool, task, hidden, mask, None, ids)
                 logits = timed("head and wide part", lambda: model._logits(task, pooled, ids, mask, None)[0])

@@ -159,11 +159,15 @@ class Predictor:
     def batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices of the texts of each encoder pass: sorted by ``lengths`` (tokens), then cut so that
         a pass holds at most ``batch_size`` texts and ``max_batch_tokens`` tokens, padding included
-        (a text longer than the token limit alone goes in a pass of its own)."""
-        order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+        (a text longer than the token limit alone goes in a pass of its own). Texts that fit in one
+        pass under both limits make one pass in input order: sorting would change nothing."""
+        costs = [max(n, 1) for n in lengths]
+        if len(costs) <= self.batch_size and (self.max_batch_tokens is None or len(costs) * max(costs, default=1) <= self.max_batch_tokens):
+            return [list(range(len(costs)))] if costs else []
+        order = sorted(range(len(costs)), key=costs.__getitem__)
         batches, current = [], []
         for i in order:  # ascending: the text being added is the longest of its pass
-            fits = self.max_batch_tokens is None or (len(current) + 1) * max(lengths[i], 1) <= self.max_batch_tokens
+            fits = self.max_batch_tokens is None or (len(current) + 1) * costs[i] <= self.max_batch_tokens
             if current and (len(current) == self.batch_size or not fits):
                 batches.append(current)
                 current = []

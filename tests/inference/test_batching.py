@@ -32,6 +32,8 @@ def test_batches_are_sorted_and_within_both_limits(predictor):
     for b in batches:
         assert len(b) <= 3 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 20)
     assert [len(b) for b in batches] == [3, 2, 1, 1]  # [0, 2, 2] [5, 5] [12] [16]: 16 tokens alone, 2 x 12 > 20
+    assert predictor.batches([6, 0, 2]) == [[0, 1, 2]] and predictor.batches([]) == []  # one pass fits: input order
+    assert predictor.batches([6, 0, 7]) == [[1, 0], [2]]  # 3 x 7 > 20
 
 
 def test_sorted_passes_give_the_outputs_of_one_pass_per_text_in_input_order(predictor):
