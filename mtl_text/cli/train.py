@@ -29,9 +29,7 @@ def parse_config(argv: list[str] | None = None, prog: str | None = None) -> tupl
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
-    from ..training.trainer import train
-
-    config, listing = parse_config(argv, prog)
+    config, listing = parse_config(argv, prog)  # before torch loads: --help and bad options answer at once
     for spec in config.data.task_file:
         load_task_file(spec)
     if listing:
@@ -42,6 +40,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             print(f"{name:16} {outputs:>10}  {task.problem_type:28} {'pairs' if task.text_pair else 'texts':5}  {task.pooling:9} pooling  "
                   f"{task.description}")
         return 0
+    from ..training.trainer import train
+
     train(config)
     return 0
 

@@ -17,14 +17,12 @@ transformer (its time is in its operations, where sleeping workers cost a wake-u
 nothing where the user chose a policy (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` set) or where torch
 is loaded already (the policy would silently not apply).
 
-Measured on the 2-core CPU machine of the README, the benchmark's speed measurement
-(``python -m mtl_text.bench.speed``, batches of 256 test texts), a fresh process each, the settings
-alternating (docs/benchmark.md):
-
-* the two-epoch ``--wide-svm 20newsgroups`` word-vector model: SST-2 +18% to +25% texts/s in each of
-  seven rounds; 20 Newsgroups, whose long posts spend their time in the model, 0.94x to 1.04x;
-* all-MiniLM-L6-v2 on SST-2: 68 against 73 texts/s (means of six rounds each, rounds ranging 60 to 79):
-  no gain, perhaps a loss, hence the default for transformers.
+Measured on the 2-core CPU machine of the README with the two-epoch ``--wide-svm 20newsgroups``
+word-vector model of docs/benchmark.md, a fresh process each, the two settings alternating: SST-2
+test batches of 256 ran faster in each of seven rounds (+8% to +52%); 20 Newsgroups, whose long posts
+spend their time in the model, 0.94x to 1.04x over four rounds. all-MiniLM-L6-v2 on SST-2 gave 68
+against 73 texts/s (means of six rounds each, the rounds between 60 and 79): no gain, perhaps a loss,
+hence the default for transformers.
 """
 
 from __future__ import annotations
