@@ -253,6 +253,7 @@ class Predictor:
             ModelOutputError: a head gave NaN or infinite logits (damaged weights).
         """
         tasks = self.input_tasks(tasks, pairs=text_pairs is not None)
+        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
         if text_pairs is not None:
             if len(text_pairs) != len(texts):
                 raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
@@ -313,6 +314,7 @@ class Predictor:
 
     def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None) -> list[dict]:
         """One JSON-able result per text (or pair): per task, the head's output (see the module's text)."""
+        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
         scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
         results = []
         for i, text in enumerate(texts):
@@ -329,3 +331,16 @@ def _encode(backend: Tokenizer, inputs: list) -> list:
     """``backend``'s encodings of ``inputs`` (texts, or pairs as tuples); ``encode_batch_fast`` where
     tokenizers has it (>= 0.20: no character offsets, about 10% faster)."""
     return getattr(backend, "encode_batch_fast", backend.encode_batch)(inputs)
+
+
+def _as_list(items: Sequence[str]) -> list[str]:
+    """``items`` as a list, read in one slice where it has one: a ``datasets`` column
+    (``dataset["text"]``) reads its rows one at a time when iterated (20,000 short texts: 0.42 s, against
+    0.003 s sliced)."""
+    if isinstance(items, list):
+        return items
+    try:
+        items = items[:]
+    except TypeError:  # not sliceable
+        pass
+    return list(items)

@@ -46,3 +46,12 @@ def test_sorted_passes_give_the_outputs_of_one_pass_per_text_in_input_order(pred
 def test_bad_token_limit_raises(predictor):
     with pytest.raises(ConfigError, match="--max-batch-tokens"):
         Predictor(predictor.model, predictor.tokenizer, max_batch_tokens=0)
+
+
+def test_a_datasets_column_or_a_tuple_predicts_as_a_list(predictor):
+    import datasets
+
+    column = datasets.Dataset.from_dict({"text": TEXTS})["text"]
+    expected = predictor.predict(TEXTS)
+    assert predictor.predict(column) == expected and predictor.predict(tuple(TEXTS)) == expected
+    assert torch.equal(predictor.predict_labels(column)["qtype"], predictor.predict_labels(TEXTS)["qtype"])
