@@ -51,11 +51,12 @@ def test_the_layout_shows_the_architecture():
     assert {"data", "modeling", "training", "inference", "serving", "cli", "bench", "utils"} <= packages
 
 
-def test_import_mtl_text_and_the_prediction_commands_do_not_load_torch():
-    """``import mtl_text`` stays light (a task file imports it), and the prediction commands import
-    without torch, so that they can set OpenMP's wait policy before torch loads
-    (:mod:`mtl_text.utils.threads`)."""
-    code = ("import sys, mtl_text, mtl_text.cli, mtl_text.cli.predict, mtl_text.cli.serve, mtl_text.bench.speed, mtl_text.serving.app; "
+def test_import_mtl_text_and_the_commands_do_not_load_torch():
+    """``import mtl_text`` stays light (a task file imports it); the commands import without torch,
+    so that ``--help`` and a bad option answer at once and the prediction commands can set OpenMP's
+    wait policy before torch loads (:mod:`mtl_text.utils.threads`)."""
+    code = ("import sys, mtl_text, mtl_text.cli, mtl_text.cli.train, mtl_text.cli.predict, mtl_text.cli.serve, mtl_text.bench.speed, "
+            "mtl_text.serving.app; "
             "print(sorted(m for m in ('torch', 'transformers.modeling_utils') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

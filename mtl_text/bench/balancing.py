@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..arguments import Arguments, data_dir_option
 from ..errors import ConfigError
-from ..training.balancing import BALANCING, GRADIENT_BALANCING
+from ..training.config import BALANCING, GRADIENT_BALANCING
 from .experiments import compare, fmt, fmt_score, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from .options import check_window_stride
 
 logger = logging.getLogger(__name__)
 
@@ -364,19 +365,6 @@ class TransformerEncoder(nn.Module):
         One group when the layer stack cannot be found (then layer-wise decay has nothing to decay)."""
         groups = self._groups if self._groups is not None else [list(self.model.named_parameters())]
         return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in groups]
-
-
-def check_window_stride(window_length: int, window_stride: int | None) -> int:
-    """The overlap of consecutive windows: ``window_stride``, or a quarter of ``window_length`` when ``None``.
-
-    Raises:
-        ConfigError: a stride outside ``[0, window_length - 3]`` (each window must read a new token).
-    """
-    window_stride = window_length // 4 if window_stride is None else window_stride
-    if not 0 <= window_stride <= window_length - 3:
-        raise ConfigError(f"--window-stride must be between 0 and --window-length - 3 = {window_length - 3} (each window must "
-                          f"read at least one new token), got {window_stride}")
-    return window_stride
 
 
 def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]] | None:

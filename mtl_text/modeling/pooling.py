@@ -20,7 +20,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-POOLING_MODES = ("mean", "max", "mean_max", "attention", "cls")
+from .options import POOLING_MODES
+
+__all__ = ["POOLING_MODES", "AttentionPooling", "Pooling", "masked_max", "masked_mean"]
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import torch
 
-BALANCING = ("static", "uncertainty", "pcgrad", "upgrad", "mgda")
-GRADIENT_BALANCING = ("pcgrad", "upgrad", "mgda")
+from .config import GRADIENT_BALANCING
 
 
 def make_aggregator(name: str):

@@ -28,9 +28,7 @@ import datasets
 from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, option_name, seed_option, task_file_option
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
-from ..modeling.encoders import check_window_stride
-from ..modeling.pooling import POOLING_MODES
-from .balancing import BALANCING, GRADIENT_BALANCING
+from ..modeling.options import POOLING_MODES, check_window_stride
 
 DEFAULT_TASKS = ["20newsgroups", "sst2"]
 TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
@@ -38,6 +36,12 @@ TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", 
 PositiveInt = Annotated[int, Range(min=1)]
 NonNegativeInt = Annotated[int, Range(min=0)]
 Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]
+
+
+# task-balancing modes (mtl_text.training.balancing implements them): static weights, learned uncertainty
+# weights, and the gradient aggregations through torchjd
+BALANCING = ("static", "uncertainty", "pcgrad", "upgrad", "mgda")
+GRADIENT_BALANCING = ("pcgrad", "upgrad", "mgda")
 
 
 @dataclass

@@ -30,10 +30,10 @@ from tqdm.auto import tqdm
 from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
 from ..transfer.mmd import mmd2
-from .balancing import GRADIENT_BALANCING, aggregated_backward, make_aggregator
+from .balancing import aggregated_backward, make_aggregator
 from .build import TrainingSetup
 from .checkpointing import load_checkpoint, save_checkpoint
-from .config import TrainingConfig
+from .config import GRADIENT_BALANCING, TrainingConfig
 from .early_stopping import BestModelTracker
 from .outputs import RunLog
 
