@@ -257,7 +257,7 @@ class Predictor:
         if text_pairs is not None:
             if len(text_pairs) != len(texts):
                 raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
-            parts = [(list(range(len(texts))), self._logits(list(texts), tasks, list(text_pairs)))]
+            parts = [(list(range(len(texts))), self._logits(texts, tasks, text_pairs))]
         else:
             blank = [i for i, text in enumerate(texts) if not text.strip()]
             filled = [i for i, text in enumerate(texts) if text.strip()]

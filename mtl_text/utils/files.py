@@ -15,10 +15,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, load_model
+
+if TYPE_CHECKING:  # the file names and helpers here are read without torch (mtl_text.utils.threads)
+    import torch
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -69,6 +71,8 @@ def load_safetensors(path: str | os.PathLike, error: type[Exception]) -> dict[st
     Raises:
         error: the file is missing, truncated or not a safetensors file (the message names it).
     """
+    from safetensors.torch import load_file
+
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
@@ -82,6 +86,8 @@ def load_safetensors_into(module: torch.nn.Module, path: str | os.PathLike, erro
         error: the file is unreadable (as :func:`load_safetensors`), or its tensors do not match the
             module's parameters.
     """
+    from safetensors.torch import load_model
+
     try:
         load_model(module, str(path), strict=True)
     except (SafetensorError, OSError, ValueError) as e:

@@ -32,6 +32,8 @@ import os
 import sys
 from pathlib import Path
 
+from .files import CONFIG_NAME
+
 WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
 USER_SETTINGS = (WAIT_POLICY_ENV, "GOMP_SPINCOUNT")
 # the encoder type that config.json names for a word-vector model (WordVectorEncoder.type_name; a test
@@ -40,10 +42,10 @@ WORD_VECTORS = "word_vectors"
 
 
 def saved_encoder_type(model: str | os.PathLike) -> str | None:
-    """The encoder type named in a model folder's ``config.json``; ``None`` where there is no such
+    """The encoder type named in a model folder's config file (``config.json``); ``None`` where there is no such
     folder here (a Hub id) or it cannot be read (loading the model reports that properly)."""
     try:
-        return json.loads((Path(model) / "config.json").read_text())["encoder"]["type"]
+        return json.loads((Path(model) / CONFIG_NAME).read_text())["encoder"]["type"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
