@@ -303,8 +303,11 @@ def markdown(results: dict) -> str:
 
 
 def machine_description() -> str:
-    """CPU model, cores, memory, GPU (if any), Python and torch versions."""
+    """CPU model and instruction sets (the widest vector ones, bf16: :func:`mtl_text.utils.hardware.cpu_summary`), cores,
+    memory, GPU (if any), Python and torch versions."""
     import torch
+
+    from ..utils.hardware import cpu_capabilities, cpu_summary
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -316,7 +319,8 @@ def machine_description() -> str:
     except (ValueError, OSError, AttributeError):
         memory = ""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores{memory}, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+    isa = cpu_summary(cpu_capabilities())
+    return f"{cpu}{f' ({isa})' if isa else ''}, {os.cpu_count()} cores{memory}, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
 
 
 @dataclass

@@ -13,6 +13,7 @@ from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwa
 
 from ..errors import ConfigError
 from ..utils.allocator import tune_malloc
+from ..utils.hardware import cpu_capabilities, emulated_bf16_warning
 from ..utils.log import setup_logging
 from .config import TrainingConfig
 
@@ -21,7 +22,9 @@ logger = logging.getLogger("mtl_text.train")
 
 def make_accelerator(config: TrainingConfig) -> Accelerator:
     """The run's ``Accelerator``, with logging set up, the malloc settings applied
-    (:func:`mtl_text.utils.allocator.tune_malloc`) and every generator seeded with ``--seed``.
+    (:func:`mtl_text.utils.allocator.tune_malloc`) and every generator seeded with ``--seed``; it
+    warns where bf16 mixed precision would run emulated on a CPU without bf16 instructions
+    (:mod:`mtl_text.utils.hardware`).
 
     Raises:
         ConfigError: the launcher started several processes that Accelerate sees as alone (torchrun
@@ -51,6 +54,9 @@ def make_accelerator(config: TrainingConfig) -> Accelerator:
         logger.warning("PyTorch uses 1 CPU thread of %d cores (OMP_NUM_THREADS=%s; `accelerate launch` without --cpu sets 1): "
                        "pass `--num_cpu_threads_per_process %d` to accelerate launch", cores, os.environ.get("OMP_NUM_THREADS"),
                        cores // accelerator.num_processes)
+    warning = emulated_bf16_warning(accelerator.device.type, str(accelerator.mixed_precision), cpu_capabilities())
+    if warning:
+        logger.warning(warning)
     set_seed(config.optimization.seed)
     return accelerator
 
