@@ -48,3 +48,15 @@ def test_the_trainer_logs_the_warning(monkeypatch, caplog, data_dir):
         runtime.make_accelerator(config)
     assert seen == [("cpu", "no", ZEN3)]
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING][-1] == "the warning"
+
+
+def test_the_benchmarks_machine_line_names_the_instruction_sets(monkeypatch):
+    """Benchmark figures depend on the CPU's instructions (bf16 above all): the machine line says them."""
+    import mtl_text.utils.hardware as hardware
+    from mtl_text.bench.benchmark import machine_description
+
+    monkeypatch.setattr(hardware, "cpu_capabilities", lambda: ZEN3)
+    known = machine_description()
+    monkeypatch.setattr(hardware, "cpu_capabilities", lambda: None)
+    unknown = machine_description()  # nothing said
+    assert " (AVX2, no bf16 instructions), " in known and known.replace(" (AVX2, no bf16 instructions)", "", 1) == unknown
