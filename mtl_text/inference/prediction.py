@@ -32,7 +32,7 @@ import torch
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
-from ..data.tokenization import ascii_fast_path
+from ..data.tokenization import AsciiWordLevel, ascii_fast_path, ascii_word_level
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
 from . import DEFAULT_MAX_BATCH_TOKENS
@@ -107,11 +107,23 @@ class Predictor:
         padded: the ids of ``tokenizer(texts, text_pairs, truncation=True, max_length=max_length)``,
         computed by a copy of the fast tokenizer's backend set up once per ``max_length``, which skips
         transformers' per-call Python work (half the prediction time of a word-vector model on short
-        texts). Pure-ASCII texts go through the backend's ASCII fast path where it has one
-        (:func:`mtl_text.data.tokenization.ascii_fast_path`: the same ids, without Unicode
-        normalization); segment ids are ``None`` without ``text_pairs``."""
+        texts). Pure-ASCII texts go through a fast path where there is one: for single texts of a
+        word-level tokenizer, ids computed in Python (:func:`mtl_text.data.tokenization.ascii_word_level`),
+        else the backend without its Unicode normalization
+        (:func:`mtl_text.data.tokenization.ascii_fast_path`); both give the same ids. Segment ids are
+        ``None`` without ``text_pairs``."""
         inputs = list(texts) if text_pairs is None else list(zip(texts, text_pairs))
-        full, fast = self._backend(max_length)
+        full, fast, words = self._backend(max_length)
+        if text_pairs is None and words is not None:
+            ids = [None] * len(inputs)
+            plain = [words.handles(t) for t in inputs]
+            for kind in (True, False):
+                rows = [i for i, p in enumerate(plain) if p is kind]
+                if rows:
+                    found = words([inputs[i] for i in rows]) if kind else [e.ids for e in _encode(full, [inputs[i] for i in rows])]
+                    for i, row in zip(rows, found):
+                        ids[i] = row
+            return ids, None
         if fast is None:
             encodings = _encode(full, inputs)
         else:
@@ -123,15 +135,15 @@ class Predictor:
                     encodings[i] = e
         return [e.ids for e in encodings], None if text_pairs is None else [e.type_ids for e in encodings]
 
-    def _backend(self, max_length: int) -> tuple[Tokenizer, Tokenizer | None]:
-        """A copy of the fast tokenizer's backend that truncates to ``max_length``, and its ASCII fast
-        path (``None``: none); set up once per length."""
+    def _backend(self, max_length: int) -> tuple[Tokenizer, Tokenizer | None, AsciiWordLevel | None]:
+        """A copy of the fast tokenizer's backend that truncates to ``max_length``, and its two ASCII
+        fast paths (``None``: none); set up once per length."""
         backends = self._backends.get(max_length)
         if backends is None:
             backend = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
             backend.enable_truncation(max_length, direction=self.tokenizer.truncation_side)
             backend.no_padding()
-            backends = self._backends[max_length] = (backend, ascii_fast_path(backend))
+            backends = self._backends[max_length] = (backend, ascii_fast_path(backend), ascii_word_level(backend))
         return backends
 
     def pad(self, input_ids: Sequence[Sequence[int]],

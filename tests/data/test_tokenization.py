@@ -1,7 +1,7 @@
 import datasets
 
 from mtl_text.data.splits import column, load_task_splits
-from mtl_text.data.tokenization import ascii_fast_path, tokenize_splits, train_word_tokenizer
+from mtl_text.data.tokenization import ascii_fast_path, ascii_word_level, tokenize_splits, train_word_tokenizer
 
 TEXTS = ["the movie was great fun", "a dull , lifeless film", "who wrote hamlet ?", "where is the louvre ?"]
 
@@ -49,3 +49,31 @@ def test_ascii_fast_path_gives_the_same_ids_on_real_ascii_texts(data_dir, shared
     assert [e.ids for e in fast.encode_batch(plain)] == [e.ids for e in backend.encode_batch(plain)]
     assert fast.encode("\ufb01ne").ids != backend.encode("\ufb01ne").ids  # not for other texts: NFKC changes them
     assert ascii_fast_path(AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2").backend_tokenizer) is None
+
+
+# ASCII texts at the edges of BERT's pre-tokenization rule: every punctuation character, each whitespace
+# character (vertical tab and form feed included), control characters (part of a word), an added token
+EDGES = ["".join(map(chr, range(32, 127))), "a\tb\nc\x0bd\x0ce\rf g", "x\x00y\x1fz\x7f", "", "   ", "don't stop--now!!",
+         "The [PAD] and [unk] tokens", "UPPER lower MiXeD 123abc", "word " * 300]
+
+
+def test_ascii_word_level_gives_the_pipelines_ids(data_dir, shared_dir):
+    """The Python word-level path gives the pipeline's ids on every ASCII text of real data (20
+    Newsgroups posts, cut to 200 tokens, and SST-2 phrases) and on texts at the edges of the rule,
+    with and without lower-casing; a text holding an added token is left to the pipeline; a
+    transformer's tokenizer, or truncation from the left, gets no such path."""
+    from transformers import AutoTokenizer
+
+    texts = [t for task in ("sst2", "20newsgroups") for t in column(load_task_splits(task, data_dir)["test"], "text")[:800]]
+    for lowercase in (True, False):
+        backend = train_word_tokenizer(texts[::2] + EDGES[:1], lowercase=lowercase).backend_tokenizer  # half unseen: [UNK]s too
+        backend.enable_truncation(200)
+        words = ascii_word_level(backend)
+        assert words is not None and words.lowercase is lowercase and words.max_length == 200
+        plain = [t for t in texts + EDGES if words.handles(t)]
+        assert len(plain) > 1500 and not words.handles("The [PAD] and [unk] tokens") and not words.handles("\ufb01ne")
+        assert words(plain) == [e.ids for e in backend.encode_batch(plain)]
+        assert max(map(len, words(plain))) == 200 and any(1 in row for row in words(plain))  # cut, and unknown words met
+    backend.enable_truncation(200, direction="left")
+    assert ascii_word_level(backend) is None
+    assert ascii_word_level(AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2").backend_tokenizer) is None
