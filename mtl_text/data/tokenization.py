@@ -180,7 +180,7 @@ def ascii_word_level(backend: Tokenizer) -> AsciiWordLevel | None:
             or (post is not None and not (post.get("special_tokens") == {} and all(post.get(k) == v for k, v in _NO_SPECIAL_TOKENS.items())))
             or (truncation is not None and truncation.get("direction") != "Right")):
         return None
-    return AsciiWordLevel(dict(vocab), vocab[model["unk_token"]], normalizer is not None,
+    return AsciiWordLevel(vocab, vocab[model["unk_token"]], normalizer is not None,
                           truncation["max_length"] if truncation is not None else None, [token["content"] for token in added])
 
 

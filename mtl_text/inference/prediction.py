@@ -115,24 +115,12 @@ class Predictor:
         inputs = list(texts) if text_pairs is None else list(zip(texts, text_pairs))
         full, fast, words = self._backend(max_length)
         if text_pairs is None and words is not None:
-            ids = [None] * len(inputs)
-            plain = [words.handles(t) for t in inputs]
-            for kind in (True, False):
-                rows = [i for i, p in enumerate(plain) if p is kind]
-                if rows:
-                    found = words([inputs[i] for i in rows]) if kind else [e.ids for e in _encode(full, [inputs[i] for i in rows])]
-                    for i, row in zip(rows, found):
-                        ids[i] = row
-            return ids, None
+            return _routed(inputs, [words.handles(t) for t in inputs], words, lambda rest: [e.ids for e in _encode(full, rest)]), None
         if fast is None:
             encodings = _encode(full, inputs)
         else:
             plain = [t.isascii() for t in texts] if text_pairs is None else [a.isascii() and b.isascii() for a, b in inputs]
-            encodings = [None] * len(inputs)
-            for backend, kind in ((fast, True), (full, False)):
-                rows = [i for i, p in enumerate(plain) if p is kind]
-                for i, e in zip(rows, _encode(backend, [inputs[i] for i in rows]) if rows else []):
-                    encodings[i] = e
+            encodings = _routed(inputs, plain, lambda ascii: _encode(fast, ascii), lambda rest: _encode(full, rest))
         return [e.ids for e in encodings], None if text_pairs is None else [e.type_ids for e in encodings]
 
     def _backend(self, max_length: int) -> tuple[Tokenizer, Tokenizer | None, AsciiWordLevel | None]:
@@ -337,6 +325,18 @@ class Predictor:
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
             results.append(out)
         return results
+
+
+def _routed(inputs: list, fast: Sequence[bool], fast_path, full_path) -> list:
+    """Each input's result, in input order: ``fast_path`` of the inputs marked ``fast``, ``full_path`` of
+    the others (each called once, on a list, and only if it has inputs)."""
+    out = [None] * len(inputs)
+    for path, kind in ((fast_path, True), (full_path, False)):
+        rows = [i for i, f in enumerate(fast) if f is kind]
+        if rows:
+            for i, result in zip(rows, path([inputs[i] for i in rows])):
+                out[i] = result
+    return out
 
 
 def _encode(backend: Tokenizer, inputs: list) -> list:

@@ -27,7 +27,7 @@ def test_warns_only_for_bf16_on_a_cpu_without_bf16_instructions():
         assert emulated_bf16_warning(device, precision, caps) is None, (device, precision, caps)
 
 
-def test_this_machines_capabilities_are_read(caplog):
+def test_this_machines_capabilities_are_read():
     """PyTorch 2.6+ reports the CPU's instruction sets; the summary agrees with them."""
     caps = cpu_capabilities()
     assert caps is not None and isinstance(caps.get("avx2", caps.get("neon")), bool)
