@@ -176,6 +176,8 @@ class BaselineArguments(Arguments):
     seed: Annotated[int, SEED_RANGE] = seed_option(42, "seeds the validation split (as training's) and the model")
     validation_size: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.1, metadata={
         "help": "fraction of train held out for validation (as training's)"})
+    group_validation: bool = field(default=True, metadata={
+        "help": "carve the validation split by the task's groups (as training's --group-validation)"})
     max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "use only the first N shuffled training examples"})
     quick: bool = field(default=False, metadata={"help": "no search: one setting (C=1; lr 1.0, word bigrams, 25 epochs)"})
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     (args,), _ = ArgumentParser(BaselineArguments, prog=prog or "python -m mtl_text.bench.baselines", description=main.__doc__).parse(argv)
     task = get_task(args.task)
     splits = load_task_splits(task, args.data_dir, seed=args.seed, validation_size=args.validation_size,
-                              max_train_examples=args.max_train_examples)
+                              max_train_examples=args.max_train_examples, group_validation=args.group_validation)
     train, val, test = ((column(splits[s], "text"), column(splits[s], "label")) for s in ("train", "validation", "test"))
     clf = BASELINES[args.method](seed=args.seed, grid=QUICK_GRIDS[args.method] if args.quick else None)
     info = clf.fit(*train, *val)

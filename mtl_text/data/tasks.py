@@ -84,6 +84,11 @@ class Task:
             ``{"train": 67349, "test": 872}``), where known. A split loaded with another number of
             examples is an error naming its source: a damaged or incomplete file is never used
             silently.
+        validation_groups: ``validation_groups(texts) -> group ids``, one per training text: when
+            the validation split (or a cross-validation fold) is carved out of ``train``, a group's
+            texts fall on one side, so validation does not score texts that training has seen in
+            part. SST-2 uses :func:`mtl_text.data.splits.phrase_groups` (a sentence with its
+            phrases). ``None``: examples are drawn one by one.
 
     Raises:
         ValueError: a malformed name, too few labels for the problem type (2 for classification, 1
@@ -102,6 +107,7 @@ class Task:
     class_weights: str | Sequence[float] | None = None
     text_pair: bool = False
     primary_metric: str | None = None
+    validation_groups: Callable[[list[str]], Sequence] | None = None
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):

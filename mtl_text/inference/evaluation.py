@@ -124,7 +124,9 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
     The validation split is carved out of train as in training: ``seed`` and ``validation_size``
-    default to the values the model was trained with (recorded in its ``config.json``).
+    default to the values the model was trained with, and it is carved by a task's groups if the
+    model's training was (all recorded in its ``config.json``; a model saved before
+    ``group_validation`` existed was carved example by example).
 
     Args:
         tasks: the tasks to score (default: every head's own task).
@@ -154,7 +156,8 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     for name, head in heads_of.items():
         task = get_task(name)
         check_cross_task(model, head, task)
-        splits = load_task_splits(task, data_dir, seed=seed, validation_size=validation_size)
+        splits = load_task_splits(task, data_dir, seed=seed, validation_size=validation_size,
+                                  group_validation=trained.get("group_validation", False))
         head_labels = model.tasks[head]["labels"]
         if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
             order = [head_labels.index(label) for label in task.labels]
@@ -168,7 +171,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
 
 
 def trained_with(config: dict) -> dict:
-    """The data options a saved model was trained with (``seed``, ``validation_size``), from its
+    """The data options a saved model was trained with (``seed``, ``validation_size``, ...), from its
     ``config.json`` (``training_config`` groups, or the flat ``training_args`` of older models)."""
     if "training_config" in config:
         groups = config["training_config"]

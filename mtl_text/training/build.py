@@ -119,7 +119,7 @@ def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
 
     if target in list_tasks():
         split = load_task_splits(get_task(target), config.data.data_dir, seed=config.optimization.seed,
-                                 validation_size=config.data.validation_size)["train"]
+                                 validation_size=config.data.validation_size, group_validation=config.data.group_validation)["train"]
         texts = column(split, "text") + (column(split, "text_pair") if "text_pair" in split.column_names else [])
     else:
         path = Path(target)
@@ -370,7 +370,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     splits = {}
     for name, task in tasks.items():
         splits[name] = load_task_splits(task, data.data_dir, seed=opt.seed, validation_size=data.validation_size,
-                                        max_train_examples=data.train_example_limits()[name], fold=fold)
+                                        max_train_examples=data.train_example_limits()[name], fold=fold,
+                                        group_validation=data.group_validation)
         logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
 
     targets = {}  # --adapt: task -> unlabelled target texts

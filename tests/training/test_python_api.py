@@ -48,6 +48,19 @@ def test_predictor_scores_with_both_heads_and_matches_the_test_table(trained, da
     assert accuracy == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
 
 
+def test_evaluating_the_validation_split_carves_it_as_training_did(trained, data_dir):
+    """SST-2's validation split is carved by sentence; evaluate_model carves the same one (from the
+    saved config), so the best step's validation figures come back."""
+    from mtl_text.inference.evaluation import evaluate_model
+
+    result, out = trained
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    [best] = [r for r in records if r["split"] == "validation" and r["step"] == result.best_step]
+    again = evaluate_model(out, ["sst2"], split="validation", data_dir=str(data_dir))
+    assert again["sst2"]["examples"] == best["metrics"]["sst2"]["examples"] != 6735  # not the example-by-example split
+    assert again["sst2"]["accuracy"] == pytest.approx(best["metrics"]["sst2"]["accuracy"], abs=1e-9)
+
+
 def test_predictor_refuses_a_cuda_device_it_does_not_have(trained):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
