@@ -194,7 +194,7 @@ def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: in
         raise ValueError(f"fold must be in 0..{folds - 1}, got {k}")
     data = datasets.concatenate_datasets([splits["train"], splits["validation"]]) if "validation" in splits else splits["train"]
     stratified = _head_type(task.problem_type).stratify
-    groups = validation_groups(task, data) if group_validation else None
+    groups = task_groups(task, data) if group_validation else None
     if groups is None:
         splitter = (StratifiedKFold if stratified else KFold)(n_splits=folds, shuffle=True, random_state=seed)
     else:
@@ -204,7 +204,7 @@ def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: in
     return {"train": data.select(train_idx), "validation": data.select(val_idx)}
 
 
-def validation_groups(task: Task, train: datasets.Dataset) -> list | None:
+def task_groups(task: Task, train: datasets.Dataset) -> list | None:
     """The group of each example of ``train`` by the task's ``validation_groups`` (``None`` where the
     task declares none).
 
@@ -271,7 +271,7 @@ def load_task_splits(
     elif "validation" not in splits:
         if not 0 < validation_size < 1:
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size}")
-        groups = validation_groups(task, splits["train"]) if group_validation else None
+        groups = task_groups(task, splits["train"]) if group_validation else None
         splits["train"], splits["validation"] = carve_validation(splits["train"], validation_size, seed,
                                                                  _head_type(task.problem_type).stratify, groups)
         for split in ("train", "validation"):
