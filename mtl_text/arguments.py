@@ -118,4 +118,11 @@ def seed_option(default: int | None = 42, help: str = "seeds the validation spli
     return field(default=default, metadata={"help": help})
 
 
+def group_validation_option(help: str) -> Any:
+    """``--group-validation`` / ``--no-group-validation``: carve the validation split by a task's
+    ``validation_groups`` (on by default, the same in training and in the baselines, so that both
+    see the same splits)."""
+    return field(default=True, metadata={"help": help})
+
+
 SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds

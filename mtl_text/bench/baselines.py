@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, seed_option
+from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, group_validation_option, seed_option
 from ..data.tokenization import split_words
 
 
@@ -176,8 +176,7 @@ class BaselineArguments(Arguments):
     seed: Annotated[int, SEED_RANGE] = seed_option(42, "seeds the validation split (as training's) and the model")
     validation_size: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.1, metadata={
         "help": "fraction of train held out for validation (as training's)"})
-    group_validation: bool = field(default=True, metadata={
-        "help": "carve the validation split by the task's groups (as training's --group-validation)"})
+    group_validation: bool = group_validation_option("carve the validation split by the task's groups (as training's --group-validation)")
     max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "use only the first N shuffled training examples"})
     quick: bool = field(default=False, metadata={"help": "no search: one setting (C=1; lr 1.0, word bigrams, 25 epochs)"})

@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal
 
 import datasets
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, option_name, seed_option, task_file_option
+from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, group_validation_option, option_name, seed_option, task_file_option
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
 from ..modeling.options import POOLING_MODES, check_window_stride
@@ -56,10 +56,10 @@ class DataArguments(Arguments):
     data_dir: str | None = data_dir_option()
     validation_size: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.1, metadata={
         "help": "fraction of each task's train split held out (stratified) for validation"})
-    group_validation: bool = field(default=True, metadata={
-        "help": "carve the validation split (and --cv-folds' folds) by the groups a task declares, a group on one side: SST-2's "
-                "sentence with its phrases, so that validation scores no phrase of a training sentence. --no-group-validation "
-                "draws examples one by one"})
+    group_validation: bool = group_validation_option(
+        "carve the validation split (and --cv-folds' folds) by the groups a task declares, a group on one side: SST-2's "
+        "sentence with its phrases, so that validation scores no phrase of a training sentence. --no-group-validation "
+        "draws examples one by one")
     max_length: list[str] = field(default_factory=list, metadata={
         "metavar": "TASK=N",
         "help": "override a task's maximum length in tokens (special tokens included); longer texts keep their first N tokens. "
