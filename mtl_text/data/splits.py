@@ -109,16 +109,17 @@ def phrase_groups(texts: Sequence[str]) -> list[int]:
     """
     words = [text.split() for text in texts]
     padded = [" " + " ".join(w) + " " for w in words]
+    vocabularies = [set(w) for w in words]
     longest_first = sorted(range(len(texts)), key=lambda i: -len(padded[i]))
     postings: dict[str, list[int]] = {}  # word -> the texts holding it, longest first
     for i in longest_first:
-        for word in set(words[i]):
+        for word in vocabularies[i]:
             postings.setdefault(word, []).append(i)
     groups = list(range(len(texts)))
     for i in longest_first:  # a container's group is known before its phrases'
         if not words[i]:
             continue
-        rarest = min(set(words[i]), key=lambda w: len(postings[w]))  # a container holds this word too
+        rarest = min(vocabularies[i], key=lambda w: len(postings[w]))  # a container holds this word too
         for candidate in postings[rarest]:
             if candidate == i:  # the rest are no longer than text i
                 break
