@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# x86: AVX512-BF16 and AMX's bf16 tiles; Arm: the BF16 extension (NEON and SVE)
-BF16_CAPABILITIES = ("avx512_bf16", "amx_bf16", "bf16", "sve_bf16")
+# x86: AVX512-BF16 and AMX's bf16 tiles; Arm: the BF16 extension (NEON and SVE); PyTorch's name -> label
+BF16_CAPABILITIES = {"avx512_bf16": "AVX512-BF16", "amx_bf16": "AMX-BF16", "bf16": "BF16", "sve_bf16": "SVE-BF16"}
 
 
 def cpu_capabilities() -> Mapping[str, object] | None:
@@ -51,8 +51,7 @@ def cpu_summary(capabilities: Mapping[str, object] | None) -> str:
         return ""
     vector = next((label for name, label in (("avx512_f", "AVX512"), ("avx2", "AVX2"), ("sve", "SVE"), ("neon", "NEON"))
                    if capabilities.get(name) is True), "no AVX2")
-    bf16 = [label for name, label in (("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16"), ("bf16", "BF16"),
-                                      ("sve_bf16", "SVE-BF16")) if capabilities.get(name) is True]
+    bf16 = [label for name, label in BF16_CAPABILITIES.items() if capabilities.get(name) is True]
     return ", ".join([vector, *bf16]) if bf16 else f"{vector}, no bf16 instructions"
 
 
