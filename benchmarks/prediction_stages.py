@@ -59,14 +59,14 @@ def main(argv: list[str] | None = None) -> None:
                 token_ids, _ = timed("tokenization", predictor.tokenize, batch, max_length)
                 ids, mask, _ = timed("padding", predictor.pad, token_ids)
                 hidden = timed("encoder", model.encoder, ids, mask, None)
-                pooled = timed("pooling", model._pool, task, hidden, mask, None, ids)
-                logits = timed("head and wide part", lambda: model._logits(task, pooled, ids, mask, None)[0])
+                pooled = timed("pooling", model.pool, task, hidden, mask, None, ids)
+                logits = timed("head and wide part", lambda: model(input_ids=ids, attention_mask=mask, task=task, features=pooled))
                 if model.wide is not None:
                     timed("(the wide part alone)", model.wide[task], ids, mask)
                 timed("decoding", model.head(task).decode, logits)
                 if fasttext is not None:
                     lines = timed("fastText: word splitting", fasttext.prepare, batch)
-                    timed("fastText: prediction", fasttext._predict_prepared, lines)
+                    timed("fastText: prediction", fasttext.predict_prepared, lines)
     calls = args.rounds * len(batches)
     ours = sum(v for k, v in seconds.items() if not k.startswith(("(", "fastText")))
     print(f"{task}, {len(texts)} texts in batches of {args.batch_size}, {args.rounds} rounds:")

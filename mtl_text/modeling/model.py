@@ -163,7 +163,7 @@ class MultiTaskModel(nn.Module):
         """
         if features is None:
             hidden = self.encoder(input_ids, attention_mask, token_type_ids)
-            features = self._pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids, input_ids)
+            features = self.pool(task, hidden, self._pooling_mask(attention_mask), token_type_ids, input_ids)
         logits, wide = self._logits(task, features, input_ids, attention_mask, token_type_ids)
         if labels is None and not return_pooled:
             return logits
@@ -194,9 +194,11 @@ class MultiTaskModel(nn.Module):
         wide = self.wide[task](input_ids, attention_mask, token_type_ids).to(logits.dtype)
         return logits + wide, wide
 
-    def _pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None,
-              input_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """``(batch, seq_len, hidden)`` -> the vector the head of ``task`` reads, ``(batch, pooled_dim)``.
+    def pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None,
+             input_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, seq_len, hidden)`` -> the vector the head of ``task`` reads, ``(batch, pooled_dim)``:
+        the encoder's output pooled by the task's pooling over ``mask`` ``(batch, seq_len)`` (pairs
+        pooled separately need ``token_type_ids``). :meth:`pooled_features` runs the encoder first.
         ``input_ids`` let a context-free encoder's attention pooling score each distinct word once
         (not while exporting: ``torch.unique``'s output size depends on the data).
 
@@ -225,7 +227,7 @@ class MultiTaskModel(nn.Module):
     def pooled_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, task: str,
                         token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """The pooled vector the head of ``task`` reads: ``(batch, seq_len)`` x2 (x3) -> ``(batch, pooled_dim)``."""
-        return self._pool(task, self.encoder(input_ids, attention_mask, token_type_ids), attention_mask, token_type_ids, input_ids)
+        return self.pool(task, self.encoder(input_ids, attention_mask, token_type_ids), attention_mask, token_type_ids, input_ids)
 
     def _pooling_mask(self, attention_mask: torch.Tensor) -> torch.Tensor:
         """The attention mask with word dropout applied (training only): ``(batch, seq_len)``."""
@@ -249,7 +251,7 @@ class MultiTaskModel(nn.Module):
         """
         tasks = self.check_tasks(tasks)
         hidden = self.encoder(input_ids, attention_mask, token_type_ids)
-        return {t: self._logits(t, self._pool(t, hidden, attention_mask, token_type_ids, input_ids), input_ids, attention_mask, token_type_ids)[0]
+        return {t: self._logits(t, self.pool(t, hidden, attention_mask, token_type_ids, input_ids), input_ids, attention_mask, token_type_ids)[0]
                 for t in tasks}
 
     def check_tasks(self, tasks: Iterable[str] | None) -> list[str]:

@@ -139,7 +139,7 @@ def test_off_by_default_and_in_training_each_part_also_learns_alone():
     model.train()
     trained = model(ids, mask, task="mood", labels=labels)
     torch.manual_seed(1)
-    deep = head(model._pool("mood", model.encoder(ids, mask), model._pooling_mask(mask), None))
+    deep = head(model.pool("mood", model.encoder(ids, mask), model._pooling_mask(mask), None))
     torch.testing.assert_close(trained.logits, deep + wide)
     torch.testing.assert_close(trained.loss, head.loss(deep + wide, labels) + head.loss(deep, labels) + head.loss(wide, labels))
     torch.testing.assert_close(trained.head_loss, head.loss(deep + wide, labels))
