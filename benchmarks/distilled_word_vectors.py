@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +28,18 @@ from transformers import AutoModel, AutoTokenizer
 
 import mtl_text
 from mtl_text.data.splits import column
-from mtl_text.data.tokenization import split_words
+from mtl_text.data.tokenization import PAD_TOKEN, UNK_TOKEN, train_word_tokenizer
 
 
 def training_vocabulary(tasks: list[str], data_dir: str | None, seed: int, min_frequency: int) -> list[str]:
-    """The words of the tasks' training splits seen at least ``min_frequency`` times, most frequent first."""
-    counts: Counter[str] = Counter()
+    """The words of training's vocabulary (:func:`mtl_text.data.tokenization.train_word_tokenizer` over
+    the tasks' training texts, as training builds it), special tokens left out, most frequent first."""
+    texts: list[str] = []
     for task in tasks:
-        for words in split_words(column(mtl_text.load_task_splits(task, data_dir, seed=seed)["train"], "text")):
-            counts.update(words)
-    return [w for w, c in counts.most_common() if c >= min_frequency]
+        train = mtl_text.load_task_splits(task, data_dir, seed=seed)["train"]
+        texts += [text for part in ("text", "text_pair") if part in train.column_names for text in column(train, part)]
+    vocab = train_word_tokenizer(texts, min_frequency=min_frequency).get_vocab()
+    return [word for word, _ in sorted(vocab.items(), key=lambda item: item[1]) if word not in (PAD_TOKEN, UNK_TOKEN)]
 
 
 @torch.inference_mode()
