@@ -101,7 +101,7 @@ def phrase_groups(texts: Sequence[str]) -> list[int]:
     groups, a sentence and all its phrases fall on one side.
 
     Texts are compared as their whitespace-separated words, so ``"a b"`` lies in ``"x a b y"`` but
-    not in ``"xa b"``. A text that no longer text contains starts its own group, and equal texts share
+    not in ``"xa b"``. A text inside no longer text starts its own group, and equal texts share
     one. About 2 s for SST-2's training split on a 2-core machine.
 
     Returns:
