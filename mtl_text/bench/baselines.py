@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     (args,), _ = ArgumentParser(BaselineArguments, prog=prog or "python -m mtl_text.bench.baselines", description=main.__doc__).parse(argv)
     task = get_task(args.task)
+    for path in (args.model_out, args.json):  # their folders exist before minutes of fitting, not after
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     splits = load_task_splits(task, args.data_dir, seed=args.seed, validation_size=args.validation_size,
                               max_train_examples=args.max_train_examples, group_validation=args.group_validation)
     train, val, test = ((column(splits[s], "text"), column(splits[s], "label")) for s in ("train", "validation", "test"))

@@ -285,7 +285,9 @@ def markdown(results: dict) -> str:
         lines += ["", f"Framework overhead (word vectors, multi-task, {o['steps']} steps x {len(o['ours_samples_per_second'])} repeats): "
                   f"our loop {o['ours_mean']:,.1f} samples/s, plain PyTorch loop {o['plain_mean']:,.1f} samples/s, "
                   f"ratio {o['ratio']:.3f} (overhead {max(0.0, 1 - o['ratio']) * 100:.1f}%); per repeat "
-                  + " / ".join(f"{r:.3f}" for r in o["repeat_ratios"]) + "."]
+                  + " / ".join(f"{r:.3f}" for r in o["repeat_ratios"])
+                  + (f"; mean of the repeat ratios, 95% interval [{o['ratio_interval'][0]:.3f}, {o['ratio_interval'][1]:.3f}]"
+                     if o.get("ratio_interval") else "") + "."]
     if results["transfer"]:
         lines += ["", "Transfer report: test differences with 95% paired-bootstrap intervals over the test examples (mean over seeds in "
                   "each resample); **negative** only where the whole interval lies below 0 and every seed lost, (gain) the mirror image.", "",

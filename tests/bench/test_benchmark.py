@@ -22,6 +22,17 @@ def trec(data_dir):
     return load_task_splits("trec", data_dir, seed=0)
 
 
+def test_baseline_command_writes_its_model_and_summary_into_new_folders(data_dir, tmp_path):
+    from mtl_text.bench.baselines import main
+
+    model, summary = tmp_path / "a" / "b" / "model.pkl", tmp_path / "c" / "train.json"
+    assert main(["--method", "tfidf-linearsvc", "--task", "trec", "--data-dir", str(data_dir), "--quick",
+                 "--model-out", str(model), "--json", str(summary)]) == 0
+    info = json.loads(summary.read_text())
+    assert info["metrics"]["trec"]["examples"] == 500 and info["metrics"]["trec"]["accuracy"] > 0.6
+    assert TfidfLinearSVC.load(model).predict(["What is the capital of France ?"]).shape == (1,)
+
+
 @pytest.mark.parametrize("cls", [TfidfLinearSVC, FastTextClassifier])
 def test_baseline_learns_trec_and_round_trips(cls, trec, tmp_path):
     train, val, test = trec["train"], trec["validation"], trec["test"]
@@ -141,6 +152,8 @@ def test_quick_benchmark_writes_its_outputs(data_dir, tmp_path):
     comparisons = {(t["comparison"], t["task"]) for t in results["transfer"]}
     assert comparisons == {("pretrained - from scratch", "20newsgroups"), ("pretrained - from scratch", "sst2")}  # multi-task rows only
     assert results["overhead"]["ratio"] > 0 and len(results["overhead"]["repeat_ratios"]) == 2  # --quick: 2 repeats, ABBA
+    low, high = results["overhead"]["ratio_interval"]
+    assert low <= sum(results["overhead"]["repeat_ratios"]) / 2 <= high
     for name in ("validation_curves.png", "confusion_20newsgroups.png", "accuracy_vs_time.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     table = (out / "results.md").read_text()
