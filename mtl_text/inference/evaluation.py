@@ -16,8 +16,8 @@ import os
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding
 
+from ..data.collation import PaddingCollator
 from ..data.splits import load_task_splits
 from ..data.tasks import get_task
 from ..data.tokenization import tokenize_splits
@@ -151,7 +151,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     trained = trained_with(config)
     seed = seed if seed is not None else trained.get("seed", 42)
     validation_size = validation_size if validation_size is not None else trained.get("validation_size", 0.1)
-    collator = DataCollatorWithPadding(tokenizer)
+    collator = PaddingCollator(tokenizer)
     dataloaders = {}
     for name, head in heads_of.items():
         task = get_task(name)

@@ -23,15 +23,14 @@ vector, and gets the heads' prior prediction; its output carries ``"empty_text":
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
+from ..data.collation import pad_batch
 from ..data.tokenization import AsciiWordLevel, ascii_fast_path, ascii_word_level
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
@@ -138,23 +137,8 @@ class Predictor:
             token_type_ids: Sequence[Sequence[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Token ids of one batch (and, for pairs, segment ids) -> ids, attention mask, segment ids
         (``None`` without pairs), each ``(batch, longest)`` int64, padded on the tokenizer's padding
-        side with its padding token (segment ids with 0). Filled in bulk with numpy, not row by row."""
-        lengths = np.fromiter(map(len, input_ids), dtype=np.int64, count=len(input_ids))
-        longest = int(lengths.max(initial=0))
-        positions = np.arange(longest)
-        if self.tokenizer.padding_side == "left":
-            filled = positions >= (longest - lengths)[:, None]
-        else:
-            filled = positions < lengths[:, None]
-        total = int(lengths.sum())
-
-        def spread(rows: Sequence[Sequence[int]], fill: int) -> torch.Tensor:
-            out = np.full(filled.shape, fill, dtype=np.int64)
-            out[filled] = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=total)  # row-major: each row's ids in order
-            return torch.from_numpy(out)
-
-        types = None if token_type_ids is None else spread(token_type_ids, 0)
-        return spread(input_ids, self.tokenizer.pad_token_id), torch.from_numpy(filled.astype(np.int64)), types
+        side with its padding token (segment ids with 0), in bulk (:func:`mtl_text.data.collation.pad_batch`)."""
+        return pad_batch(input_ids, self.tokenizer.pad_token_id, self.tokenizer.padding_side, token_type_ids)
 
     def batches(self, lengths: Sequence[int]) -> list[list[int]]:
         """Indices of the texts of each encoder pass: sorted by ``lengths`` (tokens), then cut so that

@@ -20,8 +20,9 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding, get_scheduler
+from transformers import get_scheduler
 
+from ..data.collation import PaddingCollator
 from ..data.sampling import TaskSchedule
 from ..data.splits import column, load_task_splits
 from ..data.tasks import REGRESSION, SINGLE_LABEL, Task, get_task
@@ -410,7 +411,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         del source
 
     # --- 4. tokenized datasets and dataloaders ------------------------------------------------
-    collator = DataCollatorWithPadding(tokenizer)
+    collator = PaddingCollator(tokenizer)
     train_dls, val_dls, test_dls, train_datasets = {}, {}, {}, {}
     t0 = time.time()
     cache_dir = None if data.cache_dir.lower() == "none" else data.cache_dir

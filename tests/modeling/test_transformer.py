@@ -82,8 +82,9 @@ def test_cached_features_give_the_same_logits():
 def test_cache_features_returns_every_example_in_order():
     import datasets
     from accelerate import Accelerator
-    from transformers import DataCollatorWithPadding, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
 
+    from mtl_text.data.collation import PaddingCollator
     from mtl_text.data.tokenization import train_word_tokenizer
     from mtl_text.training.features import cache_features
 
@@ -92,7 +93,7 @@ def test_cache_features_returns_every_example_in_order():
     assert isinstance(tokenizer, PreTrainedTokenizerFast)
     ds = datasets.Dataset.from_dict({**tokenizer(texts), "labels": list(range(len(texts)))})
     model = MultiTaskModel(TransformerEncoder(tiny_bert(vocab_size=len(tokenizer)), freeze=True), TASKS, pooling="mean").eval()
-    cached = cache_features(model, ds, "sentiment", Accelerator(cpu=True), batch_size=3, collate_fn=DataCollatorWithPadding(tokenizer))
+    cached = cache_features(model, ds, "sentiment", Accelerator(cpu=True), batch_size=3, collate_fn=PaddingCollator(tokenizer))
     assert len(cached) == len(texts) and cached.labels.tolist() == list(range(len(texts)))
     for i, text in enumerate(texts):
         enc = tokenizer([text], return_tensors="pt")

@@ -13,10 +13,10 @@ import torch
 from accelerate import Accelerator
 from sklearn.svm import LinearSVC
 from torch.utils.data import DataLoader
-from transformers import DataCollatorWithPadding
 
 import mtl_text
 from mtl_text import ConfigError, DataArguments, OptimizationArguments, TrainingConfig
+from mtl_text.data.collation import PaddingCollator
 from mtl_text.data.tasks import get_task
 from mtl_text.data.tokenization import tokenize_splits, train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
@@ -38,7 +38,7 @@ def real_task(data_dir, name, n_train):
                            pooling="mean", head_hidden_size=0, wide_buckets=2**15)
     model.wide[name].fit_idf(tokenized["train"]["input_ids"])
     model.eval()
-    return model, tokenized, DataCollatorWithPadding(tokenizer)
+    return model, tokenized, PaddingCollator(tokenizer)
 
 
 def features_of(model, name, dataset, collator):
