@@ -24,7 +24,7 @@ def cache_accelerate_probes() -> bool:
     """Remember, for this process, Accelerate's answer to "is the optional ``lomo_optim`` package
     installed?". Accelerate 1.x asks it twice in every ``AcceleratedOptimizer.step``
     (``accelerate.utils.is_lomo_available``: an ``importlib.util.find_spec`` search of ``sys.path``,
-    not cached), and once per ``Accelerator.backward``. With the default word-vector model on a
+    not cached; also once in ``prepare_optimizer`` and in ``lomo_backward``). With the default word-vector model on a
     2-core CPU (a training step of about 15 ms) our loop ran at 0.929 [0.918, 0.941] of a
     hand-written loop's speed; with the answer cached, 0.969 [0.955, 0.984] and, in a second
     measurement, 0.952 [0.937, 0.969] (``python scripts/benchmark_overhead.py --tasks 20newsgroups
