@@ -82,8 +82,9 @@ def collect_logits(model, dataloader: DataLoader, task: str, accelerator: Accele
 
 
 def model_inputs(batch: dict) -> dict:
-    """A batch's model inputs: token ids and mask, or cached ``features``; everything but the labels."""
-    return {k: v for k, v in batch.items() if k != "labels"}
+    """A batch's model inputs: token ids and mask, or cached ``features``; everything but the targets
+    (``labels``, and a distilled task's ``teacher_logits``)."""
+    return {k: v for k, v in batch.items() if k not in ("labels", "teacher_logits")}
 
 
 def format_table(results: dict[str, dict[str, float]]) -> str:

@@ -139,6 +139,18 @@ class Head(nn.Module):
         ``"mean"`` or ``"sum"`` over the batch."""
         raise NotImplementedError
 
+    def distillation_loss(self, logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """The loss of ``logits`` against a teacher's ``teacher_logits`` (both ``(batch, num_outputs)``, the
+        same labels in the same order) at ``temperature`` (> 0), mean over the batch: knowledge
+        distillation's soft-target loss (Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a
+        Neural Network").
+
+        Raises:
+            NotImplementedError: a head type without soft targets (regression: its outputs depend on
+                each model's own target scaling).
+        """
+        raise NotImplementedError(f"{type(self).__name__} ({self.problem_type}) has no distillation loss")
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """``(batch, num_outputs)`` logits -> ``(batch, num_outputs)`` probabilities (float32)."""
         raise NotImplementedError
@@ -209,6 +221,14 @@ class SingleLabelClassificationHead(Head):
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Cross-entropy, class-weighted when the head has class weights; ``labels``: ``(batch,)`` class ids."""
         return nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights, reduction=reduction)
+
+    def distillation_loss(self, logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """``T² · KL(softmax(teacher / T) ‖ softmax(logits / T))``, mean over the batch (Hinton et al.
+        2015: the factor ``T²`` keeps the gradients' scale as ``T`` changes). 0 when the two agree."""
+        t = float(temperature)
+        student = nn.functional.log_softmax(logits.float() / t, dim=-1)
+        teacher = nn.functional.log_softmax(teacher_logits.float() / t, dim=-1)
+        return nn.functional.kl_div(student, teacher, log_target=True, reduction="batchmean") * t * t
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits.float(), dim=-1)
@@ -283,6 +303,14 @@ class MultiLabelClassificationHead(Head):
         ``reduction="sum"`` sums over texts (each text's loss is its mean over labels)."""
         per_text = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(-1)
         return per_text.sum() if reduction == "sum" else per_text.mean()
+
+    def distillation_loss(self, logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """``T²`` times the binary cross-entropy of ``logits / T`` against the teacher's probabilities
+        ``sigmoid(teacher / T)``, each label a two-class softmax (Hinton et al. 2015 per label), mean
+        over labels and texts. Its minimum (the teacher's entropy, not 0) is where the two agree."""
+        t = float(temperature)
+        targets = torch.sigmoid(teacher_logits.float() / t)
+        return nn.functional.binary_cross_entropy_with_logits(logits.float() / t, targets) * t * t
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits.float())

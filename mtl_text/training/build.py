@@ -1,6 +1,7 @@
 """Building a training run from its configuration, in the order data flows:
 
-1. the tasks and their splits (validation carved out of train, seeded);
+1. the tasks and their splits (validation carved out of train, seeded); with ``--distill-from``, the
+   teacher's logits of the training texts (and its transfer set, appended to them);
 2. the tokenizer and the encoder (word vectors: vocabulary and Word2Vec on the training text only,
    or pretrained vectors; or a pretrained transformer and its own tokenizer);
 3. the model: the encoder, then per task a pooling and a head of the task's problem type;
@@ -102,10 +103,10 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
     return tasks
 
 
-def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
-    """The unlabelled target-domain texts of ``--adapt TASK=TARGET``: a registered task's training texts
-    (labels ignored; its validation split carved out as in training and left out), else a file:
-    ``.jsonl`` with a ``text`` field per line, or one text per line.
+def read_target_texts(target: str, config: TrainingConfig, option: str = "--adapt") -> list[str]:
+    """The unlabelled texts of ``--adapt TASK=TARGET`` (or of ``option``, e.g. ``--distill-texts``): a
+    registered task's training texts (labels ignored; its validation split carved out as in training
+    and left out), else a file: ``.jsonl`` with a ``text`` field per line, or one text per line.
 
     Raises:
         ConfigError: TARGET is neither a registered task nor an existing file.
@@ -125,13 +126,13 @@ def read_target_texts(target: str, config: TrainingConfig) -> list[str]:
     else:
         path = Path(target)
         if not path.is_file():
-            raise ConfigError(f"--adapt: {target!r} is neither a registered task nor a file")
+            raise ConfigError(f"{option}: {target!r} is neither a registered task nor a file")
         with open(path, "rb") as f:  # the formats of prediction input: text lines, or JSON Lines with 'text'
             texts = [t for _, text, pair in read_examples(f, str(path), input_format(path) if path.suffix != ".tsv" else "text")
                      for t in (text, pair) if t is not None]
     texts = [t for t in texts if t.strip()]
     if not texts:
-        raise DataError(f"--adapt: {target} holds no non-empty text")
+        raise DataError(f"{option}: {target} holds no non-empty text")
     return texts
 
 
@@ -161,6 +162,51 @@ def build_adaptation(config: TrainingConfig, targets: dict[str, list[str]], spli
         logger.info("task %s: domain adaptation towards %s (%d unlabelled texts), MMD weight %g", name, adaptation[name].target, len(texts),
                     config.adaptation.mmd_weight)
     return adaptation
+
+
+def distillation_targets(config: TrainingConfig, tasks: dict[str, Task], splits: dict, accelerator: Accelerator) -> dict:
+    """``--distill-from``: per task the teacher distils, the teacher's logits of its training texts,
+    ``(len(train), num_outputs)`` in the order of its training split. With ``--distill-texts`` the
+    teacher-labelled transfer texts are first appended to ``splits[task]["train"]`` (in place), their
+    logits after the others.
+
+    Raises:
+        ConfigError: as :func:`mtl_text.transfer.distillation.load_teacher`; ``--distill-texts`` for a
+            task the teacher has no head for, or for a sentence-pair task.
+        ModelLoadError: the teacher cannot be loaded.
+    """
+    import numpy as np
+
+    from ..transfer.distillation import load_teacher, summary, teacher_logits, with_transfer_set
+
+    options = config.distillation
+    directory = options.distill_from
+    cache_dir = None if config.data.cache_dir.lower() == "none" else config.data.cache_dir
+    chosen = {n: t for n, t in tasks.items() if n in options.distill_tasks} if options.distill_tasks else tasks
+    teacher, names = load_teacher(directory, chosen, batch_size=config.evaluation.eval_batch_size, device=accelerator.device)
+    if options.distill_tasks and set(names) != set(chosen):
+        raise ConfigError(f"--distill-tasks {sorted(set(chosen) - set(names))}: the teacher {directory} has no head for them (it has "
+                          f"{teacher.tasks})")
+    sources = options.transfer_sources()
+    lacking = sorted(set(sources) - set(names))
+    if lacking:
+        raise ConfigError(f"--distill-texts {lacking}: the teacher {directory} has no head for them (it has {teacher.tasks})")
+    targets = {}
+    for name in names:
+        train, head = splits[name]["train"], teacher.model.heads[name]
+        pairs = column(train, "text_pair") if "text_pair" in train.column_names else None
+        transfer = [text for source in sources.get(name, []) for text in read_target_texts(source, config, option="--distill-texts")]
+        with accelerator.main_process_first():  # the main process writes the cache, the others read it
+            logits = teacher_logits(teacher, directory, name, column(train, "text"), pairs, cache_dir, desc="training texts")
+            extra = teacher_logits(teacher, directory, name, transfer, None, cache_dir, desc="transfer texts") if transfer else None
+        logger.info(summary(name, directory, logits, column(train, "label"), head, len(transfer)))
+        if extra is not None:
+            splits[name]["train"] = with_transfer_set(train, transfer, extra, head)
+            logits = np.concatenate([logits, extra])
+        targets[name] = logits
+    logger.info("distillation: loss = %g x the labels' + %g x the teacher's (temperature %g) for %s", 1 - options.distill_weight,
+                options.distill_weight, options.distill_temperature, names)
+    return targets
 
 
 def build_word_vector_encoder(config: TrainingConfig, train_texts: list[str]):
@@ -375,6 +421,9 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
                                         group_validation=data.group_validation)
         logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
 
+    # --distill-from: the teacher's logits of each distilled task's training texts (and its transfer set, appended)
+    teacher = distillation_targets(config, tasks, splits, accelerator) if config.distillation.distill_from else {}
+
     targets = {}  # --adapt: task -> unlabelled target texts
     for name, target in config.adaptation.targets().items():
         if tasks[name].text_pair:
@@ -422,6 +471,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
             train = tokenized["train"]
             model.wide[name].fit_idf(column(train, "input_ids"),
                                      column(train, "token_type_ids") if model.tasks[name]["text_pair"] else None)
+        if name in teacher:  # one row of teacher logits per training example, in order
+            tokenized["train"] = tokenized["train"].add_column("teacher_logits", teacher[name].tolist())
         train_datasets[name] = tokenized["train"]
         if opt.group_by_length:
             sampler = LengthGroupedSampler([len(ids) for ids in column(tokenized["train"], "input_ids")], opt.batch_size, opt.seed)

@@ -484,6 +484,58 @@ class AdaptationArguments(Arguments):
 
 
 @dataclass
+class DistillationArguments(Arguments):
+    """Knowledge distillation: a saved model (the teacher) scores the training texts; the model
+    learns from its logits as well as from the labels."""
+
+    _argument_group_name = "knowledge distillation"
+
+    distill_from: str | None = field(default=None, metadata={
+        "metavar": "DIR",
+        "help": "a saved mtl-text model (the teacher, e.g. a fine-tuned transformer) that scores the training texts of every "
+                "trained task it has a classification head for, with the same labels in the same order; each such task's loss "
+                "becomes (1 - --distill-weight) x its loss on the labels + --distill-weight x its head's distillation loss on the "
+                "teacher's logits (Hinton et al. 2015). The teacher's logits are cached in --cache-dir"})
+    distill_tasks: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK",
+        "help": "the tasks to distil (default: every trained task the teacher has a head for); the others train on their labels "
+                "alone. The teacher scores every training text of each, once (a transformer on long documents takes a while)"})
+    distill_texts: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK=SOURCE",
+        "help": "a transfer set (Tang et al. 2019): unlabelled texts that the teacher labels (its decoded label and its logits) "
+                "and that join TASK's training split (never validation or test). SOURCE: a file (.jsonl with a 'text' field, "
+                "else one text per line) or a registered task whose training texts are used without their labels; repeat for "
+                "several sources. Single-text tasks only. With word vectors the texts also join the vocabulary and Word2Vec"})
+    distill_weight: Annotated[float, Range(min=0, max=1)] = field(default=0.5, metadata={
+        "help": "α, the weight of the distillation loss (1: the teacher's logits alone; 0: the labels alone, the transfer set "
+                "still labelled by the teacher)"})
+    distill_temperature: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=2.0, metadata={
+        "help": "T, the temperature that softens both models' distributions in the distillation loss (Hinton et al. 2015)"})
+
+    def transfer_sources(self) -> dict[str, list[str]]:
+        """``--distill-texts`` as task name -> its sources, in order.
+
+        Raises:
+            ConfigError: an item that is not ``TASK=SOURCE``.
+        """
+        sources: dict[str, list[str]] = {}
+        for item in self.distill_texts:
+            name, sep, source = str(item).partition("=")
+            if not sep or not name or not source:
+                raise ConfigError(f"--distill-texts: expected TASK=SOURCE (a file or a task name), got {item!r}")
+            sources.setdefault(name, []).append(source)
+        return sources
+
+    def __post_init__(self):
+        super().__post_init__()
+        if (self.transfer_sources() or self.distill_tasks) and not self.distill_from:
+            raise ConfigError("--distill-texts and --distill-tasks need --distill-from: the teacher that labels the texts")
+        lacking = sorted(set(self.transfer_sources()) - set(self.distill_tasks)) if self.distill_tasks else []
+        if lacking:
+            raise ConfigError(f"--distill-texts names task(s) {lacking} that --distill-tasks {self.distill_tasks} leaves out")
+
+
+@dataclass
 class EvaluationArguments(Arguments):
     """Validation, model selection, early stopping and logging."""
 
@@ -542,6 +594,7 @@ GROUPS: dict[str, type[Arguments]] = {
     "evaluation": EvaluationArguments,
     "checkpoints": CheckpointArguments,
     "adaptation": AdaptationArguments,
+    "distillation": DistillationArguments,
 }
 
 
@@ -565,6 +618,7 @@ class TrainingConfig:
     evaluation: EvaluationArguments = field(default_factory=EvaluationArguments)
     checkpoints: CheckpointArguments = field(default_factory=CheckpointArguments)
     adaptation: AdaptationArguments = field(default_factory=AdaptationArguments)
+    distillation: DistillationArguments = field(default_factory=DistillationArguments)
 
     def __post_init__(self):
         for name, cls in GROUPS.items():
@@ -580,16 +634,21 @@ class TrainingConfig:
             self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
         named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
         named |= set(self.optimization.task_weight_overrides()) | set(self.adaptation.targets())
+        named |= set(self.distillation.transfer_sources()) | set(self.distillation.distill_tasks)
         unknown = sorted(named - set(self.data.tasks))
         if unknown:
-            raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights or --adapt names task(s) {unknown} that are not "
-                              f"in --tasks {self.data.tasks}")
+            raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights, --adapt, --distill-tasks or --distill-texts names "
+                              f"task(s) {unknown} "
+                              f"that are not in --tasks {self.data.tasks}")
         if self.optimization.task_balancing in GRADIENT_BALANCING and len(self.data.tasks) < 2:
             raise ConfigError(f"--task-balancing {self.optimization.task_balancing} needs at least two tasks")
         if self.optimization.sampling == "all" and self.optimization.gradient_accumulation_steps > 1:
             raise ConfigError("--sampling all takes one batch of every task per step; it excludes --gradient-accumulation-steps > 1")
         if self.adaptation.adapt and transformer and self.encoder.freeze_encoder:
             raise ConfigError("--adapt aligns the encoder's pooled vectors; a frozen transformer's are fixed: drop --freeze-encoder")
+        if self.distillation.distill_from and transformer and self.encoder.freeze_encoder:
+            raise ConfigError("--distill-from trains on each text's teacher logits, which the cached pooled vectors of a frozen "
+                              "transformer (feature extraction) do not carry: drop --freeze-encoder")
         if self.optimization.sampling == "all" and self.adaptation.adapt:
             raise ConfigError("--adapt combines with the sampled modes only (not --sampling all)")
 

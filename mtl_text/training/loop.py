@@ -6,7 +6,8 @@
   every process runs the same head in the same step: task-homogeneous batches, correct under data
   parallel training), its next batch, forward through the shared encoder and that task's head, the
   head's own loss (times its static weight, or uncertainty-weighted inside the model), plus
-  ``λ · MMD²`` towards unlabelled target text for ``--adapt`` tasks, backward, step (gradient
+  ``λ · MMD²`` towards unlabelled target text for ``--adapt`` tasks, mixed with the head's
+  distillation loss on the teacher's logits for ``--distill-from`` tasks, backward, step (gradient
   accumulation and clipping through Accelerate);
 * with ``--sampling all``, each step takes one batch of every task instead, and the tasks'
   gradients are combined by :func:`~mtl_text.training.balancing.aggregated_backward` (weighted sum,
@@ -29,6 +30,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
+from ..transfer.distillation import distilled_loss
 from ..transfer.mmd import mmd2
 from .balancing import aggregated_backward, make_aggregator
 from .build import TrainingSetup
@@ -141,6 +143,17 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     shared = [p for p in unwrapped.encoder.parameters() if p.requires_grad]
     specific = [p for n, p in unwrapped.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     weights = run.task_weights or {}
+    distill = config.distillation
+
+    def with_teacher(task: str, out, batch: dict) -> torch.Tensor:
+        """The step's loss on the labels, mixed with the head's distillation loss where the batch
+        carries the teacher's logits (--distill-from)."""
+        if "teacher_logits" not in batch:
+            return out.loss
+        n = len(batch["labels"])
+        return distilled_loss(heads[task], out.loss, out.logits[:n], batch["teacher_logits"], distill.distill_weight,
+                              distill.distill_temperature)
+
     mmd_running: dict[str, list] = {}  # --adapt task -> [summed MMD² (a tensor on the device), steps] since the last log
     if adaptation and not checkpoint:
         before = domain_mmd(run)
@@ -154,13 +167,13 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             n = len(batch["labels"])
             out = model(**joined_inputs(batch, adaptation[task].stream.next(), pad_id), task=task, labels=batch["labels"], return_pooled=True)
             divergence = mmd2(out.pooled[:n], out.pooled[n:])
-            loss = weights.get(task, 1.0) * out.loss + mmd_weight * divergence
+            loss = weights.get(task, 1.0) * with_teacher(task, out, batch) + mmd_weight * divergence
             mmd_running.setdefault(task, [torch.zeros((), device=loss.device), 0])
             mmd_running[task][0] += divergence.detach().float()
             mmd_running[task][1] += 1
         else:
             out = model(**model_inputs(batch), task=task, labels=batch["labels"])
-            loss = weights.get(task, 1.0) * out.loss
+            loss = weights.get(task, 1.0) * with_teacher(task, out, batch)
         accelerator.backward(loss)
         return out.head_loss
 
@@ -178,7 +191,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             if opt.sampling == "all":  # one batch of every task; task-wise gradients combined (see balancing)
                 with accelerator.no_sync(model):
                     outputs = {t: model(**model_inputs(b), task=t, labels=b["labels"]) for t, b in batches.items()}
-                aggregated_backward([o.loss for o in outputs.values()], shared, specific, aggregator, accelerator,
+                aggregated_backward([with_teacher(t, o, batches[t]) for t, o in outputs.items()], shared, specific, aggregator, accelerator,
                                     [weights.get(t, 1.0) for t in outputs])
                 losses = {t: o.head_loss for t, o in outputs.items()}
             else:
