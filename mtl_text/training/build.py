@@ -422,7 +422,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
 
     # --distill-from: the teacher's logits of each distilled task's training texts (and its transfer set, appended)
-    teacher = distillation_targets(config, tasks, splits, accelerator) if config.distillation.distill_from else {}
+    teacher_targets = distillation_targets(config, tasks, splits, accelerator) if config.distillation.distill_from else {}
 
     targets = {}  # --adapt: task -> unlabelled target texts
     for name, target in config.adaptation.targets().items():
@@ -471,8 +471,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
             train = tokenized["train"]
             model.wide[name].fit_idf(column(train, "input_ids"),
                                      column(train, "token_type_ids") if model.tasks[name]["text_pair"] else None)
-        if name in teacher:  # one row of teacher logits per training example, in order
-            tokenized["train"] = tokenized["train"].add_column("teacher_logits", teacher[name].tolist())
+        if name in teacher_targets:  # one row of teacher logits per training example, in order
+            tokenized["train"] = tokenized["train"].add_column("teacher_logits", teacher_targets[name].tolist())
         train_datasets[name] = tokenized["train"]
         if opt.group_by_length:
             sampler = LengthGroupedSampler([len(ids) for ids in column(tokenized["train"], "input_ids")], opt.batch_size, opt.seed)
