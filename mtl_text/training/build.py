@@ -184,13 +184,14 @@ def distillation_targets(config: TrainingConfig, tasks: dict[str, Task], splits:
     cache_dir = None if config.data.cache_dir.lower() == "none" else config.data.cache_dir
     chosen = {n: t for n, t in tasks.items() if n in options.distill_tasks} if options.distill_tasks else tasks
     teacher, names = load_teacher(directory, chosen, batch_size=config.evaluation.eval_batch_size, device=accelerator.device)
-    if options.distill_tasks and set(names) != set(chosen):
-        raise ConfigError(f"--distill-tasks {sorted(set(chosen) - set(names))}: the teacher {directory} has no head for them (it has "
-                          f"{teacher.tasks})")
     sources = options.transfer_sources()
-    lacking = sorted(set(sources) - set(names))
+    lacking = sorted((set(options.distill_tasks) | set(sources)) - set(names))
     if lacking:
-        raise ConfigError(f"--distill-texts {lacking}: the teacher {directory} has no head for them (it has {teacher.tasks})")
+        raise ConfigError(f"--distill-tasks / --distill-texts {lacking}: the teacher {directory} has no head for them (it has "
+                          f"{teacher.tasks})")
+    pair_tasks = [n for n in sources if tasks[n].text_pair]
+    if pair_tasks:  # refused before the teacher spends minutes scoring
+        raise ConfigError(f"--distill-texts {pair_tasks}: a transfer set holds single texts; these tasks read sentence pairs")
     targets = {}
     for name in names:
         train, head = splits[name]["train"], teacher.model.heads[name]

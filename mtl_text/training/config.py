@@ -638,8 +638,7 @@ class TrainingConfig:
         unknown = sorted(named - set(self.data.tasks))
         if unknown:
             raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights, --adapt, --distill-tasks or --distill-texts names "
-                              f"task(s) {unknown} "
-                              f"that are not in --tasks {self.data.tasks}")
+                              f"task(s) {unknown} that are not in --tasks {self.data.tasks}")
         if self.optimization.task_balancing in GRADIENT_BALANCING and len(self.data.tasks) < 2:
             raise ConfigError(f"--task-balancing {self.optimization.task_balancing} needs at least two tasks")
         if self.optimization.sampling == "all" and self.optimization.gradient_accumulation_steps > 1:

@@ -112,24 +112,20 @@ def teacher_logits(teacher, directory: str, task: str, texts: Sequence[str], tex
 
 
 def with_transfer_set(train, texts: Sequence[str], logits: np.ndarray, head):
-    """``train`` (a ``datasets.Dataset`` with ``text`` and ``label``) followed by ``texts``, each labelled
-    with the teacher's decoded label (``head.decode`` of its ``logits``, ``(len(texts), num_outputs)``).
-
-    Raises:
-        ConfigError: a split of sentence pairs (a transfer set holds single texts).
-    """
+    """``train`` (a ``datasets.Dataset`` of single texts: ``text`` and ``label``) followed by ``texts``,
+    each labelled with the teacher's decoded label (``head.decode`` of its ``logits``,
+    ``(len(texts), num_outputs)``)."""
     import datasets
 
-    if "text_pair" in train.column_names:
-        raise ConfigError("--distill-texts: the transfer set holds single texts; this task reads sentence pairs")
     labels = head.decode(torch.from_numpy(logits)).tolist()
     extra = datasets.Dataset.from_dict({"text": list(texts), "label": labels}, features=train.features)
     return datasets.concatenate_datasets([train, extra])
 
 
 def summary(name: str, directory: str, logits: np.ndarray, labels: Sequence, head, transfer: int) -> str:
-    """One log line: how often the teacher's decoded labels agree with the training labels."""
-    decoded = head.decode(torch.from_numpy(logits[: len(labels)]))
+    """One log line: how often the teacher's decoded labels (of ``logits``, one row per label) agree
+    with the training ``labels``."""
+    decoded = head.decode(torch.from_numpy(logits))
     agree = (decoded == torch.as_tensor(labels, dtype=decoded.dtype)).float()
     agreement = agree.mean().item() if agree.dim() == 1 else agree.all(-1).float().mean().item()
     return (f"task {name}: distilled from {directory}; the teacher's label agrees with {100 * agreement:.1f}% of the training "
