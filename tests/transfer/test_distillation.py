@@ -57,9 +57,9 @@ def test_distilled_loss_mixes_the_two_losses_by_the_weight():
 
 @pytest.fixture(scope="module")
 def teacher(tmp_path_factory, data_dir):
-    """A small SST-2 + TREC model: the teacher."""
+    """A small SST-2 + TREC + RTE (sentence pairs) model: the teacher."""
     out = tmp_path_factory.mktemp("teacher") / "model"
-    mtl_text.train(TrainingConfig.from_options(tasks=["sst2", "trec"], data_dir=str(data_dir), max_steps=30, seed=5, output_dir=str(out),
+    mtl_text.train(TrainingConfig.from_options(tasks=["sst2", "trec", "rte"], data_dir=str(data_dir), max_steps=30, seed=5, output_dir=str(out),
                                                cache_dir="none", **SMALL))
     return out
 
@@ -126,3 +126,10 @@ def test_distillation_configurations_that_are_refused(teacher, data_dir, tmp_pat
                                          output_dir=str(tmp_path / "y"), cache_dir="none", **SMALL)
     with pytest.raises(ConfigError, match="none of the trained tasks"):
         build_training(config, make_accelerator(config))
+    texts, cache = tmp_path / "transfer.txt", tmp_path / "cache"
+    texts.write_text("\n".join(TRANSFER) + "\n")
+    config = TrainingConfig.from_options(tasks=["rte"], data_dir=str(data_dir), distill_from=str(teacher), distill_texts=[f"rte={texts}"],
+                                         max_steps=1, output_dir=str(tmp_path / "z"), cache_dir=str(cache), **SMALL)
+    with pytest.raises(ConfigError, match=r"--distill-texts \['rte'\].*sentence pairs"):
+        build_training(config, make_accelerator(config))
+    assert not list(cache.glob("teacher-logits-*"))  # refused before the teacher scored anything
