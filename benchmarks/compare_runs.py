@@ -36,7 +36,7 @@ def predictions(folder: str, task: str, data_dir: str | None) -> dict:
     from mtl_text.bench.baselines import TfidfLinearSVC
     from mtl_text.data.splits import column
 
-    test = mtl_text.load_task_splits(task, data_dir)["test"]
+    test = mtl_text.load_test_split(task, data_dir)
     return {"predictions": TfidfLinearSVC.load(f"{folder}/model.pkl").predict(column(test, "text")).tolist(),
             "references": column(test, "label")}
 

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(f"error: {model} has no head for {task} with the labels of {args.models[0]}")
     predictions, results = {}, {}
     for task in tasks:
-        test = mtl_text.load_task_splits(task, args.data_dir)["test"]
+        test = mtl_text.load_test_split(task, args.data_dir)
         pairs = column(test, "text_pair") if "text_pair" in test.column_names else None
         references = torch.as_tensor(column(test, "label"))
         head = members[0].model.heads[task]

@@ -18,7 +18,7 @@ from collections import defaultdict
 
 import torch
 
-from mtl_text.data.splits import column, load_task_splits
+from mtl_text.data.splits import column, load_test_split
 from mtl_text.data.tasks import get_task
 from mtl_text.inference.prediction import Predictor
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
 
     predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size)
     model, task = predictor.model, args.task
-    texts = column(load_task_splits(get_task(task), args.data_dir)["test"], "text")
+    texts = column(load_test_split(get_task(task), args.data_dir), "text")
     batches = [texts[i: i + args.batch_size] for i in range(0, len(texts), args.batch_size)]
     max_length = model.tasks[task]["max_length"]
     fasttext = None

@@ -26,6 +26,7 @@ from .data import (
     list_tasks,
     load_task_file,
     load_task_splits,
+    load_test_split,
     missing_data_error,
     phrase_groups,
     read_csv,
@@ -74,7 +75,7 @@ _LAZY = {
 __all__ = [
     "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "InputError", "ModelLoadError", "ModelOutputError",
     "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
-    "list_tasks", "load_task_file", "load_task_splits", "missing_data_error", "phrase_groups", "read_csv", "read_hub_dataset", "read_jsonl", "read_local_or_hub", "read_sha256_manifest", "read_tsv",
+    "list_tasks", "load_task_file", "load_task_splits", "load_test_split", "missing_data_error", "phrase_groups", "read_csv", "read_hub_dataset", "read_jsonl", "read_local_or_hub", "read_sha256_manifest", "read_tsv",
     "register_task", "resolve_data_dir", *_LAZY,
 ]
 

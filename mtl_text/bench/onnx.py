@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     import torch
 
     from ..cli.parsing import ArgumentParser
-    from ..data.splits import column, load_task_splits
+    from ..data.splits import column, load_test_split
     from ..data.tasks import get_task
     from ..inference.onnx import export_onnx
     from ..inference.prediction import Predictor
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     (args,), _ = ArgumentParser(OnnxBenchmarkArguments, prog=prog or "python scripts/benchmark_onnx.py", description=main.__doc__).parse(argv)
     setup_logging()
     tune_malloc()
-    test = load_task_splits(get_task(args.task), args.data_dir)["test"]
+    test = load_test_split(get_task(args.task), args.data_dir)
     texts, references = column(test, "text"), np.asarray(column(test, "label"))
     timed = texts[: args.max_texts]
     rows = []

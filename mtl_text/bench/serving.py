@@ -138,7 +138,7 @@ async def load_level(url: str, texts: list[str], clients: int, seconds: float, m
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Load test of mtl-text serve (1, 8, 64 concurrent clients by default) against the offline Predictor, one run."""
     from ..cli.parsing import ArgumentParser
-    from ..data.splits import column, load_task_splits
+    from ..data.splits import column, load_test_split
     from ..data.tasks import get_task
     from ..inference.prediction import Predictor
     from ..utils.allocator import tune_malloc
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     task = get_task(args.task)
     if task.text_pair:
         raise ConfigError(f"--task {args.task} takes sentence pairs; the load test sends single texts")
-    texts = column(load_task_splits(task, args.data_dir)["test"], "text")
+    texts = column(load_test_split(task, args.data_dir), "text")
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     server_options = shlex.split(args.server_args)

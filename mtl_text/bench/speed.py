@@ -105,7 +105,7 @@ class SpeedArguments(Arguments):
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     """Prediction speed of one saved model on one task's test split (JSON out)."""
     from ..cli.parsing import ArgumentParser
-    from ..data.splits import column, load_task_splits
+    from ..data.splits import column, load_test_split
     from ..data.tasks import get_task
 
     (args,), _ = ArgumentParser(SpeedArguments, prog=prog or "python -m mtl_text.bench.speed", description=main.__doc__).parse(argv)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         openmp_wait_policy_for(args.model)  # before torch loads, as mtl-text predict and serve do
     tune_malloc()  # the same allocator settings for every method timed (as in training and prediction)
     task = get_task(args.task)
-    test = load_task_splits(task, args.data_dir)["test"]
+    test = load_test_split(task, args.data_dir)
     texts, references = column(test, "text"), column(test, "label")
     if task.text_pair:  # a pair is one input
         texts = list(zip(texts, column(test, "text_pair")))

@@ -15,10 +15,11 @@ import os
 
 import torch
 from accelerate import Accelerator
+from datasets import DatasetDict
 from torch.utils.data import DataLoader
 
 from ..data.collation import PaddingCollator
-from ..data.splits import load_task_splits
+from ..data.splits import load_task_splits, load_test_split
 from ..data.tasks import get_task
 from ..data.tokenization import tokenize_splits
 from ..errors import ModelLoadError
@@ -157,13 +158,16 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     for name, head in heads_of.items():
         task = get_task(name)
         check_cross_task(model, head, task)
-        splits = load_task_splits(task, data_dir, seed=seed, validation_size=validation_size,
-                                  group_validation=trained.get("group_validation", False))
+        if split == "test":  # the test split alone: no validation carved, nothing else tokenized
+            scored = load_test_split(task, data_dir)
+        else:
+            scored = load_task_splits(task, data_dir, seed=seed, validation_size=validation_size,
+                                      group_validation=trained.get("group_validation", False))[split]
         head_labels = model.tasks[head]["labels"]
         if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
             order = [head_labels.index(label) for label in task.labels]
-            splits = splits.map(lambda row, order=order: {"label": order[row["label"]]})
-        tokenized = tokenize_splits(splits, tokenizer, model.tasks[head]["max_length"])[split]
+            scored = scored.map(lambda row, order=order: {"label": order[row["label"]]})
+        tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]
         dataloaders[name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)

@@ -108,6 +108,16 @@ def test_carved_validation_is_the_split_datasets_would_draw(data_dir, seed):
                          stratify=True)
 
 
+@pytest.mark.parametrize("name", ["sst2", "mrpc"])
+def test_the_test_split_alone_is_the_test_split_of_all_splits(data_dir, name):
+    """load_test_split skips carving validation (SST-2's phrase groups) but gives the same rows and
+    features; a pair task keeps its second text."""
+    alone, full = mtl_text.load_test_split(name, data_dir), load_task_splits(name, data_dir)["test"]
+    assert alone.features == full.features and alone.to_dict() == full.to_dict()
+    with pytest.raises(mtl_text.UnknownTaskError):
+        mtl_text.load_test_split("no-such-task", data_dir)
+
+
 def test_column_reads_a_selection_in_its_order(data_dir):
     from mtl_text.data.splits import column
 
@@ -123,10 +133,11 @@ def test_missing_files_give_a_clear_error(tmp_path, monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr(datasets, "load_dataset", no_network)
-    with pytest.raises(DataNotFoundError) as info:
-        load_task_splits("sst2", tmp_path)
-    message = str(info.value)
-    assert str(tmp_path / "sst2" / "train.tsv") in message and "--data-dir" in message and "no network" in message
+    for load in (load_task_splits, mtl_text.load_test_split):
+        with pytest.raises(DataNotFoundError) as info:
+            load("sst2", tmp_path)
+        message = str(info.value)
+        assert str(tmp_path / "sst2" / "train.tsv") in message and "--data-dir" in message and "no network" in message
 
 
 def test_user_task_file_registers_a_fourth_task(tmp_path):
