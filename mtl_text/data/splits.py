@@ -4,6 +4,7 @@ none."""
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,9 +105,17 @@ def phrase_groups(texts: Sequence[str]) -> list[int]:
     not in ``"xa b"``. A text inside no longer text starts its own group, and equal texts share
     one. About 2 s for SST-2's training split on a 2-core machine.
 
+    The result is remembered for the last few inputs in the process (a pure function of the
+    texts): loading SST-2 again, for another seed, fold or run, does not group it again.
+
     Returns:
         ``(len(texts),)`` group ids: the index of the group's longest text.
     """
+    return list(_phrase_groups(tuple(texts)))
+
+
+@functools.lru_cache(maxsize=4)
+def _phrase_groups(texts: tuple[str, ...]) -> tuple[int, ...]:
     words = [text.split() for text in texts]
     padded = [" " + " ".join(w) + " " for w in words]
     vocabularies = [set(w) for w in words]
@@ -126,7 +135,7 @@ def phrase_groups(texts: Sequence[str]) -> list[int]:
             if padded[i] in padded[candidate]:
                 groups[i] = groups[candidate]
                 break
-    return groups
+    return tuple(groups)
 
 
 def carve_validation(train: datasets.Dataset, validation_size: float, seed: int,

@@ -32,6 +32,8 @@ def test_phrase_groups_put_each_phrase_with_a_sentence_that_contains_it():
     assert groups[5] != groups[6]
     assert groups[10] == 10 and groups[8] == 8 and groups[12] == 12  # groups of their own
     assert phrase_groups([]) == []
+    groups[0] = -1  # the caller's list: the remembered result of the same texts is not changed
+    assert phrase_groups(list(texts))[0] == 0
 
 
 def test_sst2_validation_holds_sentences_training_has_not_seen(data_dir):
