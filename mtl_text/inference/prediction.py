@@ -27,11 +27,10 @@ import os
 from collections.abc import Sequence
 
 import torch
-from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
 from ..data.collation import pad_batch
-from ..data.tokenization import AsciiWordLevel, ascii_fast_path, ascii_word_level
+from ..data.tokenization import TokenIds
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
 from . import DEFAULT_MAX_BATCH_TOKENS
@@ -89,7 +88,7 @@ class Predictor:
         self.batch_size = batch_size
         self.runner = runner
         self.encoder_passes = 0  # encoder passes run so far (the server reports it: dynamic batching shows in it)
-        self._backends: dict[int, Tokenizer] = {}
+        self._token_ids: dict[int, TokenIds] = {}  # max_length -> its tokenization
 
     def encode(self, texts: Sequence[str], max_length: int,
                text_pairs: Sequence[str] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -104,34 +103,13 @@ class Predictor:
                  text_pairs: Sequence[str] | None = None) -> tuple[list[list[int]], list[list[int]] | None]:
         """Each text's token ids (and, for pairs, segment ids), cut to ``max_length`` tokens, not
         padded: the ids of ``tokenizer(texts, text_pairs, truncation=True, max_length=max_length)``,
-        computed by a copy of the fast tokenizer's backend set up once per ``max_length``, which skips
-        transformers' per-call Python work (half the prediction time of a word-vector model on short
-        texts). Pure-ASCII texts go through a fast path where there is one: for single texts of a
-        word-level tokenizer, ids computed in Python (:func:`mtl_text.data.tokenization.ascii_word_level`),
-        else the backend without its Unicode normalization
-        (:func:`mtl_text.data.tokenization.ascii_fast_path`); both give the same ids. Segment ids are
+        by :class:`mtl_text.data.tokenization.TokenIds` (set up once per ``max_length``; its ASCII fast
+        paths halve the prediction time of a word-vector model on short texts). Segment ids are
         ``None`` without ``text_pairs``."""
-        inputs = list(texts) if text_pairs is None else list(zip(texts, text_pairs))
-        full, fast, words = self._backend(max_length)
-        if text_pairs is None and words is not None:
-            return _routed(inputs, [words.handles(t) for t in inputs], words, lambda rest: [e.ids for e in _encode(full, rest)]), None
-        if fast is None:
-            encodings = _encode(full, inputs)
-        else:
-            plain = [t.isascii() for t in texts] if text_pairs is None else [a.isascii() and b.isascii() for a, b in inputs]
-            encodings = _routed(inputs, plain, lambda ascii: _encode(fast, ascii), lambda rest: _encode(full, rest))
-        return [e.ids for e in encodings], None if text_pairs is None else [e.type_ids for e in encodings]
-
-    def _backend(self, max_length: int) -> tuple[Tokenizer, Tokenizer | None, AsciiWordLevel | None]:
-        """A copy of the fast tokenizer's backend that truncates to ``max_length``, and its two ASCII
-        fast paths (``None``: none); set up once per length."""
-        backends = self._backends.get(max_length)
-        if backends is None:
-            backend = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
-            backend.enable_truncation(max_length, direction=self.tokenizer.truncation_side)
-            backend.no_padding()
-            backends = self._backends[max_length] = (backend, ascii_fast_path(backend), ascii_word_level(backend))
-        return backends
+        token_ids = self._token_ids.get(max_length)
+        if token_ids is None:
+            token_ids = self._token_ids[max_length] = TokenIds(self.tokenizer, max_length)
+        return token_ids(texts, text_pairs)
 
     def pad(self, input_ids: Sequence[Sequence[int]],
             token_type_ids: Sequence[Sequence[int]] | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -309,24 +287,6 @@ class Predictor:
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
             results.append(out)
         return results
-
-
-def _routed(inputs: list, fast: Sequence[bool], fast_path, full_path) -> list:
-    """Each input's result, in input order: ``fast_path`` of the inputs marked ``fast``, ``full_path`` of
-    the others (each called once, on a list, and only if it has inputs)."""
-    out = [None] * len(inputs)
-    for path, kind in ((fast_path, True), (full_path, False)):
-        rows = [i for i, f in enumerate(fast) if f is kind]
-        if rows:
-            for i, result in zip(rows, path([inputs[i] for i in rows])):
-                out[i] = result
-    return out
-
-
-def _encode(backend: Tokenizer, inputs: list) -> list:
-    """``backend``'s encodings of ``inputs`` (texts, or pairs as tuples); ``encode_batch_fast`` where
-    tokenizers has it (>= 0.20: no character offsets, about 10% faster)."""
-    return getattr(backend, "encode_batch_fast", backend.encode_batch)(inputs)
 
 
 def _as_list(items: Sequence[str]) -> list[str]:

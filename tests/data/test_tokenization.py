@@ -1,6 +1,6 @@
 import datasets
 
-from mtl_text.data.splits import column, load_task_splits
+from mtl_text.data.splits import column, load_task_splits, load_test_split
 from mtl_text.data.tokenization import ascii_fast_path, ascii_word_level, tokenize_splits, train_word_tokenizer
 
 TEXTS = ["the movie was great fun", "a dull , lifeless film", "who wrote hamlet ?", "where is the louvre ?"]
@@ -77,3 +77,27 @@ def test_ascii_word_level_gives_the_pipelines_ids(data_dir, shared_dir):
     backend.enable_truncation(200, direction="left")
     assert ascii_word_level(backend) is None
     assert ascii_word_level(AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2").backend_tokenizer) is None
+
+
+def test_tokenized_splits_hold_the_tokenizers_ids(data_dir, shared_dir):
+    """tokenize_splits (its ASCII fast paths included) gives what the tokenizer's own call gives: real
+    single texts with and without non-ASCII characters through the word-level tokenizer and
+    MiniLM's, and sentence pairs (MRPC) cut longest-first, with their segment ids."""
+    from transformers import AutoTokenizer
+
+    texts = [t for task in ("sst2", "20newsgroups") for t in column(load_test_split(task, data_dir), "text")[:300]] + EDGES
+    texts += [t for t in column(load_test_split("20newsgroups", data_dir), "text") if not t.isascii()][:20]
+    single = datasets.DatasetDict({"test": datasets.Dataset.from_dict({"text": texts, "label": [0] * len(texts)})})
+    mrpc = load_test_split("mrpc", data_dir).select(range(200))
+    pairs = datasets.DatasetDict({"test": mrpc})
+    minilm = AutoTokenizer.from_pretrained(shared_dir / "models" / "all-MiniLM-L6-v2")
+    for tokenizer in (train_word_tokenizer(texts[::2]), minilm):
+        for max_length in (16, 200):
+            out = tokenize_splits(single, tokenizer, max_length)["test"]
+            expected = tokenizer(texts, truncation=True, max_length=max_length)
+            assert out["input_ids"][:] == expected["input_ids"] and out["attention_mask"][:] == expected["attention_mask"]
+            out = tokenize_splits(pairs, tokenizer, max_length)["test"]
+            expected = tokenizer(column(mrpc, "text"), column(mrpc, "text_pair"), truncation="longest_first", max_length=max_length,
+                                 return_token_type_ids=True)
+            assert out["input_ids"][:] == expected["input_ids"] and out["token_type_ids"][:] == expected["token_type_ids"]
+            assert out["labels"][:] == column(mrpc, "label")

@@ -199,7 +199,7 @@ def test_predictor_encode_equals_the_tokenizer_call(tmp_path):
         for side in ("right", "left"):
             tokenizer.padding_side = side
             predictor = Predictor.__new__(Predictor)
-            predictor.tokenizer, predictor._backends = tokenizer, {}
+            predictor.tokenizer, predictor._token_ids = tokenizer, {}
             for max_length in (5, 64):
                 ids, mask, _ = predictor.encode(texts, max_length)
                 expected = tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
