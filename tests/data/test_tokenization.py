@@ -101,3 +101,16 @@ def test_tokenized_splits_hold_the_tokenizers_ids(data_dir, shared_dir):
                                  return_token_type_ids=True)
             assert out["input_ids"][:] == expected["input_ids"] and out["token_type_ids"][:] == expected["token_type_ids"]
             assert out["labels"][:] == column(mrpc, "label")
+
+
+def test_word_sequences_are_the_pipelines_tokens(data_dir):
+    """The words Word2Vec learns from: through the ASCII path or the pipeline, the same tokens, the
+    unknown token for unseen words, no truncation."""
+    from mtl_text.data.tokenization import word_sequences
+
+    texts = [t for t in column(load_test_split("20newsgroups", data_dir), "text")[:300]] + EDGES + ["\ufb01ne caf\u00e9"]
+    for lowercase in (True, False):
+        tokenizer = train_word_tokenizer(texts[::2], lowercase=lowercase)  # half unseen: unknown words
+        expected = [e.tokens for e in tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=False)]
+        words = word_sequences(tokenizer, texts)
+        assert words == expected and "[UNK]" in sum(words, []) and max(map(len, words)) > 1000
