@@ -68,8 +68,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
     Raises:
         ModelLoadError: ``model_dir`` is not a loadable model.
         ConfigError: ``output_dir`` holds a model already, ``opset`` < 17, or the model reads long
-            documents as windows (``--window-length``) or has a wide part (``--wide-buckets``): not
-            exportable yet.
+            documents as windows (``--window-length``): not exportable yet.
     """
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
@@ -83,9 +82,6 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
     if getattr(model.encoder, "window_length", None):
         raise ConfigError(f"{model_dir} reads long documents as windows (--window-length {model.encoder.window_length}); such a "
                           "model cannot be exported to ONNX yet: serve it with the PyTorch backend")
-    if model.wide is not None:
-        raise ConfigError(f"{model_dir} has a wide part (hashed n-grams: --wide-buckets {model.wide_buckets}); such a model cannot "
-                          "be exported to ONNX yet: serve it with the PyTorch backend, or train with --wide-buckets 0 to export")
     output_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads((model_dir / CONFIG_NAME).read_text())
     for name in [*config.get("files", {}), CONFIG_NAME, "README.md"]:

@@ -18,7 +18,9 @@ The features of a text, from its token ids (any tokenizer's):
 
 The wide part of a task is one ``(buckets, num_outputs)`` matrix, starting at zero, and the IDF
 vector (a buffer, saved with the model); a text's wide logits are the weighted sum of its rows'
-weights (``nn.EmbeddingBag``), so the cost is one lookup per n-gram.
+weights (``nn.EmbeddingBag``), so the cost is one lookup per n-gram. An ONNX export
+(:mod:`mtl_text.inference.onnx`) computes the same weights in a fixed layout without scatter-adds
+(:meth:`WideNgrams.dense_tfidf`).
 """
 
 from __future__ import annotations
@@ -84,17 +86,44 @@ class WideNgrams(nn.Module):
         grams = ngram_buckets(input_ids, attention_mask, self.buckets, self.ngrams, token_type_ids)
         batch = grams.shape[0]
         rows, buckets, counts = self._distinct(grams)
-        weights = (1.0 + torch.log(counts.to(self.idf.dtype))) * self.idf[buckets]
+        weights = self._weights(buckets, counts)
         norms = torch.zeros(batch, dtype=weights.dtype, device=weights.device).index_add_(0, rows, weights * weights).sqrt()
         weights = weights / norms[rows]
         offsets = torch.nn.functional.pad(torch.bincount(rows, minlength=batch).cumsum(0)[:-1], (1, 0))
         return buckets, offsets, weights
 
+    def dense_tfidf(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                    token_type_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same weights in a fixed layout, one row per text, computed without scatter-adds (the
+        ONNX graph's form: ONNX Runtime's ``ScatterND``/``ScatterElements`` with ``reduction="add"``
+        race on repeated indices across threads, microsoft/onnxruntime#18048 and #23396):
+        ``(batch, ngrams * seq_len)`` each text's buckets, sorted (0: no n-gram), and their weights
+        (non-zero only at the first occurrence of each distinct bucket)."""
+        grams = ngram_buckets(input_ids, attention_mask, self.buckets, self.ngrams, token_type_ids)
+        buckets = torch.sort(grams, dim=1).values  # a text's no-n-grams (0) first, then its runs of equal buckets
+        first = (buckets != torch.nn.functional.pad(buckets[:, :-1], (1, 0))) & (buckets != 0)
+        starts = first.flatten().nonzero().squeeze(1)  # the runs, in row-major order
+        width = buckets.shape[1]
+        ends = torch.minimum(torch.cat([starts[1:], starts.new_full((1,), first.numel())]), (starts // width + 1) * width)
+        run = (torch.cumsum(first.flatten().long(), 0) - 1).clamp(min=0).view_as(buckets)  # the run at each position
+        counts = torch.cat([ends - starts, starts.new_ones(1)])[run]  # (the 1 appended: no run at all)
+        weights = torch.where(first, self._weights(buckets, counts), 0.0)
+        norms = weights.square().sum(1, keepdim=True).sqrt()
+        return buckets, weights / torch.where(norms > 0, norms, 1.0)
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq_len)`` ids and mask (and segment ids) -> wide logits ``(batch, num_outputs)``
         (zero for a text without tokens)."""
+        table = self.weight.weight
+        if torch.onnx.is_in_onnx_export():  # the same sums in a fixed layout: a gather and a sum per text
+            buckets, weights = self.dense_tfidf(input_ids, attention_mask, token_type_ids)
+            return (table[buckets] * weights.to(table.dtype).unsqueeze(-1)).sum(1)
         buckets, offsets, weights = self.bags(input_ids, attention_mask, token_type_ids)
-        return self.weight(buckets, offsets, per_sample_weights=weights.to(self.weight.weight.dtype))
+        return self.weight(buckets, offsets, per_sample_weights=weights.to(table.dtype))
+
+    def _weights(self, buckets: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Sublinear term frequency times inverse document frequency, before normalisation."""
+        return (1.0 + torch.log(counts.clamp(min=1).to(self.idf.dtype))) * self.idf[buckets]
 
     def _distinct(self, grams: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The distinct buckets of each text in ``grams`` (``(batch, n)``, 0 for none), sorted by text:

@@ -1,7 +1,8 @@
 """The wide part (hashed TF-IDF n-grams, a linear model per task beside the deep head): its features
 are scikit-learn's TF-IDF of the same n-grams; n-grams never span padding or the two texts of a
 pair; it starts at zero and learns only the rows of the n-grams it saw; it is saved, restored and
-refused where it cannot go (ONNX, cached features); trained on real SST-2 it lifts a linear model."""
+refused where it cannot go (cached features); trained on real SST-2 it lifts a linear model (its ONNX
+export: tests/inference/test_onnx.py)."""
 
 import json
 
@@ -12,7 +13,6 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from mtl_text import ConfigError, ModelLoadError
 from mtl_text.data.tokenization import train_word_tokenizer
-from mtl_text.inference.onnx import export_onnx
 from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.modeling.wide import WideNgrams, ngram_buckets
@@ -61,6 +61,30 @@ def test_weights_are_scikit_learns_sublinear_tfidf_of_the_same_ngrams():
     assert "dull" in TEXTS[0] and ours[0].max() > 0
 
 
+def test_the_onnx_layout_gives_the_same_weights_on_real_text(data_dir):
+    """dense_tfidf (the ONNX graph's form: one row per text, no scatter-adds) against bags (PyTorch's),
+    on real SST-2 sentences with repeated words, an empty text, and sentence pairs."""
+    import mtl_text
+    from mtl_text.data.splits import column
+
+    texts = column(mtl_text.load_test_split("sst2", data_dir), "text")[:200] + ["", "the the the film film"]
+    tokenizer = train_word_tokenizer(texts, min_frequency=1)
+    wide = WideNgrams(buckets=1 << 18, num_outputs=2, ngrams=2)
+    wide.fit_idf(tokenizer(texts)["input_ids"][:100])  # an IDF from part of the texts: unseen n-grams too
+    for pairs in (None, texts[::-1]):
+        enc = tokenizer(texts, pairs, padding=True, return_tensors="pt", return_token_type_ids=pairs is not None)
+        segments = enc.get("token_type_ids")
+        buckets, offsets, weights = wide.bags(enc["input_ids"], enc["attention_mask"], segments)
+        texts_ = torch.repeat_interleave(torch.arange(len(texts)), torch.diff(offsets, append=torch.tensor([len(buckets)])))
+        expected = torch.zeros(len(texts), wide.buckets + 1).index_put_((texts_, buckets), weights)
+        dense_buckets, dense_weights = wide.dense_tfidf(enc["input_ids"], enc["attention_mask"], segments)
+        got = torch.zeros(len(texts), wide.buckets + 1).scatter_add_(1, dense_buckets, dense_weights)
+        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
+        assert (dense_weights > 0).sum() == len(buckets)  # one weight per distinct n-gram of a text
+        assert got[len(texts) - 2].abs().sum() == 0 or pairs is not None  # the empty text
+        assert got[len(texts) - 1, buckets[texts_ == len(texts) - 1]].gt(0).all()
+
+
 def small_model(wide_buckets: int) -> tuple[MultiTaskModel, object]:
     tokenizer = train_word_tokenizer(TEXTS, min_frequency=1)
     torch.manual_seed(0)
@@ -104,11 +128,9 @@ def test_saved_and_restored_with_its_idf(tmp_path):
     assert not restored.can_cache_features("mood")
 
 
-def test_bad_config_and_onnx_export_are_refused(tmp_path):
+def test_a_bad_config_is_refused(tmp_path):
     model, tokenizer = small_model(wide_buckets=64)
     model.save_pretrained(tmp_path / "model", tokenizer)
-    with pytest.raises(ConfigError, match="wide part"):
-        export_onnx(tmp_path / "model", tmp_path / "onnx")
     config = json.loads((tmp_path / "model" / "config.json").read_text())
     config["wide"]["buckets"] = 0
     (tmp_path / "model" / "config.json").write_text(json.dumps(config))
