@@ -1,5 +1,5 @@
-"""An ensemble of saved models: the mean of their logits on each task's test split, decoded by the
-first model's head, written as a run folder (``test_predictions.json``) that
+"""An ensemble of saved models (:class:`mtl_text.Ensemble`): the mean of their logits on each task's
+test split, decoded by the first model's head, written as a run folder (``test_predictions.json``) that
 ``benchmarks/compare_runs.py`` compares with single models and baselines.
 
     python benchmarks/ensemble.py --data-dir ../shared/data --output-dir runs/ensemble \\
@@ -34,12 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if len(args.models) < 2:
         parser.error("an ensemble needs two or more models")
-    members = [mtl_text.Predictor.from_pretrained(m) for m in args.models]
-    tasks = args.tasks or members[0].tasks
-    for model, member in zip(args.models, members):
-        for task in tasks:
-            if task not in member.tasks or member.model.heads[task].labels != members[0].model.heads[task].labels:
-                sys.exit(f"error: {model} has no head for {task} with the labels of {args.models[0]}")
+    ensemble = mtl_text.Ensemble.from_pretrained(args.models)  # the tasks every member has with the same head
+    members = ensemble.members
+    tasks = args.tasks or ensemble.tasks
+    unknown = [t for t in tasks if t not in ensemble.tasks]
+    if unknown:
+        sys.exit(f"error: {unknown} are not tasks of every model with the same head (the ensemble's tasks: {ensemble.tasks})")
     predictions, results = {}, {}
     for task in tasks:
         test = mtl_text.load_test_split(task, args.data_dir)
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         for model, lg in zip(args.models, logits):
             print(f"{task}  {model}  {head.compute_metrics(head.decode(lg), references)[head.primary_metric]:.4f}")
         for k in range(2, len(members) + 1):
-            decoded = head.decode(torch.stack(logits[:k]).mean(0))
+            decoded = head.decode(ensemble.combine(logits[:k]))
             metrics = head.compute_metrics(decoded, references)
             print(f"{task}  ensemble of the first {k}  {metrics[head.primary_metric]:.4f}")
         predictions[task] = {"head": task, "predictions": decoded.tolist(), "references": references.tolist()}

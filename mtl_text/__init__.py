@@ -61,6 +61,7 @@ _LAZY = {
     "Head": "mtl_text.modeling.heads",
     "register_head_type": "mtl_text.modeling.heads",
     "Predictor": "mtl_text.inference.prediction",
+    "Ensemble": "mtl_text.inference.ensemble",
     "train": "mtl_text.training.trainer",
     "TrainingResult": "mtl_text.training.trainer",
     "TrainingConfig": "mtl_text.training.config",

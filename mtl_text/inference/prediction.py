@@ -53,7 +53,54 @@ def load_tokenizer(directory: str | os.PathLike):
     return tokenizer
 
 
-class Predictor:
+class HeadOutputs:
+    """What every predictor gives from its logits, decoded by the heads of ``self.model``:
+    probabilities, predictions and JSON-able results. A subclass defines ``model`` (whose heads
+    decode) and :meth:`predict_logits`."""
+
+    model: MultiTaskModel
+
+    def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
+                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Task name -> ``(len(texts), num_outputs)`` float32 logits of ``texts`` (or of the pairs)."""
+        raise NotImplementedError
+
+    def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
+                      text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Probabilities of ``texts`` for each classification task (each head's own: softmax for
+        single-label, one sigmoid per label for multi-label).
+
+        Returns:
+            task name -> ``(len(texts), num_outputs)`` probabilities.
+
+        Raises:
+            UnknownHeadError: a task the model has no head for.
+            TypeError: a regression task (it has values, not probabilities: :meth:`predict_labels`).
+        """
+        return {t: self.model.head(t).probabilities(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
+
+    def predict_labels(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
+                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """Each head's decoded predictions: label ids ``(len(texts),)`` for single-label, multi-hot
+        ``(len(texts), num_labels)`` for multi-label, values ``(len(texts), k)`` for regression."""
+        return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
+
+    def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None) -> list[dict]:
+        """One JSON-able result per text (or pair): per task, the head's output (see the module's text)."""
+        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
+        scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
+        results = []
+        for i, text in enumerate(texts):
+            out: dict = {"text": text, **({"text_pair": text_pairs[i]} if text_pairs is not None else {}), "predictions": {}}
+            if not text.strip():
+                out["empty_text"] = True
+            for t, p in scores.items():
+                out["predictions"][t] = self.model.head(t).format_prediction(p[i])
+            results.append(out)
+        return results
+
+
+class Predictor(HeadOutputs):
     """A saved model and its tokenizer, ready to score text.
 
     Args:
@@ -253,40 +300,6 @@ class Predictor:
             for t in tasks:
                 out[t][rows] = logits[t].float().cpu()
         return out
-
-    def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
-                      text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
-        """Probabilities of ``texts`` for each classification task (each head's own: softmax for
-        single-label, one sigmoid per label for multi-label).
-
-        Returns:
-            task name -> ``(len(texts), num_outputs)`` probabilities.
-
-        Raises:
-            UnknownHeadError: a task the model has no head for.
-            TypeError: a regression task (it has values, not probabilities: :meth:`predict_labels`).
-        """
-        return {t: self.model.head(t).probabilities(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
-
-    def predict_labels(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
-                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
-        """Each head's decoded predictions: label ids ``(len(texts),)`` for single-label, multi-hot
-        ``(len(texts), num_labels)`` for multi-label, values ``(len(texts), k)`` for regression."""
-        return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
-
-    def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None) -> list[dict]:
-        """One JSON-able result per text (or pair): per task, the head's output (see the module's text)."""
-        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
-        scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
-        results = []
-        for i, text in enumerate(texts):
-            out: dict = {"text": text, **({"text_pair": text_pairs[i]} if text_pairs is not None else {}), "predictions": {}}
-            if not text.strip():
-                out["empty_text"] = True
-            for t, p in scores.items():
-                out["predictions"][t] = self.model.head(t).format_prediction(p[i])
-            results.append(out)
-        return results
 
 
 def _as_list(items: Sequence[str]) -> list[str]:
