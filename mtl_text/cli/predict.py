@@ -21,6 +21,10 @@ from .parsing import ArgumentParser
 @dataclass
 class PredictArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
+    ensemble_with: list[str] | None = field(default=None, metadata={
+        "metavar": "MODEL", "help": "more model folders (or Hub ids) answering with --model as one ensemble: each task's logits "
+                                    "are the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); only the tasks "
+                                    "every model has with the same labels; put texts before this option, or after '--'"})
     input: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "file of texts ('-' for standard input); with no texts and no --input, standard input is read"})
     input_format: Literal["text", "jsonl", "tsv"] | None = field(default=None, metadata={
@@ -88,10 +92,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             raise InputError(f"text argument {i}: not valid UTF-8") from None
         texts.append(text)
     tune_malloc()
-    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device,
-                                          verify_hashes=args.verify_hashes, max_batch_tokens=args.max_batch_tokens,
-                                          backend=args.backend)
-    predictor.model.check_tasks(args.tasks)  # before reading any input
+    options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes,
+               "max_batch_tokens": args.max_batch_tokens, "backend": args.backend}
+    if args.ensemble_with:
+        from ..inference.ensemble import Ensemble
+
+        predictor = Ensemble.from_pretrained([args.model, *args.ensemble_with], **options)
+    else:
+        predictor = Predictor.from_pretrained(args.model, **options)
+    predictor.check_tasks(args.tasks)  # before reading any input
     texts, pairs = read_inputs(args, texts)
     for result in predictor.predict(texts, args.tasks, pairs):
         print(json.dumps(result, ensure_ascii=False))

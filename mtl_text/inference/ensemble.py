@@ -65,6 +65,18 @@ class Ensemble(HeadOutputs):
     def tasks(self) -> list[str]:
         return list(self._tasks)
 
+    def check_tasks(self, tasks: Sequence[str] | None) -> list[str]:
+        """``tasks`` as a list (every ensemble task when ``None``).
+
+        Raises:
+            UnknownHeadError: a task that is not an ensemble task; the message lists them.
+        """
+        tasks = list(self._tasks) if tasks is None else list(tasks)
+        unknown = [t for t in tasks if t not in self._tasks]
+        if unknown:
+            raise UnknownHeadError(f"the ensemble has no head for {unknown} in every model; its tasks are {self._tasks}")
+        return tasks
+
     def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
                        text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """The mean of the members' logits for each task: task -> ``(len(texts), num_outputs)``.
@@ -75,9 +87,7 @@ class Ensemble(HeadOutputs):
             InputError: no ensemble task takes this kind of input; otherwise as :meth:`Predictor.predict_logits`.
         """
         if tasks is not None:
-            unknown = [t for t in tasks if t not in self._tasks]
-            if unknown:
-                raise UnknownHeadError(f"the ensemble has no head for {unknown}; its tasks are {self._tasks}")
+            tasks = self.check_tasks(tasks)
         else:
             pairs = text_pairs is not None
             tasks = [t for t in self._tasks if bool(self.model.tasks[t].get("text_pair")) == pairs]

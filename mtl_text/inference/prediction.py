@@ -65,6 +65,14 @@ class HeadOutputs:
         """Task name -> ``(len(texts), num_outputs)`` float32 logits of ``texts`` (or of the pairs)."""
         raise NotImplementedError
 
+    def check_tasks(self, tasks: Sequence[str] | None) -> list[str]:
+        """``tasks`` as a list (every task when ``None``).
+
+        Raises:
+            UnknownHeadError: a task this predictor has no head for; the message lists its tasks.
+        """
+        return self.model.check_tasks(tasks)
+
     def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Probabilities of ``texts`` for each classification task (each head's own: softmax for

@@ -64,3 +64,16 @@ def test_bad_ensembles_and_requests_are_refused(members, tmp_path, sentences):
         ensemble.predict_logits(sentences, ["topic"])
     with pytest.raises(InputError, match="pairs"):
         ensemble.predict_logits(sentences[:2], text_pairs=sentences[2:4])
+
+
+def test_the_command_line_predicts_with_the_ensemble(members, sentences, capsys):
+    import json
+
+    from mtl_text.cli.predict import main
+
+    assert main(["--model", str(members[0]), "--ensemble-with", str(members[1]), str(members[2]), "--", *sentences[:4]]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = Ensemble.from_pretrained(members).predict(sentences[:4])
+    assert lines == expected and [r["text"] for r in lines] == sentences[:4]
+    with pytest.raises(UnknownHeadError, match="topic"):
+        main(["--model", str(members[0]), "--ensemble-with", str(members[1]), "--tasks", "topic", "--", "a film"])
