@@ -30,8 +30,9 @@ class Ensemble(HeadOutputs):
     """Two or more predictors answering as one (see the module's text).
 
     The ensemble's tasks are the first member's tasks that every member has with the same head: the
-    same problem type, labels (in the same order) and kind of input (single texts or pairs).
-    Decoding (argmax, multi-label thresholds, regression's target scaling) is the first member's.
+    same problem type, labels (in the same order), kind of input (single texts or pairs) and, for
+    regression, target scaling. Decoding (argmax, multi-label thresholds, target scaling) is the
+    first member's.
 
     Args:
         members: the predictors (:class:`~mtl_text.inference.prediction.Predictor`).
@@ -104,9 +105,12 @@ class Ensemble(HeadOutputs):
 
 
 def _same_head(first, other, task: str) -> bool:
-    """Whether ``other`` has ``task``'s head as ``first`` has it: problem type, labels, kind of input."""
+    """Whether ``other`` has ``task``'s head as ``first`` has it: problem type, labels, kind of input,
+    and for regression the same target scaling (outputs in the same units, so that their mean means
+    something)."""
     if task not in other.heads:
         return False
     a, b = first.head(task), other.head(task)
-    return (type(a).problem_type == type(b).problem_type and list(a.labels) == list(b.labels)
+    scaling = [{k: h.options().get(k) for k in ("target_mean", "target_std")} for h in (a, b)]  # a regression head's outputs
+    return (type(a).problem_type == type(b).problem_type and list(a.labels) == list(b.labels) and scaling[0] == scaling[1]
             and bool(first.tasks[task].get("text_pair")) == bool(other.tasks[task].get("text_pair")))

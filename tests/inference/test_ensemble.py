@@ -59,6 +59,14 @@ def test_bad_ensembles_and_requests_are_refused(members, tmp_path, sentences):
     relabelled = save_model(tmp_path / "relabelled", sentences, {"sst2": {**MOOD, "labels": ["positive", "negative"]}}, seed=3)
     with pytest.raises(ConfigError, match="same head"):
         Ensemble.from_pretrained([members[1], relabelled])
+    def score(mean):  # a regression task whose outputs are in the units its target scaling sets
+        return {"score": {"labels": ["score"], "max_length": 32, "problem_type": "regression",
+                          "head_options": {"target_mean": [mean], "target_std": [2.0]}}}
+
+    same = [save_model(tmp_path / f"score{i}", sentences, score(3.0), seed=i) for i in range(2)]
+    assert Ensemble.from_pretrained(same).tasks == ["score"]
+    with pytest.raises(ConfigError, match="same head"):
+        Ensemble.from_pretrained([same[0], save_model(tmp_path / "shifted", sentences, score(2.5), seed=5)])
     ensemble = Ensemble.from_pretrained(members)
     with pytest.raises(UnknownHeadError, match="topic"):
         ensemble.predict_logits(sentences, ["topic"])
