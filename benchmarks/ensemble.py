@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("an ensemble needs two or more models")
     ensemble = mtl_text.Ensemble.from_pretrained(args.models)  # the tasks every member has with the same head
     members = ensemble.members
-    tasks = args.tasks or ensemble.tasks
-    unknown = [t for t in tasks if t not in ensemble.tasks]
-    if unknown:
-        sys.exit(f"error: {unknown} are not tasks of every model with the same head (the ensemble's tasks: {ensemble.tasks})")
+    try:
+        tasks = ensemble.check_tasks(args.tasks)
+    except mtl_text.UnknownHeadError as e:
+        sys.exit(f"error: {e}")
     predictions, results = {}, {}
     for task in tasks:
         test = mtl_text.load_test_split(task, args.data_dir)
