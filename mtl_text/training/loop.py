@@ -12,8 +12,9 @@
 * with ``--sampling all``, each step takes one batch of every task instead, and the tasks'
   gradients are combined by :func:`~mtl_text.training.balancing.aggregated_backward` (weighted sum,
   or PCGrad / UPGrad / MGDA through torchjd);
-* every ``--log-every`` steps: the mean training loss per task to the run's log (the losses stay on
-  the device between logs: no per-step synchronisation);
+* every ``--log-every`` steps: the mean training loss per task to the run's log (each step's loss is
+  kept, detached, on the device until the log: no per-step synchronisation and no per-step tensor
+  operation);
 * every ``--eval-every`` steps: per-task validation metrics, the mean of ``--metric-for-best`` over
   tasks, the best model saved, early stopping;
 * checkpoints at each validation and every ``--save-every`` steps.
@@ -45,8 +46,8 @@ logger = logging.getLogger("mtl_text.train")
 def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModelTracker, running: dict) -> int:
     """Restore a run from a checkpoint (its folder and verified state, from
     :func:`~mtl_text.training.checkpointing.read_checkpoint_state`): the task streams, weights,
-    optimizer, scheduler, generators, early-stopping state and the loss sums since the last log
-    (into ``running``); returns the step to continue from.
+    optimizer, scheduler, generators, early-stopping state and the losses since the last log (into
+    ``running``); returns the step to continue from.
 
     Raises:
         CheckpointError: a checkpoint of other tasks or processes, or one that does not fit the model.
@@ -63,8 +64,11 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
     tracker.load_state_dict(saved)
     if run.plateau is not None and "plateau" in saved:
         run.plateau.load_state_dict(saved["plateau"])
-    for name, (total, count) in saved.get("running_loss", {}).items():
-        running[name] = [torch.tensor(total, dtype=torch.float32, device=run.accelerator.device), int(count)]
+    device = run.accelerator.device
+    for name, values in saved.get("losses_since_log", {}).items():
+        running[name] = [torch.tensor(v, dtype=torch.float32, device=device) for v in values]
+    for name, (total, count) in saved.get("running_loss", {}).items():  # checkpoints of mtl-text <= 0.2.0: the sum and count
+        running[name] = [torch.tensor(total / count, dtype=torch.float32, device=device)] * int(count)
     logger.info("resumed from %s at step %d (best mean validation %s at step %s)", path, saved["step"], saved["best_score"],
                 saved["best_step"])
     return int(saved["step"])
@@ -128,12 +132,12 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     primary = {name: head.primary_metric for name, head in heads.items()}
     metric = evaluation.metric_for_best
     tracker = BestModelTracker(evaluation.patience)
-    running: dict[str, list] = {}  # task -> [summed loss (a tensor on the device), batches] since the last log
+    running: dict[str, list] = {}  # task -> its batches' losses since the last log (detached 0-d tensors on the device)
     step = resume(run, checkpoint, tracker, running) if checkpoint else 0
 
     def trainer_state() -> dict:
         return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()},
-                "running_loss": {n: [total.item(), count] for n, (total, count) in running.items()},
+                "losses_since_log": {n: torch.stack(values).float().tolist() for n, values in running.items()},
                 **({"plateau": run.plateau.state_dict()} if run.plateau else {}),
                 "adaptation_streams": {n: a.stream.state() for n, a in (run.adaptation or {}).items()}}
 
@@ -154,7 +158,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         return distilled_loss(heads[task], out.loss, out.logits[:n], batch["teacher_logits"], distill.distill_weight,
                               distill.distill_temperature)
 
-    mmd_running: dict[str, list] = {}  # --adapt task -> [summed MMD² (a tensor on the device), steps] since the last log
+    mmd_running: dict[str, list] = {}  # --adapt task -> its steps' MMD² since the last log (detached, on the device)
     if adaptation and not checkpoint:
         before = domain_mmd(run)
         log.log({"step": 0, "split": "adaptation", "mmd2": before})
@@ -168,9 +172,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             out = model(**joined_inputs(batch, adaptation[task].stream.next(), pad_id), task=task, labels=batch["labels"], return_pooled=True)
             divergence = mmd2(out.pooled[:n], out.pooled[n:])
             loss = weights.get(task, 1.0) * with_teacher(task, out, batch) + mmd_weight * divergence
-            mmd_running.setdefault(task, [torch.zeros((), device=loss.device), 0])
-            mmd_running[task][0] += divergence.detach().float()
-            mmd_running[task][1] += 1
+            mmd_running.setdefault(task, []).append(divergence.detach())
         else:
             out = model(**model_inputs(batch), task=task, labels=batch["labels"])
             loss = weights.get(task, 1.0) * with_teacher(task, out, batch)
@@ -197,23 +199,23 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             else:
                 with accelerator.accumulate(model):
                     losses = {t: task_step(t, b) for t, b in batches.items()}
-            if accelerator.sync_gradients and opt.max_grad_norm > 0:
-                accelerator.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad()
-            for task, loss in losses.items():
-                summed = running.setdefault(task, [torch.zeros((), device=loss.device), 0])
-                summed[0] += loss.detach().float()
-                summed[1] += 1
+            if accelerator.sync_gradients:  # the last batch of the accumulation (every batch without accumulation)
+                if opt.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
+                optimizer.step()
+                lr_scheduler.step()
+                # as transformers' Trainer; the prepared optimizer's zero_grad inspects its signature on every call
+                model.zero_grad(set_to_none=True)
+            for task, loss in losses.items():  # no tensor operation per step: the mean is taken at the log
+                running.setdefault(task, []).append(loss.detach())
         step += 1
         progress.update(1)
 
         # --- training loss -------------------------------------------------------------------------
         if step % evaluation.log_every == 0 or step == run.max_steps:
-            losses = {n: (s / c).item() for n, (s, c) in running.items()}
+            losses = {n: torch.stack(values).float().mean().item() for n, values in running.items()}
             progress.set_postfix({n: f"{v:.3f}" for n, v in losses.items()})
-            extra = {"mmd2": {n: (s / c).item() for n, (s, c) in mmd_running.items()}} if mmd_running else {}
+            extra = {"mmd2": {n: torch.stack(values).float().mean().item() for n, values in mmd_running.items()}} if mmd_running else {}
             if unwrapped.uncertainty is not None:
                 extra["task_weights"] = unwrapped.uncertainty.weights()
             log.log({"step": step, "split": "train", "epoch": round(step / run.steps_per_epoch, 3), "lr": lr_scheduler.get_last_lr()[0],
