@@ -198,3 +198,36 @@ def test_transformer_run_resumed_from_a_mid_checkpoint_ends_identically(tmp_path
     a = load_file(str(tmp_path / "full" / "checkpoints" / "step-00000030" / "model.safetensors"))
     b = load_file(str(tmp_path / "resumed" / "checkpoints" / "step-00000030" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_checkpoint_of_mtl_text_0_2_resumes_with_its_loss_sums(data_dir, tmp_path):
+    """Checkpoints of mtl-text <= 0.2.0 store the losses since the last log as a sum and a count
+    (``running_loss``); newer ones store the values. Resumed from such a checkpoint, the run ends
+    with the same weights and logs the same mean training loss, up to float rounding."""
+    import shutil
+
+    import mtl_text
+    from mtl_text.training.config import TrainingConfig
+
+    options = {"tasks": ["trec"], "data_dir": str(data_dir), "max_train_examples": 200, "embedding_dim": 16, "w2v_epochs": 1,
+               "cache_dir": "none", "patience": 0, "max_steps": 12, "eval_every": 12, "save_every": 5, "save_total_limit": 5,
+               "seed": 4}
+    reference = tmp_path / "reference"
+    mtl_text.train(TrainingConfig.from_options(output_dir=str(reference), **options))
+    resumed = tmp_path / "resumed"
+    shutil.copytree(reference, resumed)
+    for checkpoint in list_checkpoints(resumed)[1:]:  # keep only the checkpoint of step 5, mid-way to the log at step 12
+        shutil.rmtree(checkpoint)
+    state_file = list_checkpoints(resumed)[0] / "trainer_state.json"
+    state = json.loads(state_file.read_text())
+    values = state["trainer"].pop("losses_since_log")["trec"]
+    assert len(values) == 5
+    state["trainer"]["running_loss"] = {"trec": [sum(values), len(values)]}  # the 0.2.0 format
+    state_file.write_text(json.dumps(state))
+    (resumed / "metrics.jsonl").unlink()
+    mtl_text.train(TrainingConfig.from_options(output_dir=str(resumed), resume_from_checkpoint="latest", **options))
+    a, b = (load_file(str(list_checkpoints(d)[-1] / "model.safetensors")) for d in (reference, resumed))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    logged = [[r["loss"]["trec"] for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines()) if r["split"] == "train"]
+              for d in (reference, resumed)]
+    assert logged[1] == pytest.approx(logged[0][-1:], rel=1e-6)
