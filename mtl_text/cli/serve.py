@@ -1,7 +1,8 @@
 """``mtl-text serve`` / ``scripts/serve.py``: serve a saved model over HTTP (FastAPI + uvicorn; the
 ``serve`` extra): POST /predict answers every head from one encoder pass, concurrent requests batched
-together; GET /health and GET /metadata. The model loads before the server starts: a folder that
-fails to load stops start-up with one error line."""
+together; GET /health and GET /metadata. With --ensemble-with, several models answer as one (the
+mean of their logits). The models load before the server starts: a folder that fails to load stops
+start-up with one error line."""
 
 from __future__ import annotations
 
@@ -22,6 +23,10 @@ SETTINGS_ENV = "MTL_TEXT_SERVE_SETTINGS"
 @dataclass
 class ServeArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
+    ensemble_with: list[str] | None = field(default=None, metadata={
+        "metavar": "MODEL", "help": "more model folders (or Hub ids) answering with --model as one ensemble: each task's logits "
+                                    "are the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); only the tasks "
+                                    "every model has with the same labels are served; GET /metadata lists the members"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: Annotated[int, Range(min=0, max=65535)] = field(default=8000, metadata={"help": "port to listen on"})
     workers: Annotated[int, Range(min=1)] = field(default=1, metadata={
@@ -40,16 +45,22 @@ class ServeArguments(Arguments):
 
 
 def build_app(args: ServeArguments, limits, batching):
-    """Load the model and build the application (in each worker process)."""
+    """Load the model (or the ensemble) and build the application (in each worker process)."""
     import torch
 
     from ..inference.prediction import Predictor
-    from ..serving.app import create_app, model_metadata
+    from ..serving.app import create_app, ensemble_metadata, model_metadata
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor = Predictor.from_pretrained(args.model, batch_size=args.batch_size, device=args.device, verify_hashes=args.verify_hashes,
-                                          backend=args.backend)
+    options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes, "backend": args.backend}
+    if args.ensemble_with:
+        from ..inference.ensemble import Ensemble
+
+        directories = [args.model, *args.ensemble_with]
+        ensemble = Ensemble.from_pretrained(directories, **options)
+        return create_app(ensemble, ensemble_metadata(directories, ensemble), limits, batching)
+    predictor = Predictor.from_pretrained(args.model, **options)
     return create_app(predictor, model_metadata(args.model, predictor), limits, batching)
 
 
@@ -79,8 +90,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     logging.getLogger("mtl_text.serve").info(openmp_wait_policy_for(args.model))  # before torch loads
     tune_malloc()
     app = build_app(args, limits, batching)  # a model that fails to load stops here, before the port opens
-    logging.getLogger("mtl_text.serve").info("model %s loaded; listening on http://%s:%d (%d worker(s))", args.model, args.host,
-                                             args.port, args.workers)
+    logging.getLogger("mtl_text.serve").info("model %s%s loaded; listening on http://%s:%d (%d worker(s))", args.model,
+                                             f" (ensemble with {', '.join(args.ensemble_with)})" if args.ensemble_with else "",
+                                             args.host, args.port, args.workers)
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=30)
     else:

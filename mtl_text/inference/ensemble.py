@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..errors import ConfigError, InputError, UnknownHeadError
+from ..errors import ConfigError, UnknownHeadError
 from . import DEFAULT_MAX_BATCH_TOKENS
 from .prediction import HeadOutputs, Predictor
 
@@ -64,7 +64,18 @@ class Ensemble(HeadOutputs):
 
     @property
     def tasks(self) -> list[str]:
+        """The tasks every member has with the same head."""
         return list(self._tasks)
+
+    @property
+    def device(self) -> torch.device:
+        """The first member's device (:meth:`from_pretrained` puts every member on the same one)."""
+        return self.members[0].device
+
+    @property
+    def encoder_passes(self) -> int:
+        """Encoder passes run so far by all the members together."""
+        return sum(m.encoder_passes for m in self.members)
 
     def check_tasks(self, tasks: Sequence[str] | None) -> list[str]:
         """``tasks`` as a list (every ensemble task when ``None``).
@@ -81,20 +92,13 @@ class Ensemble(HeadOutputs):
     def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
                        text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """The mean of the members' logits for each task: task -> ``(len(texts), num_outputs)``.
-        ``tasks`` (default: every ensemble task of the input's kind) as in :meth:`Predictor.predict_logits`.
+        ``tasks`` (default: every ensemble task of the input's kind) as in :meth:`input_tasks`.
 
         Raises:
             UnknownHeadError: a task that is not an ensemble task.
-            InputError: no ensemble task takes this kind of input; otherwise as :meth:`Predictor.predict_logits`.
+            InputError: as :meth:`input_tasks`, and as :meth:`Predictor.predict_logits`.
         """
-        if tasks is not None:
-            tasks = self.check_tasks(tasks)
-        else:
-            pairs = text_pairs is not None
-            tasks = [t for t in self._tasks if bool(self.model.tasks[t].get("text_pair")) == pairs]
-            if not tasks:
-                raise InputError(f"none of the ensemble's tasks {self._tasks} takes "
-                                 + ("sentence pairs (text and text_pair)" if pairs else "single texts"))
+        tasks = self.input_tasks(tasks, pairs=text_pairs is not None)
         outputs = [member.predict_logits(texts, tasks, text_pairs) for member in self.members]
         return {t: self.combine([out[t] for out in outputs]) for t in tasks}
 

@@ -73,6 +73,33 @@ class HeadOutputs:
         """
         return self.model.check_tasks(tasks)
 
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks this predictor scores."""
+        return list(self.model.tasks)
+
+    def input_tasks(self, tasks: Sequence[str] | None, pairs: bool) -> list[str]:
+        """The tasks to score: ``tasks``, checked to take pairs (``pairs``) or single texts; by
+        default every task of :attr:`tasks` that takes that kind of input.
+
+        Raises:
+            UnknownHeadError: a task this predictor has no head for.
+            InputError: a task that takes the other kind of input, or no task takes this kind.
+        """
+        kind = "sentence pairs (text and text_pair)" if pairs else "single texts"
+        if tasks is None:
+            chosen = [t for t in self.tasks if bool(self.model.tasks[t]["text_pair"]) == pairs]
+            if not chosen:
+                raise InputError(f"none of this model's tasks {self.tasks} takes {kind}; "
+                                 + ("give single texts" if pairs else "give pairs (JSON lines with 'text' and 'text_pair', or TSV)"))
+            return chosen
+        tasks = self.check_tasks(tasks)
+        other = [t for t in tasks if bool(self.model.tasks[t]["text_pair"]) != pairs]
+        if other:
+            raise InputError(f"task(s) {other} do not take {kind}: " + ("they take single texts" if pairs else
+                                                                        "they take sentence pairs (text and text_pair)"))
+        return tasks
+
     def predict_proba(self, texts: Sequence[str], tasks: Sequence[str] | None = None,
                       text_pairs: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """Probabilities of ``texts`` for each classification task (each head's own: softmax for
@@ -219,32 +246,6 @@ class Predictor(HeadOutputs):
             runner = OnnxRunner(directory)
         return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device, max_batch_tokens,
                    runner)
-
-    @property
-    def tasks(self) -> list[str]:
-        return list(self.model.tasks)
-
-    def input_tasks(self, tasks: Sequence[str] | None, pairs: bool) -> list[str]:
-        """The tasks to score: ``tasks``, checked to take pairs (``pairs``) or single texts; by
-        default every task of the model that takes that kind of input.
-
-        Raises:
-            UnknownHeadError: a task the model has no head for.
-            InputError: a task that takes the other kind of input, or no task takes this kind.
-        """
-        kind = "sentence pairs (text and text_pair)" if pairs else "single texts"
-        if tasks is None:
-            chosen = [t for t, info in self.model.tasks.items() if info["text_pair"] == pairs]
-            if not chosen:
-                raise InputError(f"none of this model's tasks {list(self.model.tasks)} takes {kind}; "
-                                 + ("give single texts" if pairs else "give pairs (JSON lines with 'text' and 'text_pair', or TSV)"))
-            return chosen
-        tasks = self.model.check_tasks(tasks)
-        other = [t for t in tasks if self.model.tasks[t]["text_pair"] != pairs]
-        if other:
-            raise InputError(f"task(s) {other} do not take {kind}: " + ("they take single texts" if pairs else
-                                                                        "they take sentence pairs (text and text_pair)"))
-        return tasks
 
     @torch.inference_mode()
     def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,

@@ -8,7 +8,8 @@ Endpoints:
 * ``GET /health``: ``{"status": "ok", ...}`` with counters: requests, texts, batches (predictor
   calls) and encoder passes since start, requests waiting.
 * ``GET /metadata``: the model's tasks (problem type, labels, max length, pairs or not), encoder,
-  lineage, and the server's limits and batching settings.
+  lineage, and the server's limits and batching settings; for an ensemble
+  (:class:`~mtl_text.inference.ensemble.Ensemble`), its tasks and each member's metadata.
 
 Bad requests get a 4xx answer ``{"detail": "..."}`` naming the field at fault: 400 for a body that
 is not JSON, 413 for a body over the size limit, 422 for a JSON body of the wrong shape (wrong types,
@@ -36,7 +37,8 @@ from ..errors import ModelOutputError, MtlTextError
 from .batching import DynamicBatcher
 
 if TYPE_CHECKING:  # torch loads with the model, after the command has set the process up (mtl_text.utils.threads)
-    from ..inference.prediction import Predictor
+    from ..inference.ensemble import Ensemble
+    from ..inference.prediction import HeadOutputs, Predictor
 
 logger = logging.getLogger("mtl_text.serve")
 
@@ -100,6 +102,15 @@ def model_metadata(directory: str | Path, predictor: Predictor) -> dict:
             **({"lineage": config["lineage"]} if "lineage" in config else {}), "device": str(predictor.device)}
 
 
+def ensemble_metadata(directories: list[str | Path], ensemble: Ensemble) -> dict:
+    """What ``GET /metadata`` shows of an ensemble: its tasks (the first member's heads, which
+    decode), how the logits combine, and each member's :func:`model_metadata`."""
+    members = [model_metadata(d, m) for d, m in zip(directories, ensemble.members)]
+    return {"model": str(directories[0]), "tasks": {t: members[0]["tasks"][t] for t in ensemble.tasks},
+            "ensemble": {"combination": "the mean of the members' logits, decoded by the first member's heads", "members": members},
+            "device": str(ensemble.device)}
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) once it passes ``limit`` bytes, declared or streamed."""
     declared = request.headers.get("content-length")
@@ -113,13 +124,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def create_app(predictor: Predictor, metadata: dict, limits: ServerLimits | None = None,
+def create_app(predictor: HeadOutputs, metadata: dict, limits: ServerLimits | None = None,
                batching: BatchingArguments | None = None) -> FastAPI:
     """The FastAPI application serving ``predictor``.
 
     Args:
-        predictor: the loaded model.
-        metadata: what ``GET /metadata`` shows of the model (:func:`model_metadata`).
+        predictor: the loaded model (a :class:`~mtl_text.inference.prediction.Predictor`) or
+            ensemble (:class:`~mtl_text.inference.ensemble.Ensemble`).
+        metadata: what ``GET /metadata`` shows of it (:func:`model_metadata`, :func:`ensemble_metadata`).
         limits: request limits (default values when ``None``).
         batching: dynamic batching settings (default values when ``None``).
     """

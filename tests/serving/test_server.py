@@ -153,3 +153,36 @@ def test_sigterm_shuts_down_gracefully(model_dir):
     assert response.status_code == 200 and response.json()["predictions"][0]["text"] == "great fun"
     assert proc.returncode in (0, -signal.SIGTERM), output[-3000:]
     assert "shut down after 1 requests" in output and "Application shutdown complete" in output
+
+
+def test_an_ensemble_serves_the_mean_of_its_members(model_dir, tmp_path):
+    """``--ensemble-with``: the answers are the offline Ensemble's (not the first model's alone), only
+    the tasks every member has with the same head are served, each request runs every member's
+    encoder, and /metadata lists the members."""
+    from mtl_text import Ensemble
+
+    tokenizer = train_word_tokenizer(TEXTS + ["a new word"], min_frequency=1)  # another vocabulary
+    torch.manual_seed(1)
+    other = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 6),
+                           {"mood": {"labels": ["neg", "pos"], "max_length": 8}, "qtype": {"labels": ["HUM", "LOC"], "max_length": 16},
+                            "topic": {"labels": ["a", "b", "c"], "max_length": 16}}, pooling="mean", head_hidden_size=4)
+    other.save_pretrained(tmp_path / "other", tokenizer, {"training_config": {}})
+    proc, url = start_server(model_dir, "--ensemble-with", str(tmp_path / "other"))
+    try:
+        ensemble, first = Ensemble.from_pretrained([model_dir, tmp_path / "other"]), Predictor.from_pretrained(model_dir)
+        served = httpx.post(url + "/predict", json={"texts": TEXTS}).json()["predictions"]
+        assert same(served, ensemble.predict(TEXTS)) and set(served[0]["predictions"]) == {"qtype", "mood"}
+        assert any(s["predictions"]["mood"]["probabilities"] != pytest.approx(f["predictions"]["mood"]["probabilities"], abs=1e-3)
+                   for s, f in zip(served, first.predict(TEXTS, ["mood"])))
+        for task in ("topic", "same"):  # one member lacks it
+            response = httpx.post(url + "/predict", json={"texts": ["great fun"], "tasks": [task]})
+            assert response.status_code == 422 and task in response.json()["detail"]
+        health = httpx.get(url + "/health").json()
+        assert health["encoder_passes"] == 2 * health["batches"]
+        meta = httpx.get(url + "/metadata").json()
+        assert set(meta["tasks"]) == {"qtype", "mood"}
+        assert [m["model"] for m in meta["ensemble"]["members"]] == [str(model_dir), str(tmp_path / "other")]
+        assert set(meta["ensemble"]["members"][1]["tasks"]) == {"mood", "qtype", "topic"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
