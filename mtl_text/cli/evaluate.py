@@ -15,6 +15,10 @@ from .parsing import ArgumentParser
 @dataclass
 class EvaluateArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
+    ensemble_with: list[str] | None = field(default=None, metadata={
+        "metavar": "MODEL", "help": "more model folders (or Hub ids) scored with --model as one ensemble: each task's logits are "
+                                    "the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); the validation split "
+                                    "is carved as --model's training carved it; one process"})
     tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
     task: str | None = field(default=None, metadata={
         "help": "cross-domain evaluation: score --head on this task's split instead (any registered task with the same problem "
@@ -41,13 +45,15 @@ class EvaluateArguments(Arguments):
             raise ConfigError("--task and --head go together: --head NAME scores --task OTHER")
         if self.task and self.tasks:
             raise ConfigError("--tasks excludes --task/--head (one cross-task evaluation at a time)")
+        if self.ensemble_with and self.task:
+            raise ConfigError("--ensemble-with scores the ensemble's own tasks: it excludes --task/--head")
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import Accelerator
 
     from ..data.tasks import load_task_file
-    from ..inference.evaluation import evaluate_model, format_table
+    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_table
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 
@@ -58,11 +64,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     predictions = {} if args.predictions else None
-    results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
+    if args.ensemble_with and accelerator.num_processes > 1:
+        raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
+    if args.ensemble_with:
+        results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
+                                    args.validation_size, args.batch_size, args.verify_hashes, predictions)
+    else:
+        results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
                              accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions)
     if accelerator.is_main_process:
         if args.task:
             print(f"head {args.head} of {args.model} on task {args.task} ({args.split} split):")
+        elif args.ensemble_with:
+            print(f"ensemble of {', '.join([args.model, *args.ensemble_with])} ({args.split} split):")
         print(format_table(results))
         if args.json:
             with open(args.json, "w") as f:

@@ -19,7 +19,7 @@ from datasets import DatasetDict
 from torch.utils.data import DataLoader
 
 from ..data.collation import PaddingCollator
-from ..data.splits import load_task_splits, load_test_split
+from ..data.splits import column, load_task_splits, load_test_split
 from ..data.tasks import get_task
 from ..data.tokenization import tokenize_splits
 from ..errors import ModelLoadError
@@ -150,29 +150,81 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
     heads_of = dict(heads_of) if heads_of else {name: name for name in model.check_tasks(tasks)}
-    trained = trained_with(config)
-    seed = seed if seed is not None else trained.get("seed", 42)
-    validation_size = validation_size if validation_size is not None else trained.get("validation_size", 0.1)
     collator = PaddingCollator(tokenizer)
     dataloaders = {}
     for name, head in heads_of.items():
         task = get_task(name)
         check_cross_task(model, head, task)
-        if split == "test":  # the test split alone: no validation carved, nothing else tokenized
-            scored = load_test_split(task, data_dir)
-        else:
-            scored = load_task_splits(task, data_dir, seed=seed, validation_size=validation_size,
-                                      group_validation=trained.get("group_validation", False))[split]
-        head_labels = model.tasks[head]["labels"]
-        if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
-            order = [head_labels.index(label) for label in task.labels]
-            scored = scored.map(lambda row, order=order: {"label": order[row["label"]]})
+        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained_with(config), seed, validation_size)
         tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]
         dataloaders[name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
     return evaluate(model, dataloaders, accelerator, predictions, heads_of)
+
+
+def scored_split(task, head_labels: list[str], split: str, data_dir: str | None, trained: dict, seed: int | None = None,
+                 validation_size: float | None = None):
+    """The examples a head scores: ``task``'s test split, or its validation split carved out of train
+    as the model's training carved it (``trained``: :func:`trained_with`; ``seed`` and
+    ``validation_size`` override it), with the references as the head's label ids (the same label
+    names in another order are remapped).
+
+    Raises:
+        UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
+    """
+    if split == "test":  # the test split alone: no validation carved
+        scored = load_test_split(task, data_dir)
+    else:
+        scored = load_task_splits(task, data_dir, seed=seed if seed is not None else trained.get("seed", 42),
+                                  validation_size=validation_size if validation_size is not None else trained.get("validation_size", 0.1),
+                                  group_validation=trained.get("group_validation", False))[split]
+    if list(task.labels) != list(head_labels):  # the same names in another order: references as the head's ids
+        order = [list(head_labels).index(label) for label in task.labels]
+        scored = scored.map(lambda row, order=order: {"label": order[row["label"]]})
+    return scored
+
+
+@torch.no_grad()
+def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",
+                      data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
+                      verify_hashes: bool = True, predictions: dict | None = None) -> dict[str, dict[str, float]]:
+    """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
+    logits, decoded by the first model's heads) on its tasks' splits, in this process. The
+    validation split is carved as the first model's training carved it.
+
+    Args:
+        model_dirs: the model folders (or Hub ids), two or more; the first one's heads decode.
+        tasks: the tasks to score (default: every task of the ensemble).
+        predictions: if given, filled as in :func:`evaluate`.
+
+    Returns:
+        task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits) and ``examples``.
+
+    Raises:
+        ModelLoadError, ConfigError: as :meth:`Ensemble.from_pretrained <mtl_text.inference.ensemble.Ensemble.from_pretrained>`.
+        UnknownHeadError: a task that is not one of the ensemble's.
+        UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
+    """
+    from ..modeling.hub import resolve_model
+    from .ensemble import Ensemble
+
+    ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes)
+    trained = trained_with(MultiTaskModel.read_config(resolve_model(model_dirs[0])))  # the first model's validation split
+    results = {}
+    for name in ensemble.check_tasks(tasks):
+        head = ensemble.model.head(name)
+        scored = scored_split(get_task(name), head.labels, split, data_dir, trained, seed, validation_size)
+        pairs = column(scored, "text_pair") if "text_pair" in scored.column_names else None
+        logits = ensemble.predict_logits(column(scored, "text"), [name], pairs)[name]
+        references = torch.as_tensor(column(scored, "label"))
+        decoded = head.decode(logits)
+        results[name] = {**head.compute_metrics(decoded, references), "loss": float(head.loss(logits, references)),
+                         "examples": len(references)}
+        if predictions is not None:
+            predictions[name] = {"head": name, "predictions": decoded.tolist(), "references": references.tolist()}
+    return results
 
 
 def trained_with(config: dict) -> dict:

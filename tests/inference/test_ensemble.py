@@ -85,3 +85,28 @@ def test_the_command_line_predicts_with_the_ensemble(members, sentences, capsys)
     assert lines == expected and [r["text"] for r in lines] == sentences[:4]
     with pytest.raises(UnknownHeadError, match="topic"):
         main(["--model", str(members[0]), "--ensemble-with", str(members[1]), "--tasks", "topic", "--", "a film"])
+
+
+def test_evaluate_scores_the_ensemble_on_a_whole_test_split(members, data_dir, tmp_path):
+    """``evaluate_ensemble`` / ``mtl-text evaluate --ensemble-with``: the ensemble's predictions on
+    SST-2's 872 test sentences, their references, and the metrics computed from them."""
+    import json
+
+    from mtl_text.cli.evaluate import main
+    from mtl_text.inference.evaluation import evaluate_ensemble
+
+    predictions = {}
+    results = evaluate_ensemble(members, data_dir=str(data_dir), predictions=predictions)
+    test = load_test_split("sst2", data_dir)
+    expected, references = Ensemble.from_pretrained(members).predict_labels(column(test, "text"))["sst2"], column(test, "label")
+    assert list(results) == ["sst2"] and results["sst2"]["examples"] == 872
+    assert predictions["sst2"]["predictions"] == expected.tolist() and predictions["sst2"]["references"] == references
+    assert results["sst2"]["accuracy"] == pytest.approx((expected == torch.tensor(references)).double().mean().item())
+    out = tmp_path / "predictions.json"
+    assert main(["--model", str(members[0]), "--ensemble-with", str(members[1]), str(members[2]), "--data-dir", str(data_dir),
+                 "--predictions", str(out)]) == 0
+    assert json.loads(out.read_text()) == predictions
+    with pytest.raises(ConfigError, match="excludes --task"):
+        main(["--model", str(members[0]), "--ensemble-with", str(members[1]), "--task", "sst2", "--head", "sst2"])
+    with pytest.raises(UnknownHeadError, match="topic"):
+        evaluate_ensemble(members, ["topic"], data_dir=str(data_dir))
