@@ -9,7 +9,7 @@ import os
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, set_seed
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, GradientAccumulationPlugin, set_seed
 
 from ..errors import ConfigError
 from ..utils.allocator import tune_malloc
@@ -65,7 +65,11 @@ def make_accelerator(config: TrainingConfig) -> Accelerator:
     trackers = [t for t in config.evaluation.report_to if t != "none"]
     cache_accelerate_probes()
     accelerator = Accelerator(
-        gradient_accumulation_steps=config.optimization.gradient_accumulation_steps,
+        # The loop's step is --gradient-accumulation-steps batches, whatever task each comes from. Accelerate would also
+        # step the optimizer at the end of each prepared dataloader; here a task's epoch ends in the middle of the
+        # stream of steps, which gave one optimizer step too many per epoch end and a half-sized one.
+        gradient_accumulation_plugin=GradientAccumulationPlugin(num_steps=config.optimization.gradient_accumulation_steps,
+                                                                sync_with_dataloader=False),
         # Each step trains one task's head; the other heads get no gradient on any rank in that step.
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
         dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),

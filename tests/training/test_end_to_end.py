@@ -220,3 +220,19 @@ def test_gradient_accumulation_matches_the_larger_batch(tmp_path, data_dir):
     assert any(not torch.allclose(whole[k], half[k], atol=1e-4) for k in whole), "batches of 8 without accumulation should differ"
     for name in whole:
         assert torch.allclose(whole[name], accumulated[name], atol=1e-5, rtol=1e-4), name
+
+
+def test_gradient_accumulation_steps_the_optimizer_once_per_step_across_epochs(tmp_path, data_dir):
+    """A task's epoch may end inside an accumulation: the optimizer still steps once per
+    --gradient-accumulation-steps batches, --max-steps times in all (Accelerate's default would
+    also step at every epoch end: 21 steps here)."""
+    from safetensors.torch import load_file
+
+    from mtl_text.training.checkpointing import list_checkpoints
+
+    out = tmp_path / "run"
+    train_main(["--tasks", "trec", "--data-dir", str(data_dir), "--max-train-examples", "100", "--max-steps", "20", "--eval-every", "20",
+                "--batch-size", "8", "--gradient-accumulation-steps", "2", "--embedding-dim", "8", "--w2v-epochs", "1", "--seed", "1",
+                "--patience", "0", "--output-dir", str(out)])  # 12 batches of 8 per epoch: 40 batches cross three epoch ends
+    state = load_file(str(list_checkpoints(out)[-1] / "optimizer.safetensors"))
+    assert {v.item() for k, v in state.items() if k.endswith("step")} == {20.0}
