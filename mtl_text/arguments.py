@@ -118,6 +118,14 @@ def seed_option(default: int | None = 42, help: str = "seeds the validation spli
     return field(default=default, metadata={"help": help})
 
 
+def ensemble_option(usage: str) -> Any:
+    """``--ensemble-with MODEL ...`` (predict, serve, evaluate): more models that answer with
+    ``--model`` as one :class:`~mtl_text.inference.ensemble.Ensemble`; ``usage`` ends the help."""
+    return field(default=None, metadata={
+        "metavar": "MODEL", "help": "more model folders (or Hub ids) answering with --model as one ensemble: each task's logits are "
+                                    "the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); " + usage})
+
+
 def group_validation_option(help: str) -> Any:
     """``--group-validation`` / ``--no-group-validation``: carve the validation split by a task's
     ``validation_groups`` (on by default, the same in training and in the baselines, so that both

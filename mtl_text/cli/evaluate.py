@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, seed_option, task_file_option
+from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, ensemble_option, seed_option, task_file_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -15,10 +15,7 @@ from .parsing import ArgumentParser
 @dataclass
 class EvaluateArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
-    ensemble_with: list[str] | None = field(default=None, metadata={
-        "metavar": "MODEL", "help": "more model folders (or Hub ids) scored with --model as one ensemble: each task's logits are "
-                                    "the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); the validation split "
-                                    "is carved as --model's training carved it; one process"})
+    ensemble_with: list[str] | None = ensemble_option("the validation split is carved as --model's training carved it; one process")
     tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
     task: str | None = field(default=None, metadata={
         "help": "cross-domain evaluation: score --head on this task's split instead (any registered task with the same problem "
@@ -64,9 +61,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     predictions = {} if args.predictions else None
-    if args.ensemble_with and accelerator.num_processes > 1:
-        raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
     if args.ensemble_with:
+        if accelerator.num_processes > 1:
+            raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions)
     else:

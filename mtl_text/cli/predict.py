@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from ..arguments import Arguments, Range
+from ..arguments import Arguments, Range, ensemble_option
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import input_format, read_texts
@@ -21,10 +21,8 @@ from .parsing import ArgumentParser
 @dataclass
 class PredictArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
-    ensemble_with: list[str] | None = field(default=None, metadata={
-        "metavar": "MODEL", "help": "more model folders (or Hub ids) answering with --model as one ensemble: each task's logits "
-                                    "are the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); only the tasks "
-                                    "every model has with the same labels; put texts before this option, or after '--'"})
+    ensemble_with: list[str] | None = ensemble_option(
+        "only the tasks every model has with the same labels; put texts before this option, or after '--'")
     input: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "file of texts ('-' for standard input); with no texts and no --input, standard input is read"})
     input_format: Literal["text", "jsonl", "tsv"] | None = field(default=None, metadata={
@@ -82,7 +80,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     (args,), rest = build_parser(prog).parse(argv)
     openmp_wait_policy_for(args.model)  # before torch loads
-    from ..inference.prediction import Predictor
+    from ..inference.ensemble import load_predictor
 
     texts = []
     for i, text in enumerate(rest.texts, start=1):
@@ -94,12 +92,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     tune_malloc()
     options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes,
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend}
-    if args.ensemble_with:
-        from ..inference.ensemble import Ensemble
-
-        predictor = Ensemble.from_pretrained([args.model, *args.ensemble_with], **options)
-    else:
-        predictor = Predictor.from_pretrained(args.model, **options)
+    predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
     texts, pairs = read_inputs(args, texts)
     for result in predictor.predict(texts, args.tasks, pairs):

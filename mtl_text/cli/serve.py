@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import Arguments, Range
+from ..arguments import Arguments, Range, ensemble_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -23,10 +23,8 @@ SETTINGS_ENV = "MTL_TEXT_SERVE_SETTINGS"
 @dataclass
 class ServeArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
-    ensemble_with: list[str] | None = field(default=None, metadata={
-        "metavar": "MODEL", "help": "more model folders (or Hub ids) answering with --model as one ensemble: each task's logits "
-                                    "are the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); only the tasks "
-                                    "every model has with the same labels are served; GET /metadata lists the members"})
+    ensemble_with: list[str] | None = ensemble_option(
+        "only the tasks every model has with the same labels are served; GET /metadata lists the members")
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: Annotated[int, Range(min=0, max=65535)] = field(default=8000, metadata={"help": "port to listen on"})
     workers: Annotated[int, Range(min=1)] = field(default=1, metadata={
@@ -48,20 +46,16 @@ def build_app(args: ServeArguments, limits, batching):
     """Load the model (or the ensemble) and build the application (in each worker process)."""
     import torch
 
-    from ..inference.prediction import Predictor
+    from ..inference.ensemble import load_predictor
     from ..serving.app import create_app, ensemble_metadata, model_metadata
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes, "backend": args.backend}
-    if args.ensemble_with:
-        from ..inference.ensemble import Ensemble
-
-        directories = [args.model, *args.ensemble_with]
-        ensemble = Ensemble.from_pretrained(directories, **options)
-        return create_app(ensemble, ensemble_metadata(directories, ensemble), limits, batching)
-    predictor = Predictor.from_pretrained(args.model, **options)
-    return create_app(predictor, model_metadata(args.model, predictor), limits, batching)
+    predictor = load_predictor(args.model, args.ensemble_with, batch_size=args.batch_size, device=args.device,
+                               verify_hashes=args.verify_hashes, backend=args.backend)
+    metadata = (ensemble_metadata([args.model, *args.ensemble_with], predictor) if args.ensemble_with
+                else model_metadata(args.model, predictor))
+    return create_app(predictor, metadata, limits, batching)
 
 
 def app_from_environment():

@@ -108,6 +108,19 @@ class Ensemble(HeadOutputs):
         return torch.stack([torch.as_tensor(z, dtype=torch.float32) for z in logits]).mean(0)
 
 
+def load_predictor(model: str | os.PathLike, ensemble_with: Sequence[str | os.PathLike] | None = None, **options) -> HeadOutputs:
+    """The command line's ``--model`` and ``--ensemble-with``: ``model`` as a
+    :class:`~mtl_text.inference.prediction.Predictor`, or, with ``ensemble_with``, ``[model,
+    *ensemble_with]`` as an :class:`Ensemble`; ``options`` as :meth:`Predictor.from_pretrained` takes them.
+
+    Raises:
+        ModelLoadError, ConfigError: as :meth:`Predictor.from_pretrained` and :meth:`Ensemble.from_pretrained`.
+    """
+    if ensemble_with:
+        return Ensemble.from_pretrained([model, *ensemble_with], **options)
+    return Predictor.from_pretrained(model, **options)
+
+
 def _same_head(first, other, task: str) -> bool:
     """Whether ``other`` has ``task``'s head as ``first`` has it: problem type, labels, kind of input,
     and for regression the same target scaling (outputs in the same units, so that their mean means

@@ -150,12 +150,13 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
     heads_of = dict(heads_of) if heads_of else {name: name for name in model.check_tasks(tasks)}
+    trained = trained_with(config)
     collator = PaddingCollator(tokenizer)
     dataloaders = {}
     for name, head in heads_of.items():
         task = get_task(name)
         check_cross_task(model, head, task)
-        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained_with(config), seed, validation_size)
+        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained, seed, validation_size)
         tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]
         dataloaders[name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
@@ -180,8 +181,9 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
         scored = load_task_splits(task, data_dir, seed=seed if seed is not None else trained.get("seed", 42),
                                   validation_size=validation_size if validation_size is not None else trained.get("validation_size", 0.1),
                                   group_validation=trained.get("group_validation", False))[split]
-    if list(task.labels) != list(head_labels):  # the same names in another order: references as the head's ids
-        order = [list(head_labels).index(label) for label in task.labels]
+    head_labels = list(head_labels)
+    if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
+        order = [head_labels.index(label) for label in task.labels]
         scored = scored.map(lambda row, order=order: {"label": order[row["label"]]})
     return scored
 
