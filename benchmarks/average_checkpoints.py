@@ -2,7 +2,7 @@
 a model folder and scored on each task's test split (``test_predictions.json``, which
 ``benchmarks/compare_runs.py`` compares with the run's own best-validation model and with baselines).
 
-    python scripts/train.py --tasks 20newsgroups sst2 --data-dir ../shared/data --wide-buckets 262144 --num-epochs 2 \\
+    python scripts/train.py --tasks 20newsgroups sst2 --data-dir ../shared/data --wide-buckets 262144 --wide-svm none --num-epochs 2 \\
         --seed 42 --eval-every 555 --save-total-limit 20 --output-dir runs/avg/s42
     python benchmarks/average_checkpoints.py runs/avg/s42 --last 2 --data-dir ../shared/data --output-dir runs/avg/s42-avg2
     python benchmarks/compare_runs.py runs/avg/s42-avg2:runs/avg/s42
@@ -12,8 +12,9 @@ all you need", the last 5 or 20 checkpoints; fairseq's ``scripts/average_checkpo
 along a trajectory, Izmailov et al. 2018 (stochastic weight averaging): one model, one encoder pass
 per prediction, unlike an ensemble. A training run keeps a checkpoint at each validation
 (``--save-total-limit`` of them); the weights averaged are each checkpoint's ``model.safetensors``,
-so the result has the run's architecture, tokenizer and heads. Without ``--wide-svm`` only: the
-SVM is fitted into the saved best model after training, not into the checkpoints.
+so the result has the run's architecture, tokenizer and heads. Without the wide part's SVM only
+(``--wide-svm none``; by default 20 Newsgroups' wide part gains one): the SVM is fitted into the saved
+best model after training, not into the checkpoints.
 """
 
 from __future__ import annotations
@@ -59,8 +60,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"error: --last {args.last}: {run} holds {len(checkpoints)} checkpoint(s) "
                  f"({', '.join(c.name for c in checkpoints) or 'none'}); keep more with --save-total-limit")
     config = MultiTaskModel.read_config(run)
-    if config.get("training_config", {}).get("heads", {}).get("wide_svm"):
-        sys.exit(f"error: {run} was trained with --wide-svm: its SVM is in the saved model, not in the checkpoints")
+    if config.get("wide_svm") or config.get("training_config", {}).get("heads", {}).get("wide_svm") not in (None, [], ["none"]):
+        sys.exit(f"error: {run} has a linear SVM in a wide part (--wide-svm; 20 Newsgroups' by default): it is in the saved model, not in the "
+                 "checkpoints; train with --wide-svm none")
     chosen = checkpoints[-args.last:]
     model = MultiTaskModel.from_pretrained(run)
     try:

@@ -89,10 +89,11 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
     tasks = {name: get_task(name) for name in config.data.tasks}
     for task in tasks.values():
         chosen_class_weights(config, task)
-    if config.heads.wide_svm:
+    chosen_svm = config.heads.wide_svm_tasks(tasks)
+    if chosen_svm:
         from .wide_fit import check_tasks
 
-        check_tasks(tasks, config.heads.wide_svm_tasks(list(tasks)))
+        check_tasks(tasks, chosen_svm)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         reported = {n: set(t.metric_names) - LOWER_IS_BETTER for n, t in tasks.items()}

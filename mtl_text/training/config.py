@@ -19,9 +19,10 @@ built, before anything is loaded.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import datasets
 
@@ -30,7 +31,11 @@ from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
 from ..modeling.options import POOLING_MODES, check_window_stride
 
+if TYPE_CHECKING:
+    from ..data.tasks import Task
+
 DEFAULT_TASKS = ["20newsgroups", "sst2"]
+DEFAULT_WIDE_BUCKETS = 262144  # --wide-buckets with word vectors: 2**18 rows per task (docs/benchmark.md, "A wide part")
 TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
 
 PositiveInt = Annotated[int, Range(min=1)]
@@ -302,22 +307,22 @@ class HeadArguments(Arguments):
     target_scaling: Literal["standard", "none"] = field(default="standard", metadata={
         "help": "regression heads: 'standard' learns (y - mean) / std with the training split's mean and std (saved with the model; "
                 "predictions come back in the target's units), 'none' learns y as it is"})
-    wide_buckets: NonNegativeInt = field(default=0, metadata={
+    wide_buckets: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
         "metavar": "N",
         "help": "each task's wide part (Wide & Deep, Cheng et al. 2016): a linear model over the text's word n-grams, hashed into N "
                 "rows and weighted by TF-IDF (sublinear tf, idf of the task's training texts, L2-normalised), whose output adds to "
                 "the head's logits; it learns which exact words and word pairs signal a label, as TF-IDF + a linear classifier does. "
-                "0: none (the default). e.g. 262144. Not exportable to ONNX"})
+                f"0: none. Default {DEFAULT_WIDE_BUCKETS} with word vectors, 0 with a transformer"})
     wide_ngrams: PositiveInt = field(default=2, metadata={
         "metavar": "N", "help": "the wide part's longest n-gram, in tokens (1: words; 2: words and word pairs)"})
     wide_svm: list[str] = field(default_factory=list, metadata={
-        "metavar": "TASK|all",
-        "help": "after training, add to the wide part of these tasks ('all': every task) a linear SVM (scikit-learn's LinearSVC: "
-                "squared hinge, one-vs-rest, no intercept) fitted on the wide part's features of the task's training split, its "
-                "margins weighted by the factor fitted on the validation split with the head's loss (stacking; near 0 keeps the "
-                "model as trained), and save the model so. Needs --wide-buckets; classification tasks only. Choose tasks whose "
-                "validation split is independent of their training split: the weight is only as good as it (e.g. not SST-2, "
-                "whose phrases share their sentences across a random split)"})
+        "metavar": "TASK|all|none",
+        "help": "after training, add to the wide part of these tasks ('all': every task; 'none': no task) a linear SVM "
+                "(scikit-learn's LinearSVC: squared hinge, one-vs-rest, no intercept) fitted on the wide part's features of the "
+                "task's training split, its margins weighted by the factor fitted on the validation split with the head's loss "
+                "(stacking; near 0 keeps the model as trained), and save the model so. Default: the tasks that ask for it "
+                "(20newsgroups; a task's wide_svm), where there is a wide part. Needs --wide-buckets; classification tasks only. "
+                "Choose tasks with long texts whose label shows in exact n-grams: on SST-2's short sentences it lost about a point"})
     wide_svm_c: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={
         "metavar": "C", "help": "--wide-svm: the SVM's C (its L2 penalty is 1 / C)"})
     tune_thresholds: bool = field(default=False, metadata={
@@ -329,19 +334,25 @@ class HeadArguments(Arguments):
             self.class_weights = [f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in self.class_weights.items()]
         super().__post_init__()
         self.class_weight_overrides()
-        if self.wide_svm and not self.wide_buckets:
-            raise ConfigError("--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. 262144)")
+        if "none" in self.wide_svm and len(self.wide_svm) > 1:
+            raise ConfigError(f"--wide-svm: 'none' excludes task names, got {self.wide_svm}")
 
-    def wide_svm_tasks(self, tasks: list[str]) -> list[str]:
-        """The tasks of ``--wide-svm``, in the order of ``tasks``.
+    def wide_svm_tasks(self, tasks: Mapping[str, Task]) -> list[str]:
+        """The tasks whose wide part gains a linear SVM after training, in the order of ``tasks``
+        (name -> task): those ``--wide-svm`` names or, without it, those whose :class:`Task` sets
+        ``wide_svm``; none without a wide part.
 
         Raises:
             ConfigError: a name that is not one of ``tasks`` (nor ``all``).
         """
-        unknown = sorted(set(self.wide_svm) - set(tasks) - {"all"})
+        unknown = sorted(set(self.wide_svm) - set(tasks) - {"all", "none"})
         if unknown:
-            raise ConfigError(f"--wide-svm names task(s) not in --tasks {tasks}: {unknown}")
-        return [t for t in tasks if t in self.wide_svm or "all" in self.wide_svm]
+            raise ConfigError(f"--wide-svm names task(s) not in --tasks {list(tasks)}: {unknown}")
+        if not self.wide_buckets or self.wide_svm == ["none"]:
+            return []
+        if not self.wide_svm:
+            return [name for name, task in tasks.items() if task.wide_svm]
+        return [name for name in tasks if name in self.wide_svm or "all" in self.wide_svm]
 
     def class_weight_overrides(self) -> dict[str, str | list[float] | None]:
         """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.
@@ -603,8 +614,8 @@ class TrainingConfig:
     """Everything a training run needs, in option groups (see the module's text).
 
     On construction the defaults that depend on the encoder are filled in (``learning_rate``,
-    ``head_learning_rate``, ``warmup_ratio``, ``word_dropout``) and the options that refer to tasks
-    are checked against ``data.tasks``.
+    ``head_learning_rate``, ``warmup_ratio``, ``word_dropout``, ``wide_buckets``) and the options
+    that refer to tasks are checked against ``data.tasks``.
 
     Raises:
         ConfigError: options that exclude each other, or ``--max-length``/``--pooling`` naming a task
@@ -625,13 +636,15 @@ class TrainingConfig:
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"TrainingConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         transformer = self.encoder.encoder == "transformer"
-        defaults = [(self.heads, "word_dropout", 0.3, 0.0), (self.optimization, "learning_rate", 1e-2, 5e-5),
-                    (self.optimization, "warmup_ratio", 0.0, 0.06)]
+        defaults = [(self.heads, "word_dropout", 0.3, 0.0), (self.heads, "wide_buckets", DEFAULT_WIDE_BUCKETS, 0),
+                    (self.optimization, "learning_rate", 1e-2, 5e-5), (self.optimization, "warmup_ratio", 0.0, 0.06)]
         for group, name, word_vectors, transformer_default in defaults:
             if getattr(group, name) is None:
                 setattr(group, name, transformer_default if transformer else word_vectors)
         if self.optimization.head_learning_rate is None:
             self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
+        if self.heads.wide_svm not in ([], ["none"]) and not self.heads.wide_buckets:
+            raise ConfigError(f"--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. {DEFAULT_WIDE_BUCKETS})")
         named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
         named |= set(self.optimization.task_weight_overrides()) | set(self.adaptation.targets())
         named |= set(self.distillation.transfer_sources()) | set(self.distillation.distill_tasks)

@@ -110,10 +110,12 @@ def validation_score(results: dict[str, dict[str, float]], metric: str, primary:
     return sum(r[primary[name] if metric == "primary" else metric] for name, r in results.items()) / len(results)
 
 
-def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None) -> dict:
+def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None, wide_svm: dict | None = None) -> dict:
     """What ``config.json`` records beside the architecture: the training configuration, the best
-    step and, after ``--init-from``, the model's lineage."""
-    return {"training_config": config.to_dict(), "best_step": best_step, **({"lineage": run.lineage} if run.lineage else {})}
+    step, after ``--init-from`` the model's lineage and, once a linear SVM was added to wide parts
+    (``--wide-svm``), ``wide_svm``: task -> its weight and validation metric before and after."""
+    return {"training_config": config.to_dict(), "best_step": best_step, **({"lineage": run.lineage} if run.lineage else {}),
+            **({"wide_svm": wide_svm} if wide_svm else {})}
 
 
 def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tuple[Path, dict] | None = None) -> dict:

@@ -110,18 +110,18 @@ def train(config: TrainingConfig) -> TrainingResult:
         accelerator.wait_for_everyone()
         unwrapped = accelerator.unwrap_model(run.model)
         unwrapped.load_weights(output_dir / WEIGHTS_NAME)
-        if config.heads.wide_svm:
+        svm_tasks, fitted = config.heads.wide_svm_tasks(run.tasks), None
+        if svm_tasks:
             from .wide_fit import add_svm_to_wide
 
-            chosen = config.heads.wide_svm_tasks(list(run.tasks))
-            fitted = add_svm_to_wide(run.model, {n: run.train_datasets[n] for n in chosen}, run.collator, run.val_dataloaders, accelerator,
-                                     C=config.heads.wide_svm_c, seed=config.optimization.seed)
+            fitted = add_svm_to_wide(run.model, {n: run.train_datasets[n] for n in svm_tasks}, run.collator, run.val_dataloaders,
+                                     accelerator, C=config.heads.wide_svm_c, seed=config.optimization.seed)
             log.log({"step": summary["steps"], "split": "wide-svm", "tasks": fitted})
         if config.heads.tune_thresholds:
             tune_thresholds(run, accelerator, unwrapped)
-        if (config.heads.wide_svm or config.heads.tune_thresholds) and accelerator.is_main_process:
-            # the wide parts' new weights, the tuned thresholds (config.json)
-            unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"]))
+        if (fitted or config.heads.tune_thresholds) and accelerator.is_main_process:
+            # the wide parts' new weights and their SVMs' weights, the tuned thresholds (config.json)
+            unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"], fitted))
         if run.adaptation:
             after = domain_mmd(run)
             log.log({"step": summary["steps"], "split": "adaptation", "mmd2": after})

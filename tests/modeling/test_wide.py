@@ -140,11 +140,13 @@ def test_a_bad_config_is_refused(tmp_path):
         small_model(wide_buckets=-1)
 
 
-def test_off_by_default_and_in_training_each_part_also_learns_alone():
-    from mtl_text.training.config import TrainingConfig
+def test_on_by_default_with_word_vectors_and_in_training_each_part_also_learns_alone():
+    from mtl_text.training.config import DEFAULT_WIDE_BUCKETS, TrainingConfig
 
-    assert TrainingConfig.from_options(tasks=["sst2"]).heads.wide_buckets == 0
+    assert TrainingConfig.from_options(tasks=["sst2"]).heads.wide_buckets == DEFAULT_WIDE_BUCKETS
+    assert TrainingConfig.from_options(tasks=["sst2"], encoder="transformer", model_name_or_path="m").heads.wide_buckets == 0
     assert TrainingConfig.from_options(tasks=["sst2"], wide_buckets=4096).heads.wide_buckets == 4096
+    assert TrainingConfig.from_options(tasks=["sst2"], wide_buckets=0).heads.wide_buckets == 0
     with pytest.raises(ConfigError, match="wide"):
         TrainingConfig.from_options(tasks=["sst2"], wide_buckets=-1)
     model, tokenizer = small_model(wide_buckets=256)

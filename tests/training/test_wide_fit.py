@@ -5,6 +5,7 @@ the margins; the weight follows the informative model; training with it saves a 
 predictions equal the test table; it is refused without a wide part, for unknown tasks and for
 regression tasks."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -21,6 +22,7 @@ from mtl_text.data.tasks import get_task
 from mtl_text.data.tokenization import tokenize_splits, train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
+from mtl_text.training.config import DEFAULT_WIDE_BUCKETS
 from mtl_text.training.wide_fit import add_svm_to_wide, check_tasks, stacking_weight, svm_margins, wide_features
 
 from helpers import predictor_accuracy
@@ -95,13 +97,33 @@ def test_adds_the_fitted_multiple_of_the_margins(data_dir):
 
 def test_refused_without_a_wide_part_for_unknown_tasks_and_for_regression():
     with pytest.raises(ConfigError, match="--wide-buckets"):
-        TrainingConfig.from_options(tasks=["trec"], wide_svm=["all"])
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=["all"], wide_buckets=0)
+    with pytest.raises(ConfigError, match="--wide-buckets"):  # a transformer has no wide part by default
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=["trec"], encoder="transformer", model_name_or_path="some/model")
+    with pytest.raises(ConfigError, match="'none' excludes"):
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=["none", "trec"])
+    trec_stsb = {"trec": get_task("trec"), "stsb": get_task("stsb")}
     config = TrainingConfig.from_options(tasks=["trec", "stsb"], wide_svm=["trec"], wide_buckets=64)
-    assert config.heads.wide_svm_tasks(["trec", "stsb"]) == ["trec"]
+    assert config.heads.wide_svm_tasks(trec_stsb) == ["trec"]
     with pytest.raises(ConfigError, match="sst2"):  # a task the run does not train
-        TrainingConfig.from_options(tasks=["trec"], wide_svm=["sst2"], wide_buckets=64).heads.wide_svm_tasks(["trec"])
+        TrainingConfig.from_options(tasks=["trec"], wide_svm=["sst2"], wide_buckets=64).heads.wide_svm_tasks({"trec": get_task("trec")})
     with pytest.raises(ConfigError, match="stsb"):
-        check_tasks({"trec": get_task("trec"), "stsb": get_task("stsb")}, ["trec", "stsb"])
+        check_tasks(trec_stsb, ["trec", "stsb"])
+    with pytest.raises(ValueError, match="regression"):  # a task file cannot ask for it either
+        dataclasses.replace(get_task("stsb"), wide_svm=True)
+
+
+def test_by_default_the_tasks_that_ask_for_it_where_there_is_a_wide_part():
+    tasks = {name: get_task(name) for name in ("20newsgroups", "sst2", "stsb")}
+    assert [name for name, task in tasks.items() if task.wide_svm] == ["20newsgroups"]
+    config = TrainingConfig.from_options(tasks=list(tasks))
+    assert config.heads.wide_buckets == DEFAULT_WIDE_BUCKETS  # word vectors: a wide part per task by default
+    assert config.heads.wide_svm_tasks(tasks) == ["20newsgroups"]
+    assert TrainingConfig.from_options(tasks=list(tasks), wide_svm=["none"]).heads.wide_svm_tasks(tasks) == []
+    assert TrainingConfig.from_options(tasks=list(tasks), wide_svm=["sst2"]).heads.wide_svm_tasks(tasks) == ["sst2"]
+    assert TrainingConfig.from_options(tasks=list(tasks), wide_buckets=0).heads.wide_svm_tasks(tasks) == []
+    transformer = TrainingConfig.from_options(tasks=list(tasks), encoder="transformer", model_name_or_path="some/model")
+    assert transformer.heads.wide_buckets == 0 and transformer.heads.wide_svm_tasks(tasks) == []
 
 
 def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, data_dir):
@@ -114,6 +136,7 @@ def test_training_with_it_saves_a_model_that_predicts_the_test_table(tmp_path, d
     logged = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     fitted = next(entry["tasks"] for entry in logged if entry.get("split") == "wide-svm")
     assert set(fitted) == {"trec"}
+    assert json.loads((tmp_path / "config.json").read_text())["wide_svm"] == fitted  # the saved model says what it holds
     assert all(f["validation_after"] >= f["validation_before"] for f in fitted.values())
     assert predictor_accuracy(tmp_path, data_dir, "trec", seed=3) == pytest.approx(result.metrics["trec"]["accuracy"], abs=1e-9)
 
