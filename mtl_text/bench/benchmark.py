@@ -17,7 +17,7 @@ Rows (``--encoders``, ``--modes``, ``--settings`` choose among them):
   (:mod:`mtl_text.bench.baselines`); other tasks (pairs, multi-label, regression) have none;
 * ours, word-vector encoder, for each encoder initialisation (``word2vec``: Word2Vec trained on the
   row's training text; ``glove``: pretrained GloVe vectors; ``random``: no transfer), each mode
-  (``fine-tuned``: embeddings train; ``frozen``: feature extraction, only poolings and heads train)
+  (``fine-tuned``: embeddings train; ``frozen``: feature extraction, only poolings, heads and wide parts train)
   and each setting (``single``: one model per task; ``multi``: one model for all tasks);
 * ours, transformer encoder (``--transformer NAME_OR_DIR``), same modes and settings.
 

@@ -141,7 +141,7 @@ class EncoderArguments(Arguments):
         "help": "the shared encoder family: word_vectors (+ pooling) or a pretrained Hugging Face transformer; default word_vectors, "
                 "or the family of the --init-from model"})
     freeze_encoder: bool = field(default=False, metadata={
-        "help": "feature extraction: the encoder does not train, only poolings and heads do; with a transformer and parameter-free "
+        "help": "feature extraction: the encoder does not train, only poolings, heads and wide parts do; with a transformer and parameter-free "
                 "pooling its pooled vectors are computed once and cached"})
     pooling: list[str] = field(default_factory=list, metadata={
         "metavar": "MODE|TASK=MODE",
@@ -321,7 +321,7 @@ class HeadArguments(Arguments):
                 "(scikit-learn's LinearSVC: squared hinge, one-vs-rest, no intercept) fitted on the wide part's features of the "
                 "task's training split, its margins weighted by the factor fitted on the validation split with the head's loss "
                 "(stacking; near 0 keeps the model as trained), and save the model so. Default: the tasks that ask for it "
-                "(20newsgroups; a task's wide_svm), where there is a wide part. Needs --wide-buckets; classification tasks only. "
+                "(20newsgroups; a task's wide_svm), where there is a wide part (--wide-buckets). Classification tasks only. "
                 "Choose tasks with long texts whose label shows in exact n-grams: on SST-2's short sentences it lost about a point"})
     wide_svm_c: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={
         "metavar": "C", "help": "--wide-svm: the SVM's C (its L2 penalty is 1 / C)"})
