@@ -24,12 +24,13 @@ from mtl_text.transfer.significance import paired_bootstrap
 
 
 @functools.cache
-def predictions(folder: str, task: str, data_dir: str | None) -> dict:
+def predictions(folder: str, task: str, data_dir: str | None) -> dict | None:
     """``{"predictions": [...], "references": [...]}`` of ``task``'s test split by the run in ``folder``
-    (once per folder and task: a baseline that several seeds are compared with predicts once)."""
+    (once per folder and task: a baseline that several seeds are compared with predicts once);
+    ``None`` where the run has no head for ``task`` (e.g. a single-task model of another task)."""
     folder = folder.replace("{task}", task)
     if os.path.exists(f"{folder}/test_predictions.json"):
-        return json.loads(open(f"{folder}/test_predictions.json").read())[task]
+        return json.loads(open(f"{folder}/test_predictions.json").read()).get(task)
     if not os.path.exists(f"{folder}/model.pkl"):
         sys.exit(f"error: {folder} holds neither test_predictions.json (a trained model) nor model.pkl (a TF-IDF baseline)")
     import mtl_text
@@ -53,6 +54,10 @@ def main(argv: list[str] | None = None) -> None:
     for task in tasks:
         a = [predictions(p.split(":")[0], task, args.data_dir) for p in args.pairs]
         b = [predictions(p.split(":")[1], task, args.data_dir) for p in args.pairs]
+        missing = [p for p, x, y in zip(args.pairs, a, b) if x is None or y is None]
+        if missing:
+            print(f"{task}: skipped, not scored by both runs of {', '.join(missing)}", file=sys.stderr)
+            continue
         if any(x["references"] != y["references"] or x["references"] != a[0]["references"] for x, y in zip(a, b)):
             sys.exit(f"{task}: the runs were scored on different test examples")
         for pair, x, y in zip(args.pairs, a, b):
