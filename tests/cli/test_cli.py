@@ -108,6 +108,13 @@ def test_system_exit_only_in_the_cli_layer():
     assert outside == [], outside
 
 
+def test_list_tasks_shows_which_tasks_get_the_wide_svm_by_default(capsys):
+    assert run_command(train_main, ["--list-tasks"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "wide SVM" in lines["20newsgroups"] and "attention pooling" in lines["20newsgroups"]
+    assert "wide SVM" not in lines["sst2"] and "wide SVM" not in lines["stsb"]
+
+
 def test_a_task_file_with_a_syntax_error_is_named(tmp_path, capsys):
     bad = tmp_path / "my_tasks.py"
     bad.write_text("from mtl_text import Task\nTask(name='x',\n")
