@@ -53,8 +53,7 @@ def test_the_layout_shows_the_architecture():
 
 def test_import_mtl_text_and_the_commands_do_not_load_torch():
     """``import mtl_text`` stays light (a task file imports it); the commands import without torch,
-    so that ``--help`` and a bad option answer at once and the prediction commands can set OpenMP's
-    wait policy before torch loads (:mod:`mtl_text.utils.threads`)."""
+    so that ``--help`` and a bad option answer at once."""
     code = ("import sys, mtl_text, mtl_text.cli, mtl_text.cli.train, mtl_text.cli.predict, mtl_text.cli.serve, mtl_text.bench.speed, "
             "mtl_text.serving.app; "
             "print(sorted(m for m in ('torch', 'transformers.modeling_utils') if m in sys.modules))")

@@ -26,7 +26,6 @@ import numpy as np
 
 from ..arguments import Arguments, Range, data_dir_option
 from ..utils.allocator import tune_malloc
-from ..utils.threads import openmp_wait_policy_for
 
 
 def measure(predict: Callable[[list[str]], Sequence[int]], texts: Sequence[str], batch_size: int = 256,
@@ -109,8 +108,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..data.tasks import get_task
 
     (args,), _ = ArgumentParser(SpeedArguments, prog=prog or "python -m mtl_text.bench.speed", description=main.__doc__).parse(argv)
-    if args.kind == "mtl-text":
-        openmp_wait_policy_for(args.model)  # before torch loads, as mtl-text predict and serve do
     tune_malloc()  # the same allocator settings for every method timed (as in training and prediction)
     task = get_task(args.task)
     test = load_test_split(task, args.data_dir)

@@ -76,10 +76,8 @@ def read_inputs(args: PredictArguments, texts: list[str]) -> tuple[list[str], li
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.allocator import tune_malloc
-    from ..utils.threads import openmp_wait_policy_for
 
     (args,), rest = build_parser(prog).parse(argv)
-    openmp_wait_policy_for(args.model)  # before torch loads
     from ..inference.ensemble import load_predictor
 
     texts = []

@@ -76,12 +76,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         raise ConfigError(f"mtl-text serve needs the serve extra: pip install 'mtl-text[serve]' ({e})") from None
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
-    from ..utils.threads import openmp_wait_policy_for
 
     parser = ArgumentParser((ServeArguments, ServerLimits, BatchingArguments), prog=prog, description=__doc__.split(":", 1)[1].strip())
     (args, limits, batching), _ = parser.parse(argv)
     setup_logging()
-    logging.getLogger("mtl_text.serve").info(openmp_wait_policy_for(args.model))  # before torch loads
     tune_malloc()
     app = build_app(args, limits, batching)  # a model that fails to load stops here, before the port opens
     logging.getLogger("mtl_text.serve").info("model %s%s loaded; listening on http://%s:%d (%d worker(s))", args.model,

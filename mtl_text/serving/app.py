@@ -36,7 +36,7 @@ from ..arguments import Arguments, Range
 from ..errors import ModelOutputError, MtlTextError
 from .batching import DynamicBatcher
 
-if TYPE_CHECKING:  # torch loads with the model, after the command has set the process up (mtl_text.utils.threads)
+if TYPE_CHECKING:  # torch loads with the model, after the command has set the process up (mtl_text.utils.allocator)
     from ..inference.ensemble import Ensemble
     from ..inference.prediction import HeadOutputs, Predictor
 

@@ -146,6 +146,9 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     adaptation, mmd_weight = run.adaptation or {}, config.adaptation.mmd_weight
     pad_id = run.tokenizer.pad_token_id or 0
     aggregator = make_aggregator(opt.task_balancing) if opt.task_balancing in GRADIENT_BALANCING else None
+    # the prepared model's parameters, listed once: clipping and zeroing walk this list, not the module
+    # tree (two walks per step otherwise; clipping is given the same parameters as model.parameters())
+    parameters = list(model.parameters())
     shared = [p for p in unwrapped.encoder.parameters() if p.requires_grad]
     specific = [p for n, p in unwrapped.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     weights = run.task_weights or {}
@@ -177,7 +180,9 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             mmd_running.setdefault(task, []).append(divergence.detach())
         else:
             out = model(**model_inputs(batch), task=task, labels=batch["labels"])
-            loss = weights.get(task, 1.0) * with_teacher(task, out, batch)
+            loss = with_teacher(task, out, batch)
+            if task in weights:  # --task-weights: a static weight (no multiplication, and no graph node, without one)
+                loss = weights[task] * loss
         accelerator.backward(loss)
         return out.head_loss
 
@@ -203,11 +208,13 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                     losses = {t: task_step(t, b) for t, b in batches.items()}
             if accelerator.sync_gradients:  # the last batch of the accumulation (every batch without accumulation)
                 if opt.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
+                    accelerator.clip_grad_norm_(parameters, opt.max_grad_norm)
                 optimizer.step()
                 lr_scheduler.step()
-                # as transformers' Trainer; the prepared optimizer's zero_grad inspects its signature on every call
-                model.zero_grad(set_to_none=True)
+                # what model.zero_grad(set_to_none=True) does (transformers' Trainer calls it), without walking the
+                # modules; the prepared optimizer's zero_grad inspects its signature on every call
+                for p in parameters:
+                    p.grad = None
             for task, loss in losses.items():  # no tensor operation per step: the mean is taken at the log
                 running.setdefault(task, []).append(loss.detach())
         step += 1
