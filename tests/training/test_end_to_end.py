@@ -236,3 +236,39 @@ def test_gradient_accumulation_steps_the_optimizer_once_per_step_across_epochs(t
                 "--patience", "0", "--output-dir", str(out)])  # 12 batches of 8 per epoch: 40 batches cross three epoch ends
     state = load_file(str(list_checkpoints(out)[-1] / "optimizer.safetensors"))
     assert {v.item() for k, v in state.items() if k.endswith("step")} == {20.0}
+
+
+
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")  # the test wraps it
+def test_each_step_starts_from_zero_gradients(tmp_path, data_dir):
+    """The loop clears every gradient after each optimizer step (from the parameter list it keeps,
+    not by walking the modules): each forward pass starts with no gradient held, although every step
+    leaves gradients for the optimizer, and none is left after the last step."""
+    from pathlib import Path
+
+    from mtl_text import TrainingConfig
+    from mtl_text.training.build import build_training
+    from mtl_text.training.loop import fit
+    from mtl_text.training.outputs import RunLog
+    from mtl_text.training.runtime import make_accelerator
+
+    config = TrainingConfig.from_options(tasks=["trec"], max_train_examples=100, cache_dir="none", w2v_epochs=1, embedding_dim=8,
+                                         max_steps=3, eval_every=3, patience=0, save_total_limit=0, data_dir=str(data_dir),
+                                         output_dir=str(tmp_path / "run"))
+    accelerator = make_accelerator(config)
+    run = build_training(config, accelerator)
+    model = accelerator.unwrap_model(run.model)
+    held_at_forward, held_at_step = [], []
+    model.register_forward_pre_hook(lambda module, args: held_at_forward.append(
+        sum(p.grad is not None for p in module.parameters())) if module.training else None)
+    step = run.optimizer.optimizer.step
+
+    def recording_step(*args, **kwargs):
+        held_at_step.append(sum(p.grad is not None for p in model.parameters()))
+        return step(*args, **kwargs)
+
+    run.optimizer.optimizer.step = recording_step
+    fit(run, config, RunLog(accelerator, Path(config.output_dir)))
+    assert held_at_forward == [0, 0, 0]
+    assert len(held_at_step) == 3 and all(n > 0 for n in held_at_step)
+    assert all(p.grad is None for p in model.parameters())
