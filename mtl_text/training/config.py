@@ -337,6 +337,12 @@ class HeadArguments(Arguments):
         if "none" in self.wide_svm and len(self.wide_svm) > 1:
             raise ConfigError(f"--wide-svm: 'none' excludes task names, got {self.wide_svm}")
 
+    @property
+    def wide_svm_named(self) -> bool:
+        """Whether ``--wide-svm`` names tasks (or ``all``), rather than leaving each task's own
+        setting (not given) or turning the SVM off (``none``)."""
+        return self.wide_svm not in ([], ["none"])
+
     def wide_svm_tasks(self, tasks: Mapping[str, Task]) -> list[str]:
         """The tasks whose wide part gains a linear SVM after training, in the order of ``tasks``
         (name -> task): those ``--wide-svm`` names or, without it, those whose :class:`Task` sets
@@ -350,9 +356,9 @@ class HeadArguments(Arguments):
             raise ConfigError(f"--wide-svm names task(s) not in --tasks {list(tasks)}: {unknown}")
         if not self.wide_buckets or self.wide_svm == ["none"]:
             return []
-        if not self.wide_svm:
-            return [name for name, task in tasks.items() if task.wide_svm]
-        return [name for name in tasks if name in self.wide_svm or "all" in self.wide_svm]
+        if self.wide_svm_named:
+            return [name for name in tasks if name in self.wide_svm or "all" in self.wide_svm]
+        return [name for name, task in tasks.items() if task.wide_svm]
 
     def class_weight_overrides(self) -> dict[str, str | list[float] | None]:
         """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.
@@ -643,7 +649,7 @@ class TrainingConfig:
                 setattr(group, name, transformer_default if transformer else word_vectors)
         if self.optimization.head_learning_rate is None:
             self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
-        if self.heads.wide_svm not in ([], ["none"]) and not self.heads.wide_buckets:
+        if self.heads.wide_svm_named and not self.heads.wide_buckets:
             raise ConfigError(f"--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. {DEFAULT_WIDE_BUCKETS})")
         named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
         named |= set(self.optimization.task_weight_overrides()) | set(self.adaptation.targets())

@@ -169,6 +169,11 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         log.log({"step": 0, "split": "adaptation", "mmd2": before})
         logger.info("MMD² between source and target pooled vectors before training: %s", {n: round(v, 5) for n, v in before.items()})
 
+    def weighted(task: str, loss: torch.Tensor) -> torch.Tensor:
+        """``loss`` times the task's static weight (--task-balancing static); without one, ``loss``
+        itself (no multiplication by 1, and no graph node for it)."""
+        return weights[task] * loss if task in weights else loss
+
     def task_step(task: str, batch: dict) -> torch.Tensor:
         """One task's loss on one batch (times its static weight), plus λ·MMD² for an --adapt task;
         returns the head's own loss for the logs."""
@@ -176,13 +181,11 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             n = len(batch["labels"])
             out = model(**joined_inputs(batch, adaptation[task].stream.next(), pad_id), task=task, labels=batch["labels"], return_pooled=True)
             divergence = mmd2(out.pooled[:n], out.pooled[n:])
-            loss = weights.get(task, 1.0) * with_teacher(task, out, batch) + mmd_weight * divergence
+            loss = weighted(task, with_teacher(task, out, batch)) + mmd_weight * divergence
             mmd_running.setdefault(task, []).append(divergence.detach())
         else:
             out = model(**model_inputs(batch), task=task, labels=batch["labels"])
-            loss = with_teacher(task, out, batch)
-            if task in weights:  # --task-weights: a static weight (no multiplication, and no graph node, without one)
-                loss = weights[task] * loss
+            loss = weighted(task, with_teacher(task, out, batch))
         accelerator.backward(loss)
         return out.head_loss
 

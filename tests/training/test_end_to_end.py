@@ -238,7 +238,6 @@ def test_gradient_accumulation_steps_the_optimizer_once_per_step_across_epochs(t
     assert {v.item() for k, v in state.items() if k.endswith("step")} == {20.0}
 
 
-
 @pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")  # the test wraps it
 def test_each_step_starts_from_zero_gradients(tmp_path, data_dir):
     """The loop clears every gradient after each optimizer step (from the parameter list it keeps,
