@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from safetensors import SafetensorError
 
-if TYPE_CHECKING:  # the file names and helpers here are read without torch (mtl_text.utils.threads)
+if TYPE_CHECKING:  # torch only for the annotations: the file names and atomic writes import without it
     import torch
 
 WEIGHTS_NAME = "model.safetensors"
