@@ -9,6 +9,10 @@ Modes:
 * ``mean``: the average of the real tokens' vectors.
 * ``max``: the element-wise maximum over real tokens (Collobert et al. 2011; SWEM-max, Shen et al. 2018).
 * ``mean_max``: ``mean`` and ``max`` concatenated (output ``2 * hidden``; SWEM-concat).
+* ``hierarchical``: the mean of each window of :data:`HIERARCHICAL_WINDOW` consecutive tokens, then the
+  element-wise maximum over the windows (SWEM-hier, Shen et al. 2018, "Baseline Needs More Love"):
+  local word order, such as "not good", without parameters. A text shorter than the window pools
+  to its mean.
 * ``attention``: a learned weighted average, ``a = softmax_t(v . tanh(W h_t + b))``,
   ``pooled = sum_t a_t h_t`` (Yang et al. 2016, "Hierarchical Attention Networks"). It learns which
   words matter, which helps long documents most.
@@ -18,11 +22,14 @@ Modes:
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .options import POOLING_MODES
 
-__all__ = ["POOLING_MODES", "AttentionPooling", "Pooling", "masked_max", "masked_mean"]
+__all__ = ["HIERARCHICAL_WINDOW", "POOLING_MODES", "AttentionPooling", "Pooling", "masked_hierarchical", "masked_max", "masked_mean"]
+
+HIERARCHICAL_WINDOW = 5  # tokens per window of hierarchical pooling: up to 5-grams
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -38,6 +45,20 @@ def masked_max(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     filled = hidden.masked_fill(~keep, torch.finfo(hidden.dtype).min)
     pooled = filled.max(1).values
     return torch.where(keep.any(1), pooled, torch.zeros_like(pooled))
+
+
+def masked_hierarchical(hidden: torch.Tensor, mask: torch.Tensor, window: int = HIERARCHICAL_WINDOW) -> torch.Tensor:
+    """Hierarchical pooling (SWEM-hier, Shen et al. 2018): ``(batch, seq_len, hidden)``, ``(batch, seq_len)``
+    -> ``(batch, hidden)``, the element-wise maximum over every window of ``window`` consecutive real
+    tokens of the window's mean. A text with fewer real tokens than ``window`` pools to its mean
+    (zeros for a text without tokens). Padding is expected after the real tokens, as the collators
+    put it."""
+    weights = mask.to(hidden.dtype).unsqueeze(1)  # (batch, 1, seq_len)
+    # window zeros after the last position, so that any seq_len, 0 included, has windows (no branch on shapes: ONNX export traces it)
+    window_means = F.avg_pool1d(F.pad(hidden.transpose(1, 2) * weights, (0, window)), window, stride=1)  # (batch, hidden, seq_len + 1)
+    real = F.avg_pool1d(F.pad(weights, (0, window)), window, stride=1) > 1 - 0.5 / window  # (batch, 1, seq_len + 1): no padding inside
+    pooled = window_means.masked_fill(~real, torch.finfo(hidden.dtype).min).max(-1).values
+    return torch.where(real.any(-1), pooled, masked_mean(hidden, mask))
 
 
 class AttentionPooling(nn.Module):
@@ -105,6 +126,8 @@ class Pooling(nn.Module):
             return masked_max(hidden, mask)
         if self.mode == "mean_max":
             return torch.cat([masked_mean(hidden, mask), masked_max(hidden, mask)], dim=-1)
+        if self.mode == "hierarchical":
+            return masked_hierarchical(hidden, mask)
         if self.mode == "attention":
             return self.attention(hidden, mask, token_ids)
         return hidden[:, 0]

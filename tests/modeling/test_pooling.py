@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mtl_text.modeling.pooling import POOLING_MODES, Pooling, masked_max, masked_mean
+from mtl_text.modeling.pooling import HIERARCHICAL_WINDOW, POOLING_MODES, Pooling, masked_hierarchical, masked_max, masked_mean
 
 
 @pytest.fixture
@@ -39,6 +39,37 @@ def test_padding_values_do_not_change_the_pooled_vector(batch, mode):
     assert a.shape == (3, pool.output_dim)
     assert torch.allclose(a[1], b[1], atol=1e-6)
     assert torch.isfinite(a).all()
+
+
+def test_hierarchical_is_the_max_over_windows_of_their_means():
+    """SWEM-hier: the mean of every window of 5 consecutive real tokens, then the maximum over windows;
+    a text shorter than the window pools to its mean, a text without tokens to zeros."""
+    torch.manual_seed(0)
+    hidden = torch.randn(4, 8, 3)
+    lengths = [8, 6, 3, 0]
+    mask = torch.tensor([[1] * n + [0] * (8 - n) for n in lengths])
+    hidden[1, 6:] = 1e4  # padding must not enter a window
+    pooled = masked_hierarchical(hidden, mask)
+    assert HIERARCHICAL_WINDOW == 5
+    for row, n in enumerate(lengths[:2]):
+        windows = torch.stack([hidden[row, i:i + 5].mean(0) for i in range(n - 4)])
+        assert torch.allclose(pooled[row], windows.max(0).values, atol=1e-5)
+    assert torch.allclose(pooled[2], hidden[2, :3].mean(0), atol=1e-6)
+    assert torch.equal(pooled[3], torch.zeros(3))
+    assert torch.allclose(masked_hierarchical(hidden[:, :4], mask[:, :4]), masked_mean(hidden[:, :4], mask[:, :4]))  # all shorter
+    assert torch.equal(Pooling("hierarchical", 3)(hidden, mask), pooled)
+    assert torch.equal(masked_hierarchical(hidden[:, :0], mask[:, :0]), torch.zeros(4, 3))  # a batch of empty texts
+
+
+def test_hierarchical_sees_word_order_that_mean_and_max_do_not():
+    """The same words in another order: mean and max pool alike, hierarchical pooling does not."""
+    torch.manual_seed(0)
+    hidden = torch.randn(1, 10, 3)
+    mask = torch.ones(1, 10, dtype=torch.long)
+    shuffled = hidden[:, torch.tensor([0, 5, 1, 6, 2, 7, 3, 8, 4, 9])]
+    assert torch.allclose(masked_mean(hidden, mask), masked_mean(shuffled, mask), atol=1e-6)
+    assert torch.equal(masked_max(hidden, mask), masked_max(shuffled, mask))
+    assert not torch.allclose(masked_hierarchical(hidden, mask), masked_hierarchical(shuffled, mask))
 
 
 def test_output_dims():
