@@ -56,9 +56,9 @@ def masked_hierarchical(hidden: torch.Tensor, mask: torch.Tensor, window: int = 
     weights = mask.to(hidden.dtype).unsqueeze(1)  # (batch, 1, seq_len)
     # window zeros after the last position, so that any seq_len, 0 included, has windows (no branch on shapes: ONNX export traces it)
     window_means = F.avg_pool1d(F.pad(hidden.transpose(1, 2) * weights, (0, window)), window, stride=1)  # (batch, hidden, seq_len + 1)
-    real = F.avg_pool1d(F.pad(weights, (0, window)), window, stride=1) > 1 - 0.5 / window  # (batch, 1, seq_len + 1): no padding inside
-    pooled = window_means.masked_fill(~real, torch.finfo(hidden.dtype).min).max(-1).values
-    return torch.where(real.any(-1), pooled, masked_mean(hidden, mask))
+    real = F.avg_pool1d(F.pad(weights, (0, window)), window, stride=1).squeeze(1) > 1 - 0.5 / window  # (batch, seq_len + 1): no padding inside
+    pooled = masked_max(window_means.transpose(1, 2), real)
+    return torch.where(real.any(-1, keepdim=True), pooled, masked_mean(hidden, mask))
 
 
 class AttentionPooling(nn.Module):
