@@ -4,6 +4,7 @@ A checkpoint is a folder ``<output_dir>/checkpoints/step-<step:08d>/`` holding:
 
 * ``model.safetensors``: every weight of the model;
 * ``optimizer.safetensors``: the optimizer's tensors (AdamW's moments and step counts);
+* ``averaged.safetensors``, with ``--weight-averaging``: the running average of the weights;
 * ``rng-<rank>.safetensors``: each process's torch generator states (CPU, and CUDA where used);
 * ``trainer_state.json``: everything else, as JSON: the step, the task streams' positions, the
   early-stopping state, the optimizer's hyper-parameters, the learning-rate scheduler's state, the
@@ -36,6 +37,7 @@ from ..utils.files import WEIGHTS_NAME, file_record, load_safetensors, load_safe
 
 STATE_NAME = "trainer_state.json"
 OPTIMIZER_NAME = "optimizer.safetensors"
+AVERAGED_NAME = "averaged.safetensors"
 CHECKPOINT_DIR = "checkpoints"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
 
@@ -125,7 +127,8 @@ def _restore_torch_rng(states: dict[str, torch.Tensor]) -> None:
 
 
 def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model, optimizer, lr_scheduler,
-                    trainer_state: dict, keep: int, protect: int | None = None) -> Path | None:
+                    trainer_state: dict, keep: int, protect: int | None = None,
+                    averaged: dict[str, torch.Tensor] | None = None) -> Path | None:
     """Write the checkpoint of ``step`` (every process must call this; the main one writes the shared
     files, each process its own generator states), then delete old ones.
 
@@ -137,6 +140,8 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
         trainer_state: JSON-able loop state (task stream positions, early stopping, ...).
         keep: how many of the newest checkpoints to keep (at least 1).
         protect: a step whose checkpoint is never deleted (the best one).
+        averaged: the running average of the weights (``--weight-averaging``), saved as
+            ``averaged.safetensors``.
 
     Returns:
         the checkpoint folder (on the main process; ``None`` on the others).
@@ -156,6 +161,8 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
         save_model(accelerator.unwrap_model(model), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
         tensors, optimizer_meta = _optimizer_to_safetensors(optimizer.state_dict())
         save_file(tensors, str(tmp / OPTIMIZER_NAME))
+        if averaged is not None:
+            save_file({k: v.contiguous() for k, v in averaged.items()}, str(tmp / AVERAGED_NAME))
         files = {f.name: file_record(f) for f in sorted(tmp.iterdir())}
         state = {"step": step, "num_processes": accelerator.num_processes, "trainer": trainer_state, "optimizer": optimizer_meta,
                  "lr_scheduler": lr_scheduler.state_dict(), "rng": _python_numpy_rng(), "files": files}

@@ -47,6 +47,7 @@ Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]
 # weights, and the gradient aggregations through torchjd
 BALANCING = ("static", "uncertainty", "pcgrad", "upgrad", "mgda")
 GRADIENT_BALANCING = ("pcgrad", "upgrad", "mgda")
+AVERAGING_MODES = ("none", "ema", "swa")  # --weight-averaging (training/averaging.py)
 
 
 @dataclass
@@ -418,6 +419,15 @@ class OptimizationArguments(Arguments):
         "help": "--lr-scheduler plateau: factor applied to the learning rates on a plateau"})
     plateau_patience: NonNegativeInt = field(default=1, metadata={
         "help": "--lr-scheduler plateau: validations without improvement before the rates are cut"})
+    weight_averaging: Literal[AVERAGING_MODES] = field(default="none", metadata={
+        "help": "validate, select and save a running average of the weights instead of the last step's: ema (exponential moving "
+                "average with --ema-decay; Polyak & Juditsky 1992) or swa (the uniform mean of every step's weights; Izmailov et al. "
+                "2018), from --averaging-start of the steps on; none: the weights as trained"})
+    ema_decay: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.999, metadata={
+        "help": "--weight-averaging ema: the decay per optimizer step (about 1 / (1 - decay) recent steps carry most of the weight)"})
+    averaging_start: Probability = field(default=0.75, metadata={
+        "help": "--weight-averaging: the fraction of the training steps (of --max-steps or the epochs' steps) after which the average "
+                "starts"})
     sampling: Literal[STRATEGIES] = field(default="temperature", metadata={
         "help": "task sampling strategy: which task each step draws its batch from; 'all': every step draws one batch of every task "
                 "(needed by --task-balancing pcgrad, upgrad)"})

@@ -15,6 +15,9 @@
 * every ``--log-every`` steps: the mean training loss per task to the run's log (each step's loss is
   kept, detached, on the device until the log: no per-step synchronisation and no per-step tensor
   operation);
+* with ``--weight-averaging``, each step's weights folded into a running average
+  (:mod:`~mtl_text.training.averaging`), which validation scores and the best model saves once it
+  has started;
 * every ``--eval-every`` steps: per-task validation metrics, the mean of ``--metric-for-best`` over
   tasks, the best model saved, early stopping;
 * checkpoints at each validation and every ``--save-every`` steps.
@@ -22,6 +25,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -33,9 +37,11 @@ from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
 from ..transfer.distillation import distilled_loss
 from ..transfer.mmd import mmd2
+from ..utils.files import load_safetensors
+from .averaging import WeightAveraging
 from .balancing import aggregated_backward, make_aggregator
 from .build import TrainingSetup
-from .checkpointing import load_checkpoint, save_checkpoint
+from .checkpointing import AVERAGED_NAME, load_checkpoint, save_checkpoint
 from .config import GRADIENT_BALANCING, TrainingConfig
 from .early_stopping import BestModelTracker
 from .outputs import RunLog
@@ -43,14 +49,16 @@ from .outputs import RunLog
 logger = logging.getLogger("mtl_text.train")
 
 
-def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModelTracker, running: dict) -> int:
+def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModelTracker, running: dict,
+           averaging: WeightAveraging | None = None) -> int:
     """Restore a run from a checkpoint (its folder and verified state, from
     :func:`~mtl_text.training.checkpointing.read_checkpoint_state`): the task streams, weights,
-    optimizer, scheduler, generators, early-stopping state and the losses since the last log (into
-    ``running``); returns the step to continue from.
+    optimizer, scheduler, generators, early-stopping state, the losses since the last log (into
+    ``running``) and the averaged weights (into ``averaging``); returns the step to continue from.
 
     Raises:
-        CheckpointError: a checkpoint of other tasks or processes, or one that does not fit the model.
+        CheckpointError: a checkpoint of other tasks or processes, one that does not fit the model,
+            or one without the averaged weights that ``--weight-averaging`` needs by its step.
     """
     path, state = checkpoint
     saved = state["trainer"]
@@ -62,6 +70,17 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
         run.adaptation[name].stream.restore(stream_state)
     load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler, state)
     tracker.load_state_dict(saved)
+    if averaging is not None and (path / AVERAGED_NAME).is_file():
+        try:
+            averaging.load_state_tensors(load_safetensors(path / AVERAGED_NAME, CheckpointError))
+        except ValueError as e:
+            raise CheckpointError(f"{path / AVERAGED_NAME}: {e}") from None
+    elif averaging is not None and int(saved["step"]) >= averaging.start_step:
+        raise CheckpointError(f"{path}: no {AVERAGED_NAME}, but --weight-averaging {averaging.mode} averages from step "
+                              f"{averaging.start_step} and the checkpoint is at step {saved['step']}; resume with the run's own "
+                              "--weight-averaging and --averaging-start")
+    elif averaging is None and (path / AVERAGED_NAME).is_file():
+        logger.warning("%s holds averaged weights, which this run (without --weight-averaging) does not use", path)
     if run.plateau is not None and "plateau" in saved:
         run.plateau.load_state_dict(saved["plateau"])
     device = run.accelerator.device
@@ -135,7 +154,13 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     metric = evaluation.metric_for_best
     tracker = BestModelTracker(evaluation.patience)
     running: dict[str, list] = {}  # task -> its batches' losses since the last log (detached 0-d tensors on the device)
-    step = resume(run, checkpoint, tracker, running) if checkpoint else 0
+    averaging = None
+    if opt.weight_averaging != "none":
+        averaging = WeightAveraging(unwrapped, opt.weight_averaging, start_step=int(opt.averaging_start * run.max_steps) + 1,
+                                    decay=opt.ema_decay)
+        logger.info("weight averaging (%s%s) from step %d of %d", opt.weight_averaging,
+                    f", decay {opt.ema_decay}" if opt.weight_averaging == "ema" else "", averaging.start_step, run.max_steps)
+    step = resume(run, checkpoint, tracker, running, averaging) if checkpoint else 0
 
     def trainer_state() -> dict:
         return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()},
@@ -222,6 +247,8 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                 running.setdefault(task, []).append(loss.detach())
         step += 1
         progress.update(1)
+        if averaging is not None:
+            averaging.update(step)
 
         # --- training loss -------------------------------------------------------------------------
         if step % evaluation.log_every == 0 or step == run.max_steps:
@@ -238,24 +265,29 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         validated = False
         if step % run.eval_every == 0 or step == run.max_steps:
             validated, t_eval = True, time.time()
-            results = evaluate(model, run.val_dataloaders, accelerator)
-            score = validation_score(results, metric, primary)
-            log.log({"step": step, "split": "validation", "epoch": round(step / run.steps_per_epoch, 3),
-                     "elapsed_s": round(time.time() - t_start, 1), "metrics": results, f"mean_{metric}": score})
-            if tracker.update(score, step) and accelerator.is_main_process:
-                unwrapped.save_pretrained(config.output_dir, run.tokenizer, saved_config(run, config, step))
+            # with --weight-averaging, the averaged weights are validated and saved (once averaging has started)
+            with averaging.applied() if averaging is not None else contextlib.nullcontext(False) as averaged:
+                results = evaluate(model, run.val_dataloaders, accelerator)
+                score = validation_score(results, metric, primary)
+                log.log({"step": step, "split": "validation", "epoch": round(step / run.steps_per_epoch, 3),
+                         "elapsed_s": round(time.time() - t_start, 1), "metrics": results, f"mean_{metric}": score,
+                         **({"averaged_steps": averaging.count} if averaging is not None else {})})
+                if tracker.update(score, step) and accelerator.is_main_process:
+                    unwrapped.save_pretrained(config.output_dir, run.tokenizer, saved_config(run, config, step))
             if run.plateau is not None and run.plateau.update(score):
                 logger.info("validation plateau at step %d: learning rates multiplied by %g (now x%g)", step, run.plateau.factor,
                             run.plateau.scale)
             summary = "; ".join(f"{n} " + " ".join(f"{m} {r[m]:.4f}" for m in heads[n].metric_names) for n, r in results.items())
-            progress.write(f"step {step}: validation {summary}; mean {metric} {score:.4f} {tracker.describe()}")
+            of = f" (the average of {averaging.count} steps' weights)" if averaged else ""
+            progress.write(f"step {step}: validation{of} {summary}; mean {metric} {score:.4f} {tracker.describe()}")
             eval_seconds += time.time() - t_eval
 
         # --- checkpoint: every --save-every steps and at each validation ----------------------------
         if ckpt.save_total_limit and (validated or (ckpt.save_every and step % ckpt.save_every == 0)):
             t_save = time.time()
             save_checkpoint(accelerator, config.output_dir, step, model, optimizer, lr_scheduler, trainer_state(),
-                            keep=ckpt.save_total_limit, protect=tracker.best_step)
+                            keep=ckpt.save_total_limit, protect=tracker.best_step,
+                            averaged=averaging.state_tensors() if averaging is not None else None)
             checkpoint_seconds += time.time() - t_save
         if validated and tracker.should_stop:
             logger.info("early stopping at step %d", step)
