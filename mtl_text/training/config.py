@@ -41,6 +41,7 @@ TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", 
 PositiveInt = Annotated[int, Range(min=1)]
 NonNegativeInt = Annotated[int, Range(min=0)]
 Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]
+Fraction = Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)]  # in (0, 1)
 
 
 # task-balancing modes (mtl_text.training.balancing implements them): static weights, learned uncertainty
@@ -60,7 +61,7 @@ class DataArguments(Arguments):
         "metavar": "TASK", "help": "tasks to train jointly, by registered name"})
     task_file: list[str] = task_file_option()
     data_dir: str | None = data_dir_option()
-    validation_size: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.1, metadata={
+    validation_size: Fraction = field(default=0.1, metadata={
         "help": "fraction of each task's train split held out (stratified) for validation"})
     group_validation: bool = group_validation_option(
         "carve the validation split (and --cv-folds' folds) by the groups a task declares, a group on one side: SST-2's "
@@ -415,7 +416,7 @@ class OptimizationArguments(Arguments):
         "help": "learning-rate schedule after the warm-up: linear or cosine decay to 0, constant, or plateau (multiply every rate by "
                 "--plateau-factor when the validation score has not improved for --plateau-patience validations; "
                 "torch's ReduceLROnPlateau)"})
-    plateau_factor: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.5, metadata={
+    plateau_factor: Fraction = field(default=0.5, metadata={
         "help": "--lr-scheduler plateau: factor applied to the learning rates on a plateau"})
     plateau_patience: NonNegativeInt = field(default=1, metadata={
         "help": "--lr-scheduler plateau: validations without improvement before the rates are cut"})
@@ -423,7 +424,7 @@ class OptimizationArguments(Arguments):
         "help": "validate, select and save a running average of the weights instead of the last step's: ema (exponential moving "
                 "average with --ema-decay; Polyak & Juditsky 1992) or swa (the uniform mean of every step's weights; Izmailov et al. "
                 "2018), from --averaging-start of the steps on; none: the weights as trained"})
-    ema_decay: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.999, metadata={
+    ema_decay: Fraction = field(default=0.999, metadata={
         "help": "--weight-averaging ema: the decay per optimizer step (about 1 / (1 - decay) recent steps carry most of the weight)"})
     averaging_start: Probability = field(default=0.75, metadata={
         "help": "--weight-averaging: the fraction of the training steps (of --max-steps or the epochs' steps) after which the average "
