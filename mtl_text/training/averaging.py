@@ -78,21 +78,3 @@ class WeightAveraging:
             with torch.no_grad():
                 for p, s in zip(live, stored, strict=True):
                     p.copy_(s)
-
-    def state_tensors(self) -> dict[str, torch.Tensor]:
-        """The average as tensors for a checkpoint: the averaged parameters by name and ``n_averaged``."""
-        return {name: p.detach() for name, p in self.averaged.named_parameters()} | {"n_averaged": self.averaged.n_averaged}
-
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Restore :meth:`state_tensors` (from a checkpoint).
-
-        Raises:
-            ValueError: tensors whose names or shapes are not this model's (naming the first).
-        """
-        own = dict(self.averaged.named_parameters()) | {"n_averaged": self.averaged.n_averaged}
-        bad = sorted(set(own) ^ set(tensors)) or [n for n in own if own[n].shape != tensors[n].shape]
-        if bad:
-            raise ValueError(f"averaged weights: tensor {bad[0]!r} missing, unexpected or of another shape")
-        with torch.no_grad():
-            for name, t in own.items():
-                t.copy_(tensors[name])

@@ -128,7 +128,7 @@ def _restore_torch_rng(states: dict[str, torch.Tensor]) -> None:
 
 def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model, optimizer, lr_scheduler,
                     trainer_state: dict, keep: int, protect: int | None = None,
-                    averaged: dict[str, torch.Tensor] | None = None) -> Path | None:
+                    averaged: torch.nn.Module | None = None) -> Path | None:
     """Write the checkpoint of ``step`` (every process must call this; the main one writes the shared
     files, each process its own generator states), then delete old ones.
 
@@ -140,8 +140,8 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
         trainer_state: JSON-able loop state (task stream positions, early stopping, ...).
         keep: how many of the newest checkpoints to keep (at least 1).
         protect: a step whose checkpoint is never deleted (the best one).
-        averaged: the running average of the weights (``--weight-averaging``), saved as
-            ``averaged.safetensors``.
+        averaged: the running average of the weights (``--weight-averaging``: its
+            ``AveragedModel``), saved as ``averaged.safetensors``.
 
     Returns:
         the checkpoint folder (on the main process; ``None`` on the others).
@@ -162,7 +162,7 @@ def save_checkpoint(accelerator, output_dir: str | os.PathLike, step: int, model
         tensors, optimizer_meta = _optimizer_to_safetensors(optimizer.state_dict())
         save_file(tensors, str(tmp / OPTIMIZER_NAME))
         if averaged is not None:
-            save_file({k: v.contiguous() for k, v in averaged.items()}, str(tmp / AVERAGED_NAME))
+            save_model(averaged, str(tmp / AVERAGED_NAME), metadata={"format": "pt"})
         files = {f.name: file_record(f) for f in sorted(tmp.iterdir())}
         state = {"step": step, "num_processes": accelerator.num_processes, "trainer": trainer_state, "optimizer": optimizer_meta,
                  "lr_scheduler": lr_scheduler.state_dict(), "rng": _python_numpy_rng(), "files": files}

@@ -37,7 +37,7 @@ from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
 from ..transfer.distillation import distilled_loss
 from ..transfer.mmd import mmd2
-from ..utils.files import load_safetensors
+from ..utils.files import load_safetensors_into
 from .averaging import WeightAveraging
 from .balancing import aggregated_backward, make_aggregator
 from .build import TrainingSetup
@@ -71,10 +71,7 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
     load_checkpoint(run.accelerator, path, run.model, run.optimizer, run.lr_scheduler, state)
     tracker.load_state_dict(saved)
     if averaging is not None and (path / AVERAGED_NAME).is_file():
-        try:
-            averaging.load_state_tensors(load_safetensors(path / AVERAGED_NAME, CheckpointError))
-        except ValueError as e:
-            raise CheckpointError(f"{path / AVERAGED_NAME}: {e}") from None
+        load_safetensors_into(averaging.averaged, path / AVERAGED_NAME, CheckpointError)
     elif averaging is not None and int(saved["step"]) >= averaging.start_step:
         raise CheckpointError(f"{path}: no {AVERAGED_NAME}, but --weight-averaging {averaging.mode} averages from step "
                               f"{averaging.start_step} and the checkpoint is at step {saved['step']}; resume with the run's own "
@@ -287,7 +284,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             t_save = time.time()
             save_checkpoint(accelerator, config.output_dir, step, model, optimizer, lr_scheduler, trainer_state(),
                             keep=ckpt.save_total_limit, protect=tracker.best_step,
-                            averaged=averaging.state_tensors() if averaging is not None else None)
+                            averaged=averaging.averaged if averaging is not None else None)
             checkpoint_seconds += time.time() - t_save
         if validated and tracker.should_stop:
             logger.info("early stopping at step %d", step)

@@ -7,10 +7,11 @@ import subprocess
 
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_model
 
 from mtl_text.training.averaging import WeightAveraging
-from mtl_text.training.checkpointing import list_checkpoints
+from mtl_text.training.checkpointing import CheckpointError, list_checkpoints
+from mtl_text.utils.files import load_safetensors_into
 
 
 def set_weights(model: torch.nn.Linear, value: float) -> None:
@@ -51,16 +52,20 @@ def test_before_the_start_the_model_is_left_as_trained():
         assert not applied and torch.equal(model.weight, torch.full((2, 3), 4.0))
 
 
-def test_the_average_round_trips_and_a_mismatch_is_named():
+def test_the_average_round_trips_and_a_mismatch_is_named(tmp_path):
+    """The average goes into a checkpoint as the AveragedModel's safetensors (n_averaged with it) and
+    loads back through the checkpoints' strict loader."""
     model = torch.nn.Linear(3, 2)
     averaging = WeightAveraging(model, "swa", start_step=1)
     set_weights(model, 2.0)
     averaging.update(1)
+    path = tmp_path / "averaged.safetensors"
+    save_model(averaging.averaged, str(path))
     other = WeightAveraging(torch.nn.Linear(3, 2), "swa", start_step=1)
-    other.load_state_tensors(averaging.state_tensors())
+    load_safetensors_into(other.averaged, path, CheckpointError)
     assert other.count == 1 and torch.equal(other.averaged.module.weight, torch.full((2, 3), 2.0))
-    with pytest.raises(ValueError, match="'module.weight' missing, unexpected or of another shape"):
-        WeightAveraging(torch.nn.Linear(4, 2), "swa", start_step=1).load_state_tensors(averaging.state_tensors())
+    with pytest.raises(CheckpointError, match=f"(?s){path}: weights do not match the model .*size mismatch for module.weight"):
+        load_safetensors_into(WeightAveraging(torch.nn.Linear(4, 2), "swa", start_step=1).averaged, path, CheckpointError)
     with pytest.raises(ValueError, match="expected 'ema' or 'swa'"):
         WeightAveraging(model, "none", start_step=1)
 
