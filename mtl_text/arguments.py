@@ -49,6 +49,16 @@ class Range:
         return "any number"
 
 
+# The ranges many options share, declared once: ``batch_size: PositiveInt = field(...)``.
+FRACTION_RANGE = Range(min=0, max=1, min_exclusive=True, max_exclusive=True)  # in (0, 1): a share of a split, a decay
+PositiveInt = Annotated[int, Range(min=1)]
+NonNegativeInt = Annotated[int, Range(min=0)]
+Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]  # in [0, 1): a dropout rate
+Fraction = Annotated[float, FRACTION_RANGE]
+
+DEFAULT_VALIDATION_SIZE = 0.1  # the share of a task's train split held out for validation, in training and the baselines
+
+
 def option_name(name: str) -> str:
     """The command-line spelling of a field: ``batch_size`` -> ``--batch-size``."""
     return "--" + name.replace("_", "-")

@@ -30,7 +30,16 @@ from typing import Annotated, Literal
 
 import numpy as np
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, group_validation_option, seed_option
+from ..arguments import (
+    DEFAULT_VALIDATION_SIZE,
+    SEED_RANGE,
+    Arguments,
+    Fraction,
+    Range,
+    data_dir_option,
+    group_validation_option,
+    seed_option,
+)
 from ..data.tokenization import split_words
 
 
@@ -176,7 +185,7 @@ class BaselineArguments(Arguments):
     json: str = field(metadata={"metavar": "FILE", "help": "where the summary goes"})
     data_dir: str | None = data_dir_option()
     seed: Annotated[int, SEED_RANGE] = seed_option(42, "seeds the validation split (as training's) and the model")
-    validation_size: Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=0.1, metadata={
+    validation_size: Fraction = field(default=DEFAULT_VALIDATION_SIZE, metadata={
         "help": "fraction of train held out for validation (as training's)"})
     group_validation: bool = group_validation_option("carve the validation split by the task's groups (as training's --group-validation)")
     max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={

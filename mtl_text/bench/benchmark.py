@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Annotated
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, seed_option
+from ..arguments import SEED_RANGE, Arguments, NonNegativeInt, PositiveInt, Range, data_dir_option, seed_option
 from ..errors import ConfigError
 
 logger = logging.getLogger("mtl_text.benchmark")
@@ -352,14 +352,14 @@ class BenchmarkArguments(Arguments):
     transformer_args: str = field(default="", metadata={"help": "extra training options for the transformer rows, one string"})
     max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "train every row on the first N shuffled examples of each task"})
-    predict_batch_size: Annotated[int, Range(min=1)] = field(default=256, metadata={"help": "texts per call when timing batched prediction"})
+    predict_batch_size: PositiveInt = field(default=256, metadata={"help": "texts per call when timing batched prediction"})
     max_predict_texts: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "time prediction on the first N test texts of each task"})
-    latency_texts: Annotated[int, Range(min=1)] = field(default=300, metadata={"help": "single-text calls timed per row and task"})
+    latency_texts: PositiveInt = field(default=300, metadata={"help": "single-text calls timed per row and task"})
     min_seconds: Annotated[float, Range(min=0)] = field(default=2.0, metadata={"help": "time batched prediction for at least this long"})
-    overhead_steps: Annotated[int, Range(min=0)] = field(default=400, metadata={
+    overhead_steps: NonNegativeInt = field(default=400, metadata={
         "help": "steps per loop and repeat of the overhead measurement (0: skip)"})
-    overhead_repeats: Annotated[int, Range(min=1)] = field(default=4, metadata={
+    overhead_repeats: PositiveInt = field(default=4, metadata={
         "help": "repeats of each loop, in ABBA order (plain first, then ours first, ...)"})
     quick: bool = field(default=False, metadata={
         "help": "a smoke test in a few minutes: 1,000 training examples per task, one epoch, fine-tuned rows only (glove only when "

@@ -30,9 +30,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
-from ..arguments import Arguments, Range, data_dir_option
+from ..arguments import Arguments, PositiveInt, data_dir_option
 from ..errors import ConfigError
 from .experiments import compare, fmt, fmt_score, mean_of, run_training, write_results
 
@@ -59,7 +58,7 @@ class LearningCurveArguments(Arguments):
         "metavar": "NAME_OR_DIR", "help": "transformer of the pretrained* conditions (and of the source model with --source-transformer)"})
     source_args: str = field(default="", metadata={"help": "training options of the source model and the joint runs, one string"})
     train_args: str = field(default="", metadata={"help": "extra training options of every target run, one string"})
-    min_steps: Annotated[int, Range(min=1)] = field(default=300, metadata={
+    min_steps: PositiveInt = field(default=300, metadata={
         "help": "a target run trains at least this many steps (3 epochs of 50 examples are 5 steps)"})
     data_dir: str | None = data_dir_option()
     output_dir: str = field(default="benchmarks/learning-curve", metadata={"help": "results.json, results.md, learning_curve.png"})

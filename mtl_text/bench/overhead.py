@@ -24,13 +24,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import torch
 from torch.utils.data import DataLoader
 from transformers import get_scheduler
 
-from ..arguments import Arguments, Range
+from ..arguments import Arguments, PositiveInt
 from ..errors import ConfigError
 from ..inference.evaluation import model_inputs
 from ..training.build import TrainingSetup, build_training
@@ -137,7 +136,7 @@ def measure(config: TrainingConfig, repeats: int = 2, warmup_steps: int = 5) -> 
 class OverheadArguments(Arguments):
     _argument_group_name = "overhead measurement"
 
-    repeats: Annotated[int, Range(min=1)] = field(default=2, metadata={
+    repeats: PositiveInt = field(default=2, metadata={
         "help": "times each loop is timed, in ABBA order (an even number balances it)"})
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the result here"})
 

@@ -33,7 +33,7 @@ from typing import Annotated
 
 import numpy as np
 
-from ..arguments import Arguments, Range, data_dir_option
+from ..arguments import Arguments, PositiveInt, Range, data_dir_option
 from ..errors import ConfigError
 
 
@@ -44,8 +44,8 @@ class ServingBenchmarkArguments(Arguments):
     data_dir: str | None = data_dir_option()
     clients: list[int] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "numbers of concurrent clients, one level each"})
     seconds: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=15.0, metadata={"help": "how long each level runs"})
-    max_requests: Annotated[int, Range(min=1)] = field(default=200_000, metadata={"help": "at most this many requests per level"})
-    texts_per_request: Annotated[int, Range(min=1)] = field(default=1, metadata={"help": "texts in each request"})
+    max_requests: PositiveInt = field(default=200_000, metadata={"help": "at most this many requests per level"})
+    texts_per_request: PositiveInt = field(default=1, metadata={"help": "texts in each request"})
     offline_seconds: Annotated[float, Range(min=0)] = field(default=5.0, metadata={
         "help": "offline throughput: score passes over the texts until this many seconds have gone by"})
     server_args: str = field(default="", metadata={"help": "more options for mtl-text serve, one string (e.g. '--max-wait-ms 2')"})

@@ -24,7 +24,7 @@ from typing import Annotated
 
 import numpy as np
 
-from ..arguments import Arguments, Range, data_dir_option
+from ..arguments import Arguments, PositiveInt, Range, data_dir_option
 from ..utils.allocator import tune_malloc
 
 
@@ -92,11 +92,11 @@ class SpeedArguments(Arguments):
     task: str = field(metadata={"help": "the task whose test texts are scored"})
     json: str = field(metadata={"metavar": "FILE", "help": "where the figures go"})
     data_dir: str | None = data_dir_option()
-    batch_size: Annotated[int, Range(min=1)] = field(default=256, metadata={"help": "texts per call when measuring throughput"})
+    batch_size: PositiveInt = field(default=256, metadata={"help": "texts per call when measuring throughput"})
     max_texts: Annotated[int | None, Range(min=1)] = field(default=None, metadata={"help": "time only the first N test texts"})
     min_seconds: Annotated[float, Range(min=0)] = field(default=2.0, metadata={
         "help": "throughput: score passes until this many seconds have gone by"})
-    latency_texts: Annotated[int, Range(min=1)] = field(default=300, metadata={"help": "latency: this many single-text calls"})
+    latency_texts: PositiveInt = field(default=300, metadata={"help": "latency: this many single-text calls"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also score the whole test split once and write references and predictions here (JSON)"})
 

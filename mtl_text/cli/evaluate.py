@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, ensemble_option, seed_option, task_file_option
+from ..arguments import FRACTION_RANGE, SEED_RANGE, Arguments, PositiveInt, data_dir_option, ensemble_option, seed_option, task_file_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -26,9 +26,9 @@ class EvaluateArguments(Arguments):
         "help": "which split; validation is carved out of train as in training (same --seed and --validation-size)"})
     data_dir: str | None = data_dir_option()
     seed: Annotated[int | None, SEED_RANGE] = seed_option(None, "seed of the validation split (default: the model's training seed)")
-    validation_size: Annotated[float | None, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)] = field(default=None, metadata={
+    validation_size: Annotated[float | None, FRACTION_RANGE] = field(default=None, metadata={
         "help": "fraction of train held out for validation (default: the model's training value)"})
-    batch_size: Annotated[int, Range(min=1)] = field(default=128, metadata={"help": "examples per batch and process"})
+    batch_size: PositiveInt = field(default=128, metadata={"help": "examples per batch and process"})
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})

@@ -9,9 +9,9 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from ..arguments import Arguments, Range, ensemble_option
+from ..arguments import Arguments, PositiveInt, ensemble_option
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import input_format, read_texts
@@ -32,8 +32,8 @@ class PredictArguments(Arguments):
     tasks: list[str] | None = field(default=None, metadata={
         "help": "heads to use (default: every task of the model that takes the input's kind, single texts or pairs); put texts "
                 "before this option, or after '--'"})
-    batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
-    max_batch_tokens: Annotated[int, Range(min=1)] = field(default=DEFAULT_MAX_BATCH_TOKENS, metadata={
+    batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
+    max_batch_tokens: PositiveInt = field(default=DEFAULT_MAX_BATCH_TOKENS, metadata={
         "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
                 "both limits, so short texts are not padded to long ones; outputs keep the input order"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import Arguments, Range, ensemble_option
+from ..arguments import Arguments, PositiveInt, Range, ensemble_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -27,7 +27,7 @@ class ServeArguments(Arguments):
         "only the tasks every model has with the same labels are served; GET /metadata lists the members")
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})
     port: Annotated[int, Range(min=0, max=65535)] = field(default=8000, metadata={"help": "port to listen on"})
-    workers: Annotated[int, Range(min=1)] = field(default=1, metadata={
+    workers: PositiveInt = field(default=1, metadata={
         "help": "server processes, each with its own copy of the model and its own batching. CPU, word vectors: one per core with "
                 "--threads 1 (the time goes to HTTP handling in Python); CPU, transformers: one using every core; GPUs: one per GPU"})
     threads: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
@@ -35,7 +35,7 @@ class ServeArguments(Arguments):
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
     backend: Literal["torch", "onnx"] = field(default="torch", metadata={
         "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"})
-    batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
+    batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json at start-up (sizes are always checked)"})
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = field(default="info", metadata={

@@ -32,7 +32,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..arguments import Arguments, Range
+from ..arguments import Arguments, PositiveInt, Range
 from ..errors import ModelOutputError, MtlTextError
 from .batching import DynamicBatcher
 
@@ -47,10 +47,10 @@ logger = logging.getLogger("mtl_text.serve")
 class ServerLimits(Arguments):
     """What one request may hold (``mtl-text serve`` options; ranges checked on construction:
     :class:`~mtl_text.errors.ConfigError`)."""
-    max_body_bytes: Annotated[int, Range(min=1)] = field(default=1 << 20, metadata={
+    max_body_bytes: PositiveInt = field(default=1 << 20, metadata={
         "help": "largest request body, bytes; a larger one is refused with 413"})
-    max_texts: Annotated[int, Range(min=1)] = field(default=256, metadata={"help": "most texts per request; more are refused with 422"})
-    max_text_chars: Annotated[int, Range(min=1)] = field(default=100_000, metadata={
+    max_texts: PositiveInt = field(default=256, metadata={"help": "most texts per request; more are refused with 422"})
+    max_text_chars: PositiveInt = field(default=100_000, metadata={
         "help": "longest text, characters; a longer one is refused with 422 (tokens beyond a head's max_length are cut to the first "
                 "ones, as in predict, not refused)"})
 
@@ -58,7 +58,7 @@ class ServerLimits(Arguments):
 @dataclass
 class BatchingArguments(Arguments):
     """Dynamic batching (:class:`~mtl_text.serving.batching.DynamicBatcher`)."""
-    max_batch_size: Annotated[int, Range(min=1)] = field(default=64, metadata={
+    max_batch_size: PositiveInt = field(default=64, metadata={
         "help": "a batch of concurrent requests closes once it holds this many texts"})
     max_wait_ms: Annotated[float, Range(min=0)] = field(default=0.0, metadata={
         "help": "... or this many milliseconds after its first request arrived"})

@@ -26,7 +26,21 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import datasets
 
-from ..arguments import SEED_RANGE, Arguments, Range, data_dir_option, group_validation_option, option_name, seed_option, task_file_option
+from ..arguments import (
+    DEFAULT_VALIDATION_SIZE,
+    SEED_RANGE,
+    Arguments,
+    Fraction,
+    NonNegativeInt,
+    PositiveInt,
+    Probability,
+    Range,
+    data_dir_option,
+    group_validation_option,
+    option_name,
+    seed_option,
+    task_file_option,
+)
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
 from ..modeling.options import POOLING_MODES, check_window_stride
@@ -38,10 +52,6 @@ DEFAULT_TASKS = ["20newsgroups", "sst2"]
 DEFAULT_WIDE_BUCKETS = 262144  # --wide-buckets with word vectors: 2**18 rows per task (docs/benchmark.md, "A wide part")
 TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
 
-PositiveInt = Annotated[int, Range(min=1)]
-NonNegativeInt = Annotated[int, Range(min=0)]
-Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]
-Fraction = Annotated[float, Range(min=0, max=1, min_exclusive=True, max_exclusive=True)]  # in (0, 1)
 
 
 # task-balancing modes (mtl_text.training.balancing implements them): static weights, learned uncertainty
@@ -61,7 +71,7 @@ class DataArguments(Arguments):
         "metavar": "TASK", "help": "tasks to train jointly, by registered name"})
     task_file: list[str] = task_file_option()
     data_dir: str | None = data_dir_option()
-    validation_size: Fraction = field(default=0.1, metadata={
+    validation_size: Fraction = field(default=DEFAULT_VALIDATION_SIZE, metadata={
         "help": "fraction of each task's train split held out (stratified) for validation"})
     group_validation: bool = group_validation_option(
         "carve the validation split (and --cv-folds' folds) by the groups a task declares, a group on one side: SST-2's "
@@ -196,12 +206,12 @@ class EncoderArguments(Arguments):
         "help": "(word vectors) words rarer than this in the training text map to [UNK]"})
     max_vocab_size: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
         "help": "(word vectors) keep at most this many (most frequent) words"})
-    conv_filters: Annotated[int, Range(min=0)] = field(default=0, metadata={
+    conv_filters: NonNegativeInt = field(default=0, metadata={
         "metavar": "N",
         "help": "(word vectors) a convolutional layer over the word vectors, shared by every task (a CNN, Kim 2014): N filters of "
                 "each --conv-widths width, ReLU, one output per token; the default pooling becomes max (max-over-time). "
                 "0: no convolution"})
-    bigram_buckets: Annotated[int, Range(min=0)] = field(default=0, metadata={
+    bigram_buckets: NonNegativeInt = field(default=0, metadata={
         "metavar": "N",
         "help": "(word vectors) add to each word's vector that of the bigram it ends, from a table of N hashed rows (fastText's "
                 "n-gram features), so that pooling sees word order; 0: none. e.g. 200000"})
