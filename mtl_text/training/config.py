@@ -53,7 +53,6 @@ DEFAULT_WIDE_BUCKETS = 262144  # --wide-buckets with word vectors: 2**18 rows pe
 TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", "clearml", "dvclive")
 
 
-
 # task-balancing modes (mtl_text.training.balancing implements them): static weights, learned uncertainty
 # weights, and the gradient aggregations through torchjd
 BALANCING = ("static", "uncertainty", "pcgrad", "upgrad", "mgda")
