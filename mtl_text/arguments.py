@@ -1,7 +1,8 @@
 """Typed options: dataclasses whose fields are the options of the command line and of the Python
 API alike (in the style of transformers' ``TrainingArguments`` and ``HfArgumentParser``).
 
-A numeric field declares its valid range once, in its type: ``Annotated[int, Range(min=1)]``.
+A numeric field declares its valid range once, in its type: ``Annotated[int, Range(min=1)]``
+(``PositiveInt``), or ``PositiveInt | None`` for an optional one.
 :class:`Arguments` checks every range when an instance is built, from Python or from the command
 line, before anything is loaded, and raises :class:`~mtl_text.errors.ConfigError` naming the
 option. The command line's parser (:mod:`mtl_text.cli.parsing`) also prints each range in
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
 import typing
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -55,6 +57,10 @@ PositiveInt = Annotated[int, Range(min=1)]
 NonNegativeInt = Annotated[int, Range(min=0)]
 Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]  # in [0, 1): a dropout rate
 Fraction = Annotated[float, FRACTION_RANGE]
+PositiveFloat = Annotated[float, Range(min=0, min_exclusive=True)]  # a learning rate, a temperature
+NonNegativeFloat = Annotated[float, Range(min=0)]  # a weight, a number of seconds
+SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds
+Seed = Annotated[int, SEED_RANGE]
 
 DEFAULT_VALIDATION_SIZE = 0.1  # the share of a task's train split held out for validation, in training and the baselines
 
@@ -64,16 +70,22 @@ def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def declared_range(hint) -> Range | None:
+    """The :class:`Range` a type declares: ``Annotated[int, Range(min=1)]``, also inside an
+    optional type (``PositiveInt | None``: the range holds for every value but ``None``); ``None``
+    where it declares none."""
+    if typing.get_origin(hint) is Annotated:
+        return next((m for m in hint.__metadata__ if isinstance(m, Range)), None)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        found = [r for r in map(declared_range, typing.get_args(hint)) if r is not None]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
 def field_ranges(cls) -> dict[str, Range]:
-    """Field name -> its declared :class:`Range`, for a dataclass type."""
+    """Field name -> its declared :class:`Range` (:func:`declared_range`), for a dataclass type."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    ranges = {}
-    for name, hint in hints.items():
-        if typing.get_origin(hint) is Annotated:
-            found = [m for m in hint.__metadata__ if isinstance(m, Range)]
-            if found:
-                ranges[name] = found[0]
-    return ranges
+    return {name: valid for name, valid in ((name, declared_range(hint)) for name, hint in hints.items()) if valid is not None}
 
 
 @dataclass
@@ -142,5 +154,3 @@ def group_validation_option(help: str) -> Any:
     see the same splits)."""
     return field(default=True, metadata={"help": help})
 
-
-SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds

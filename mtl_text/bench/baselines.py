@@ -26,16 +26,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import numpy as np
 
 from ..arguments import (
     DEFAULT_VALIDATION_SIZE,
-    SEED_RANGE,
     Arguments,
     Fraction,
-    Range,
+    PositiveInt,
+    Seed,
     data_dir_option,
     group_validation_option,
     seed_option,
@@ -184,11 +184,11 @@ class BaselineArguments(Arguments):
     model_out: str = field(metadata={"help": "where the fitted model is saved"})
     json: str = field(metadata={"metavar": "FILE", "help": "where the summary goes"})
     data_dir: str | None = data_dir_option()
-    seed: Annotated[int, SEED_RANGE] = seed_option(42, "seeds the validation split (as training's) and the model")
+    seed: Seed = seed_option(42, "seeds the validation split (as training's) and the model")
     validation_size: Fraction = field(default=DEFAULT_VALIDATION_SIZE, metadata={
         "help": "fraction of train held out for validation (as training's)"})
     group_validation: bool = group_validation_option("carve the validation split by the task's groups (as training's --group-validation)")
-    max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    max_train_examples: PositiveInt | None = field(default=None, metadata={
         "help": "use only the first N shuffled training examples"})
     quick: bool = field(default=False, metadata={"help": "no search: one setting (C=1; lr 1.0, word bigrams, 25 epochs)"})
 

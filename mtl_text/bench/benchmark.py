@@ -42,9 +42,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Annotated
 
-from ..arguments import SEED_RANGE, Arguments, NonNegativeInt, PositiveInt, Range, data_dir_option, seed_option
+from ..arguments import Arguments, NonNegativeFloat, NonNegativeInt, PositiveInt, Seed, data_dir_option, seed_option
 from ..errors import ConfigError
 
 logger = logging.getLogger("mtl_text.benchmark")
@@ -332,7 +331,7 @@ class BenchmarkArguments(Arguments):
     tasks: list[str] = field(default_factory=lambda: ["20newsgroups", "sst2"], metadata={
         "help": "tasks (the multi-task rows train them jointly)"})
     data_dir: str | None = data_dir_option()
-    seed: Annotated[int, SEED_RANGE] = seed_option(42, "seeds every row's validation split, sampling and initialisation")
+    seed: Seed = seed_option(42, "seeds every row's validation split, sampling and initialisation")
     seeds: list[int] = field(default_factory=list, metadata={
         "help": "run every row once per seed (replaces --seed): the table shows the mean over seeds, the transfer report the spread "
                 "across seeds beside its intervals; the first seed's run gives the speed and memory figures"})
@@ -350,13 +349,13 @@ class BenchmarkArguments(Arguments):
     train_args: str = field(default="", metadata={"help": "extra training options for the word-vector rows (and the overhead run), one string"})
     transformer: str | None = field(default=None, metadata={"metavar": "NAME_OR_DIR", "help": "also run transformer rows with this model"})
     transformer_args: str = field(default="", metadata={"help": "extra training options for the transformer rows, one string"})
-    max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    max_train_examples: PositiveInt | None = field(default=None, metadata={
         "help": "train every row on the first N shuffled examples of each task"})
     predict_batch_size: PositiveInt = field(default=256, metadata={"help": "texts per call when timing batched prediction"})
-    max_predict_texts: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    max_predict_texts: PositiveInt | None = field(default=None, metadata={
         "help": "time prediction on the first N test texts of each task"})
     latency_texts: PositiveInt = field(default=300, metadata={"help": "single-text calls timed per row and task"})
-    min_seconds: Annotated[float, Range(min=0)] = field(default=2.0, metadata={"help": "time batched prediction for at least this long"})
+    min_seconds: NonNegativeFloat = field(default=2.0, metadata={"help": "time batched prediction for at least this long"})
     overhead_steps: NonNegativeInt = field(default=400, metadata={
         "help": "steps per loop and repeat of the overhead measurement (0: skip)"})
     overhead_repeats: PositiveInt = field(default=4, metadata={

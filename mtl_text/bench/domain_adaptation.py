@@ -22,9 +22,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
-from ..arguments import Arguments, Range, data_dir_option
+from ..arguments import Arguments, PositiveFloat, data_dir_option
 from .experiments import compare, fmt, fmt_score, mean_of, run_training, write_results
 
 logger = logging.getLogger("mtl_text.experiments")
@@ -37,7 +36,7 @@ class DomainAdaptationArguments(Arguments):
     pairs: list[str] = field(default_factory=lambda: [f"{s}:{t}" for s, t in itertools.permutations(DOMAINS, 2)], metadata={
         "metavar": "SOURCE:TARGET", "help": f"domain pairs (domains: {', '.join(DOMAINS)}); default all 12"})
     seeds: list[int] = field(default_factory=lambda: [42, 43, 44], metadata={"help": "seeds; every condition runs once per seed"})
-    mmd_weight: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={"help": "λ of the MMD rows"})
+    mmd_weight: PositiveFloat = field(default=1.0, metadata={"help": "λ of the MMD rows"})
     data_dir: str | None = data_dir_option()
     train_args: str = field(default="", metadata={"help": "extra training options for every run, as on the command line, one string"})
     output_dir: str = field(default="benchmarks/domain-adaptation", metadata={"help": "where results.json and results.md go"})

@@ -13,11 +13,10 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 
-from ..arguments import Arguments, Range, data_dir_option
+from ..arguments import Arguments, NonNegativeFloat, PositiveInt, data_dir_option
 
 
 @dataclass
@@ -26,8 +25,8 @@ class OnnxBenchmarkArguments(Arguments):
     task: str = field(default="sst2", metadata={"help": "the task whose test texts are scored (single texts)"})
     data_dir: str | None = data_dir_option()
     batch_sizes: list[int] = field(default_factory=lambda: [1, 64], metadata={"help": "texts per call"})
-    min_seconds: Annotated[float, Range(min=0)] = field(default=3.0, metadata={"help": "per throughput figure, at least this long"})
-    max_texts: Annotated[int | None, Range(min=1)] = field(default=None, metadata={"help": "time only the first N test texts"})
+    min_seconds: NonNegativeFloat = field(default=3.0, metadata={"help": "per throughput figure, at least this long"})
+    max_texts: PositiveInt | None = field(default=None, metadata={"help": "time only the first N test texts"})
     output_dir: str = field(default="benchmarks/onnx", metadata={"help": "where results.json and results.md go"})
     work_dir: str = field(default="runs/onnx", metadata={"help": "where the exports are written (an existing export is reused)"})
 

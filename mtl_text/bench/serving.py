@@ -29,11 +29,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 
-from ..arguments import Arguments, PositiveInt, Range, data_dir_option
+from ..arguments import Arguments, NonNegativeFloat, PositiveFloat, PositiveInt, data_dir_option
 from ..errors import ConfigError
 
 
@@ -43,10 +42,10 @@ class ServingBenchmarkArguments(Arguments):
     task: str = field(default="sst2", metadata={"help": "the task whose test texts the clients send (single texts)"})
     data_dir: str | None = data_dir_option()
     clients: list[int] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "numbers of concurrent clients, one level each"})
-    seconds: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=15.0, metadata={"help": "how long each level runs"})
+    seconds: PositiveFloat = field(default=15.0, metadata={"help": "how long each level runs"})
     max_requests: PositiveInt = field(default=200_000, metadata={"help": "at most this many requests per level"})
     texts_per_request: PositiveInt = field(default=1, metadata={"help": "texts in each request"})
-    offline_seconds: Annotated[float, Range(min=0)] = field(default=5.0, metadata={
+    offline_seconds: NonNegativeFloat = field(default=5.0, metadata={
         "help": "offline throughput: score passes over the texts until this many seconds have gone by"})
     server_args: str = field(default="", metadata={"help": "more options for mtl-text serve, one string (e.g. '--max-wait-ms 2')"})
     output_dir: str = field(default="benchmarks/serving", metadata={"help": "where results.json and results.md go"})

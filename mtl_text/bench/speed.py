@@ -20,11 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
 
 import numpy as np
 
-from ..arguments import Arguments, PositiveInt, Range, data_dir_option
+from ..arguments import Arguments, NonNegativeFloat, PositiveInt, data_dir_option
 from ..utils.allocator import tune_malloc
 
 
@@ -93,8 +92,8 @@ class SpeedArguments(Arguments):
     json: str = field(metadata={"metavar": "FILE", "help": "where the figures go"})
     data_dir: str | None = data_dir_option()
     batch_size: PositiveInt = field(default=256, metadata={"help": "texts per call when measuring throughput"})
-    max_texts: Annotated[int | None, Range(min=1)] = field(default=None, metadata={"help": "time only the first N test texts"})
-    min_seconds: Annotated[float, Range(min=0)] = field(default=2.0, metadata={
+    max_texts: PositiveInt | None = field(default=None, metadata={"help": "time only the first N test texts"})
+    min_seconds: NonNegativeFloat = field(default=2.0, metadata={
         "help": "throughput: score passes until this many seconds have gone by"})
     latency_texts: PositiveInt = field(default=300, metadata={"help": "latency: this many single-text calls"})
     predictions: str | None = field(default=None, metadata={

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Literal
 
-from ..arguments import FRACTION_RANGE, SEED_RANGE, Arguments, PositiveInt, data_dir_option, ensemble_option, seed_option, task_file_option
+from ..arguments import Arguments, Fraction, PositiveInt, Seed, data_dir_option, ensemble_option, seed_option, task_file_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -25,8 +25,8 @@ class EvaluateArguments(Arguments):
     split: Literal["test", "validation"] = field(default="test", metadata={
         "help": "which split; validation is carved out of train as in training (same --seed and --validation-size)"})
     data_dir: str | None = data_dir_option()
-    seed: Annotated[int | None, SEED_RANGE] = seed_option(None, "seed of the validation split (default: the model's training seed)")
-    validation_size: Annotated[float | None, FRACTION_RANGE] = field(default=None, metadata={
+    seed: Seed | None = seed_option(None, "seed of the validation split (default: the model's training seed)")
+    validation_size: Fraction | None = field(default=None, metadata={
         "help": "fraction of train held out for validation (default: the model's training value)"})
     batch_size: PositiveInt = field(default=128, metadata={"help": "examples per batch and process"})
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})

@@ -30,7 +30,7 @@ class ServeArguments(Arguments):
     workers: PositiveInt = field(default=1, metadata={
         "help": "server processes, each with its own copy of the model and its own batching. CPU, word vectors: one per core with "
                 "--threads 1 (the time goes to HTTP handling in Python); CPU, transformers: one using every core; GPUs: one per GPU"})
-    threads: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    threads: PositiveInt | None = field(default=None, metadata={
         "help": "PyTorch threads per worker (default: PyTorch's, one per core); with several workers, cores / workers"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
     backend: Literal["torch", "onnx"] = field(default="torch", metadata={

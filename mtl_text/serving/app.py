@@ -26,13 +26,13 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..arguments import Arguments, PositiveInt, Range
+from ..arguments import Arguments, NonNegativeFloat, PositiveInt
 from ..errors import ModelOutputError, MtlTextError
 from .batching import DynamicBatcher
 
@@ -60,7 +60,7 @@ class BatchingArguments(Arguments):
     """Dynamic batching (:class:`~mtl_text.serving.batching.DynamicBatcher`)."""
     max_batch_size: PositiveInt = field(default=64, metadata={
         "help": "a batch of concurrent requests closes once it holds this many texts"})
-    max_wait_ms: Annotated[float, Range(min=0)] = field(default=0.0, metadata={
+    max_wait_ms: NonNegativeFloat = field(default=0.0, metadata={
         "help": "... or this many milliseconds after its first request arrived"})
 
 

@@ -28,13 +28,15 @@ import datasets
 
 from ..arguments import (
     DEFAULT_VALIDATION_SIZE,
-    SEED_RANGE,
     Arguments,
     Fraction,
+    NonNegativeFloat,
     NonNegativeInt,
+    PositiveFloat,
     PositiveInt,
     Probability,
     Range,
+    Seed,
     data_dir_option,
     group_validation_option,
     option_name,
@@ -83,7 +85,7 @@ class DataArguments(Arguments):
     cache_dir: str = field(default=str(Path(datasets.config.HF_DATASETS_CACHE) / "mtl_text"), metadata={
         "help": "where tokenized splits are cached between runs (Arrow files named by a hash of texts, tokenizer and max length); "
                 "'none' to tokenize in memory every time"})
-    max_train_examples: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    max_train_examples: PositiveInt | None = field(default=None, metadata={
         "help": "use only the first N (shuffled, seeded) training examples of each task; for quick runs and tests"})
     task_train_examples: list[str] = field(default_factory=list, metadata={
         "metavar": "TASK=N", "help": "like --max-train-examples for one task (e.g. few labels of a target task beside full source tasks)"})
@@ -92,7 +94,7 @@ class DataArguments(Arguments):
         "help": "k-fold cross-validation: split each task's training data into K folds (stratified, seeded) and train K models, "
                 "fold k the validation split of model k; prints and writes the mean and std of every metric over the folds "
                 "(OUTPUT_DIR/cv_results.json; models in OUTPUT_DIR/fold-k). For small tasks where one validation split is too noisy"})
-    fold: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+    fold: NonNegativeInt | None = field(default=None, metadata={
         "help": "train on one fold of --cv-folds only (0 to K-1): fold k is the validation split, the others train"})
 
     def __post_init__(self):
@@ -172,7 +174,7 @@ class EncoderArguments(Arguments):
                 "or a local folder (e.g. ../shared/models/all-MiniLM-L6-v2)"})
     trust_remote_code: bool = field(default=False, metadata={
         "help": "(transformer) allow models whose code lives on the hub (off: only transformers' own)"})
-    freeze_layers: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+    freeze_layers: NonNegativeInt | None = field(default=None, metadata={
         "metavar": "K",
         "help": "(transformer) partial freezing: the embeddings and the bottom K layers stay fixed, the layers above train "
                 "(0: embeddings only)"})
@@ -186,7 +188,7 @@ class EncoderArguments(Arguments):
                 "task's pooling pools the whole document. A task's length limit (its own, or --max-length) then counts the whole "
                 "document, not the model's positions; sentence pairs stay cut at N. e.g. --window-length 256 --max-length "
                 "20newsgroups=1024. Default: no windows, texts cut at the model's limit"})
-    window_stride: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+    window_stride: NonNegativeInt | None = field(default=None, metadata={
         "metavar": "S",
         "help": "(transformer, with --window-length) tokens that consecutive windows share (the tokenizer's stride); default a "
                 "quarter of --window-length"})
@@ -203,7 +205,7 @@ class EncoderArguments(Arguments):
         "help": "(word vectors) random embeddings, no Word2Vec and no vectors file (a no-transfer baseline)"})
     min_word_frequency: PositiveInt = field(default=2, metadata={
         "help": "(word vectors) words rarer than this in the training text map to [UNK]"})
-    max_vocab_size: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    max_vocab_size: PositiveInt | None = field(default=None, metadata={
         "help": "(word vectors) keep at most this many (most frequent) words"})
     conv_filters: NonNegativeInt = field(default=0, metadata={
         "metavar": "N",
@@ -308,7 +310,7 @@ class HeadArguments(Arguments):
 
     head_hidden_size: NonNegativeInt = field(default=256, metadata={"help": "hidden width of each task's head; 0 for a linear head"})
     head_dropout: Probability = field(default=0.1, metadata={"help": "dropout in each head"})
-    word_dropout: Annotated[float | None, Range(min=0, max=1, max_exclusive=True)] = field(default=None, metadata={
+    word_dropout: Probability | None = field(default=None, metadata={
         "help": "training only: probability of leaving each token out of the pooling (Iyyer et al. 2015); default 0.3 with word "
                 "vectors, 0 with a transformer"})
     class_weights: list[str] = field(default_factory=list, metadata={
@@ -318,7 +320,7 @@ class HeadArguments(Arguments):
     target_scaling: Literal["standard", "none"] = field(default="standard", metadata={
         "help": "regression heads: 'standard' learns (y - mean) / std with the training split's mean and std (saved with the model; "
                 "predictions come back in the target's units), 'none' learns y as it is"})
-    wide_buckets: Annotated[int | None, Range(min=0)] = field(default=None, metadata={
+    wide_buckets: NonNegativeInt | None = field(default=None, metadata={
         "metavar": "N",
         "help": "each task's wide part (Wide & Deep, Cheng et al. 2016): a linear model over the text's word n-grams, hashed into N "
                 "rows and weighted by TF-IDF (sublinear tf, idf of the task's training texts, L2-normalised), whose output adds to "
@@ -334,7 +336,7 @@ class HeadArguments(Arguments):
                 "(stacking; near 0 keeps the model as trained), and save the model so. Default: the tasks that ask for it "
                 "(20newsgroups; a task's wide_svm), where there is a wide part (--wide-buckets). Classification tasks only. "
                 "Choose tasks with long texts whose label shows in exact n-grams: on SST-2's short sentences it lost about a point"})
-    wide_svm_c: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=1.0, metadata={
+    wide_svm_c: PositiveFloat = field(default=1.0, metadata={
         "metavar": "C", "help": "--wide-svm: the SVM's C (its L2 penalty is 1 / C)"})
     tune_thresholds: bool = field(default=False, metadata={
         "help": "multi-label heads: after training, set each label's decision threshold to the one (0.05 to 0.95, step 0.05) "
@@ -401,26 +403,26 @@ class OptimizationArguments(Arguments):
 
     _argument_group_name = "optimisation"
 
-    seed: Annotated[int, SEED_RANGE] = seed_option()
-    num_epochs: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=3.0, metadata={
+    seed: Seed = seed_option()
+    num_epochs: PositiveFloat = field(default=3.0, metadata={
         "help": "training length; one epoch = (sum of the tasks' training examples) / (global batch size) steps"})
-    max_steps: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    max_steps: PositiveInt | None = field(default=None, metadata={
         "help": "training length in optimizer steps; overrides --num-epochs"})
     batch_size: PositiveInt = field(default=32, metadata={"help": "examples per batch and process"})
     group_by_length: bool = field(default=False, metadata={
         "help": "batches of texts of similar length (within shuffled mega-batches of 50 batches; transformers' "
                 "group_by_length), so less padding is computed; the order stays random and set by --seed"})
     gradient_accumulation_steps: PositiveInt = field(default=1, metadata={"help": "batches per optimizer step"})
-    learning_rate: Annotated[float | None, Range(min=0, min_exclusive=True)] = field(default=None, metadata={
+    learning_rate: PositiveFloat | None = field(default=None, metadata={
         "help": "peak learning rate (AdamW) of the encoder (of its top layer with --layer-lr-decay); default 1e-2 with word vectors, "
                 "5e-5 with a transformer"})
-    head_learning_rate: Annotated[float | None, Range(min=0, min_exclusive=True)] = field(default=None, metadata={
+    head_learning_rate: PositiveFloat | None = field(default=None, metadata={
         "help": "peak learning rate of the poolings and heads; default: --learning-rate with word vectors, 1e-3 with a transformer"})
-    weight_decay: Annotated[float, Range(min=0)] = field(default=0.0, metadata={
+    weight_decay: NonNegativeFloat = field(default=0.0, metadata={
         "help": "AdamW weight decay (not applied to biases and embeddings)"})
-    warmup_ratio: Annotated[float | None, Range(min=0, max=1, max_exclusive=True)] = field(default=None, metadata={
+    warmup_ratio: Probability | None = field(default=None, metadata={
         "help": "fraction of steps with linear warm-up, then linear decay to 0; default 0 with word vectors, 0.06 with a transformer"})
-    max_grad_norm: Annotated[float, Range(min=0)] = field(default=1.0, metadata={"help": "gradient clipping (0 to turn off)"})
+    max_grad_norm: NonNegativeFloat = field(default=1.0, metadata={"help": "gradient clipping (0 to turn off)"})
     lr_scheduler: Literal["linear", "cosine", "constant", "plateau"] = field(default="linear", metadata={
         "help": "learning-rate schedule after the warm-up: linear or cosine decay to 0, constant, or plateau (multiply every rate by "
                 "--plateau-factor when the validation score has not improved for --plateau-patience validations; "
@@ -441,7 +443,7 @@ class OptimizationArguments(Arguments):
     sampling: Literal[STRATEGIES] = field(default="temperature", metadata={
         "help": "task sampling strategy: which task each step draws its batch from; 'all': every step draws one batch of every task "
                 "(needed by --task-balancing pcgrad, upgrad)"})
-    temperature: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=2.0, metadata={
+    temperature: PositiveFloat = field(default=2.0, metadata={
         "help": "T of temperature sampling, p_i ~ N_i^(1/T)"})
     task_balancing: Literal[BALANCING] = field(default="static", metadata={
         "help": "how the tasks' losses combine: static (each loss times its --task-weights weight), uncertainty (learned per-task "
@@ -493,7 +495,7 @@ class AdaptationArguments(Arguments):
                 "of a batch of unlabelled target text. TARGET: a file (.jsonl with a 'text' field, else one text per line) or a "
                 "registered task whose training texts are used without their labels. With word vectors the target texts also join "
                 "the vocabulary and the Word2Vec corpus"})
-    mmd_weight: Annotated[float, Range(min=0)] = field(default=1.0, metadata={
+    mmd_weight: NonNegativeFloat = field(default=1.0, metadata={
         "help": "λ, the weight of the MMD^2 term (multi-kernel Gaussian, median-heuristic bandwidths; 0 keeps the target text in "
                 "the vocabulary but adds no MMD loss)"})
 
@@ -546,7 +548,7 @@ class DistillationArguments(Arguments):
     distill_weight: Annotated[float, Range(min=0, max=1)] = field(default=0.5, metadata={
         "help": "α, the weight of the distillation loss (1: the teacher's logits alone; 0: the labels alone, the transfer set "
                 "still labelled by the teacher)"})
-    distill_temperature: Annotated[float, Range(min=0, min_exclusive=True)] = field(default=2.0, metadata={
+    distill_temperature: PositiveFloat = field(default=2.0, metadata={
         "help": "T, the temperature that softens both models' distributions in the distillation loss (Hinton et al. 2015)"})
 
     def transfer_sources(self) -> dict[str, list[str]]:
@@ -578,7 +580,7 @@ class EvaluationArguments(Arguments):
 
     _argument_group_name = "evaluation, early stopping and logging"
 
-    eval_every: Annotated[int | None, Range(min=1)] = field(default=None, metadata={
+    eval_every: PositiveInt | None = field(default=None, metadata={
         "help": "validate every N optimizer steps (default: twice per epoch)"})
     eval_batch_size: PositiveInt = field(default=128, metadata={"help": "examples per evaluation batch and process"})
     metric_for_best: str = field(default="primary", metadata={

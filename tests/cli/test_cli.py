@@ -6,17 +6,20 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from mtl_text.arguments import Range, field_ranges
+from mtl_text.arguments import Arguments, Fraction, PositiveInt, Range, declared_range, field_ranges
 from mtl_text.cli import run_command
 from mtl_text.cli.evaluate import EvaluateArguments
 from mtl_text.cli.evaluate import main as evaluate_main
+from mtl_text.cli.parsing import ArgumentParser
 from mtl_text.cli.predict import PredictArguments
 from mtl_text.cli.predict import main as predict_main
 from mtl_text.cli.train import main as train_main
+from mtl_text.errors import ConfigError
 from mtl_text.training.config import GROUPS
 
 from helpers import write_user_task
@@ -62,6 +65,26 @@ def test_train_option_out_of_range_is_one_error_line(option, value, valid, capsy
     assert status == 2
     assert err.startswith(f"error: {option} must be ") and f"{valid}, got" in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_an_optional_option_keeps_its_shared_range():
+    # `PositiveInt | None` declares PositiveInt's range: None is the default, 0 an error
+    @dataclass
+    class Options(Arguments):
+        steps: PositiveInt | None = None
+        share: Fraction | None = field(default=None, metadata={"help": "a share"})
+        plain: int | None = None
+
+    assert declared_range(PositiveInt | None) == Range(min=1)
+    assert declared_range(int | None) is None
+    assert field_ranges(Options) == {"steps": Range(min=1), "share": Range(min=0, max=1, min_exclusive=True, max_exclusive=True)}
+    assert Options().steps is None and Options(steps=3).steps == 3
+    with pytest.raises(ConfigError, match=r"^--steps must be an integer >= 1, got 0$"):
+        Options(steps=0)
+    with pytest.raises(ConfigError, match=r"^--share must be a number in \(0, 1\), got 1.0$"):
+        Options(share=1.0)
+    # and the command line shows it in --help, as for a required range
+    assert "a share (valid: in (0, 1))" in " ".join(ArgumentParser([Options]).format_help().split())
 
 
 @pytest.mark.parametrize("command, cls", [(predict_main, PredictArguments), (evaluate_main, EvaluateArguments)])
