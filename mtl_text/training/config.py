@@ -418,8 +418,10 @@ class OptimizationArguments(Arguments):
                 "5e-5 with a transformer"})
     head_learning_rate: PositiveFloat | None = field(default=None, metadata={
         "help": "peak learning rate of the poolings and heads; default: --learning-rate with word vectors, 1e-3 with a transformer"})
-    weight_decay: NonNegativeFloat = field(default=0.0, metadata={
-        "help": "AdamW weight decay (not applied to biases and embeddings)"})
+    weight_decay: NonNegativeFloat | None = field(default=None, metadata={
+        "help": "AdamW's decoupled weight decay (Loshchilov & Hutter 2019) of every weight matrix but the word vectors and token "
+                "embeddings (biases are not decayed either); with word vectors it regularises the heads and wide parts, as a linear "
+                "SVM's L2 penalty does. Default 0.1 with word vectors, 0 with a transformer"})
     warmup_ratio: Probability | None = field(default=None, metadata={
         "help": "fraction of steps with linear warm-up, then linear decay to 0; default 0 with word vectors, 0.06 with a transformer"})
     max_grad_norm: NonNegativeFloat = field(default=1.0, metadata={"help": "gradient clipping (0 to turn off)"})
@@ -642,8 +644,8 @@ class TrainingConfig:
     """Everything a training run needs, in option groups (see the module's text).
 
     On construction the defaults that depend on the encoder are filled in (``learning_rate``,
-    ``head_learning_rate``, ``warmup_ratio``, ``word_dropout``, ``wide_buckets``) and the options
-    that refer to tasks are checked against ``data.tasks``.
+    ``head_learning_rate``, ``warmup_ratio``, ``weight_decay``, ``word_dropout``, ``wide_buckets``)
+    and the options that refer to tasks are checked against ``data.tasks``.
 
     Raises:
         ConfigError: options that exclude each other, or ``--max-length``/``--pooling`` naming a task
@@ -665,7 +667,8 @@ class TrainingConfig:
                 raise ConfigError(f"TrainingConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         transformer = self.encoder.encoder == "transformer"
         defaults = [(self.heads, "word_dropout", 0.3, 0.0), (self.heads, "wide_buckets", DEFAULT_WIDE_BUCKETS, 0),
-                    (self.optimization, "learning_rate", 1e-2, 5e-5), (self.optimization, "warmup_ratio", 0.0, 0.06)]
+                    (self.optimization, "learning_rate", 1e-2, 5e-5), (self.optimization, "warmup_ratio", 0.0, 0.06),
+                    (self.optimization, "weight_decay", 0.1, 0.0)]
         for group, name, word_vectors, transformer_default in defaults:
             if getattr(group, name) is None:
                 setattr(group, name, transformer_default if transformer else word_vectors)

@@ -16,6 +16,8 @@ from mtl_text.data.tokenization import train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.modeling.wide import WideNgrams, ngram_buckets
+from mtl_text.training.config import TrainingConfig
+from mtl_text.training.optimization import parameter_groups
 
 from helpers import predictor_accuracy
 
@@ -113,6 +115,25 @@ def test_starts_at_zero_and_learns_only_the_rows_it_saw():
     grad = model.wide["mood"].weight.weight.grad
     seen = set(ngram_buckets(ids, mask, 1024, 2).flatten().tolist()) - {0}
     assert {i for i in range(grad.shape[0]) if grad[i].abs().sum() > 0} == seen
+
+
+def test_weight_decay_by_default_regularises_the_wide_part_and_head_not_the_word_vectors():
+    assert TrainingConfig.from_options(tasks=["sst2"]).optimization.weight_decay == 0.1
+    assert TrainingConfig.from_options(tasks=["sst2"], encoder="transformer", model_name_or_path="m").optimization.weight_decay == 0.0
+    assert TrainingConfig.from_options(tasks=["sst2"], weight_decay=0).optimization.weight_decay == 0.0
+    model, tokenizer = small_model(wide_buckets=1024)
+    groups = parameter_groups(model, learning_rate=1e-2, head_learning_rate=1e-2, weight_decay=0.1)
+    decayed = {id(p) for g in groups if g["weight_decay"] == 0.1 for p in g["params"]}
+    names = {n for n, p in model.named_parameters() if id(p) in decayed}
+    assert names == {"wide.mood.weight.weight", "heads.mood.layers.1.weight"}, names
+    # AdamW shrinks a wide row that no text of the batch touches: the L2 penalty a linear SVM has
+    model.wide["mood"].weight.weight.data.fill_(1.0)
+    optimizer = torch.optim.AdamW(groups)
+    ids, mask = batch(tokenizer, TEXTS[:1])
+    model(ids, mask, task="mood", labels=torch.tensor([0])).loss.backward()
+    optimizer.step()
+    unseen = sorted(set(range(1025)) - set(ngram_buckets(ids, mask, 1024, 2).flatten().tolist()))[0]
+    torch.testing.assert_close(model.wide["mood"].weight.weight[unseen], torch.full((2,), 1 - 1e-2 * 0.1))
 
 
 def test_saved_and_restored_with_its_idf(tmp_path):
