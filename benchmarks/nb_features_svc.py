@@ -4,7 +4,7 @@ against the same features scaled by the Naive Bayes log-count ratio (NBSVM, Wang
 
     python benchmarks/nb_features_svc.py --data-dir ../shared/data --task sst2 --seeds 42 43 44
 
-For each seed: the baseline's vectorizer (word 1-2-grams, sublinear tf, min_df 2) fitted on the
+For each seed: the baseline's vectorizer (``TfidfLinearSVC.vectorizer``) fitted on the
 training split (its validation split carved out with the seed, as training's), then LinearSVC on
 the TF-IDF features (C = 1), and on the NB-scaled features, binarized as in the paper or TF-IDF
 weighted, at C 0.1 and 1. Prints each test accuracy. Binary tasks only.
@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from mtl_text import load_task_splits
+from mtl_text.bench.baselines import TfidfLinearSVC
 
 
 def nb_ratio(binary, labels: np.ndarray, alpha: float = 1.0) -> np.ndarray:
@@ -40,7 +40,7 @@ def main():
         y_train, y_test = np.array(splits["train"]["label"]), np.array(splits["test"]["label"])
         if set(np.unique(y_train)) != {0, 1}:
             raise SystemExit(f"error: {args.task} is not a binary task (labels {sorted(np.unique(y_train))})")
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32)
+        vectorizer = TfidfLinearSVC.vectorizer()
         x_train, x_test = vectorizer.fit_transform(splits["train"]["text"]), vectorizer.transform(splits["test"]["text"])
         b_train, b_test = (x_train > 0).astype(np.float32), (x_test > 0).astype(np.float32)
         r = nb_ratio(b_train, y_train)

@@ -49,6 +49,13 @@ class TfidfLinearSVC:
     name = "tfidf-linearsvc"
     GRID = {"C": [0.1, 0.3, 1.0, 3.0]}
 
+    @staticmethod
+    def vectorizer():
+        """The baseline's unfitted ``TfidfVectorizer``: word 1-2-grams, sublinear tf, min_df 2, float32."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32)
+
     def __init__(self, seed: int = 42, grid: dict | None = None):
         self.seed, self.grid, self.pipeline = seed, grid or self.GRID, None
 
@@ -60,12 +67,11 @@ class TfidfLinearSVC:
             ``params`` (the chosen ones), ``train_seconds`` (vectorizer + the chosen SVM's fit, seconds),
             ``tuning_seconds`` (the whole search), ``validation_accuracy``, ``epochs`` (1).
         """
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.pipeline import make_pipeline
         from sklearn.svm import LinearSVC
 
         t0 = time.perf_counter()
-        vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32)
+        vectorizer = self.vectorizer()
         x_train = vectorizer.fit_transform(train_texts)
         vectorize_seconds = time.perf_counter() - t0
         x_val = vectorizer.transform(val_texts)
