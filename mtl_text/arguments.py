@@ -85,7 +85,7 @@ def declared_range(hint) -> Range | None:
 def field_ranges(cls) -> dict[str, Range]:
     """Field name -> its declared :class:`Range` (:func:`declared_range`), for a dataclass type."""
     hints = typing.get_type_hints(cls, include_extras=True)
-    return {name: valid for name, valid in ((name, declared_range(hint)) for name, hint in hints.items()) if valid is not None}
+    return {name: valid for name, hint in hints.items() if (valid := declared_range(hint)) is not None}
 
 
 @dataclass
