@@ -79,11 +79,12 @@ class DomainAdaptation:
 
 
 def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
-    """The configured tasks, with ``--metric-for-best`` checked against every task's head.
+    """The configured tasks, with ``--metric-for-best`` checked against the head of every task it
+    is averaged over (``--selection-tasks``, default all).
 
     Raises:
         UnknownTaskError: a task that is not registered.
-        ConfigError: a ``--metric-for-best`` that some task's head does not report, or
+        ConfigError: a ``--metric-for-best`` that the head of some task of ``--selection-tasks`` does not report, or
             ``--class-weights`` that do not fit their task.
     """
     tasks = {name: get_task(name) for name in config.data.tasks}
@@ -96,7 +97,8 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         check_tasks(tasks, chosen_svm)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
-        reported = {n: set(t.metric_names) - LOWER_IS_BETTER for n, t in tasks.items()}
+        selected = config.evaluation.selection_tasks or list(tasks)
+        reported = {n: set(tasks[n].metric_names) - LOWER_IS_BETTER for n in selected}
         lacking = [n for n, names in reported.items() if metric not in names]
         if lacking:
             raise ConfigError(f"--metric-for-best {metric}: not a metric (higher is better) of the head of {lacking}; use 'primary' or one "

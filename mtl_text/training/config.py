@@ -589,6 +589,11 @@ class EvaluationArguments(Arguments):
         "help": "validation metric averaged over tasks for model selection and early stopping (higher is better): 'primary', each "
                 "head's primary metric (accuracy for single-label, macro_f1 for multi-label classification, pearson for regression), "
                 "or a metric every task's head reports"})
+    selection_tasks: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK",
+        "help": "the tasks whose validation metric is averaged for model selection, early stopping and --lr-scheduler plateau "
+                "(default: every task in --tasks). The others are auxiliary tasks: trained, validated, logged and tested, but "
+                "the best model is the best for these tasks"})
     patience: NonNegativeInt = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     log_every: PositiveInt = field(default=50, metadata={"help": "log the training loss every N steps"})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
@@ -678,11 +683,11 @@ class TrainingConfig:
             raise ConfigError(f"--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. {DEFAULT_WIDE_BUCKETS})")
         named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
         named |= set(self.optimization.task_weight_overrides()) | set(self.adaptation.targets())
-        named |= set(self.distillation.transfer_sources()) | set(self.distillation.distill_tasks)
+        named |= set(self.distillation.transfer_sources()) | set(self.distillation.distill_tasks) | set(self.evaluation.selection_tasks)
         unknown = sorted(named - set(self.data.tasks))
         if unknown:
-            raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights, --adapt, --distill-tasks or --distill-texts names "
-                              f"task(s) {unknown} that are not in --tasks {self.data.tasks}")
+            raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights, --adapt, --distill-tasks, --distill-texts or "
+                              f"--selection-tasks names task(s) {unknown} that are not in --tasks {self.data.tasks}")
         if self.optimization.task_balancing in GRADIENT_BALANCING and len(self.data.tasks) < 2:
             raise ConfigError(f"--task-balancing {self.optimization.task_balancing} needs at least two tasks")
         if self.optimization.sampling == "all" and self.optimization.gradient_accumulation_steps > 1:

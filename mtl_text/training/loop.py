@@ -121,9 +121,12 @@ def domain_mmd(run: TrainingSetup) -> dict[str, float]:
     return result
 
 
-def validation_score(results: dict[str, dict[str, float]], metric: str, primary: dict[str, str]) -> float:
-    """The mean over tasks of ``metric`` (``"primary"``: each task's head's primary metric)."""
-    return sum(r[primary[name] if metric == "primary" else metric] for name, r in results.items()) / len(results)
+def validation_score(results: dict[str, dict[str, float]], metric: str, primary: dict[str, str],
+                     selection_tasks: list[str] | None = None) -> float:
+    """The mean of ``metric`` (``"primary"``: each task's head's primary metric) over ``selection_tasks``
+    (``None`` or empty: every task in ``results``); auxiliary tasks' results are left out."""
+    chosen = selection_tasks or list(results)
+    return sum(results[name][primary[name] if metric == "primary" else metric] for name in chosen) / len(chosen)
 
 
 def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None, wide_svm: dict | None = None) -> dict:
@@ -149,6 +152,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     heads = {name: unwrapped.head(name) for name in run.tasks}
     primary = {name: head.primary_metric for name, head in heads.items()}
     metric = evaluation.metric_for_best
+    selected = f" of {', '.join(evaluation.selection_tasks)}" if evaluation.selection_tasks else ""
     tracker = BestModelTracker(evaluation.patience)
     running: dict[str, list] = {}  # task -> its batches' losses since the last log (detached 0-d tensors on the device)
     averaging = None
@@ -265,7 +269,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             # with --weight-averaging, the averaged weights are validated and saved (once averaging has started)
             with averaging.applied() if averaging is not None else contextlib.nullcontext(False) as averaged:
                 results = evaluate(model, run.val_dataloaders, accelerator)
-                score = validation_score(results, metric, primary)
+                score = validation_score(results, metric, primary, evaluation.selection_tasks)
                 log.log({"step": step, "split": "validation", "epoch": round(step / run.steps_per_epoch, 3),
                          "elapsed_s": round(time.time() - t_start, 1), "metrics": results, f"mean_{metric}": score,
                          **({"averaged_steps": averaging.count} if averaging is not None else {})})
@@ -276,7 +280,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                             run.plateau.scale)
             summary = "; ".join(f"{n} " + " ".join(f"{m} {r[m]:.4f}" for m in heads[n].metric_names) for n, r in results.items())
             of = f" (the average of {averaging.count} steps' weights)" if averaged else ""
-            progress.write(f"step {step}: validation{of} {summary}; mean {metric} {score:.4f} {tracker.describe()}")
+            progress.write(f"step {step}: validation{of} {summary}; mean {metric}{selected} {score:.4f} {tracker.describe()}")
             eval_seconds += time.time() - t_eval
 
         # --- checkpoint: every --save-every steps and at each validation ----------------------------

@@ -9,6 +9,7 @@ import torch
 from mtl_text.cli.train import main as train_main
 from mtl_text.inference.prediction import Predictor
 from mtl_text.modeling.model import MultiTaskModel
+from mtl_text.training.loop import validation_score
 
 from helpers import write_user_task
 
@@ -271,3 +272,28 @@ def test_each_step_starts_from_zero_gradients(tmp_path, data_dir):
     assert held_at_forward == [0, 0, 0]
     assert len(held_at_step) == 3 and all(n > 0 for n in held_at_step)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_validation_score_averages_the_selection_tasks_only():
+    results = {"sst2": {"accuracy": 0.8, "macro_f1": 0.7}, "trec": {"accuracy": 0.6, "macro_f1": 0.5}}
+    primary = {"sst2": "accuracy", "trec": "accuracy"}
+    assert validation_score(results, "primary", primary) == pytest.approx(0.7)
+    assert validation_score(results, "primary", primary, ["trec"]) == pytest.approx(0.6)
+    assert validation_score(results, "macro_f1", primary, ["sst2"]) == pytest.approx(0.7)
+
+
+def test_selection_tasks_choose_the_best_model_by_their_validation_alone(tmp_path, data_dir):
+    """sst2 as an auxiliary task of trec: the best step is trec's best validation step, and the saved
+    model is that step's (its trec validation accuracy restored from the folder)."""
+    out = tmp_path / "model"
+    train_main(["--tasks", "sst2", "trec", "--selection-tasks", "trec", "--data-dir", str(data_dir), "--output-dir", str(out),
+                "--max-train-examples", "300", "--max-steps", "80", "--eval-every", "20", "--sampling", "uniform", "--embedding-dim", "16",
+                "--w2v-epochs", "1", "--batch-size", "16", "--seed", "3", "--patience", "0", "--wide-buckets", "0"])
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    validations = [r for r in rows if r["split"] == "validation"]
+    assert len(validations) == 4
+    for r in validations:  # the logged mean is trec's accuracy alone
+        assert r["mean_primary"] == pytest.approx(r["metrics"]["trec"]["accuracy"])
+    trec = [r["metrics"]["trec"]["accuracy"] for r in validations]
+    best = validations[trec.index(max(trec))]["step"]  # the first of equal scores: only an improvement replaces the best
+    assert json.loads((out / "config.json").read_text())["best_step"] == best
