@@ -36,6 +36,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .options import check_window_stride
+from .pooling import convolve
 
 logger = logging.getLogger(__name__)
 
@@ -152,11 +153,7 @@ class WordVectorEncoder(nn.Module):
 
     def _convolve(self, vectors: torch.Tensor) -> torch.Tensor:
         """``(batch, seq_len, embedding_dim)`` -> ``(batch, seq_len, conv_filters * len(conv_widths))``."""
-        if vectors.shape[1] == 0:  # a batch of empty texts: no tokens, nothing to convolve
-            return vectors.new_zeros(vectors.shape[0], 0, self.hidden_size)
-        x = vectors.transpose(1, 2)  # "same" padding: (w - 1) // 2 zero vectors before the text, the rest after it
-        maps = [torch.relu(conv(nn.functional.pad(x, ((w - 1) // 2, w - 1 - (w - 1) // 2)))) for w, conv in zip(self.conv_widths, self.convolutions)]
-        return torch.cat(maps, dim=1).transpose(1, 2)
+        return convolve(vectors, self.convolutions)
 
     def config_dict(self) -> dict:
         return {

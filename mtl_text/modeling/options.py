@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 
-POOLING_MODES = ("mean", "max", "mean_max", "hierarchical", "attention", "cls")  # mtl_text.modeling.pooling describes each
+POOLING_MODES = ("mean", "max", "mean_max", "hierarchical", "attention", "cnn", "cls")  # mtl_text.modeling.pooling describes each
 
 
 def check_window_stride(window_length: int, window_stride: int | None) -> int:

@@ -16,6 +16,11 @@ Modes:
 * ``attention``: a learned weighted average, ``a = softmax_t(v . tanh(W h_t + b))``,
   ``pooled = sum_t a_t h_t`` (Yang et al. 2016, "Hierarchical Attention Networks"). It learns which
   words matter, which helps long documents most.
+* ``cnn``: a convolutional network of the task's own over the shared token vectors (Kim 2014,
+  "Convolutional Neural Networks for Sentence Classification"): :data:`CNN_FILTERS` filters of each
+  width in :data:`CNN_WIDTHS` tokens, ReLU, max over time (output ``CNN_FILTERS * len(CNN_WIDTHS)``).
+  It sees word order ("not good") with the encoder shared: one task can read n-gram features while
+  the others keep a cheaper pooling.
 * ``cls``: the first token's vector (BERT's ``[CLS]``); for transformer encoders.
 """
 
@@ -27,9 +32,12 @@ from torch import nn
 
 from .options import POOLING_MODES
 
-__all__ = ["HIERARCHICAL_WINDOW", "POOLING_MODES", "AttentionPooling", "Pooling", "masked_hierarchical", "masked_max", "masked_mean"]
+__all__ = ["CNN_FILTERS", "CNN_WIDTHS", "HIERARCHICAL_WINDOW", "POOLING_MODES", "AttentionPooling", "ConvolutionalPooling", "Pooling",
+           "convolve", "masked_hierarchical", "masked_max", "masked_mean"]
 
 HIERARCHICAL_WINDOW = 5  # tokens per window of hierarchical pooling: up to 5-grams
+CNN_FILTERS = 100  # filters per width of cnn pooling (Kim 2014's setting)
+CNN_WIDTHS = (3, 4, 5)  # its filter widths, in tokens (Kim 2014)
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -42,7 +50,8 @@ def masked_max(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Max over real tokens: ``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, hidden)``;
     zeros for a text without tokens."""
     keep = mask.unsqueeze(-1).bool()
-    filled = hidden.masked_fill(~keep, torch.finfo(hidden.dtype).min)
+    # one masked position appended, so that a batch of empty texts (seq_len 0) has a maximum too (no branch on shapes: ONNX export)
+    filled = F.pad(hidden.masked_fill(~keep, torch.finfo(hidden.dtype).min), (0, 0, 0, 1), value=torch.finfo(hidden.dtype).min)
     pooled = filled.max(1).values
     return torch.where(keep.any(1), pooled, torch.zeros_like(pooled))
 
@@ -59,6 +68,37 @@ def masked_hierarchical(hidden: torch.Tensor, mask: torch.Tensor, window: int = 
     real = F.avg_pool1d(F.pad(weights, (0, window)), window, stride=1).squeeze(1) > 1 - 0.5 / window  # (batch, seq_len + 1): no padding inside
     pooled = masked_max(window_means.transpose(1, 2), real)
     return torch.where(real.any(-1, keepdim=True), pooled, masked_mean(hidden, mask))
+
+
+def convolve(vectors: torch.Tensor, convolutions: nn.ModuleList) -> torch.Tensor:
+    """Each 1-d convolution over the sequence with "same" padding (``(w - 1) // 2`` zero vectors before
+    the text, the rest after it), ReLU, the feature maps concatenated: ``(batch, seq_len, in)`` ->
+    ``(batch, seq_len, sum of out_channels)``. A batch without positions gives ``(batch, 0, ...)``."""
+    out = sum(conv.out_channels for conv in convolutions)
+    if vectors.shape[1] == 0:  # a batch of empty texts: no tokens, nothing to convolve
+        return vectors.new_zeros(vectors.shape[0], 0, out)
+    x = vectors.transpose(1, 2)
+    maps = [torch.relu(conv(F.pad(x, ((conv.kernel_size[0] - 1) // 2, conv.kernel_size[0] - 1 - (conv.kernel_size[0] - 1) // 2))))
+            for conv in convolutions]
+    return torch.cat(maps, dim=1).transpose(1, 2)
+
+
+class ConvolutionalPooling(nn.Module):
+    """A task's own CNN over the token vectors (Kim 2014): ``(batch, seq_len, hidden)``,
+    ``(batch, seq_len)`` -> ``(batch, filters * len(widths))``.
+
+    Positions outside ``mask`` (padding, dropped words, the other text of a pair) are zero vectors to
+    the filters and take no part in the max over time; a text without tokens pools to zeros.
+    """
+
+    def __init__(self, hidden_size: int, filters: int = CNN_FILTERS, widths: tuple[int, ...] = CNN_WIDTHS):
+        super().__init__()
+        self.convolutions = nn.ModuleList(nn.Conv1d(hidden_size, filters, w) for w in widths)
+        self.output_dim = filters * len(widths)
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        maps = convolve(hidden * mask.unsqueeze(-1).to(hidden.dtype), self.convolutions)
+        return masked_max(maps, mask)
 
 
 class AttentionPooling(nn.Module):
@@ -102,7 +142,8 @@ class Pooling(nn.Module):
         hidden_size: size of the token vectors.
 
     Attributes:
-        output_dim: size of the pooled vector (``2 * hidden_size`` for ``mean_max``).
+        output_dim: size of the pooled vector (``2 * hidden_size`` for ``mean_max``, ``CNN_FILTERS *
+            len(CNN_WIDTHS)`` for ``cnn``).
 
     Raises:
         ValueError: an unknown mode.
@@ -113,8 +154,9 @@ class Pooling(nn.Module):
         if mode not in POOLING_MODES:
             raise ValueError(f"unknown pooling {mode!r}; expected one of {POOLING_MODES}")
         self.mode = mode
-        self.output_dim = 2 * hidden_size if mode == "mean_max" else hidden_size
         self.attention = AttentionPooling(hidden_size) if mode == "attention" else None
+        self.cnn = ConvolutionalPooling(hidden_size) if mode == "cnn" else None
+        self.output_dim = 2 * hidden_size if mode == "mean_max" else self.cnn.output_dim if self.cnn else hidden_size
 
     def forward(self, hidden: torch.Tensor, mask: torch.Tensor, token_ids: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch, seq_len, hidden)``, ``(batch, seq_len)`` -> ``(batch, output_dim)``. ``token_ids``
@@ -130,4 +172,6 @@ class Pooling(nn.Module):
             return masked_hierarchical(hidden, mask)
         if self.mode == "attention":
             return self.attention(hidden, mask, token_ids)
+        if self.mode == "cnn":
+            return self.cnn(hidden, mask)
         return hidden[:, 0]

@@ -160,7 +160,7 @@ class EncoderArguments(Arguments):
         "metavar": "MODE|TASK=MODE",
         "help": f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; default: "
                 "with word vectors each task's own (mean for sentences, attention for 20newsgroups), with a transformer mean; a bare "
-                "MODE applies to every task, TASK=MODE to one (attention is learned per task)"})
+                "MODE applies to every task, TASK=MODE to one (attention and cnn, Kim 2014's CNN, are learned per task)"})
     init_from: str | None = field(default=None, metadata={
         "metavar": "MODEL_DIR",
         "help": "sequential transfer: start from a saved mtl-text model: its encoder and tokenizer (vocabulary), and the heads of "

@@ -1,5 +1,5 @@
 """ONNX export: for both encoder families (the word-vector model with a wide part per task and the
-attention, hierarchical and max poolings; the transformer with mean pooling), every head's logits from
+attention, hierarchical and cnn poolings (max inside cnn); the transformer with mean pooling), every head's logits from
 ONNX Runtime equal PyTorch's within 1e-4 (fp32) on a batch with padding and an empty text, single
 texts and pairs; an int8 export loads and keeps the outputs' shape; a changed graph or a folder
 without an export is refused."""
@@ -29,7 +29,7 @@ def word_vector_model(directory):
     tokenizer = train_word_tokenizer(TEXTS + PAIRS, min_frequency=1)
     torch.manual_seed(0)
     model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8, conv_filters=3, conv_widths=[2, 3]), TASKS,
-                           pooling={"qtype": "attention", "mood": "hierarchical", "same": "max"}, head_hidden_size=4, wide_buckets=512)
+                           pooling={"qtype": "attention", "mood": "hierarchical", "same": "cnn"}, head_hidden_size=4, wide_buckets=512)
     encoded = tokenizer(TEXTS, PAIRS, return_token_type_ids=True)
     for name, wide in model.wide.items():  # a fitted IDF and weights the size of the deep part's logits
         wide.fit_idf(encoded["input_ids"], encoded["token_type_ids"] if TASKS[name].get("text_pair") else None)

@@ -1,7 +1,17 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
-from mtl_text.modeling.pooling import HIERARCHICAL_WINDOW, POOLING_MODES, Pooling, masked_hierarchical, masked_max, masked_mean
+from mtl_text.modeling.pooling import (
+    CNN_FILTERS,
+    CNN_WIDTHS,
+    HIERARCHICAL_WINDOW,
+    POOLING_MODES,
+    Pooling,
+    masked_hierarchical,
+    masked_max,
+    masked_mean,
+)
 
 
 @pytest.fixture
@@ -41,6 +51,14 @@ def test_padding_values_do_not_change_the_pooled_vector(batch, mode):
     assert torch.isfinite(a).all()
 
 
+@pytest.mark.parametrize("mode", [m for m in POOLING_MODES if m != "cls"])
+def test_a_batch_of_empty_texts_pools_to_zeros(mode):
+    """Word-level tokenization of empty texts gives no positions at all (the predictor scores "" for
+    the heads' prior): every word-vector pooling returns zeros of its output size."""
+    pool = Pooling(mode, 4)
+    assert torch.equal(pool(torch.randn(2, 0, 4), torch.zeros(2, 0, dtype=torch.long)), torch.zeros(2, pool.output_dim))
+
+
 def test_hierarchical_is_the_max_over_windows_of_their_means():
     """SWEM-hier: the mean of every window of 5 consecutive real tokens, then the maximum over windows;
     a text shorter than the window pools to its mean, a text without tokens to zeros."""
@@ -75,6 +93,36 @@ def test_hierarchical_sees_word_order_that_mean_and_max_do_not():
 def test_output_dims():
     assert Pooling("mean_max", 8).output_dim == 16
     assert Pooling("attention", 8).output_dim == 8
+    assert Pooling("cnn", 8).output_dim == CNN_FILTERS * len(CNN_WIDTHS) == 300
+
+
+def test_cnn_is_kims_convolution_relu_and_max_over_the_real_tokens():
+    """Each width's filters over the text alone ("same" zero padding), ReLU, max over its real
+    positions; padding, dropped words and the other text of a pair are zero vectors to the filters."""
+    torch.manual_seed(0)
+    pool = Pooling("cnn", 6)
+    hidden = torch.randn(3, 7, 6)
+    mask = torch.tensor([[1] * 7, [1, 1, 1, 1, 0, 0, 0], [0] * 7])
+    pooled = pool(hidden, mask)
+    for row, n in enumerate((7, 4)):
+        x = hidden[row, :n].T.unsqueeze(0)  # (1, 6, n): the text alone
+        expected = []
+        for conv in pool.cnn.convolutions:
+            w = conv.kernel_size[0]
+            maps = torch.relu(F.conv1d(F.pad(x, ((w - 1) // 2, w - 1 - (w - 1) // 2)), conv.weight, conv.bias))  # (1, filters, n)
+            expected.append(maps.max(-1).values[0])
+        assert torch.allclose(pooled[row], torch.cat(expected), atol=1e-5)
+    assert torch.equal(pooled[2], torch.zeros(300))  # a text without tokens
+    assert torch.equal(pool(hidden[:, :0], mask[:, :0]), torch.zeros(3, 300))  # a batch of empty texts
+
+
+def test_cnn_sees_word_order_that_mean_and_max_do_not():
+    torch.manual_seed(0)
+    hidden = torch.randn(1, 10, 4)
+    mask = torch.ones(1, 10, dtype=torch.long)
+    shuffled = hidden[:, torch.tensor([0, 5, 1, 6, 2, 7, 3, 8, 4, 9])]
+    pool = Pooling("cnn", 4)
+    assert not torch.allclose(pool(hidden, mask), pool(shuffled, mask))
 
 
 def test_attention_weights_sum_to_one_over_real_tokens(batch):
