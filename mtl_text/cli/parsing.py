@@ -12,12 +12,23 @@ from transformers import HfArgumentParser
 from ..arguments import field_ranges
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except one that says nothing: ``None`` or an empty list (the
+    option's help then says what happens without it, e.g. "default: twice per epoch")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class ArgumentParser(HfArgumentParser):
     """``HfArgumentParser`` that shows ranges and the hyphenated option names (``--batch-size``;
     ``--batch_size`` is accepted too) in ``--help``, and builds the dataclasses strictly (unknown
     options are an argparse error, exit status 2)."""
 
     def __init__(self, dataclass_types, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(dataclass_types, **kwargs)
         ranges = {name: r for dtype in self.dataclass_types for name, r in field_ranges(dtype).items()}
         for action in self._actions:

@@ -287,3 +287,15 @@ def test_two_runs_started_together_on_one_folder(data_dir, tmp_path, python, rep
     assert config["training_config"]["optimization"]["learning_rate"] == float(winners[0])
     assert json.loads((out / "test_results.json").read_text())["steps"] == 60
     assert not list(out.rglob(".tmp-*")) and not list(out.glob(".saving-*")) and not (out / ".mtl-text.lock").exists()
+
+
+def test_help_shows_defaults_that_say_something(capsys):
+    """A default of None or [] is not shown ('(default: None)' beside 'default: twice per epoch' said
+    the opposite of the help text); real defaults still are."""
+    with pytest.raises(SystemExit) as exit_:
+        train_main(["--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in text and "(default: [])" not in text
+    assert "validate every N optimizer steps (default: twice per epoch) (valid: >= 1) --eval-batch-size" in text
+    assert "initialisation (valid: >= 0) (default: 42)" in text and "(default: 0.1)" in text
