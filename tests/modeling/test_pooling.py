@@ -113,3 +113,49 @@ def test_cnn_is_kims_convolution_relu_and_max_over_the_real_tokens():
             expected.append(maps.max(-1).values[0])
         assert torch.allclose(pooled[row], torch.cat(expected), atol=1e-5)
     assert torch.equal(pooled[2], torch.zeros(300))  # a text without tokens
+
+
+def test_attention_weights_sum_to_one_over_real_tokens(batch):
+    hidden, mask = batch
+    pool = Pooling("attention", 4)
+    with torch.no_grad():
+        pool.attention.score.weight.zero_()  # equal scores -> plain mean over real tokens
+    assert torch.allclose(pool(hidden, mask)[:2], masked_mean(hidden, mask)[:2], atol=1e-6)
+    assert torch.equal(pool(hidden, mask)[2], torch.zeros(4))
+
+
+def test_cls_takes_the_first_token(batch):
+    hidden, mask = batch
+    assert torch.equal(Pooling("cls", 4)(hidden, mask), hidden[:, 0])
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown pooling"):
+        Pooling("median", 4)
+
+
+def test_attention_scores_each_distinct_id_once_with_the_same_result_and_gradients():
+    """Token ids from a context-free encoder: one score per distinct id, the same pooled vectors and
+    the same gradients (for the word vectors and the attention's weights) as scoring every position."""
+    torch.manual_seed(0)
+    ids = torch.tensor([[5, 3, 5, 7, 3, 0], [3, 3, 2, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    mask = (ids != 0).long()
+    results = []
+    for token_ids in (None, ids):
+        torch.manual_seed(1)
+        vectors, pool = torch.nn.Embedding(9, 4), Pooling("attention", 4)
+        pooled = pool(vectors(ids), mask, token_ids)
+        (pooled * torch.arange(1.0, 5.0)).sum().backward()
+        results.append((pooled, vectors.weight.grad, pool.attention.proj.weight.grad))
+    (a, grad_a, proj_a), (b, grad_b, proj_b) = results
+    assert torch.allclose(a, b, atol=1e-6) and torch.equal(b[2], torch.zeros(4))
+    assert torch.allclose(grad_a, grad_b, atol=1e-6) and torch.allclose(proj_a, proj_b, atol=1e-6)
+    assert grad_b[5].abs().sum() > 0  # the words' vectors learn through the shared scores
+
+
+def test_distinct_ids_change_nothing_for_the_other_poolings(batch):
+    hidden, mask = batch
+    ids = torch.arange(15).reshape(3, 5)
+    for mode in ("mean", "max", "mean_max"):
+        pool = Pooling(mode, 4)
+        assert torch.equal(pool(hidden, mask), pool(hidden, mask, ids))
