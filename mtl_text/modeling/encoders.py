@@ -137,9 +137,9 @@ class WordVectorEncoder(nn.Module):
         if not self.conv_filters:
             return vectors
         if token_type_ids is None:  # (no data-dependent test here: the graph must export with torch.export)
-            return self._convolve(vectors)
+            return convolve(vectors, self.convolutions)
         second = (token_type_ids != 0).unsqueeze(-1)
-        return torch.where(second, self._convolve(vectors * second), self._convolve(vectors * ~second))
+        return torch.where(second, convolve(vectors * second, self.convolutions), convolve(vectors * ~second, self.convolutions))
 
     def bigram_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Row of the bigram table for each token, ``(batch, seq_len)``: ``1 + hash(previous id, id) mod
@@ -150,10 +150,6 @@ class WordVectorEncoder(nn.Module):
             has_previous &= torch.nn.functional.pad(token_type_ids[:, :-1], (1, 0), value=-1) == token_type_ids
         hashed = (previous * 1_000_003 + input_ids) % self.bigram_buckets + 1
         return torch.where(has_previous, hashed, torch.zeros_like(hashed))
-
-    def _convolve(self, vectors: torch.Tensor) -> torch.Tensor:
-        """``(batch, seq_len, embedding_dim)`` -> ``(batch, seq_len, conv_filters * len(conv_widths))``."""
-        return convolve(vectors, self.convolutions)
 
     def config_dict(self) -> dict:
         return {

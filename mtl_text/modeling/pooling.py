@@ -78,8 +78,10 @@ def convolve(vectors: torch.Tensor, convolutions: nn.ModuleList) -> torch.Tensor
     if vectors.shape[1] == 0:  # a batch of empty texts: no tokens, nothing to convolve
         return vectors.new_zeros(vectors.shape[0], 0, out)
     x = vectors.transpose(1, 2)
-    maps = [torch.relu(conv(F.pad(x, ((conv.kernel_size[0] - 1) // 2, conv.kernel_size[0] - 1 - (conv.kernel_size[0] - 1) // 2))))
-            for conv in convolutions]
+    maps = []
+    for conv in convolutions:
+        before = (conv.kernel_size[0] - 1) // 2
+        maps.append(torch.relu(conv(F.pad(x, (before, conv.kernel_size[0] - 1 - before)))))
     return torch.cat(maps, dim=1).transpose(1, 2)
 
 

@@ -97,8 +97,7 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         check_tasks(tasks, chosen_svm)
     metric = config.evaluation.metric_for_best
     if metric != "primary":
-        selected = config.evaluation.selection_tasks or list(tasks)
-        reported = {n: set(tasks[n].metric_names) - LOWER_IS_BETTER for n in selected}
+        reported = {n: set(tasks[n].metric_names) - LOWER_IS_BETTER for n in config.selection_tasks}
         lacking = [n for n, names in reported.items() if metric not in names]
         if lacking:
             raise ConfigError(f"--metric-for-best {metric}: not a metric (higher is better) of the head of {lacking}; use 'primary' or one "

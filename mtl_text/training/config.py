@@ -722,3 +722,8 @@ class TrainingConfig:
     @property
     def output_dir(self) -> Path:
         return Path(self.checkpoints.output_dir)
+
+    @property
+    def selection_tasks(self) -> list[str]:
+        """The tasks whose validation mean selects the best model: ``--selection-tasks``, else every task."""
+        return self.evaluation.selection_tasks or list(self.data.tasks)

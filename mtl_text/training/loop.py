@@ -121,12 +121,10 @@ def domain_mmd(run: TrainingSetup) -> dict[str, float]:
     return result
 
 
-def validation_score(results: dict[str, dict[str, float]], metric: str, primary: dict[str, str],
-                     selection_tasks: list[str] | None = None) -> float:
-    """The mean of ``metric`` (``"primary"``: each task's head's primary metric) over ``selection_tasks``
-    (``None`` or empty: every task in ``results``); auxiliary tasks' results are left out."""
-    chosen = selection_tasks or list(results)
-    return sum(results[name][primary[name] if metric == "primary" else metric] for name in chosen) / len(chosen)
+def validation_score(results: dict[str, dict[str, float]], metric: str, primary: dict[str, str], tasks: list[str]) -> float:
+    """The mean of ``metric`` (``"primary"``: each task's head's primary metric) over ``tasks``
+    (:attr:`TrainingConfig.selection_tasks`); auxiliary tasks' results are left out."""
+    return sum(results[name][primary[name] if metric == "primary" else metric] for name in tasks) / len(tasks)
 
 
 def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None, wide_svm: dict | None = None) -> dict:
@@ -269,7 +267,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             # with --weight-averaging, the averaged weights are validated and saved (once averaging has started)
             with averaging.applied() if averaging is not None else contextlib.nullcontext(False) as averaged:
                 results = evaluate(model, run.val_dataloaders, accelerator)
-                score = validation_score(results, metric, primary, evaluation.selection_tasks)
+                score = validation_score(results, metric, primary, config.selection_tasks)
                 log.log({"step": step, "split": "validation", "epoch": round(step / run.steps_per_epoch, 3),
                          "elapsed_s": round(time.time() - t_start, 1), "metrics": results, f"mean_{metric}": score,
                          **({"averaged_steps": averaging.count} if averaging is not None else {})})

@@ -277,7 +277,7 @@ def test_each_step_starts_from_zero_gradients(tmp_path, data_dir):
 def test_validation_score_averages_the_selection_tasks_only():
     results = {"sst2": {"accuracy": 0.8, "macro_f1": 0.7}, "trec": {"accuracy": 0.6, "macro_f1": 0.5}}
     primary = {"sst2": "accuracy", "trec": "accuracy"}
-    assert validation_score(results, "primary", primary) == pytest.approx(0.7)
+    assert validation_score(results, "primary", primary, ["sst2", "trec"]) == pytest.approx(0.7)
     assert validation_score(results, "primary", primary, ["trec"]) == pytest.approx(0.6)
     assert validation_score(results, "macro_f1", primary, ["sst2"]) == pytest.approx(0.7)
 
