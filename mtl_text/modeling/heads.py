@@ -139,6 +139,12 @@ class Head(nn.Module):
         ``"mean"`` or ``"sum"`` over the batch."""
         raise NotImplementedError
 
+    def calibration_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The mean loss that a fit on held-out data minimises (the stacking weight of ``--wide-svm``, a
+        temperature): :meth:`loss` without its training-only terms, such as label smoothing, which
+        would reward under-confident logits there. ``logits`` ``(batch, num_outputs)``."""
+        return self.loss(logits, labels)
+
     def distillation_loss(self, logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """The loss of ``logits`` against a teacher's ``teacher_logits`` (both ``(batch, num_outputs)``, the
         same labels in the same order) at ``temperature`` (> 0), mean over the batch: knowledge
@@ -189,9 +195,14 @@ class SingleLabelClassificationHead(Head):
             ``compute_class_weight``) for imbalanced tasks. The mean loss is then
             ``sum_i w_{y_i} CE_i / sum_i w_{y_i}``, as :func:`torch.nn.functional.cross_entropy`
             defines it.
+        label_smoothing: ``ε`` in ``[0, 1)``: the cross-entropy's target puts ``1 - ε`` on the
+            label and ``ε`` spread evenly over all labels (Szegedy et al. 2016, "Rethinking the
+            Inception Architecture for Computer Vision"; transformers' ``label_smoothing_factor``).
+            It changes the loss only: decoding and probabilities are as without it.
 
     Raises:
-        ValueError: class weights of another length than the labels, or not positive.
+        ValueError: class weights of another length than the labels, or not positive; a
+            ``label_smoothing`` outside ``[0, 1)``.
     """
 
     problem_type = "single_label_classification"
@@ -199,8 +210,11 @@ class SingleLabelClassificationHead(Head):
     stratify = True
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
-                 class_weights: Sequence[float] | None = None, **options):
+                 class_weights: Sequence[float] | None = None, label_smoothing: float = 0.0, **options):
         super().__init__(input_dim, labels, hidden_size, dropout, **options)
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = float(label_smoothing)
         if class_weights is not None:
             class_weights = [float(w) for w in class_weights]
             if len(class_weights) != len(self.labels) or not all(w > 0 for w in class_weights):
@@ -216,11 +230,18 @@ class SingleLabelClassificationHead(Head):
 
     def options(self) -> dict:
         weights = {} if self.class_weights is None else {"class_weights": [round(w, 6) for w in self.class_weights.tolist()]}
-        return {**super().options(), **weights}
+        smoothing = {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}
+        return {**super().options(), **weights, **smoothing}
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-        """Cross-entropy, class-weighted when the head has class weights; ``labels``: ``(batch,)`` class ids."""
-        return nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights, reduction=reduction)
+        """Cross-entropy, class-weighted when the head has class weights and against smoothed
+        targets under ``label_smoothing``; ``labels``: ``(batch,)`` class ids."""
+        return nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights, reduction=reduction,
+                                           label_smoothing=self.label_smoothing)
+
+    def calibration_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (class-weighted as :meth:`loss`) against the labels themselves, without label smoothing."""
+        return nn.functional.cross_entropy(logits.float(), labels, weight=self.class_weights)
 
     def distillation_loss(self, logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
         """``T² · KL(softmax(teacher / T) ‖ softmax(logits / T))``, mean over the batch (Hinton et al.

@@ -379,11 +379,13 @@ def target_scaling(config: TrainingConfig, task: Task, train) -> dict[str, list[
 
 
 def head_options(config: TrainingConfig, task: Task, train) -> dict:
-    """The options of a task's head: its primary metric, and those computed from its training split
-    (class weights, target scaling)."""
+    """The options of a task's head: its primary metric, ``--label-smoothing`` (single-label heads),
+    and those computed from its training split (class weights, target scaling)."""
     weights = class_weights(config, task, train)
     primary = {"primary_metric": task.primary_metric} if task.primary_metric else {}
-    return {**primary, **({"class_weights": weights} if weights else {}), **target_scaling(config, task, train)}
+    smoothing = config.heads.label_smoothing if task.problem_type == SINGLE_LABEL else 0.0
+    return {**primary, **({"class_weights": weights} if weights else {}), **({"label_smoothing": smoothing} if smoothing else {}),
+            **target_scaling(config, task, train)}
 
 
 def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer, splits: dict | None = None) -> MultiTaskModel:

@@ -317,6 +317,11 @@ class HeadArguments(Arguments):
         "metavar": "TASK=balanced|W1,W2,..|none",
         "help": "class weights of a single-label task's loss: 'balanced' (n / (labels x count) on its training split), one weight "
                 "per label, or none; default: the task's own setting"})
+    label_smoothing: Probability = field(default=0.0, metadata={
+        "metavar": "EPS",
+        "help": "single-label classification heads: the cross-entropy's target puts 1 - EPS on the label and EPS spread evenly over all "
+                "labels (label smoothing, Szegedy et al. 2016; transformers' label_smoothing_factor), e.g. 0.1; 0: none. Other heads "
+                "are unaffected; saved with each head's options"})
     target_scaling: Literal["standard", "none"] = field(default="standard", metadata={
         "help": "regression heads: 'standard' learns (y - mean) / std with the training split's mean and std (saved with the model; "
                 "predictions come back in the target's units), 'none' learns y as it is"})

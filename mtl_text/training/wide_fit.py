@@ -93,9 +93,10 @@ def svm_margins(features: sp.csr_matrix, labels: np.ndarray, num_outputs: int, C
 def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, references: torch.Tensor) -> float:
     """The weight of the SVM's ``margins`` beside the model's ``logits`` (both ``(examples,
     num_outputs)``, on validation): the ratio ``b / a`` of the ``a, b >= 0`` that minimise the head's
-    loss of ``a * logits + b * margins`` against ``references`` (a logistic-regression meta-learner
-    over the two models' outputs, as in stacked generalisation: Wolpert 1992; Ting & Witten 1999;
-    ``a`` is a temperature, which the argmax ignores). Fitted with L-BFGS in float64."""
+    calibration loss (its loss without label smoothing) of ``a * logits + b * margins`` against
+    ``references`` (a logistic-regression meta-learner over the two models' outputs, as in stacked
+    generalisation: Wolpert 1992; Ting & Witten 1999; ``a`` is a temperature, which the argmax
+    ignores). Fitted with L-BFGS in float64."""
     z, s = logits.double(), margins.double()
     log_ab = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_ab], max_iter=200, line_search_fn="strong_wolfe")
@@ -103,7 +104,7 @@ def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, reference
     def closure():
         optimizer.zero_grad()
         a, b = log_ab.clamp(-30, 30).exp()
-        loss = head.loss(a * z + b * s, references)
+        loss = head.calibration_loss(a * z + b * s, references)
         loss.backward()
         return loss
 

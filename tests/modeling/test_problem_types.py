@@ -44,6 +44,19 @@ def test_class_weights_change_the_loss_as_documented():
         SingleLabelClassificationHead(4, ["a", "b"], class_weights=[1.0, 0.0])
 
 
+def test_label_smoothing_mixes_the_label_with_a_uniform_target():
+    smoothed = SingleLabelClassificationHead(4, ["a", "b", "c"], hidden_size=0, dropout=0.0, label_smoothing=0.3)
+    logits, labels = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]]), torch.tensor([0, 1])
+    log_p = torch.log_softmax(logits, -1)
+    by_hand = -(0.7 * log_p[torch.arange(2), labels] + 0.3 * log_p.mean(-1))  # 1 - eps on the label, eps / 3 on each label
+    assert smoothed.loss(logits, labels).item() == pytest.approx(by_hand.mean().item())
+    assert smoothed.loss(logits, labels, reduction="sum").item() == pytest.approx(by_hand.sum().item())
+    assert smoothed.loss(logits, labels).item() > nn.functional.cross_entropy(logits, labels).item()
+    assert smoothed.decode(logits).tolist() == [0, 2] and smoothed.options() == {"label_smoothing": 0.3}
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        SingleLabelClassificationHead(4, ["a", "b"], label_smoothing=1.0)
+
+
 def test_goemotions_reads_every_label_of_a_comment(data_dir):
     splits = load_task_splits("goemotions", data_dir)
     assert {s: len(d) for s, d in splits.items()} == {"train": 43410, "validation": 5426, "test": 5427}
@@ -63,7 +76,7 @@ def mixed_model(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("types") / "model"
     config = TrainingConfig.from_options(tasks=["goemotions", "cola"], data_dir=str(data_dir), max_train_examples=600, max_steps=60,
                                          eval_every=30, embedding_dim=16, w2v_epochs=1, class_weights=["cola=balanced"],
-                                         cache_dir="none", save_total_limit=0, seed=3, output_dir=str(out))
+                                         label_smoothing=0.1, cache_dir="none", save_total_limit=0, seed=3, output_dir=str(out))
     return train(config), out
 
 
@@ -77,6 +90,8 @@ def test_multi_label_and_weighted_tasks_train_together(mixed_model):
     weights = tasks["cola"]["head_options"]["class_weights"]
     assert weights[0] > 1 > weights[1]  # unacceptable is the rarer class
     assert tasks["cola"]["head_options"]["primary_metric"] == "matthews_corrcoef"  # CoLA selects on GLUE's metric
+    assert tasks["cola"]["head_options"]["label_smoothing"] == 0.1  # single-label heads only
+    assert "label_smoothing" not in tasks["goemotions"].get("head_options", {})
 
 
 def test_a_task_chooses_its_primary_metric_among_its_heads_metrics():
@@ -97,6 +112,7 @@ def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_mo
     predictor = Predictor.from_pretrained(out)
     assert predictor.model.heads["cola"].class_weights.tolist() == pytest.approx(
         json.loads((out / "config.json").read_text())["tasks"]["cola"]["head_options"]["class_weights"])
+    assert predictor.model.heads["cola"].label_smoothing == 0.1
     test = load_task_splits("goemotions", data_dir)["test"]
     predicted = predictor.predict_labels(test["text"], ["goemotions"])["goemotions"]
     metrics = predictor.model.heads["goemotions"].compute_metrics(predicted, torch.tensor(test["label"]))
