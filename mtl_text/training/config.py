@@ -338,7 +338,7 @@ class HeadArguments(Arguments):
         "help": "after training, add to the wide part of these tasks ('all': every task; 'none': no task) a linear SVM "
                 "(scikit-learn's LinearSVC: squared hinge, one-vs-rest, no intercept) fitted on the wide part's features of the "
                 "task's training split, its margins weighted by the factor fitted on the validation split with the head's loss "
-                "(stacking; near 0 keeps the model as trained), and save the model so. Default: the tasks that ask for it "
+                "(without label smoothing; stacking; near 0 keeps the model as trained), and save the model so. Default: the tasks that ask for it "
                 "(20newsgroups; a task's wide_svm), where there is a wide part (--wide-buckets). Classification tasks only. "
                 "Choose tasks with long texts whose label shows in exact n-grams: on SST-2's short sentences it lost about a point"})
     wide_svm_c: PositiveFloat = field(default=1.0, metadata={

@@ -10,8 +10,9 @@ model, for each task:
 2. a linear SVM fitted on them with scikit-learn (``LinearSVC``: L2-regularised squared hinge,
    one-vs-rest; no intercept, as the wide part has none): ``(buckets + 1, num_outputs)`` margins;
 3. the weight ``alpha`` of the SVM's margins beside the model's logits, fitted on the validation
-   split by the head's own loss (:func:`stacking_weight`: stacked generalisation, Wolpert 1992,
-   with a logistic-regression meta-learner); ``alpha`` near 0 keeps the model as trained;
+   split by the head's own loss, without label smoothing (:func:`stacking_weight`: stacked
+   generalisation, Wolpert 1992, with a logistic-regression meta-learner); ``alpha`` near 0 keeps
+   the model as trained;
 4. the wide part's weights become ``weights + alpha * margins``: the model keeps its format (one
    ``nn.EmbeddingBag`` per task) and its prediction cost.
 
