@@ -84,12 +84,19 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
 
     Raises:
         UnknownTaskError: a task that is not registered.
-        ConfigError: a ``--metric-for-best`` that the head of some task of ``--selection-tasks`` does not report, or
-            ``--class-weights`` that do not fit their task.
+        ConfigError: a ``--metric-for-best`` that the head of some task of ``--selection-tasks`` does not report,
+            ``--class-weights`` that do not fit their task, or ``--label-smoothing`` without a single-label task.
     """
     tasks = {name: get_task(name) for name in config.data.tasks}
     for task in tasks.values():
         chosen_class_weights(config, task)
+    if config.heads.label_smoothing:
+        smoothed = [n for n, t in tasks.items() if t.problem_type == SINGLE_LABEL]
+        if not smoothed:
+            raise ConfigError(f"--label-smoothing applies to single-label classification tasks; none of {list(tasks)} is one")
+        if len(smoothed) < len(tasks):
+            logger.info("--label-smoothing %s: the loss of %s; not of %s (not single-label)", config.heads.label_smoothing, smoothed,
+                        [n for n in tasks if n not in smoothed])
     chosen_svm = config.heads.wide_svm_tasks(tasks)
     if chosen_svm:
         from .wide_fit import check_tasks

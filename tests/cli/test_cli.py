@@ -121,6 +121,7 @@ def test_options_that_exclude_each_other(capsys):
                           (["--pooling", "median"], "--pooling: 'median' is not a pooling mode"),
                           (["--tasks", "trec", "--pooling", "sst2=max"], "names task(s) ['sst2'] that are not in --tasks"),
                           (["--tasks", "trec", "--selection-tasks", "sst2"], "names task(s) ['sst2'] that are not in --tasks"),
+                          (["--tasks", "stsb", "--label-smoothing", "0.1"], "--label-smoothing applies to single-label classification tasks"),
                           (["--report-to", "papyrus"], "--report-to: unknown tracker(s) ['papyrus']")):
         assert run_command(train_main, args) == 2
         assert message in capsys.readouterr().err
