@@ -91,7 +91,7 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
     for task in tasks.values():
         chosen_class_weights(config, task)
     if config.heads.label_smoothing:
-        smoothed = [n for n, t in tasks.items() if t.problem_type == SINGLE_LABEL]
+        smoothed = [n for n, t in tasks.items() if label_smoothing(config, t)]
         if not smoothed:
             raise ConfigError(f"--label-smoothing applies to single-label classification tasks; none of {list(tasks)} is one")
         if len(smoothed) < len(tasks):
@@ -385,12 +385,17 @@ def target_scaling(config: TrainingConfig, task: Task, train) -> dict[str, list[
     return scaling
 
 
+def label_smoothing(config: TrainingConfig, task: Task) -> float:
+    """A task's label smoothing: ``--label-smoothing`` for a single-label task, 0 for the others."""
+    return config.heads.label_smoothing if task.problem_type == SINGLE_LABEL else 0.0
+
+
 def head_options(config: TrainingConfig, task: Task, train) -> dict:
     """The options of a task's head: its primary metric, ``--label-smoothing`` (single-label heads),
     and those computed from its training split (class weights, target scaling)."""
     weights = class_weights(config, task, train)
     primary = {"primary_metric": task.primary_metric} if task.primary_metric else {}
-    smoothing = config.heads.label_smoothing if task.problem_type == SINGLE_LABEL else 0.0
+    smoothing = label_smoothing(config, task)
     return {**primary, **({"class_weights": weights} if weights else {}), **({"label_smoothing": smoothing} if smoothing else {}),
             **target_scaling(config, task, train)}
 
