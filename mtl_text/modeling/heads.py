@@ -157,6 +157,17 @@ class Head(nn.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} ({self.problem_type}) has no distillation loss")
 
+    def consistency_loss(self, logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+        """How far apart two predictions of the same texts are, ``logits_a`` and ``logits_b`` (both
+        ``(batch, num_outputs)``, e.g. two forward passes under independent dropout masks), mean over
+        the batch; 0 when they agree, symmetric in its two arguments. R-Drop's regulariser
+        (Liang et al. 2021, "R-Drop: Regularized Dropout for Neural Networks"; ``--r-drop``).
+
+        Raises:
+            NotImplementedError: a head type that does not define one.
+        """
+        raise NotImplementedError(f"{type(self).__name__} ({self.problem_type}) has no consistency loss (--r-drop)")
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """``(batch, num_outputs)`` logits -> ``(batch, num_outputs)`` probabilities (float32)."""
         raise NotImplementedError
@@ -251,6 +262,12 @@ class SingleLabelClassificationHead(Head):
         teacher = nn.functional.log_softmax(teacher_logits.float() / t, dim=-1)
         return nn.functional.kl_div(student, teacher, log_target=True, reduction="batchmean") * t * t
 
+    def consistency_loss(self, logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+        """The symmetric Kullback-Leibler divergence ``(KL(P_a ‖ P_b) + KL(P_b ‖ P_a)) / 2`` of the two
+        softmax distributions, mean over the batch (R-Drop, Liang et al. 2021, their eq. 2), in nats."""
+        log_a, log_b = nn.functional.log_softmax(logits_a.float(), dim=-1), nn.functional.log_softmax(logits_b.float(), dim=-1)
+        return ((log_a.exp() - log_b.exp()) * (log_a - log_b)).sum(-1).mean() / 2
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits.float(), dim=-1)
 
@@ -332,6 +349,13 @@ class MultiLabelClassificationHead(Head):
         t = float(temperature)
         targets = torch.sigmoid(teacher_logits.float() / t)
         return nn.functional.binary_cross_entropy_with_logits(logits.float() / t, targets) * t * t
+
+    def consistency_loss(self, logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+        """The symmetric Kullback-Leibler divergence of the two predictions, each label a Bernoulli
+        distribution: ``(KL(p_a ‖ p_b) + KL(p_b ‖ p_a)) / 2 = (p_a - p_b) (z_a - z_b) / 2`` for
+        probabilities ``p = sigmoid(z)``, mean over labels and texts (R-Drop per label), in nats."""
+        a, b = logits_a.float(), logits_b.float()
+        return ((torch.sigmoid(a) - torch.sigmoid(b)) * (a - b)).mean() / 2
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits.float())
@@ -472,6 +496,12 @@ class RegressionHead(Head):
         target = (labels.float() - self.target_mean.to(labels.device)) / self.target_std.to(labels.device)
         per_text = nn.functional.mse_loss(logits.float(), target, reduction="none").mean(-1)
         return per_text.sum() if reduction == "sum" else per_text.mean()
+
+    def consistency_loss(self, logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+        """The mean squared difference of the two outputs (in the units the head learns: standardised
+        with target scaling), mean over targets and texts: R-Drop's regulariser for regression
+        (Liang et al. 2021 use the MSE for STS-B)."""
+        return nn.functional.mse_loss(logits_a.float(), logits_b.float())
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Raises TypeError: a regression head predicts values, not probabilities (see :meth:`scores`)."""

@@ -30,7 +30,7 @@ from ..data.tasks import REGRESSION, SINGLE_LABEL, Task, get_task
 from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from ..errors import ConfigError, ModelLoadError
 from ..modeling.encoders import TransformerEncoder, WordVectorEncoder
-from ..modeling.heads import LOWER_IS_BETTER
+from ..modeling.heads import LOWER_IS_BETTER, Head, head_type
 from ..modeling.model import MultiTaskModel
 from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
 from .config import TrainingConfig
@@ -85,7 +85,8 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
     Raises:
         UnknownTaskError: a task that is not registered.
         ConfigError: a ``--metric-for-best`` that the head of some task of ``--selection-tasks`` does not report,
-            ``--class-weights`` that do not fit their task, or ``--label-smoothing`` without a single-label task.
+            ``--class-weights`` that do not fit their task, ``--label-smoothing`` without a single-label task, or
+            ``--r-drop`` with a head type that has no consistency loss.
     """
     tasks = {name: get_task(name) for name in config.data.tasks}
     for task in tasks.values():
@@ -97,6 +98,11 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         if len(smoothed) < len(tasks):
             logger.info("--label-smoothing %s: the loss of %s; not of %s (not single-label)", config.heads.label_smoothing, smoothed,
                         [n for n in tasks if n not in smoothed])
+    if config.heads.r_drop:
+        lacking = [n for n, t in tasks.items() if head_type(t.problem_type).consistency_loss is Head.consistency_loss]
+        if lacking:
+            raise ConfigError(f"--r-drop needs each head's consistency loss; the head type of {lacking} defines none")
+        logger.info("--r-drop %s: every training batch passes through the model twice (R-Drop)", config.heads.r_drop)
     chosen_svm = config.heads.wide_svm_tasks(tasks)
     if chosen_svm:
         from .wide_fit import check_tasks

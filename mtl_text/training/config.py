@@ -322,6 +322,12 @@ class HeadArguments(Arguments):
         "help": "single-label classification heads: the cross-entropy's target puts 1 - EPS on the label and EPS spread evenly over all "
                 "labels (label smoothing, Szegedy et al. 2016; transformers' label_smoothing_factor), e.g. 0.1; 0: none. Other heads "
                 "are unaffected; saved with each head's options"})
+    r_drop: NonNegativeFloat = field(default=0.0, metadata={
+        "metavar": "ALPHA",
+        "help": "R-Drop (Liang et al. 2021): each training batch goes through the model twice, under independent dropout masks, and "
+                "the loss is the mean of the two passes' losses plus ALPHA / 2 times each head's consistency loss between them "
+                "(the symmetric KL of the predictions; MSE for regression): ALPHA as in the paper, whose loss is twice this one. "
+                "Costs a second forward and backward pass of every training batch; e.g. 1.0; 0: off. Training only"})
     target_scaling: Literal["standard", "none"] = field(default="standard", metadata={
         "help": "regression heads: 'standard' learns (y - mean) / std with the training split's mean and std (saved with the model; "
                 "predictions come back in the target's units), 'none' learns y as it is"})
@@ -704,6 +710,8 @@ class TrainingConfig:
                               "transformer (feature extraction) do not carry: drop --freeze-encoder")
         if self.optimization.sampling == "all" and self.adaptation.adapt:
             raise ConfigError("--adapt combines with the sampled modes only (not --sampling all)")
+        if self.heads.r_drop and (self.optimization.sampling == "all" or self.adaptation.adapt):
+            raise ConfigError("--r-drop doubles each sampled task's batch: it excludes --sampling all and --adapt")
 
     @classmethod
     def from_options(cls, **options: Any) -> TrainingConfig:

@@ -7,8 +7,10 @@
   parallel training), its next batch, forward through the shared encoder and that task's head, the
   head's own loss (times its static weight, or uncertainty-weighted inside the model), plus
   ``λ · MMD²`` towards unlabelled target text for ``--adapt`` tasks, mixed with the head's
-  distillation loss on the teacher's logits for ``--distill-from`` tasks, backward, step (gradient
-  accumulation and clipping through Accelerate);
+  distillation loss on the teacher's logits for ``--distill-from`` tasks; with ``--r-drop``, the
+  batch passes twice (one forward of both copies) and the head's consistency loss between the two
+  passes is added (Liang et al. 2021); backward, step (gradient accumulation and clipping through
+  Accelerate);
 * with ``--sampling all``, each step takes one batch of every task instead, and the tasks'
   gradients are combined by :func:`~mtl_text.training.balancing.aggregated_backward` (weighted sum,
   or PCGrad / UPGrad / MGDA through torchjd);
@@ -188,6 +190,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                               distill.distill_temperature)
 
     mmd_running: dict[str, list] = {}  # --adapt task -> its steps' MMD² since the last log (detached, on the device)
+    r_drop, consistency_running = config.heads.r_drop, {}  # task -> its steps' R-Drop consistency loss since the last log
     if adaptation and not checkpoint:
         before = domain_mmd(run)
         log.log({"step": 0, "split": "adaptation", "mmd2": before})
@@ -207,6 +210,13 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             divergence = mmd2(out.pooled[:n], out.pooled[n:])
             loss = weighted(task, with_teacher(task, out, batch)) + mmd_weight * divergence
             mmd_running.setdefault(task, []).append(divergence.detach())
+        elif r_drop:  # the batch twice in one pass: independent dropout masks for its two copies
+            n = len(batch["labels"])
+            twice = {k: torch.cat([v, v]) for k, v in model_inputs(batch).items()}
+            out = model(**twice, task=task, labels=torch.cat([batch["labels"], batch["labels"]]))
+            consistency = heads[task].consistency_loss(out.logits[:n], out.logits[n:])
+            loss = weighted(task, with_teacher(task, out, batch) + r_drop / 2 * consistency)
+            consistency_running.setdefault(task, []).append(consistency.detach())
         else:
             out = model(**model_inputs(batch), task=task, labels=batch["labels"])
             loss = weighted(task, with_teacher(task, out, batch))
@@ -253,12 +263,13 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         if step % evaluation.log_every == 0 or step == run.max_steps:
             losses = {n: torch.stack(values).float().mean().item() for n, values in running.items()}
             progress.set_postfix({n: f"{v:.3f}" for n, v in losses.items()})
-            extra = {"mmd2": {n: torch.stack(values).float().mean().item() for n, values in mmd_running.items()}} if mmd_running else {}
+            extra = {key: {n: torch.stack(values).float().mean().item() for n, values in kept.items()}
+                     for key, kept in (("mmd2", mmd_running), ("consistency", consistency_running)) if kept}
             if unwrapped.uncertainty is not None:
                 extra["task_weights"] = unwrapped.uncertainty.weights()
             log.log({"step": step, "split": "train", "epoch": round(step / run.steps_per_epoch, 3), "lr": lr_scheduler.get_last_lr()[0],
                      "loss": losses, **extra})
-            running, mmd_running = {}, {}
+            running, mmd_running, consistency_running = {}, {}, {}
 
         # --- validation, best model, early stopping -------------------------------------------------
         validated = False

@@ -97,7 +97,8 @@ def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, reference
     calibration loss (its loss without label smoothing) of ``a * logits + b * margins`` against
     ``references`` (a logistic-regression meta-learner over the two models' outputs, as in stacked
     generalisation: Wolpert 1992; Ting & Witten 1999; ``a`` is a temperature, which the argmax
-    ignores). Fitted with L-BFGS in float64."""
+    ignores). Fitted with L-BFGS over ``log a`` and ``log b`` in float64; the head's loss itself
+    computes in float32, as in training (its ``logits.float()``)."""
     z, s = logits.double(), margins.double()
     log_ab = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_ab], max_iter=200, line_search_fn="strong_wolfe")

@@ -77,6 +77,15 @@ def test_metric_for_best_must_be_reported_by_every_head(margin_head, tmp_path):
         mtl_text.train(config)
 
 
+def test_r_drop_needs_every_head_to_define_a_consistency_loss(margin_head, tmp_path):
+    data = margin_task(tmp_path, "margin3")
+    config = mtl_text.TrainingConfig.from_options(tasks=["punctuation_margin3"], data_dir=str(data), output_dir=str(tmp_path / "m"),
+                                                  r_drop=1.0)
+    with pytest.raises(mtl_text.ConfigError, match=r"--r-drop needs each head's consistency loss; the head type of "
+                                                   r"\['punctuation_margin3'\] defines none"):
+        mtl_text.train(config)
+
+
 def test_single_label_head_loss_decoding_and_metrics():
     head = SingleLabelClassificationHead(4, ["a", "b", "c"], hidden_size=0, dropout=0.0)
     logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 3.0]])
