@@ -444,6 +444,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
                                         group_validation=data.group_validation)
         logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
 
+    labelled_sizes = {name: len(splits[name]["train"]) for name in tasks}  # before any transfer set joins (the task mix may use them)
     # --distill-from: the teacher's logits of each distilled task's training texts (and its transfer set, appended)
     teacher_targets = distillation_targets(config, tasks, splits, accelerator) if config.distillation.distill_from else {}
 
@@ -513,12 +514,13 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     logger.info("learning rates: encoder %g (layer decay %g), heads %g, warm-up %.0f%%", opt.learning_rate, config.encoder.layer_lr_decay,
                 opt.head_learning_rate, 100 * opt.warmup_ratio)
     sizes = {name: len(splits[name]["train"]) for name in tasks}
+    mix_sizes = sizes if config.distillation.transfer_set_in_mix else labelled_sizes
     # examples per optimizer step, all processes (with --sampling all, every step takes a batch of each task)
     global_batch = opt.batch_size * accelerator.num_processes * opt.gradient_accumulation_steps * (len(tasks) if opt.sampling == "all" else 1)
     steps_per_epoch = max(1, math.ceil(sum(sizes.values()) / global_batch))
     max_steps = opt.max_steps or max(1, math.ceil(opt.num_epochs * steps_per_epoch))
     num_epochs = max(1, math.ceil(max_steps / steps_per_epoch))
-    schedule = TaskSchedule(sizes, seed=opt.seed, steps_per_epoch=steps_per_epoch * opt.gradient_accumulation_steps,
+    schedule = TaskSchedule(mix_sizes, seed=opt.seed, steps_per_epoch=steps_per_epoch * opt.gradient_accumulation_steps,
                             num_epochs=num_epochs, strategy=opt.sampling, temperature=opt.temperature)
     # Accelerate's prepared scheduler advances num_processes times per optimizer step, so the schedule
     # is laid out in those units (as in Accelerate's examples); the LR then reaches 0 at max_steps.

@@ -563,6 +563,11 @@ class DistillationArguments(Arguments):
                 "still labelled by the teacher)"})
     distill_temperature: PositiveFloat = field(default=2.0, metadata={
         "help": "T, the temperature that softens both models' distributions in the distillation loss (Hinton et al. 2015)"})
+    transfer_set_in_mix: bool = field(default=True, metadata={
+        "help": "count --distill-texts' transfer set in its task's size where the task mix follows the sizes (--sampling "
+                "proportional, temperature, annealed), as every other training example counts (the default). "
+                "--no-transfer-set-in-mix computes the mix from the training splits before the transfer sets join them, so a "
+                "large transfer set does not take steps from the other tasks; an epoch still counts every example"})
 
     def transfer_sources(self) -> dict[str, list[str]]:
         """``--distill-texts`` as task name -> its sources, in order.
@@ -585,6 +590,8 @@ class DistillationArguments(Arguments):
         lacking = sorted(set(self.transfer_sources()) - set(self.distill_tasks)) if self.distill_tasks else []
         if lacking:
             raise ConfigError(f"--distill-texts names task(s) {lacking} that --distill-tasks {self.distill_tasks} leaves out")
+        if not self.transfer_set_in_mix and not self.transfer_sources():
+            raise ConfigError("--no-transfer-set-in-mix changes the task mix only with a transfer set: add --distill-texts")
 
 
 @dataclass

@@ -90,6 +90,33 @@ def test_the_training_split_carries_the_teachers_logits_and_the_labelled_transfe
     assert [p.stat().st_mtime_ns for p in sorted(cache.glob("teacher-logits-*.npy"))] == stamps
 
 
+def test_the_transfer_set_counts_in_the_task_mix_unless_told_not_to(teacher, data_dir, tmp_path):
+    """SST-2 + TREC at temperature 1 (proportional): a transfer set as large as SST-2's split raises
+    SST-2's share of the steps; with --no-transfer-set-in-mix the mix is that of the run without a
+    transfer set, while an epoch still counts the transfer set's examples."""
+    from mtl_text.training.build import build_training
+    from mtl_text.training.runtime import make_accelerator
+
+    texts = tmp_path / "transfer.txt"
+    texts.write_text("\n".join(TRANSFER * 60) + "\n")  # 300 texts: SST-2's training split doubles
+    common = dict(tasks=["sst2", "trec"], data_dir=str(data_dir), distill_from=str(teacher), distill_tasks=["sst2"], max_steps=1,
+                  seed=6, sampling="temperature", temperature=1.0, cache_dir=str(tmp_path / "cache"), **SMALL)
+    runs = {}
+    for name, extra in {"none": {}, "in": {"distill_texts": [f"sst2={texts}"]},
+                        "out": {"distill_texts": [f"sst2={texts}"], "transfer_set_in_mix": False}}.items():
+        config = TrainingConfig.from_options(output_dir=str(tmp_path / name), **common, **extra)
+        runs[name] = build_training(config, make_accelerator(config))
+    mix = {name: run.schedule.probabilities(0)["sst2"] for name, run in runs.items()}
+    sizes = {name: len(runs["none"].train_datasets[name]) for name in ("sst2", "trec")}
+    assert mix["none"] == pytest.approx(sizes["sst2"] / (sizes["sst2"] + sizes["trec"]))
+    assert mix["in"] == pytest.approx((sizes["sst2"] + 300) / (sizes["sst2"] + 300 + sizes["trec"]))
+    assert mix["out"] == pytest.approx(mix["none"])
+    assert len(runs["out"].train_datasets["sst2"]) == sizes["sst2"] + 300  # the transfer set still trains
+    assert runs["out"].steps_per_epoch == runs["in"].steps_per_epoch > runs["none"].steps_per_epoch
+    with pytest.raises(ConfigError, match="--no-transfer-set-in-mix .* add --distill-texts"):
+        TrainingConfig.from_options(tasks=["sst2"], distill_from=str(teacher), transfer_set_in_mix=False)
+
+
 def test_distillation_with_weight_one_brings_the_student_towards_the_teacher(teacher, data_dir, tmp_path):
     """The same student, trained on the teacher's logits alone (weight 1) and on the labels alone
     (weight 0): the first agrees more with the teacher on the training texts."""
