@@ -49,18 +49,14 @@ class Head(nn.Module):
     decoding and metrics.
 
     ``dropout -> Linear(input_dim, hidden_size) -> tanh -> dropout -> Linear(hidden_size, num_outputs)``,
-    the head BERT-style models put on a pooled vector; with ``hidden_layers=k`` the
-    ``Linear -> tanh -> dropout`` block repeats ``k`` times (``Linear(hidden_size, hidden_size)`` after
-    the first), the Deep Averaging Network's stack of layers over averaged word vectors (Iyyer et al.
-    2015); with ``hidden_size=0`` it is ``dropout -> Linear(input_dim, num_outputs)`` (a linear probe).
+    the head BERT-style models put on a pooled vector; with ``hidden_size=0`` it is
+    ``dropout -> Linear(input_dim, num_outputs)`` (a linear probe).
 
     Args:
         input_dim: size of the pooled vector.
         labels: the task's label names.
-        hidden_size: width of the hidden layers, 0 for none.
+        hidden_size: width of the hidden layer, 0 for none.
         dropout: dropout probability before each linear layer, in ``[0, 1)``.
-        hidden_layers: how many hidden layers of ``hidden_size`` (at least 1; ignored when
-            ``hidden_size`` is 0).
         primary_metric: the metric model selection uses for this task, one of the head's metrics
             where higher is better (default: the head type's first, e.g. CoLA picks
             ``matthews_corrcoef`` over ``accuracy``).
@@ -73,7 +69,7 @@ class Head(nn.Module):
         min_labels: the fewest labels (outputs) a task of this type has.
 
     Raises:
-        ValueError: ``dropout`` outside ``[0, 1)``, ``hidden_layers`` below 1, a ``primary_metric`` the head does not report (or
+        ValueError: ``dropout`` outside ``[0, 1)``, a ``primary_metric`` the head does not report (or
             one where lower is better), or an option the head type does not take.
     """
 
@@ -83,19 +79,17 @@ class Head(nn.Module):
     min_labels: int = 2
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
-                 primary_metric: str | None = None, hidden_layers: int = 1, **options):
+                 primary_metric: str | None = None, **options):
         super().__init__()
         if options:
             raise ValueError(f"{type(self).__name__} takes no option(s) {sorted(options)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        if hidden_layers < 1:
-            raise ValueError(f"hidden_layers must be >= 1, got {hidden_layers}")
         self.labels = list(labels)
         self.chosen_primary = primary_metric
         self.metric_names = ordered_metrics(self.task_metric_names(self.labels), primary_metric)
         layers: list[nn.Module] = [nn.Dropout(dropout)]
-        for _ in range(hidden_layers if hidden_size > 0 else 0):
+        if hidden_size > 0:
             layers += [nn.Linear(input_dim, hidden_size), nn.Tanh(), nn.Dropout(dropout)]
             input_dim = hidden_size
         layers.append(nn.Linear(input_dim, self.num_outputs))

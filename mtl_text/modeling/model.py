@@ -88,8 +88,6 @@ class MultiTaskModel(nn.Module):
         pooling: a mode of :class:`~mtl_text.modeling.pooling.Pooling` for every task, or task name -> mode.
         head_hidden_size: hidden width of every head (0: a linear head).
         head_dropout: dropout of every head.
-        head_layers: hidden layers of every head (the Deep Averaging Network's depth, Iyyer et al.
-            2015; ignored when ``head_hidden_size`` is 0).
         word_dropout: in training, the probability of leaving each token out of the pooling (whole
             tokens, as in the Deep Averaging Network, Iyyer et al. 2015); at least one token of a
             non-empty text is always kept. No effect in eval mode.
@@ -111,7 +109,7 @@ class MultiTaskModel(nn.Module):
 
     def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], pooling: str | Mapping[str, str] = "attention", head_hidden_size: int = 256,
                  head_dropout: float = 0.1, word_dropout: float = 0.0, task_balancing: str | None = None, wide_buckets: int = 0,
-                 wide_ngrams: int = 2, head_layers: int = 1):
+                 wide_ngrams: int = 2):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
@@ -130,11 +128,9 @@ class MultiTaskModel(nn.Module):
         self.pooling_modes = modes
         self.head_hidden_size = head_hidden_size
         self.head_dropout = head_dropout
-        self.head_layers = head_layers
         self.poolers = nn.ModuleDict({name: Pooling(modes[name], encoder.hidden_size) for name in self.tasks})
         self.heads = nn.ModuleDict(
-            {name: head_type(info["problem_type"])(self.pooled_dim(name), info["labels"], head_hidden_size, head_dropout,
-                                                   hidden_layers=head_layers, **options[name])
+            {name: head_type(info["problem_type"])(self.pooled_dim(name), info["labels"], head_hidden_size, head_dropout, **options[name])
              for name, info in self.tasks.items()}
         )
         self.uncertainty = UncertaintyWeighting(self.tasks) if task_balancing == "uncertainty" else None
@@ -285,8 +281,7 @@ class MultiTaskModel(nn.Module):
             "tasks": {name: {**info, **({"head_options": options} if (options := self.heads[name].options()) else {})}
                       for name, info in self.tasks.items()},
             "pooling": self.pooling_modes,
-            "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout,
-                     **({"layers": self.head_layers} if self.head_layers != 1 else {})},
+            "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
             "word_dropout": self.word_dropout,
             **({"task_balancing": "uncertainty"} if self.uncertainty is not None else {}),
             **({"wide": {"buckets": self.wide_buckets, "ngrams": self.wide_ngrams}} if self.wide is not None else {}),
@@ -382,8 +377,7 @@ class MultiTaskModel(nn.Module):
         try:
             encoder = build_encoder(config["encoder"])
             model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
-                        config.get("word_dropout", 0.0), config.get("task_balancing"), **wide_options(config),
-                        head_layers=config["head"].get("layers", 1))
+                        config.get("word_dropout", 0.0), config.get("task_balancing"), **wide_options(config))
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
             raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
         weights = directory / WEIGHTS_NAME
@@ -476,7 +470,6 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
     if not isinstance(head, dict):
         fail("head", "an object", head)
     integer("head.hidden_size", head.get("hidden_size"), 0)
-    integer("head.layers", head.get("layers", 1), 1)
     probability("head.dropout", head.get("dropout"))
     probability("word_dropout", config.get("word_dropout", 0.0))
     wide = config.get("wide", {"buckets": 1, "ngrams": 1})

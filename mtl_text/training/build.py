@@ -422,8 +422,7 @@ def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokeniz
                                      for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
                            word_dropout=config.heads.word_dropout, task_balancing=config.optimization.task_balancing,
-                           wide_buckets=config.heads.wide_buckets, wide_ngrams=config.heads.wide_ngrams,
-                           head_layers=config.heads.head_layers)
+                           wide_buckets=config.heads.wide_buckets, wide_ngrams=config.heads.wide_ngrams)
     logger.info("pooling: %s", pooling)
     if model.wide is not None:
         logger.info("wide part per task: hashed TF-IDF 1- to %d-grams, %d rows", model.wide_ngrams, model.wide_buckets)

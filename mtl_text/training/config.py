@@ -309,9 +309,6 @@ class HeadArguments(Arguments):
     _argument_group_name = "heads"
 
     head_hidden_size: NonNegativeInt = field(default=256, metadata={"help": "hidden width of each task's head; 0 for a linear head"})
-    head_layers: PositiveInt = field(default=1, metadata={
-        "help": "hidden layers of --head-hidden-size in each head (ignored with a linear head); more than 1 stacks them, as the "
-                "Deep Averaging Network does over averaged word vectors (Iyyer et al. 2015)"})
     head_dropout: Probability = field(default=0.1, metadata={"help": "dropout in each head"})
     word_dropout: Probability | None = field(default=None, metadata={
         "help": "training only: probability of leaving each token out of the pooling (Iyyer et al. 2015); default 0.3 with word "

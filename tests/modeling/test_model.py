@@ -104,29 +104,6 @@ def test_head_shapes_and_options():
     assert [m.out_features for m in head.modules() if isinstance(m, torch.nn.Linear)] == [6, 4]
     with pytest.raises(ValueError, match="dropout"):
         SingleLabelClassificationHead(10, ["a", "b"], dropout=1.0)
-    deep = SingleLabelClassificationHead(10, ["a", "b", "c"], hidden_size=6, hidden_layers=3)
-    assert [(m.in_features, m.out_features) for m in deep.modules() if isinstance(m, torch.nn.Linear)] == [(10, 6), (6, 6), (6, 6), (6, 3)]
-    assert sum(isinstance(m, torch.nn.Tanh) for m in deep.modules()) == 3
-    linear = SingleLabelClassificationHead(10, ["a", "b"], hidden_size=0, hidden_layers=3)  # depth needs a hidden width
-    assert [m.out_features for m in linear.modules() if isinstance(m, torch.nn.Linear)] == [2]
-    with pytest.raises(ValueError, match="hidden_layers"):
-        SingleLabelClassificationHead(10, ["a", "b"], hidden_layers=0)
-
-
-def test_deeper_heads_are_saved_and_restored(tmp_path):
-    torch.manual_seed(0)
-    tokenizer = train_word_tokenizer(TEXTS)
-    model = MultiTaskModel(WordVectorEncoder(len(tokenizer), 16), TASKS, pooling="mean", head_hidden_size=8, head_layers=2).eval()
-    enc = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    before = model.predict_logits(enc["input_ids"], enc["attention_mask"])
-    model.save_pretrained(tmp_path / "m", tokenizer)
-    assert json.loads((tmp_path / "m" / "config.json").read_text())["head"] == {"hidden_size": 8, "dropout": 0.1, "layers": 2}
-    restored = MultiTaskModel.from_pretrained(tmp_path / "m")
-    assert restored.head_layers == 2
-    after = restored.predict_logits(enc["input_ids"], enc["attention_mask"])
-    assert all(torch.equal(before[task], after[task]) for task in TASKS)
-    small_model()[0].save_pretrained(tmp_path / "one", tokenizer)  # one hidden layer: the config as before the option
-    assert "layers" not in json.loads((tmp_path / "one" / "config.json").read_text())["head"]
 
 
 def test_freeze_encoder_keeps_embeddings_fixed():
