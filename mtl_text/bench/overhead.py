@@ -6,7 +6,8 @@ steps; so does the plain loop, since the version after mtl-text 0.2.0); the plai
 two loops see identical batches.
 
 The plain loop is what a user would write by hand: take the scheduled task's next batch from its
-``DataLoader``, forward, the head's loss, backward, clip, step. Ours adds Accelerate's wrappers
+``DataLoader``, forward, the head's loss, backward, clip, step (with the run's optimizer: AdamW, or
+:class:`~mtl_text.training.optimization.LazyAdamW` where the run updates its lookup tables lazily). Ours adds Accelerate's wrappers
 (prepared model, optimizer, scheduler and dataloaders, ``accumulate``), the task streams, loss
 bookkeeping, logging and the progress bar. Validation and saving are left out of our figure
 (``fit`` times them separately). The two loops alternate in ABBA order, ``repeats`` times each,
@@ -35,7 +36,7 @@ from ..inference.evaluation import model_inputs
 from ..training.build import TrainingSetup, build_training
 from ..training.config import GROUPS, TrainingConfig
 from ..training.loop import fit
-from ..training.optimization import parameter_groups
+from ..training.optimization import LazyAdamW, clip_grad_norm, parameter_groups
 from ..training.outputs import RunLog
 from ..training.runtime import make_accelerator
 from ..transfer.significance import mean_interval
@@ -50,7 +51,9 @@ def plain_loop(run: TrainingSetup, config: TrainingConfig, steps: int) -> float:
     opt = config.optimization
     model = run.accelerator.unwrap_model(run.model).train()
     device = run.accelerator.device
-    optimizer = torch.optim.AdamW(parameter_groups(model, opt.learning_rate, opt.head_learning_rate, config.encoder.layer_lr_decay,
+    # the run's optimizer and clipping: with lazy updates the lookup tables' gradients are sparse
+    optimizer_type, clip = (LazyAdamW, clip_grad_norm) if run.lazy_updates else (torch.optim.AdamW, torch.nn.utils.clip_grad_norm_)
+    optimizer = optimizer_type(parameter_groups(model, opt.learning_rate, opt.head_learning_rate, config.encoder.layer_lr_decay,
                                                    opt.weight_decay), lr=opt.learning_rate, fused=True)
     scheduler = get_scheduler("linear", optimizer, num_warmup_steps=0, num_training_steps=steps)
     epochs = dict.fromkeys(run.train_streams, 0)
@@ -77,7 +80,7 @@ def plain_loop(run: TrainingSetup, config: TrainingConfig, steps: int) -> float:
         loss = model.heads[task].loss(logits, batch["labels"])
         loss.backward()
         if opt.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), opt.max_grad_norm)
+            clip(model.parameters(), opt.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()

@@ -35,7 +35,7 @@ from ..modeling.model import MultiTaskModel
 from ..modeling.vectors import embedding_matrix, load_vectors, train_word2vec
 from .config import TrainingConfig
 from .features import cache_features
-from .optimization import PlateauSchedule, parameter_groups
+from .optimization import LazyAdamW, PlateauSchedule, parameter_groups, sparse_lookup_tables
 from .streams import LengthGroupedSampler, TaskBatches
 
 logger = logging.getLogger("mtl_text.train")
@@ -65,6 +65,7 @@ class TrainingSetup:
     task_weights: dict[str, float] | None = None  # --task-balancing static
     train_datasets: dict | None = None  # task -> tokenized training split, in order (--wide-svm fits on it)
     collator: Any = None  # batches train_datasets
+    lazy_updates: bool = False  # the lookup tables have sparse gradients (LazyAdamW; clipping by optimization.clip_grad_norm)
 
 
 @dataclass
@@ -510,7 +511,11 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
 
     # --- 5. optimizer, schedule of tasks, learning-rate schedule -------------------------------
     groups = parameter_groups(model, opt.learning_rate, opt.head_learning_rate, config.encoder.layer_lr_decay, opt.weight_decay)
-    optimizer = torch.optim.AdamW(groups, lr=opt.learning_rate, fused=True)  # fused kernels: CPU and CUDA, ~3x faster here
+    lazy = use_lazy_updates(config, accelerator)
+    if lazy:
+        logger.info("lazy updates (sparse gradients) of the lookup tables: %s", ", ".join(sparse_lookup_tables(model)))
+    # fused kernels: CPU and CUDA, ~3x faster here; LazyAdamW takes the lookup tables' sparse gradients
+    optimizer = (LazyAdamW if lazy else torch.optim.AdamW)(groups, lr=opt.learning_rate, fused=True)
     logger.info("learning rates: encoder %g (layer decay %g), heads %g, warm-up %.0f%%", opt.learning_rate, config.encoder.layer_lr_decay,
                 opt.head_learning_rate, 100 * opt.warmup_ratio)
     sizes = {name: len(splits[name]["train"]) for name in tasks}
@@ -552,7 +557,30 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         logger.info("static task weights: %s", weights)
     return TrainingSetup(accelerator, tasks, tokenizer, model, optimizer, lr_scheduler, schedule, train_streams, val_dls,
                          test_dls, max_steps, steps_per_epoch, global_batch, eval_every, lineage, adaptation, plateau, weights,
-                         train_datasets, collator)
+                         train_datasets, collator, lazy)
+
+
+def use_lazy_updates(config: TrainingConfig, accelerator: Accelerator) -> bool:
+    """Whether the lookup tables train with sparse gradients and :class:`LazyAdamW` (``--lazy-updates``):
+    by default with word vectors, where the run allows it (one process: sparse gradients are not
+    reduced across processes here; no ``--sampling all``, whose gradient combination takes dense
+    gradients; no fp16 loss scaling, which unscales dense gradients only).
+
+    Raises:
+        ConfigError: ``--lazy-updates true`` where the run does not allow it.
+    """
+    requested = config.optimization.lazy_updates
+    if requested is False or (requested is None and config.encoder.encoder != "word_vectors"):
+        return False
+    obstacles = [why for why, present in (
+        (f"{accelerator.num_processes} processes", accelerator.num_processes > 1),
+        ("--sampling all", config.optimization.sampling == "all"),
+        ("fp16 loss scaling", accelerator.scaler is not None)) if present]
+    if obstacles and requested:
+        raise ConfigError(f"--lazy-updates needs one process, sampled tasks and no fp16 loss scaling; this run has {', '.join(obstacles)}")
+    if obstacles:
+        logger.info("lazy updates off (%s): every row of the lookup tables is updated at each step", ", ".join(obstacles))
+    return not obstacles
 
 
 def cache_frozen_features(config: TrainingConfig, accelerator: Accelerator, model: MultiTaskModel, collator, train_dls: dict,

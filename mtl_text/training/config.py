@@ -436,6 +436,12 @@ class OptimizationArguments(Arguments):
     warmup_ratio: Probability | None = field(default=None, metadata={
         "help": "fraction of steps with linear warm-up, then linear decay to 0; default 0 with word vectors, 0.06 with a transformer"})
     max_grad_norm: NonNegativeFloat = field(default=1.0, metadata={"help": "gradient clipping (0 to turn off)"})
+    lazy_updates: bool | None = field(default=None, metadata={
+        "help": "sparse gradients for the lookup tables (word vectors, wide parts' n-gram tables): each step updates AdamW's "
+                "moments and weights of the rows its batch uses only (lazy Adam, as TensorFlow Addons' LazyAdam and torch's "
+                "SparseAdam), not every row; the other parameters train with AdamW as before. Default true with word vectors in "
+                "one process without --sampling all or fp16 (elsewhere it is turned off, with a log line), false with a transformer; "
+                "true where it cannot apply is refused"})
     lr_scheduler: Literal["linear", "cosine", "constant", "plateau"] = field(default="linear", metadata={
         "help": "learning-rate schedule after the warm-up: linear or cosine decay to 0, constant, or plateau (multiply every rate by "
                 "--plateau-factor when the validation score has not improved for --plateau-patience validations; "

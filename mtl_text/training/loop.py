@@ -46,6 +46,7 @@ from .build import TrainingSetup
 from .checkpointing import AVERAGED_NAME, load_checkpoint, save_checkpoint
 from .config import GRADIENT_BALANCING, TrainingConfig
 from .early_stopping import BestModelTracker
+from .optimization import clip_grad_norm
 from .outputs import RunLog
 
 logger = logging.getLogger("mtl_text.train")
@@ -175,6 +176,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     # the prepared model's parameters, listed once: clipping and zeroing walk this list, not the module
     # tree (two walks per step otherwise; clipping is given the same parameters as model.parameters())
     parameters = list(model.parameters())
+    clip = clip_grad_norm if run.lazy_updates else accelerator.clip_grad_norm_  # torch's clipping takes dense gradients only
     shared = [p for p in unwrapped.encoder.parameters() if p.requires_grad]
     specific = [p for n, p in unwrapped.named_parameters() if p.requires_grad and not n.startswith("encoder.")]
     weights = run.task_weights or {}
@@ -245,7 +247,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                     losses = {t: task_step(t, b) for t, b in batches.items()}
             if accelerator.sync_gradients:  # the last batch of the accumulation (every batch without accumulation)
                 if opt.max_grad_norm > 0:
-                    accelerator.clip_grad_norm_(parameters, opt.max_grad_norm)
+                    clip(parameters, opt.max_grad_norm)
                 optimizer.step()
                 lr_scheduler.step()
                 # what model.zero_grad(set_to_none=True) does (transformers' Trainer calls it), without walking the
