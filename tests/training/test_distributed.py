@@ -26,10 +26,11 @@ def launch(repo, script, processes, *args, timeout=600):
 
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, data_dir, repo):
     """Same seed, global batch 32 = 1 x 32 = 2 x 16, 30 optimizer steps inside the first epoch of each
-    task (640 examples: 20 full batches of 32, 40 of 16), dropout off (its masks are drawn per process): the parameters agree to float tolerance."""
+    task (640 examples: 20 full batches of 32, 40 of 16), dropout off (its masks are drawn per process): the parameters agree to float tolerance.
+    Lazy updates off in both: with two processes every row is updated (sparse gradients are not all-reduced)."""
     common = ["--tasks", "trec", "sst2", "--data-dir", str(data_dir), "--max-train-examples", "640", "--max-steps", "30",
               "--eval-every", "30", "--sampling", "uniform", "--embedding-dim", "32", "--w2v-epochs", "1", "--word-dropout", "0",
-              "--head-dropout", "0", "--seed", "4", "--patience", "0", "--save-total-limit", "0"]
+              "--head-dropout", "0", "--seed", "4", "--patience", "0", "--save-total-limit", "0", "--lazy-updates", "false"]
     one = launch(repo, "train.py", 1, *common, "--batch-size", "32", "--output-dir", str(tmp_path / "one"))
     two = launch(repo, "train.py", 2, *common, "--batch-size", "16", "--output-dir", str(tmp_path / "two"))
     assert "running on 1 process(es)" in one.stderr.decode() and "running on 2 process(es)" in two.stderr.decode()
@@ -49,7 +50,8 @@ def test_gradient_aggregation_with_two_processes_equals_one(tmp_path, data_dir, 
               "--eval-every", "12", "--embedding-dim", "16", "--w2v-epochs", "1", "--word-dropout", "0", "--head-dropout", "0",
               "--seed", "4", "--patience", "0", "--save-total-limit", "0", *balancing]
     launch(repo, "train.py", 1, *common, "--batch-size", "32", "--output-dir", str(tmp_path / "one"))
-    launch(repo, "train.py", 2, *common, "--batch-size", "16", "--output-dir", str(tmp_path / "two"))
+    two = launch(repo, "train.py", 2, *common, "--batch-size", "16", "--output-dir", str(tmp_path / "two"))
+    assert "lazy updates off (2 processes, --sampling all)" in two.stderr.decode()  # the default gives way, and says so
     a, b = load_file(str(tmp_path / "one" / "model.safetensors")), load_file(str(tmp_path / "two" / "model.safetensors"))
     assert a.keys() == b.keys()
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
