@@ -157,7 +157,7 @@ class LazyAdamW(torch.optim.AdamW):
             raise ValueError("LazyAdamW: amsgrad and maximize are not implemented for sparse gradients")
         state = self.state[p]
         if not state:
-            state["step"] = torch.tensor(0.0, dtype=torch.float32)
+            state["step"] = torch.tensor(0.0, dtype=torch.float32, device=p.device)  # as fused AdamW keeps it
             state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
             state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         state["step"] += 1
