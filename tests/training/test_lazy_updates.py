@@ -94,15 +94,14 @@ def config(data_dir, **options):
 
 def test_a_word_vector_run_trains_its_lookup_tables_lazily_unless_told_not_to(tmp_path, data_dir):
     from mtl_text.training.build import build_training
-    from mtl_text.training.optimization import LazyAdamW as Lazy
     from mtl_text.training.runtime import make_accelerator
 
-    for options, lazy in (({}, True), ({"lazy_updates": False}, False), ({"sampling": "all"}, False)):
-        cfg = config(data_dir, output_dir=str(tmp_path / str(len(options))), **options)
+    for i, (options, lazy) in enumerate((({}, True), ({"lazy_updates": False}, False), ({"sampling": "all"}, False))):
+        cfg = config(data_dir, output_dir=str(tmp_path / f"run{i}"), **options)
         run = build_training(cfg, make_accelerator(cfg))
         model = run.accelerator.unwrap_model(run.model)
         assert run.lazy_updates is lazy
-        assert isinstance(run.optimizer.optimizer, Lazy) is lazy
+        assert isinstance(run.optimizer.optimizer, LazyAdamW) is lazy
         assert model.encoder.embedding.sparse is lazy and all(w.weight.sparse is lazy for w in model.wide.values())
     cfg = config(data_dir, output_dir=str(tmp_path / "refused"), sampling="all", lazy_updates=True)
     with pytest.raises(ConfigError, match="--lazy-updates needs one process.*--sampling all"):
