@@ -27,8 +27,11 @@ from mtl_text.transfer.significance import paired_bootstrap
 def predictions(folder: str, task: str, data_dir: str | None) -> dict | None:
     """``{"predictions": [...], "references": [...]}`` of ``task``'s test split by the run in ``folder``
     (once per folder and task: a baseline that several seeds are compared with predicts once);
-    ``None`` where the run has no head for ``task`` (e.g. a single-task model of another task)."""
-    folder = folder.replace("{task}", task)
+    ``None`` where the run has no head for ``task`` (e.g. a single-task model of another task), or where a
+    ``{task}`` path has no folder for it (no baseline of that task)."""
+    template, folder = folder, folder.replace("{task}", task)
+    if "{task}" in template and not os.path.isdir(folder):
+        return None
     if os.path.exists(f"{folder}/test_predictions.json"):
         return json.loads(open(f"{folder}/test_predictions.json").read()).get(task)
     if not os.path.exists(f"{folder}/model.pkl"):

@@ -18,7 +18,7 @@ The package layout:
 * :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
-__version__ = "0.3.5"
+__version__ = "0.3.6"
 
 from .data import (
     Task,

@@ -227,7 +227,8 @@ def distillation_targets(config: TrainingConfig, tasks: dict[str, Task], splits:
 
 
 def build_word_vector_encoder(config: TrainingConfig, train_texts: list[str]):
-    """Tokenizer + word-vector encoder whose vocabulary and vectors come from ``train_texts`` only."""
+    """Tokenizer + word-vector encoder whose vocabulary and vectors come from ``train_texts`` only (the tasks'
+    training text, plus any unlabelled text of ``--adapt`` and ``--embedding-texts``)."""
     options, seed = config.encoder, config.optimization.seed
     t0 = time.time()
     tokenizer = train_word_tokenizer(train_texts, min_frequency=options.min_word_frequency, max_vocab_size=options.max_vocab_size)
@@ -469,7 +470,12 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     else:
         train_texts = [text for name in tasks for part in ("text", "text_pair") if part in splits[name]["train"].column_names
                        for text in column(splits[name]["train"], part)]
-        tokenizer, encoder = build_word_vector_encoder(config, train_texts + [t for texts in targets.values() for t in texts])
+        unlabelled = [t for texts in targets.values() for t in texts]  # --adapt's target texts
+        for spec in config.encoder.embedding_texts:
+            texts = read_target_texts(spec, config, option="--embedding-texts")
+            logger.info("embedding texts: %d unlabelled texts from %s join the vocabulary and Word2Vec's text", len(texts), spec)
+            unlabelled += texts
+        tokenizer, encoder = build_word_vector_encoder(config, train_texts + unlabelled)
 
     # --- 3. the model --------------------------------------------------------------------------
     model = build_model(config, tasks, encoder, tokenizer, splits)

@@ -201,6 +201,13 @@ class EncoderArguments(Arguments):
     w2v_epochs: PositiveInt = field(default=5, metadata={"help": "(word vectors) Word2Vec passes over the training text"})
     w2v_window: PositiveInt = field(default=5, metadata={"help": "(word vectors) Word2Vec context window"})
     w2v_skipgram: bool = field(default=False, metadata={"help": "(word vectors) Word2Vec skip-gram instead of CBOW"})
+    embedding_texts: list[str] = field(default_factory=list, metadata={
+        "metavar": "SOURCE",
+        "help": "(word vectors) unlabelled texts that join the tasks' training text where it builds the vocabulary and trains "
+                "Word2Vec, so that words no labelled example holds get a vector (with --vectors: a row of the pretrained "
+                "file). Never training examples. SOURCE: a file (.jsonl with a 'text' field, else one text per line) or a "
+                "registered task whose training texts are used without their labels; several sources join. e.g. "
+                "--embedding-texts goemotions review-sentences.txt"})
     random_init: bool = field(default=False, metadata={
         "help": "(word vectors) random embeddings, no Word2Vec and no vectors file (a no-transfer baseline)"})
     min_word_frequency: PositiveInt = field(default=2, metadata={
@@ -264,6 +271,9 @@ class EncoderArguments(Arguments):
                                   "--freeze-encoder), or freeze a trained one with --init-from MODEL_DIR --freeze-encoder")
             if not self.conv_widths or min(self.conv_widths) < 1:
                 raise ConfigError(f"--conv-widths must be positive widths in tokens, got {self.conv_widths}")
+        if self.embedding_texts and (transformer or self.init_from):
+            raise ConfigError("--embedding-texts extends a new word-vector encoder's vocabulary and Word2Vec text: it does not apply "
+                              "to --encoder transformer or --init-from (their vocabulary is fixed)")
         if self.init_from and (self.model_name_or_path or self.vectors or self.random_init):
             raise ConfigError("--init-from takes the encoder from the saved model: it excludes --model-name-or-path, --vectors and "
                               "--random-init")
