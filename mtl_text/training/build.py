@@ -446,15 +446,21 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
                                         group_validation=data.group_validation)
         logger.info("task %s: %s, %d labels, %s", name, {s: len(d) for s, d in splits[name].items()}, task.num_labels, task.problem_type)
 
-    labelled_sizes = {name: len(splits[name]["train"]) for name in tasks}  # before any transfer set joins (the task mix may use them)
-    # --distill-from: the teacher's logits of each distilled task's training texts (and its transfer set, appended)
-    teacher_targets = distillation_targets(config, tasks, splits, accelerator) if config.distillation.distill_from else {}
-
+    # unlabelled text, read before the teacher's scoring (minutes) so that a bad SOURCE fails at once
     targets = {}  # --adapt: task -> unlabelled target texts
     for name, target in config.adaptation.targets().items():
         if tasks[name].text_pair:
             raise ConfigError(f"--adapt {name}: domain adaptation takes single-text tasks; {name} reads sentence pairs")
         targets[name] = read_target_texts(target, config)
+    embedding_texts = []  # --embedding-texts: more text for the word vectors' vocabulary and Word2Vec
+    for spec in config.encoder.embedding_texts:
+        texts = read_target_texts(spec, config, option="--embedding-texts")
+        logger.info("embedding texts: %d unlabelled texts from %s join the vocabulary and Word2Vec's text", len(texts), spec)
+        embedding_texts += texts
+
+    labelled_sizes = {name: len(splits[name]["train"]) for name in tasks}  # before any transfer set joins (the task mix may use them)
+    # --distill-from: the teacher's logits of each distilled task's training texts (and its transfer set, appended)
+    teacher_targets = distillation_targets(config, tasks, splits, accelerator) if config.distillation.distill_from else {}
 
     # --- 2. tokenizer and encoder (word vectors: from training text only, plus unlabelled target text) ----
     source = None
@@ -470,12 +476,8 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     else:
         train_texts = [text for name in tasks for part in ("text", "text_pair") if part in splits[name]["train"].column_names
                        for text in column(splits[name]["train"], part)]
-        unlabelled = [t for texts in targets.values() for t in texts]  # --adapt's target texts
-        for spec in config.encoder.embedding_texts:
-            texts = read_target_texts(spec, config, option="--embedding-texts")
-            logger.info("embedding texts: %d unlabelled texts from %s join the vocabulary and Word2Vec's text", len(texts), spec)
-            unlabelled += texts
-        tokenizer, encoder = build_word_vector_encoder(config, train_texts + unlabelled)
+        tokenizer, encoder = build_word_vector_encoder(config, train_texts + [t for texts in targets.values() for t in texts]
+                                                       + embedding_texts)
 
     # --- 3. the model --------------------------------------------------------------------------
     model = build_model(config, tasks, encoder, tokenizer, splits)

@@ -23,7 +23,8 @@ def test_unlabelled_texts_extend_the_vocabulary_but_not_the_training_split(tmp_p
     texts.write_text("".join(f"what does a {w} eat ?\n" for w in NEW_WORDS * 2) + "a quokka smiles\n")
     with caplog.at_level("INFO", logger="mtl_text"):
         train_main(ARGS + ["--data-dir", str(data_dir), "--output-dir", str(tmp_path / "plain")])
-        plain_log, _ = caplog.text, caplog.clear()
+        plain_log = caplog.text
+        caplog.clear()
         train_main(ARGS + ["--data-dir", str(data_dir), "--output-dir", str(tmp_path / "extended"), "--embedding-texts", str(texts)])
     plain, extended = vocabulary(tmp_path / "plain"), vocabulary(tmp_path / "extended")
     assert not set(NEW_WORDS) & set(plain)
@@ -34,6 +35,7 @@ def test_unlabelled_texts_extend_the_vocabulary_but_not_the_training_split(tmp_p
     assert splits[0] == splits[1]  # the training split is TREC's alone, as without the texts
     saved = json.loads((tmp_path / "extended" / "config.json").read_text())["training_config"]["encoder"]
     assert saved["embedding_texts"] == [str(texts)]
+
 
 def test_embedding_texts_apply_to_new_word_vector_encoders_only(tmp_path, data_dir):
     with pytest.raises(ConfigError, match="--embedding-texts"):
