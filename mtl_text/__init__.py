@@ -12,9 +12,13 @@ The package layout:
 * :mod:`mtl_text.data`: tasks and their registry, readers, splits, tokenization, task sampling;
 * :mod:`mtl_text.modeling`: encoders, pooling, heads, the multi-task model;
 * :mod:`mtl_text.training`: configuration, set-up, the loop, checkpoints, early stopping;
-* :mod:`mtl_text.inference`: evaluation and prediction;
-* :mod:`mtl_text.cli`: the command line (``mtl-text train|predict|evaluate|benchmark``);
+* :mod:`mtl_text.inference`: evaluation, prediction, ensembles and the ONNX Runtime backend;
+* :mod:`mtl_text.transfer`: sequential transfer (``--init-from``), MMD domain adaptation,
+  knowledge distillation, paired-bootstrap significance;
+* :mod:`mtl_text.serving`: the HTTP server with dynamic batching (needs the ``serve`` extra);
+* :mod:`mtl_text.cli`: the command line (``mtl-text train|predict|evaluate|serve|export-onnx|push-to-hub|benchmark``);
 * :mod:`mtl_text.bench`: the benchmark tooling (needs the ``bench`` extra);
+* :mod:`mtl_text.utils`: atomic files, logging, the process's malloc and CPU settings;
 * :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
