@@ -88,6 +88,39 @@ def field_ranges(cls) -> dict[str, Range]:
     return {name: valid for name, hint in hints.items() if (valid := declared_range(hint)) is not None}
 
 
+def type_error(hint, value) -> str | None:
+    """Why ``value`` (from JSON or Python) does not fit the option type ``hint``, or ``None`` where it
+    does: ``bool``, ``int``, ``float`` (an integer too), ``str``, ``Literal`` choices, ``list[...]``
+    of those, and their optional forms. Ranges are :class:`Arguments`' to check."""
+    if typing.get_origin(hint) is Annotated:
+        return type_error(typing.get_args(hint)[0], value)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = [type_error(option, value) for option in options if option is not type(None)]
+        return None if None in errors else " or ".join(errors)
+    if typing.get_origin(hint) is typing.Literal:
+        choices = typing.get_args(hint)
+        return None if value in choices else "one of " + ", ".join(map(repr, choices))
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list) or any(type_error(item, v) for v in value):
+            plural = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
+            return f"a list of {plural.get(typing.get_args(item)[0] if typing.get_origin(item) is Annotated else item, 'values')}"
+        return None
+    expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    if hint is bool:
+        return None if isinstance(value, bool) else expected[bool]
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else expected[int]
+    if hint is float:
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else expected[float]
+    if hint is str:
+        return None if isinstance(value, str) else expected[str]
+    return None  # a type this checker does not know: the dataclass's own checks apply
+
+
 @dataclass
 class Arguments:
     """Base of every options dataclass: checks the declared ranges on construction.

@@ -4,7 +4,7 @@ the fields of :class:`~mtl_text.training.config.TrainingConfig`'s groups."""
 from __future__ import annotations
 
 from ..data.tasks import get_task, list_tasks, load_task_file
-from ..training.config import GROUPS, TrainingConfig
+from ..training.config import GROUPS, TrainingConfig, read_options_file
 from .parsing import ArgumentParser
 
 
@@ -15,16 +15,28 @@ def build_parser(prog: str | None = None) -> ArgumentParser:
         "`accelerate launch scripts/train.py ...` (or `accelerate launch -m mtl_text train ...`) for several processes or GPUs, "
         "or plainly for one process.")
     parser.add_argument("--list-tasks", action="store_true", help="print the registered tasks (and those of --task-file) and exit")
+    parser.add_argument("--config", metavar="FILE_OR_MODEL_DIR", help=(
+        "read options from a JSON file, the options on the command line overriding it: flat option names "
+        "({\"tasks\": [\"sst2\"], \"batch_size\": 16}), the groups of TrainingConfig.to_dict(), or a saved model's folder (or its "
+        "config.json) to train again with the options that run resolved, except where it wrote (--output-dir, "
+        "--overwrite-output-dir, --resume-from-checkpoint, --cache-dir keep their defaults). Paths in the file are read from the "
+        "working directory"))
     return parser
 
 
 def parse_config(argv: list[str] | None = None, prog: str | None = None) -> tuple[TrainingConfig, bool]:
-    """The configuration from command-line arguments, and whether ``--list-tasks`` was given.
+    """The configuration from command-line arguments (over those of ``--config FILE``), and whether
+    ``--list-tasks`` was given.
 
     Raises:
-        ConfigError: an option out of range or options that exclude each other.
+        ConfigError: an option out of range or options that exclude each other; an unreadable
+            ``--config`` file, or an unknown or ill-typed option in it.
     """
-    groups, rest = build_parser(prog).parse(argv)
+    parser = build_parser(prog)
+    config_file = parser.parse_known_args(argv)[0].config
+    if config_file:
+        parser.set_defaults(**read_options_file(config_file))  # defaults: the command line's options win
+    groups, rest = parser.parse(argv)
     return TrainingConfig(*groups), rest.list_tasks
 
 

@@ -106,7 +106,9 @@ def write_model_card(directory: str | os.PathLike) -> Path:
         body += ["## Test results", "", f"Best validation model, {results.get('steps', '?')} steps; the tasks' test splits.", "",
                  _metric_table(results), ""]
     if "training_config" in config and config["training_config"]:
-        body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", ""]
+        body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
+                 f"The same options from this folder, on another seed or into another folder: `mtl-text train --config "
+                 f"{directory.resolve().name} --seed N --output-dir NEW`.", ""]
     if "lineage" in config:
         body += ["## Lineage", "", "Started from another mtl-text model (`--init-from`):", "", "```json",
                  json.dumps(config["lineage"], indent=2), "```", ""]

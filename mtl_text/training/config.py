@@ -19,6 +19,9 @@ built, before anything is loaded.
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +41,12 @@ from ..arguments import (
     Range,
     Seed,
     data_dir_option,
+    field_ranges,
     group_validation_option,
     option_name,
     seed_option,
     task_file_option,
+    type_error,
 )
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
@@ -49,6 +54,8 @@ from ..modeling.options import POOLING_MODES, check_window_stride
 
 if TYPE_CHECKING:
     from ..data.tasks import Task
+
+logger = logging.getLogger("mtl_text.train")
 
 DEFAULT_TASKS = ["20newsgroups", "sst2"]
 DEFAULT_WIDE_BUCKETS = 262144  # --wide-buckets with word vectors: 2**18 rows per task (docs/benchmark.md, "A wide part")
@@ -737,6 +744,18 @@ class TrainingConfig:
             raise ConfigError("--r-drop doubles each sampled task's batch: it excludes --sampling all and --adapt")
 
     @classmethod
+    def from_file(cls, path: str | Path, **options: Any) -> TrainingConfig:
+        """Build from a JSON options file (:func:`read_options_file`: a recipe, or a saved model to
+        train again), with ``options`` (flat names, as in :meth:`from_options`) overriding the file's.
+
+        Example: ``TrainingConfig.from_file("runs/minilm", seed=43, output_dir="runs/minilm-s43")``.
+
+        Raises:
+            ConfigError: what :func:`read_options_file` and :meth:`from_options` raise.
+        """
+        return cls.from_options(**{**read_options_file(path), **options})
+
+    @classmethod
     def from_options(cls, **options: Any) -> TrainingConfig:
         """Build from flat option names, as on the command line (``batch_size=16``, ``tasks=[...]``).
 
@@ -763,3 +782,71 @@ class TrainingConfig:
     def selection_tasks(self) -> list[str]:
         """The tasks whose validation mean selects the best model: ``--selection-tasks``, else every task."""
         return self.evaluation.selection_tasks or list(self.data.tasks)
+
+
+# the options that say where a saved run wrote, not what it trained: not taken from its config.json
+RUN_LOCATION_OPTIONS = ("output_dir", "overwrite_output_dir", "resume_from_checkpoint", "cache_dir")
+
+
+def read_options_file(path: str | Path) -> dict[str, Any]:
+    """Training options from a JSON file, as flat option names (those of
+    :meth:`TrainingConfig.from_options`; ``mtl-text train --config FILE``).
+
+    The file holds one JSON object in one of three forms:
+
+    * flat option names, a recipe: ``{"tasks": ["sst2", "trec"], "batch_size": 16}``;
+    * the option groups, as :meth:`TrainingConfig.to_dict` writes them:
+      ``{"data": {"tasks": [...]}, "optimization": {"batch_size": 16}}``;
+    * a saved model's ``config.json``, or its folder: the run's options as it resolved them (its
+      ``training_config``), except those that say where it wrote (``--output-dir``,
+      ``--overwrite-output-dir``, ``--resume-from-checkpoint``, ``--cache-dir``), which keep their
+      defaults. Options added to mtl-text after that run take today's defaults (a warning lists them).
+
+    Paths inside the file (``data_dir``, ``vectors``, ``task_file``, ...) are read as on the command
+    line, from the working directory. An option the file leaves out keeps its default.
+
+    Raises:
+        ConfigError: a file that cannot be read or is not one JSON object, an unknown option, or a
+            value of the wrong type or out of its range; the message names the file and the option.
+    """
+    path = Path(path)
+    file = path / "config.json" if path.is_dir() else path
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{file}: cannot read the options file ({e})") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: expected a JSON object of options, got {type(data).__name__}")
+    saved_run = "training_config" in data
+    if saved_run:
+        version, data = data.get("mtl_text_version", "(unknown version)"), data["training_config"]
+        if not isinstance(data, dict):
+            raise ConfigError(f"{file}: 'training_config' must be an object of option groups")
+    owner = {f.name: group for group, c in GROUPS.items() for f in dataclasses.fields(c)}
+    grouped = bool(data) and set(data) <= set(GROUPS) and all(isinstance(v, dict) for v in data.values())
+    if grouped:
+        items = [(group, name, value) for group, values in data.items() for name, value in values.items()]
+    else:
+        items = [(owner.get(name), name, value) for name, value in data.items()]
+    options = {}
+    for group, name, value in items:
+        if group is None or owner.get(name) != group:
+            where = f"option {name!r}" if group is None or not grouped else f"option {name!r} in group {group!r}"
+            raise ConfigError(f"{file}: unknown {where}; options are named as in `mtl-text train --help` with underscores "
+                              "(batch_size), flat or in the groups of TrainingConfig.to_dict()")
+        cls = GROUPS[group]
+        expected = type_error(typing.get_type_hints(cls, include_extras=True)[name], value)
+        valid = field_ranges(cls).get(name)
+        if expected is None and valid is not None and value is not None and value not in valid:
+            expected = f"a value {valid}"
+        if expected is not None:
+            raise ConfigError(f"{file}: option {name!r} ({option_name(name)}) must be {expected}, got {value!r}")
+        options[name] = value
+    if saved_run:
+        for name in RUN_LOCATION_OPTIONS:
+            options.pop(name, None)
+        new = sorted(set(owner) - set(RUN_LOCATION_OPTIONS) - set(options))
+        if new:
+            logger.warning("%s: a run of mtl-text %s, without option(s) %s, which take today's defaults", file, version,
+                           ", ".join(map(option_name, new)))
+    return options

@@ -300,3 +300,40 @@ def test_help_shows_defaults_that_say_something(capsys):
     assert "(default: None)" not in text and "(default: [])" not in text
     assert "validate every N optimizer steps (default: twice per epoch) (valid: >= 1) --eval-batch-size" in text
     assert "initialisation (valid: >= 0) (default: 42)" in text and "(default: 0.1)" in text
+
+
+def test_options_from_a_config_file_flat_or_grouped_the_command_line_winning(tmp_path):
+    from mtl_text.cli.train import parse_config
+
+    flat = tmp_path / "recipe.json"
+    flat.write_text(json.dumps({"tasks": ["trec", "sst2"], "batch_size": 8, "max_length": ["trec=32"], "head_dropout": 0.2,
+                                "group_validation": False, "output_dir": str(tmp_path / "o")}))
+    config, _ = parse_config(["--config", str(flat), "--batch-size", "4", "--seed", "7"])
+    assert config.data.tasks == ["trec", "sst2"] and config.data.max_length == ["trec=32"] and config.heads.head_dropout == 0.2
+    assert config.optimization.batch_size == 4 and config.optimization.seed == 7  # the command line over the file
+    assert config.data.group_validation is False and config.checkpoints.output_dir == str(tmp_path / "o")
+    assert config.optimization.learning_rate == 1e-2  # left out of the file: the default, resolved for the encoder as ever
+    grouped = tmp_path / "grouped.json"
+    grouped.write_text(json.dumps(config.to_dict()))  # every group, as TrainingConfig.to_dict() writes them
+    again, _ = parse_config(["--config", str(grouped)])
+    assert again.to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{\"tasks\": [\"trec\"],", "cannot read the options file"),
+    ("[\"--tasks\", \"trec\"]", "expected a JSON object of options, got list"),
+    ("{\"batchsize\": 8}", "unknown option 'batchsize'"),
+    ("{\"data\": {\"batch_size\": 8}}", "unknown option 'batch_size' in group 'data'"),
+    ("{\"tasks\": \"trec\"}", "option 'tasks' (--tasks) must be a list of strings, got 'trec'"),
+    ("{\"batch_size\": \"8\"}", "option 'batch_size' (--batch-size) must be an integer, got '8'"),
+    ("{\"batch_size\": 0}", "option 'batch_size' (--batch-size) must be a value >= 1, got 0"),
+    ("{\"encoder\": \"lstm\"}", "option 'encoder' (--encoder) must be one of 'word_vectors', 'transformer', got 'lstm'"),
+    ("{\"freeze_encoder\": \"yes\"}", "option 'freeze_encoder' (--freeze-encoder) must be a boolean, got 'yes'"),
+])
+def test_a_bad_config_file_is_one_error_line_naming_file_and_option(content, message, tmp_path, capsys):
+    path = tmp_path / "recipe.json"
+    path.write_text(content)
+    assert run_command(train_main, ["--config", str(path), "--output-dir", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: ") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o").exists()

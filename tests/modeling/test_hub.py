@@ -53,6 +53,9 @@ def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
     assert "--tasks trec sst2" in command and "--seed 7" in command and "--group-by-length" in command
     reparsed, _ = parse_config(command.split()[2:])
     assert reparsed.to_dict() == TRAINING.to_dict()
+    assert "`mtl-text train --config card-model --seed N --output-dir NEW`" in body
+    from_folder, _ = parse_config(["--config", str(folder), "--output-dir", "runs/card"])
+    assert from_folder.to_dict() == TRAINING.to_dict()
 
 
 class LocalHub:

@@ -92,3 +92,17 @@ def test_flat_options_build_the_same_config_as_groups():
     assert transformer.optimization.learning_rate == 5e-5 and transformer.optimization.head_learning_rate == 1e-3
     with pytest.raises(ConfigError, match="unknown option 'batchsize'"):
         TrainingConfig.from_options(batchsize=3)
+
+
+def test_a_saved_model_trains_again_from_its_folder_to_the_same_model(trained, tmp_path):
+    result, out = trained
+    config = TrainingConfig.from_file(out, output_dir=str(tmp_path / "again"), cache_dir="none")
+    saved = json.loads((out / "config.json").read_text())["training_config"]
+    saved["checkpoints"]["output_dir"] = str(tmp_path / "again")
+    assert config.to_dict() == saved  # every option as the first run resolved it, but where it writes
+    again = mtl_text.train(config)
+    assert again.metrics == result.metrics and again.best_step == result.best_step
+    original = json.loads((out / "test_predictions.json").read_text())
+    assert json.loads((tmp_path / "again" / "test_predictions.json").read_text()) == original
+    # a saved run's folder does not carry where it wrote: without an output folder, the default one
+    assert TrainingConfig.from_file(out / "config.json").checkpoints.output_dir == "runs/mtl-text"
