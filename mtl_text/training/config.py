@@ -830,9 +830,10 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
         items = [(owner.get(name), name, value) for name, value in data.items()]
     options = {}
     for group, name, value in items:
-        if group is None or owner.get(name) != group:
-            where = f"option {name!r}" if group is None or not grouped else f"option {name!r} in group {group!r}"
-            raise ConfigError(f"{file}: unknown {where}; options are named as in `mtl-text train --help` with underscores "
+        if grouped and name in owner and owner[name] != group:
+            raise ConfigError(f"{file}: option {name!r} belongs to group {owner[name]!r}, not {group!r}")
+        if name not in owner or group is None:
+            raise ConfigError(f"{file}: unknown option {name!r}; options are named as in `mtl-text train --help` with underscores "
                               "(batch_size), flat or in the groups of TrainingConfig.to_dict()")
         cls = GROUPS[group]
         expected = type_error(typing.get_type_hints(cls, include_extras=True)[name], value)
