@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import datasets
 
+from .. import __version__
 from ..arguments import (
     DEFAULT_VALIDATION_SIZE,
     Arguments,
@@ -800,7 +801,8 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     * a saved model's ``config.json``, or its folder: the run's options as it resolved them (its
       ``training_config``), except those that say where it wrote (``--output-dir``,
       ``--overwrite-output-dir``, ``--resume-from-checkpoint``, ``--cache-dir``), which keep their
-      defaults. Options added to mtl-text after that run take today's defaults (a warning lists them).
+      defaults. Options added to mtl-text after that run take today's defaults (a warning lists them);
+      an option removed since is an error.
 
     Paths inside the file (``data_dir``, ``vectors``, ``task_file``, ...) are read as on the command
     line, from the working directory. An option the file leaves out keeps its default.
@@ -832,6 +834,10 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     for group, name, value in items:
         if grouped and name in owner and owner[name] != group:
             raise ConfigError(f"{file}: option {name!r} belongs to group {owner[name]!r}, not {group!r}")
+        if name not in owner and saved_run:
+            raise ConfigError(f"{file}: this run of mtl-text {version} has option {name!r}, which mtl-text {__version__} does not have; "
+                              "its recipe cannot be repeated as it was (train with the version that saved it, or write the options "
+                              "in a file of your own without it)")
         if name not in owner or group is None:
             raise ConfigError(f"{file}: unknown option {name!r}; options are named as in `mtl-text train --help` with underscores "
                               "(batch_size), flat or in the groups of TrainingConfig.to_dict()")

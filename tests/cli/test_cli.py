@@ -20,7 +20,7 @@ from mtl_text.cli.predict import PredictArguments
 from mtl_text.cli.predict import main as predict_main
 from mtl_text.cli.train import main as train_main
 from mtl_text.errors import ConfigError
-from mtl_text.training.config import GROUPS
+from mtl_text.training.config import GROUPS, TrainingConfig
 
 from helpers import write_user_task
 
@@ -330,6 +330,8 @@ def test_options_from_a_config_file_flat_or_grouped_the_command_line_winning(tmp
     ("{\"batch_size\": 0}", "option 'batch_size' (--batch-size) must be a value >= 1, got 0"),
     ("{\"encoder\": \"lstm\"}", "option 'encoder' (--encoder) must be one of 'word_vectors', 'transformer', got 'lstm'"),
     ("{\"freeze_encoder\": \"yes\"}", "option 'freeze_encoder' (--freeze-encoder) must be a boolean, got 'yes'"),
+    ("{\"mtl_text_version\": \"0.1.0\", \"training_config\": {\"heads\": {\"head_layers\": 2}}}",
+     "this run of mtl-text 0.1.0 has option 'head_layers', which mtl-text "),
 ])
 def test_a_bad_config_file_is_one_error_line_naming_file_and_option(content, message, tmp_path, capsys):
     path = tmp_path / "recipe.json"
@@ -338,3 +340,20 @@ def test_a_bad_config_file_is_one_error_line_naming_file_and_option(content, mes
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}: ") and message in err and err.count("\n") == 1, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_saved_run_without_newer_options_gets_their_defaults_with_a_warning(tmp_path, caplog):
+    from mtl_text.cli.train import parse_config
+
+    old = tmp_path / "old-run"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps({"mtl_text_version": "0.1.0", "training_config": {
+        "data": {"tasks": ["trec"], "cache_dir": "/elsewhere/cache"}, "optimization": {"batch_size": 8},
+        "checkpoints": {"output_dir": "runs/old", "resume_from_checkpoint": "latest"}}}))
+    with caplog.at_level("WARNING", logger="mtl_text.train"):
+        config, _ = parse_config(["--config", str(old)])
+    assert config.data.tasks == ["trec"] and config.optimization.batch_size == 8
+    defaults = TrainingConfig()
+    assert config.data.cache_dir == defaults.data.cache_dir and config.checkpoints.output_dir == defaults.checkpoints.output_dir
+    assert config.checkpoints.resume_from_checkpoint is None  # where that run wrote is not taken
+    assert "a run of mtl-text 0.1.0, without option(s)" in caplog.text and "--lazy-updates" in caplog.text
