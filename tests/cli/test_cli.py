@@ -2,6 +2,7 @@
 bad input (from one handler, the only place that ends the process), the output folder's rules, the
 console script and the predict input formats."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -357,3 +358,16 @@ def test_a_saved_run_without_newer_options_gets_their_defaults_with_a_warning(tm
     assert config.data.cache_dir == defaults.data.cache_dir and config.checkpoints.output_dir == defaults.checkpoints.output_dir
     assert config.checkpoints.resume_from_checkpoint is None  # where that run wrote is not taken
     assert "a run of mtl-text 0.1.0, without option(s)" in caplog.text and "--lazy-updates" in caplog.text
+
+
+def test_the_options_file_checker_knows_every_option_type():
+    import typing
+
+    from mtl_text.arguments import type_error
+
+    config = TrainingConfig()
+    for group, cls in GROUPS.items():
+        hints = typing.get_type_hints(cls, include_extras=True)
+        for name in (f.name for f in dataclasses.fields(cls)):
+            assert type_error(hints[name], getattr(getattr(config, group), name)) is None, name  # the resolved defaults fit
+            assert type_error(hints[name], object()) is not None, name  # and the type is one the checker knows
