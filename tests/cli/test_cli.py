@@ -371,3 +371,14 @@ def test_the_options_file_checker_knows_every_option_type():
         for name in (f.name for f in dataclasses.fields(cls)):
             assert type_error(hints[name], getattr(getattr(config, group), name)) is None, name  # the resolved defaults fit
             assert type_error(hints[name], object()) is not None, name  # and the type is one the checker knows
+
+
+def test_the_options_file_of_the_training_guide_is_valid(repo, tmp_path):
+    from mtl_text.training.config import read_options_file
+
+    guide = (repo / "docs" / "training.md").read_text()
+    example = guide.split("## Options from a file", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "minilm.json").write_text(example)
+    config = TrainingConfig.from_options(**read_options_file(tmp_path / "minilm.json"))
+    assert config.encoder.encoder == "transformer" and config.optimization.max_steps == 7400
+    assert config.data.max_length_overrides() == {"20newsgroups": 256}
