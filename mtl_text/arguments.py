@@ -88,10 +88,14 @@ def field_ranges(cls) -> dict[str, Range]:
     return {name: valid for name, hint in hints.items() if (valid := declared_range(hint)) is not None}
 
 
+# an option type's name for messages: one value, several in a list
+TYPE_NAMES = {bool: ("a boolean", "booleans"), int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings")}
+
+
 def type_error(hint, value) -> str | None:
     """Why ``value`` (from JSON or Python) does not fit the option type ``hint``, or ``None`` where it
     does: ``bool``, ``int``, ``float`` (an integer too), ``str``, ``Literal`` choices, ``list[...]``
-    of those, and their optional forms. Ranges are :class:`Arguments`' to check."""
+    of those, and their optional forms. Ranges are :func:`range_error`'s to check."""
     if typing.get_origin(hint) is Annotated:
         return type_error(typing.get_args(hint)[0], value)
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
@@ -106,19 +110,25 @@ def type_error(hint, value) -> str | None:
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list) or any(type_error(item, v) for v in value):
-            plural = {bool: "booleans", int: "integers", float: "numbers", str: "strings"}
-            return f"a list of {plural.get(typing.get_args(item)[0] if typing.get_origin(item) is Annotated else item, 'values')}"
+            item = typing.get_args(item)[0] if typing.get_origin(item) is Annotated else item
+            return f"a list of {TYPE_NAMES[item][1] if item in TYPE_NAMES else 'values'}"
         return None
-    expected = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
-    if hint is bool:
-        return None if isinstance(value, bool) else expected[bool]
-    if hint is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else expected[int]
-    if hint is float:
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else expected[float]
-    if hint is str:
-        return None if isinstance(value, str) else expected[str]
-    return None  # a type this checker does not know: the dataclass's own checks apply
+    if hint not in TYPE_NAMES:
+        return None  # a type this checker does not know: the dataclass's own checks apply
+    fits = isinstance(value, (int, float)) if hint is float else isinstance(value, hint)
+    return None if fits and (hint is bool or not isinstance(value, bool)) else TYPE_NAMES[hint][0]
+
+
+def range_error(hint, valid: Range, value) -> str | None:
+    """What a numeric option of type ``hint`` (its hint without ``Annotated`` extras: ``int | None``)
+    expects, e.g. ``"an integer >= 1"``, where ``value`` is not a number of that type inside
+    ``valid``; ``None`` where it is, or where ``value`` is ``None``."""
+    if value is None:
+        return None
+    wants_int = int in (typing.get_args(hint) or (hint,)) and float not in typing.get_args(hint)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (wants_int and not isinstance(value, int)) or value not in valid:
+        return f"{'an integer' if wants_int else 'a number'} {valid}"
+    return None
 
 
 @dataclass
@@ -137,15 +147,9 @@ class Arguments:
             if choices and getattr(self, name) not in choices:
                 raise ConfigError(f"{option_name(name)} must be one of {', '.join(map(str, choices))}, got {getattr(self, name)!r}")
         for name, valid in field_ranges(type(self)).items():
-            value = getattr(self, name)
-            if value is None:
-                continue
-            wants_int = int in (typing.get_args(hints[name]) or (hints[name],)) and float not in typing.get_args(hints[name])
-            kind = "an integer" if wants_int else "a number"
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (wants_int and not isinstance(value, int)):
-                raise ConfigError(f"{option_name(name)} must be {kind} {valid}, got {value!r}")
-            if value not in valid:
-                raise ConfigError(f"{option_name(name)} must be {kind} {valid}, got {value!r}")
+            expected = range_error(hints[name], valid, getattr(self, name))
+            if expected is not None:
+                raise ConfigError(f"{option_name(name)} must be {expected}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a JSON-able dict (nested option groups become nested dicts)."""

@@ -45,6 +45,7 @@ from ..arguments import (
     field_ranges,
     group_validation_option,
     option_name,
+    range_error,
     seed_option,
     task_file_option,
     type_error,
@@ -684,6 +685,7 @@ GROUPS: dict[str, type[Arguments]] = {
     "adaptation": AdaptationArguments,
     "distillation": DistillationArguments,
 }
+OPTION_GROUP: dict[str, str] = {f.name: group for group, c in GROUPS.items() for f in dataclasses.fields(c)}  # option -> its group
 
 
 @dataclass
@@ -764,11 +766,10 @@ class TrainingConfig:
             ConfigError: an unknown option name, or a value out of range.
         """
         grouped: dict[str, dict] = {name: {} for name in GROUPS}
-        owner = {f.name: group for group, c in GROUPS.items() for f in dataclasses.fields(c)}
         for key, value in options.items():
-            if key not in owner:
+            if key not in OPTION_GROUP:
                 raise ConfigError(f"unknown option {key!r} ({option_name(key)}); see `mtl-text train --help`")
-            grouped[owner[key]][key] = value
+            grouped[OPTION_GROUP[key]][key] = value
         return cls(**{group: GROUPS[group](**values) for group, values in grouped.items()})
 
     def to_dict(self) -> dict[str, dict]:
@@ -824,35 +825,33 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
         version, data = data.get("mtl_text_version", "(unknown version)"), data["training_config"]
         if not isinstance(data, dict):
             raise ConfigError(f"{file}: 'training_config' must be an object of option groups")
-    owner = {f.name: group for group, c in GROUPS.items() for f in dataclasses.fields(c)}
+    hints = {group: typing.get_type_hints(c) for group, c in GROUPS.items()}
+    ranges = {group: field_ranges(c) for group, c in GROUPS.items()}
     grouped = bool(data) and set(data) <= set(GROUPS) and all(isinstance(v, dict) for v in data.values())
     if grouped:
         items = [(group, name, value) for group, values in data.items() for name, value in values.items()]
     else:
-        items = [(owner.get(name), name, value) for name, value in data.items()]
+        items = [(OPTION_GROUP.get(name), name, value) for name, value in data.items()]
     options = {}
     for group, name, value in items:
-        if grouped and name in owner and owner[name] != group:
-            raise ConfigError(f"{file}: option {name!r} belongs to group {owner[name]!r}, not {group!r}")
-        if name not in owner and saved_run:
+        if grouped and name in OPTION_GROUP and OPTION_GROUP[name] != group:
+            raise ConfigError(f"{file}: option {name!r} belongs to group {OPTION_GROUP[name]!r}, not {group!r}")
+        if name not in OPTION_GROUP and saved_run:
             raise ConfigError(f"{file}: this run of mtl-text {version} has option {name!r}, which mtl-text {__version__} does not have; "
                               "its recipe cannot be repeated as it was (train with the version that saved it, or write the options "
                               "in a file of your own without it)")
-        if name not in owner or group is None:
+        if name not in OPTION_GROUP:
             raise ConfigError(f"{file}: unknown option {name!r}; options are named as in `mtl-text train --help` with underscores "
                               "(batch_size), flat or in the groups of TrainingConfig.to_dict()")
-        cls = GROUPS[group]
-        expected = type_error(typing.get_type_hints(cls, include_extras=True)[name], value)
-        valid = field_ranges(cls).get(name)
-        if expected is None and valid is not None and value is not None and value not in valid:
-            expected = f"a value {valid}"
+        hint, valid = hints[group][name], ranges[group].get(name)
+        expected = type_error(hint, value) or (range_error(hint, valid, value) if valid is not None else None)
         if expected is not None:
             raise ConfigError(f"{file}: option {name!r} ({option_name(name)}) must be {expected}, got {value!r}")
         options[name] = value
     if saved_run:
         for name in RUN_LOCATION_OPTIONS:
             options.pop(name, None)
-        new = sorted(set(owner) - set(RUN_LOCATION_OPTIONS) - set(options))
+        new = sorted(set(OPTION_GROUP) - set(RUN_LOCATION_OPTIONS) - set(options))
         if new:
             logger.warning("%s: a run of mtl-text %s, without option(s) %s, which take today's defaults", file, version,
                            ", ".join(map(option_name, new)))

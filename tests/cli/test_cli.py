@@ -328,7 +328,7 @@ def test_options_from_a_config_file_flat_or_grouped_the_command_line_winning(tmp
     ("{\"data\": {\"batchsize\": 8}}", "unknown option 'batchsize'"),
     ("{\"tasks\": \"trec\"}", "option 'tasks' (--tasks) must be a list of strings, got 'trec'"),
     ("{\"batch_size\": \"8\"}", "option 'batch_size' (--batch-size) must be an integer, got '8'"),
-    ("{\"batch_size\": 0}", "option 'batch_size' (--batch-size) must be a value >= 1, got 0"),
+    ("{\"batch_size\": 0}", "option 'batch_size' (--batch-size) must be an integer >= 1, got 0"),
     ("{\"encoder\": \"lstm\"}", "option 'encoder' (--encoder) must be one of 'word_vectors', 'transformer', got 'lstm'"),
     ("{\"freeze_encoder\": \"yes\"}", "option 'freeze_encoder' (--freeze-encoder) must be a boolean, got 'yes'"),
     ("{\"mtl_text_version\": \"0.1.0\", \"training_config\": {\"heads\": {\"head_layers\": 2}}}",
