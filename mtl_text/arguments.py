@@ -3,9 +3,9 @@ API alike (in the style of transformers' ``TrainingArguments`` and ``HfArgumentP
 
 A numeric field declares its valid range once, in its type: ``Annotated[int, Range(min=1)]``
 (``PositiveInt``), or ``PositiveInt | None`` for an optional one.
-:class:`Arguments` checks every range when an instance is built, from Python or from the command
-line, before anything is loaded, and raises :class:`~mtl_text.errors.ConfigError` naming the
-option. The command line's parser (:mod:`mtl_text.cli.parsing`) also prints each range in
+:class:`Arguments` checks every option's type (:func:`type_error`) and range (:func:`range_error`)
+when an instance is built, from Python or from the command line, before anything is loaded, and
+raises :class:`~mtl_text.errors.ConfigError` naming the option. The command line's parser (:mod:`mtl_text.cli.parsing`) also prints each range in
 ``--help``.
 
 The options several commands share (``--data-dir``, ``--task-file``, ``--seed``) are defined here,
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -131,25 +132,50 @@ def range_error(hint, valid: Range, value) -> str | None:
     return None
 
 
+def option_error(hint, valid: Range | None, value) -> str | None:
+    """What an option of type ``hint`` with the declared range ``valid`` expects, where ``value`` does
+    not fit it: its type first (:func:`type_error`), then its range (:func:`range_error`); ``None``
+    where it fits. One check for the Python API, the command line and options files."""
+    return type_error(hint, value) or (range_error(hint, valid, value) if valid is not None else None)
+
+
+def accepts(hint, kind: type) -> bool:
+    """Whether the option type ``hint`` takes values of ``kind`` (``list`` or ``str``), also inside an
+    optional type."""
+    if typing.get_origin(hint) is Annotated:
+        return accepts(typing.get_args(hint)[0], kind)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(accepts(option, kind) for option in typing.get_args(hint))
+    return hint is kind or typing.get_origin(hint) is kind
+
+
 @dataclass
 class Arguments:
-    """Base of every options dataclass: checks the declared ranges on construction.
+    """Base of every options dataclass: checks every option's type and declared range on
+    construction, from Python as from the command line.
+
+    Two spellings Python users write are taken as what they mean: a tuple for a list option
+    (``tasks=("sst2", "trec")``) becomes a list, a :class:`os.PathLike` for a string option
+    (``output_dir=Path("runs/x")``) becomes its string.
 
     Raises:
-        ConfigError: a value outside its range or its choices (or of the wrong type); the message
-            names the option, e.g. ``--batch-size must be an integer >= 1, got 0``.
+        ConfigError: a value of the wrong type, outside its range or its choices; the message names
+            the option, e.g. ``--batch-size must be an integer >= 1, got 0`` or ``--tasks must be a
+            list of strings, got 'sst2'``.
     """
 
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
+        ranges = field_ranges(type(self))
         for name, hint in hints.items():
-            choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else None
-            if choices and getattr(self, name) not in choices:
-                raise ConfigError(f"{option_name(name)} must be one of {', '.join(map(str, choices))}, got {getattr(self, name)!r}")
-        for name, valid in field_ranges(type(self)).items():
-            expected = range_error(hints[name], valid, getattr(self, name))
+            value = getattr(self, name)
+            if isinstance(value, tuple) and accepts(hint, list):
+                setattr(self, name, value := list(value))
+            elif isinstance(value, os.PathLike) and accepts(hint, str):
+                setattr(self, name, value := os.fspath(value))
+            expected = option_error(hint, ranges.get(name), value)
             if expected is not None:
-                raise ConfigError(f"{option_name(name)} must be {expected}, got {getattr(self, name)!r}")
+                raise ConfigError(f"{option_name(name)} must be {expected}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a JSON-able dict (nested option groups become nested dicts)."""

@@ -1,5 +1,5 @@
 """``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model
-repository (its model card, README.md, written first if missing). Load it back anywhere with
+repository, with its model card (README.md), whose commands then name the Hub id. Load it back anywhere with
 ``mtl-text predict --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``."""
 
 from __future__ import annotations

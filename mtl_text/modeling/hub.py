@@ -13,18 +13,23 @@ loading a model by Hub id (``huggingface_hub``).
   ``hf_hub_download`` (``config.json`` first) and ``snapshot_download`` restricted to the files that
   ``config.json`` lists, which the loader then checks against their recorded sizes and SHA-256;
   nothing else (no pickle, no code) is fetched or loaded.
+* :func:`resolve_config` does the same for ``mtl-text train --config``: a file, a folder's
+  ``config.json``, or a Hub id's ``config.json`` alone (the recipe, not the weights).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import re
 from pathlib import Path
 
-from ..errors import ModelLoadError
+from ..errors import ConfigError, ModelLoadError
 from ..utils.files import CONFIG_NAME, atomic_write_text
+
+logger = logging.getLogger(__name__)
 
 CARD_NAME = "README.md"
 RESULTS_NAME = "test_results.json"  # written by training beside the model
@@ -67,8 +72,13 @@ def _metric_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(directory: str | os.PathLike) -> Path:
+def write_model_card(directory: str | os.PathLike, name: str | None = None) -> Path:
     """Write ``README.md`` (the model card) into a saved model folder; see the module's text.
+
+    Args:
+        directory: the model folder.
+        name: what the card's title and commands call the model (``--model NAME``, ``--config
+            NAME``): a Hub id once pushed; default: the folder's name.
 
     Returns:
         The card's path.
@@ -76,11 +86,19 @@ def write_model_card(directory: str | os.PathLike) -> Path:
     Raises:
         ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.read_config`).
     """
+    path = Path(directory) / CARD_NAME
+    atomic_write_text(path, render_model_card(directory, name))
+    return path
+
+
+def render_model_card(directory: str | os.PathLike, name: str | None = None) -> str:
+    """The text :func:`write_model_card` writes (``name``: as there)."""
     from .heads import SingleLabelClassificationHead
     from .model import MultiTaskModel
 
     directory = Path(directory)
     config = MultiTaskModel.read_config(directory)
+    name = name or directory.resolve().name
     results_path = directory / RESULTS_NAME
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     encoder = config["encoder"]
@@ -95,11 +113,11 @@ def write_model_card(directory: str | os.PathLike) -> Path:
     meta.append("---")
     kind = f"the transformer `{source}`" if source else f"word vectors ({encoder['embedding_dim']} dimensions)"
     tasks = ["| task | problem type | labels | input | max length |", "|---|---|---|---|---:|"]
-    for name, info in config["tasks"].items():
+    for task, info in config["tasks"].items():
         labels = ", ".join(info["labels"])
-        tasks.append(f"| {name} | {info.get('problem_type', SingleLabelClassificationHead.problem_type)} | {labels} | "
+        tasks.append(f"| {task} | {info.get('problem_type', SingleLabelClassificationHead.problem_type)} | {labels} | "
                      f"{'sentence pairs' if info.get('text_pair') else 'texts'} | {info['max_length']} |")
-    body = [f"# {directory.resolve().name}", "",
+    body = [f"# {name}", "",
             f"A multi-task text classifier trained with [mtl-text](https://github.com/mtl-text/mtl-text): one shared encoder, "
             f"{kind}, and one head per task; every head answers from one encoder pass.", "", "## Tasks", "", *tasks, ""]
     if results:
@@ -108,17 +126,15 @@ def write_model_card(directory: str | os.PathLike) -> Path:
     if "training_config" in config and config["training_config"]:
         body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
                  f"The same options from this folder, on another seed or into another folder: `mtl-text train --config "
-                 f"{directory.resolve().name} --seed N --output-dir NEW`.", ""]
+                 f"{name} --seed N --output-dir NEW`.", ""]
     if "lineage" in config:
         body += ["## Lineage", "", "Started from another mtl-text model (`--init-from`):", "", "```json",
                  json.dumps(config["lineage"], indent=2), "```", ""]
-    body += ["## Use", "", "```bash", "pip install mtl-text", f"mtl-text predict --model {directory.resolve().name} \"some text\"",
+    body += ["## Use", "", "```bash", "pip install mtl-text", f"mtl-text predict --model {name} \"some text\"",
              "```", "", "```python", "from mtl_text import Predictor", "",
-             f"predictor = Predictor.from_pretrained(\"{directory.resolve().name}\")  # a folder or a Hub id",
+             f"predictor = Predictor.from_pretrained(\"{name}\")  # a folder or a Hub id",
              "predictor.predict([\"some text\"])", "```", ""]
-    path = directory / CARD_NAME
-    atomic_write_text(path, "\n".join(meta + [""] + body))
-    return path
+    return "\n".join(meta + [""] + body)
 
 
 def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
@@ -131,8 +147,11 @@ def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
 
 def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False,
                 commit_message: str = "Upload mtl-text model", api=None) -> str:
-    """Upload a saved model folder (its card written first if missing) to the Hub repository
-    ``repo_id``, created if needed.
+    """Upload a saved model folder to the Hub repository ``repo_id``, created if needed.
+
+    The model card is written first, calling the model by ``repo_id`` (``--model OWNER/NAME``), when
+    the folder has none or has a card as mtl-text wrote it (for the folder's name or another id); a
+    card edited by hand is uploaded as it is.
 
     Args:
         directory: the model folder.
@@ -153,13 +172,26 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     from .model import MultiTaskModel
 
     MultiTaskModel.read_config(directory)
-    if not (directory / CARD_NAME).is_file():
-        write_model_card(directory)
+    card = directory / CARD_NAME
+    text = card.read_text(encoding="utf-8") if card.is_file() else None
+    title = next((line[2:] for line in (text or "").splitlines() if line.startswith("# ")), None)
+    if text is None or (title is not None and text == render_model_card(directory, title)):
+        write_model_card(directory, repo_id)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
+        logger.info("%s: model card written for %s", card, repo_id)
+    else:
+        logger.info("%s: the card was edited; uploaded as it is", card)
     api = api or HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=commit_message, repo_type="model",
                                ignore_patterns=["checkpoints/*", ".mtl-text.lock", ".saving-*", "runs/*", "mtl-text/*"])
     return str(getattr(commit, "commit_url", commit))
+
+
+def is_hub_id(name_or_path: str | os.PathLike) -> bool:
+    """Whether ``name_or_path`` is taken for a Hub id: it reads ``OWNER/NAME`` and neither it nor a
+    folder ``OWNER`` exists here (a path whose parent folder exists, ``runs/typo``, is a local typo)."""
+    path = Path(name_or_path)
+    return not path.exists() and bool(REPO_ID.match(str(name_or_path))) and not Path(path.parts[0]).exists()
 
 
 def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
@@ -169,9 +201,8 @@ def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, 
         ModelLoadError: neither a folder here nor a Hub repository that can be downloaded (the
             message names both tries), or a repository that is not an mtl-text model.
     """
-    path = Path(name_or_path)
-    if path.exists() or not REPO_ID.match(str(name_or_path)) or Path(path.parts[0]).exists():
-        return path  # a folder, or a path whose parent folder exists here (runs/typo): a local path either way
+    if not is_hub_id(name_or_path):
+        return Path(name_or_path)
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError
 
@@ -184,3 +215,24 @@ def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, 
         raise ModelLoadError(f"{name_or_path}: no such model folder here, and not downloadable from the Hugging Face Hub "
                              f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     return Path(local)
+
+
+def resolve_config(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
+    """A local ``config.json`` for a file, a model folder or a Hub id (``mtl-text train --config``): a
+    folder gives its ``config.json``; a Hub id (:func:`is_hub_id`) downloads that one file.
+
+    Raises:
+        ConfigError: a Hub id whose ``config.json`` cannot be downloaded (the message names the id
+            and huggingface_hub's error).
+    """
+    if not is_hub_id(name_or_path):
+        path = Path(name_or_path)
+        return path / CONFIG_NAME if path.is_dir() else path
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(str(name_or_path), CONFIG_NAME, revision=revision, token=token))
+    except (OSError, ValueError, EntryNotFoundError) as e:
+        raise ConfigError(f"{name_or_path}: no such file or folder here, and no {CONFIG_NAME} to download from the Hugging Face "
+                          f"Hub ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None

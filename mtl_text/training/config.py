@@ -44,14 +44,14 @@ from ..arguments import (
     data_dir_option,
     field_ranges,
     group_validation_option,
+    option_error,
     option_name,
-    range_error,
     seed_option,
     task_file_option,
-    type_error,
 )
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
+from ..modeling.hub import is_hub_id, resolve_config
 from ..modeling.options import POOLING_MODES, check_window_stride
 
 if TYPE_CHECKING:
@@ -109,8 +109,6 @@ class DataArguments(Arguments):
     def __post_init__(self):
         if isinstance(self.max_length, dict):  # Python users may give {"sst2": 64}
             self.max_length = [f"{k}={v}" for k, v in self.max_length.items()]
-        if isinstance(self.tasks, str) or isinstance(self.task_file, str):
-            raise ConfigError("--tasks and --task-file take lists of names, not a single string")
         super().__post_init__()
         if not self.tasks:
             raise ConfigError("--tasks: name at least one task")
@@ -239,8 +237,6 @@ class EncoderArguments(Arguments):
         if isinstance(self.pooling, dict):  # Python users may give {"*": "mean", "sst2": "max"}
             self.pooling = [mode if name == "*" else f"{name}={mode}" for name, mode in self.pooling.items()]
         super().__post_init__()
-        if self.encoder not in (None, "word_vectors", "transformer"):
-            raise ConfigError(f"--encoder must be one of word_vectors, transformer, got {self.encoder!r}")
         if self.init_from:
             family = saved_encoder_family(self.init_from)
             if self.encoder not in (None, family):
@@ -751,7 +747,8 @@ class TrainingConfig:
         """Build from a JSON options file (:func:`read_options_file`: a recipe, or a saved model to
         train again), with ``options`` (flat names, as in :meth:`from_options`) overriding the file's.
 
-        Example: ``TrainingConfig.from_file("runs/minilm", seed=43, output_dir="runs/minilm-s43")``.
+        Example: ``TrainingConfig.from_file("runs/minilm", seed=43, output_dir="runs/minilm-s43")``; a
+        Hub id (``"OWNER/NAME"``) reads the pushed model's recipe.
 
         Raises:
             ConfigError: what :func:`read_options_file` and :meth:`from_options` raise.
@@ -799,7 +796,8 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     * flat option names, a recipe: ``{"tasks": ["sst2", "trec"], "batch_size": 16}``;
     * the option groups, as :meth:`TrainingConfig.to_dict` writes them:
       ``{"data": {"tasks": [...]}, "optimization": {"batch_size": 16}}``;
-    * a saved model's ``config.json``, or its folder: the run's options as it resolved them (its
+    * a saved model's ``config.json``, its folder, or its Hub id (``OWNER/NAME``, where no such path
+      exists here; only ``config.json`` is downloaded): the run's options as it resolved them (its
       ``training_config``), except those that say where it wrote (``--output-dir``,
       ``--overwrite-output-dir``, ``--resume-from-checkpoint``, ``--cache-dir``), which keep their
       defaults. Options added to mtl-text after that run take today's defaults (a warning lists them);
@@ -809,22 +807,23 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     line, from the working directory. An option the file leaves out keeps its default.
 
     Raises:
-        ConfigError: a file that cannot be read or is not one JSON object, an unknown option, or a
-            value of the wrong type or out of its range; the message names the file and the option.
+        ConfigError: a file that cannot be read (or downloaded) or is not one JSON object, an unknown
+            option, or a value of the wrong type or out of its range; the message names the file and
+            the option.
     """
-    path = Path(path)
-    file = path / "config.json" if path.is_dir() else path
+    file = resolve_config(path)
+    shown = f"{path}/{file.name} (Hugging Face Hub)" if is_hub_id(path) else file  # the name messages give
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{file}: cannot read the options file ({e})") from e
+        raise ConfigError(f"{shown}: cannot read the options file ({e})") from e
     if not isinstance(data, dict):
-        raise ConfigError(f"{file}: expected a JSON object of options, got {type(data).__name__}")
+        raise ConfigError(f"{shown}: expected a JSON object of options, got {type(data).__name__}")
     saved_run = "training_config" in data
     if saved_run:
         version, data = data.get("mtl_text_version", "(unknown version)"), data["training_config"]
         if not isinstance(data, dict):
-            raise ConfigError(f"{file}: 'training_config' must be an object of option groups")
+            raise ConfigError(f"{shown}: 'training_config' must be an object of option groups")
     hints = {group: typing.get_type_hints(c) for group, c in GROUPS.items()}
     ranges = {group: field_ranges(c) for group, c in GROUPS.items()}
     grouped = bool(data) and set(data) <= set(GROUPS) and all(isinstance(v, dict) for v in data.values())
@@ -835,24 +834,23 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     options = {}
     for group, name, value in items:
         if grouped and name in OPTION_GROUP and OPTION_GROUP[name] != group:
-            raise ConfigError(f"{file}: option {name!r} belongs to group {OPTION_GROUP[name]!r}, not {group!r}")
+            raise ConfigError(f"{shown}: option {name!r} belongs to group {OPTION_GROUP[name]!r}, not {group!r}")
         if name not in OPTION_GROUP and saved_run:
-            raise ConfigError(f"{file}: this run of mtl-text {version} has option {name!r}, which mtl-text {__version__} does not have; "
+            raise ConfigError(f"{shown}: this run of mtl-text {version} has option {name!r}, which mtl-text {__version__} does not have; "
                               "its recipe cannot be repeated as it was (train with the version that saved it, or write the options "
                               "in a file of your own without it)")
         if name not in OPTION_GROUP:
-            raise ConfigError(f"{file}: unknown option {name!r}; options are named as in `mtl-text train --help` with underscores "
+            raise ConfigError(f"{shown}: unknown option {name!r}; options are named as in `mtl-text train --help` with underscores "
                               "(batch_size), flat or in the groups of TrainingConfig.to_dict()")
-        hint, valid = hints[group][name], ranges[group].get(name)
-        expected = type_error(hint, value) or (range_error(hint, valid, value) if valid is not None else None)
+        expected = option_error(hints[group][name], ranges[group].get(name), value)
         if expected is not None:
-            raise ConfigError(f"{file}: option {name!r} ({option_name(name)}) must be {expected}, got {value!r}")
+            raise ConfigError(f"{shown}: option {name!r} ({option_name(name)}) must be {expected}, got {value!r}")
         options[name] = value
     if saved_run:
         for name in RUN_LOCATION_OPTIONS:
             options.pop(name, None)
         new = sorted(set(OPTION_GROUP) - set(RUN_LOCATION_OPTIONS) - set(options))
         if new:
-            logger.warning("%s: a run of mtl-text %s, without option(s) %s, which take today's defaults", file, version,
+            logger.warning("%s: a run of mtl-text %s, without option(s) %s, which take today's defaults", shown, version,
                            ", ".join(map(option_name, new)))
     return options

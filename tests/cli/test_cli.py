@@ -20,6 +20,7 @@ from mtl_text.cli.parsing import ArgumentParser
 from mtl_text.cli.predict import PredictArguments
 from mtl_text.cli.predict import main as predict_main
 from mtl_text.cli.train import main as train_main
+from mtl_text.cli.train import parse_config
 from mtl_text.errors import ConfigError
 from mtl_text.training.config import GROUPS, TrainingConfig
 
@@ -86,6 +87,37 @@ def test_an_optional_option_keeps_its_shared_range():
         Options(share=1.0)
     # and the command line shows it in --help, as for a required range
     assert "a share (valid: in (0, 1))" in " ".join(ArgumentParser([Options]).format_help().split())
+
+
+PYTHON_TYPE_CASES = [  # what a Python user may pass, and the one error it gets before anything loads
+    ({"tasks": "sst2"}, "--tasks must be a list of strings, got 'sst2'"),
+    ({"tasks": ["sst2", 3]}, "--tasks must be a list of strings, got ['sst2', 3]"),
+    ({"batch_size": "8"}, "--batch-size must be an integer, got '8'"),
+    ({"batch_size": 16.0}, "--batch-size must be an integer, got 16.0"),
+    ({"learning_rate": True}, "--learning-rate must be a number, got True"),
+    ({"group_by_length": "yes"}, "--group-by-length must be a boolean, got 'yes'"),
+    ({"max_length": 256}, "--max-length must be a list of strings, got 256"),
+    ({"encoder": "lstm"}, "--encoder must be one of 'word_vectors', 'transformer', got 'lstm'"),
+    ({"vectors": 3}, "--vectors must be a string, got 3"),
+]
+
+
+@pytest.mark.parametrize("options, message", PYTHON_TYPE_CASES, ids=[next(iter(c[0])) + "-" + type(next(iter(c[0].values()))).__name__
+                                                                     for c in PYTHON_TYPE_CASES])
+def test_python_options_of_the_wrong_type_are_one_error(options, message):
+    with pytest.raises(ConfigError) as raised:
+        TrainingConfig.from_options(**{"tasks": ["sst2"], **options})
+    assert str(raised.value) == message
+
+
+def test_python_tuples_and_paths_are_taken_as_lists_and_strings(tmp_path):
+    config = TrainingConfig.from_options(tasks=("sst2", "trec"), data_dir=tmp_path, output_dir=tmp_path / "out")
+    assert config.data.tasks == ["sst2", "trec"] and config.data.data_dir == str(tmp_path)
+    assert config.checkpoints.output_dir == str(tmp_path / "out")
+    # the same configuration as the command line's, so it saves and reads back alike
+    parsed, _ = parse_config(["--tasks", "sst2", "trec", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
+    assert config.to_dict() == parsed.to_dict()
+    assert PredictArguments(model=tmp_path).model == str(tmp_path)
 
 
 @pytest.mark.parametrize("command, cls", [(predict_main, PredictArguments), (evaluate_main, EvaluateArguments)])

@@ -9,10 +9,11 @@ import json
 import shutil
 from pathlib import Path
 
+import huggingface_hub
 import pytest
 import torch
 
-from mtl_text import ModelLoadError, Predictor
+from mtl_text import ConfigError, ModelLoadError, Predictor
 from mtl_text.cli.train import parse_config
 from mtl_text.data.tokenization import train_word_tokenizer
 from mtl_text.modeling import hub
@@ -77,6 +78,8 @@ class LocalHub:
         return f"https://huggingface.co/{repo_id}/commit/local"
 
     def hf_hub_download(self, repo_id, filename, revision=None, token=None):
+        if not (self.root / repo_id / filename).is_file():
+            raise huggingface_hub.errors.EntryNotFoundError(f"404: {repo_id}/{filename}")
         self.downloaded.append(filename)
         return str(self.root / repo_id / filename)
 
@@ -99,8 +102,6 @@ def test_push_then_load_by_hub_id_predicts_the_same(folder, tmp_path, monkeypatc
     assert {"config.json", "model.safetensors", "README.md", "tokenizer.json"} <= uploaded and not any("checkpoints" in u for u in uploaded)
     (local_hub.root / "someone/card-model" / "extra.pkl").write_bytes(b"never fetched")
 
-    import huggingface_hub
-
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", local_hub.hf_hub_download)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", local_hub.snapshot_download)
     monkeypatch.chdir(tmp_path)  # no folder named someone/card-model here: the id goes to the Hub
@@ -119,3 +120,36 @@ def test_a_missing_folder_that_is_no_hub_id_fails_fast(tmp_path, monkeypatch):
     (tmp_path / "runs").mkdir()
     with pytest.raises(ModelLoadError, match="runs/typo is not a folder"):  # its parent exists here: a local typo, not a Hub id
         MultiTaskModel.from_pretrained("runs/typo")
+
+
+def test_config_takes_a_hub_id_and_downloads_config_json_alone(folder, tmp_path, monkeypatch):
+    local_hub = LocalHub(tmp_path / "hub")
+    hub.push_to_hub(folder, "someone/card-model", api=local_hub)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", local_hub.hf_hub_download)
+    monkeypatch.chdir(tmp_path)  # no folder named someone/card-model here: the id goes to the Hub
+    by_id, _ = parse_config(["--config", "someone/card-model", "--output-dir", "runs/card"])
+    assert by_id.to_dict() == TRAINING.to_dict()
+    assert local_hub.downloaded == ["config.json"]  # the recipe, not the weights
+    with pytest.raises(ConfigError, match=r"^someone/missing: no such file or folder here, and no config.json to download"):
+        parse_config(["--config", "someone/missing"])
+    (tmp_path / "someone").mkdir()  # now someone/... is a local path: a typo there is an unreadable file, not a Hub id
+    with pytest.raises(ConfigError, match=r"^someone/card-model: cannot read the options file"):
+        parse_config(["--config", "someone/card-model"])
+
+
+def test_the_pushed_card_calls_the_model_by_its_hub_id_unless_edited(folder, tmp_path):
+    hub.write_model_card(folder)  # as training writes it: the folder's name
+    assert "mtl-text predict --model card-model " in (folder / "README.md").read_text()
+    local_hub = LocalHub(tmp_path / "hub")
+    hub.push_to_hub(folder, "someone/card-model", api=local_hub)
+    pushed = (local_hub.root / "someone/card-model/README.md").read_text()
+    for line in ("# someone/card-model", "mtl-text predict --model someone/card-model \"some text\"",
+                 "predictor = Predictor.from_pretrained(\"someone/card-model\")  # a folder or a Hub id"):
+        assert line in pushed.splitlines()
+    assert "`mtl-text train --config someone/card-model --seed N --output-dir NEW`" in pushed
+    hub.push_to_hub(folder, "someone/card-model-2", api=local_hub)  # pushed again elsewhere: still mtl-text's card
+    assert "mtl-text predict --model someone/card-model-2 \"some text\"" in (local_hub.root / "someone/card-model-2/README.md").read_text()
+    edited = (folder / "README.md").read_text().replace("## Tasks", "Trained for the demo.\n\n## Tasks")
+    (folder / "README.md").write_text(edited)
+    hub.push_to_hub(folder, "someone/card-model-3", api=local_hub)  # a card edited by hand goes up as it is
+    assert (local_hub.root / "someone/card-model-3/README.md").read_text() == edited
