@@ -5,8 +5,8 @@ A numeric field declares its valid range once, in its type: ``Annotated[int, Ran
 (``PositiveInt``), or ``PositiveInt | None`` for an optional one.
 :class:`Arguments` checks every option's type (:func:`type_error`) and range (:func:`range_error`)
 when an instance is built, from Python or from the command line, before anything is loaded, and
-raises :class:`~mtl_text.errors.ConfigError` naming the option. The command line's parser (:mod:`mtl_text.cli.parsing`) also prints each range in
-``--help``.
+raises :class:`~mtl_text.errors.ConfigError` naming the option. The command line's parser
+(:mod:`mtl_text.cli.parsing`) also prints each range in ``--help``.
 
 The options several commands share (``--data-dir``, ``--task-file``, ``--seed``) are defined here,
 once.

@@ -1,6 +1,6 @@
 """``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model
-repository, with its model card (README.md), whose commands then name the Hub id. Load it back anywhere with
-``mtl-text predict --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``."""
+repository, with its model card (README.md), whose commands then name the Hub id. Load it back
+anywhere with ``mtl-text predict --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``."""
 
 from __future__ import annotations
 

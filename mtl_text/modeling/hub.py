@@ -194,6 +194,11 @@ def is_hub_id(name_or_path: str | os.PathLike) -> bool:
     return not path.exists() and bool(REPO_ID.match(str(name_or_path))) and not Path(path.parts[0]).exists()
 
 
+def download_failure(error: Exception) -> str:
+    """huggingface_hub's error in one line, for our messages: its type and its first line."""
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+
+
 def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
     """A local model folder for a folder path or a Hub id (see the module's text).
 
@@ -213,7 +218,7 @@ def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, 
         local = snapshot_download(repo_id, revision=revision, token=token, allow_patterns=[CONFIG_NAME, CARD_NAME, *files])
     except (OSError, ValueError, EntryNotFoundError) as e:  # huggingface_hub's errors: HTTP, offline, not found
         raise ModelLoadError(f"{name_or_path}: no such model folder here, and not downloadable from the Hugging Face Hub "
-                             f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+                             f"({download_failure(e)})") from None
     return Path(local)
 
 
@@ -235,4 +240,4 @@ def resolve_config(name_or_path: str | os.PathLike, revision: str | None = None,
         return Path(hf_hub_download(str(name_or_path), CONFIG_NAME, revision=revision, token=token))
     except (OSError, ValueError, EntryNotFoundError) as e:
         raise ConfigError(f"{name_or_path}: no such file or folder here, and no {CONFIG_NAME} to download from the Hugging Face "
-                          f"Hub ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+                          f"Hub ({download_failure(e)})") from None
