@@ -207,7 +207,7 @@ def ensemble_option(usage: str) -> Any:
     """``--ensemble-with MODEL ...`` (predict, serve, evaluate): more models that answer with
     ``--model`` as one :class:`~mtl_text.inference.ensemble.Ensemble`; ``usage`` ends the help."""
     return field(default=None, metadata={
-        "metavar": "MODEL", "help": "more model folders (or Hub ids) answering with --model as one ensemble: each task's logits are "
+        "metavar": "MODEL", "help": "more model folders (or Hub ids, each OWNER/NAME[@REVISION]) answering with --model as one ensemble: each task's logits are "
                                     "the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); " + usage})
 
 

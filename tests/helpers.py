@@ -1,8 +1,15 @@
 """Helpers shared by several test modules (tests/ is on sys.path through its conftest)."""
 
+import fnmatch
+import hashlib
 import json
+import shutil
 import textwrap
+from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
+import huggingface_hub
 import torch
 from transformers import BertConfig, BertModel
 
@@ -49,3 +56,82 @@ def predictor_accuracy(model_dir, data_dir, task, seed):
     test = mtl_text.load_task_splits(task, data_dir, seed=seed)["test"]
     predicted = predictor.predict_labels(column(test, "text"), [task])[task]
     return (predicted == torch.tensor(column(test, "label"))).sum().item() / len(test)
+
+
+def not_found(repo_id: str) -> httpx.Response:
+    """The HTTP answer that huggingface_hub's not-found errors carry."""
+    return httpx.Response(404, request=httpx.Request("GET", f"https://huggingface.co/api/models/{repo_id}"))
+
+
+class LocalHub:
+    """The Hub as a folder: HfApi's create_repo / create_branch / upload_folder and the download
+    functions. Each upload is a commit (a folder named by a 40-hex hash) that its branch then points
+    to; downloads land as huggingface_hub's cache lays them out, in ``snapshots/<commit hash>``."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.downloaded: list[str] = []
+        self.refs: dict[str, dict[str, str]] = {}  # repo id -> branch -> commit hash
+
+    def files(self, repo_id, revision="main") -> Path:
+        """The folder of the commit that ``revision`` (a branch or a commit hash) names."""
+        commit = self.refs.get(repo_id, {}).get(revision, revision)  # a branch, or a commit of any time
+        if not (self.root / repo_id / commit).is_dir():
+            raise huggingface_hub.errors.RevisionNotFoundError(f"404 Client Error. Revision Not Found: {repo_id}@{revision}",
+                                                               response=not_found(repo_id))
+        return self.root / repo_id / commit
+
+    def create_repo(self, repo_id, private=False, exist_ok=False, repo_type="model"):
+        if repo_id not in self.refs:
+            self.refs[repo_id] = {"main": hashlib.sha1(f"{repo_id} initial".encode()).hexdigest()}
+            (self.root / repo_id / self.refs[repo_id]["main"]).mkdir(parents=True)
+
+    def create_branch(self, repo_id, branch, exist_ok=False, repo_type="model"):
+        self.refs[repo_id].setdefault(branch, self.refs[repo_id]["main"])
+
+    def upload_folder(self, repo_id, folder_path, commit_message, repo_type, ignore_patterns, revision=None):
+        branch = revision or "main"
+        parent = self.files(repo_id, branch)
+        commit = hashlib.sha1(f"{repo_id} {len(list(self.root.glob('*/*/*')))}".encode()).hexdigest()
+        shutil.copytree(parent, self.root / repo_id / commit)
+        for path in Path(folder_path).rglob("*"):
+            name = path.relative_to(folder_path).as_posix()
+            if path.is_file() and not any(fnmatch.fnmatch(name, p) for p in ignore_patterns):
+                (self.root / repo_id / commit / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, self.root / repo_id / commit / name)
+        self.refs[repo_id][branch] = commit
+        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{commit}", oid=commit)
+
+    def _snapshot(self, repo_id, revision) -> Path:
+        source = self.files(repo_id, revision or "main")
+        return self.root.parent / "cache" / f"models--{repo_id.replace('/', '--')}" / "snapshots" / source.name
+
+    def hf_hub_download(self, repo_id, filename, revision=None, token=None):
+        if repo_id not in self.refs:
+            raise huggingface_hub.errors.RepositoryNotFoundError(f"404 Client Error. Repository Not Found: {repo_id}",
+                                                                 response=not_found(repo_id))
+        source = self.files(repo_id, revision or "main") / filename
+        if not source.is_file():
+            raise huggingface_hub.errors.EntryNotFoundError(f"404: {repo_id}/{filename}")
+        self.downloaded.append(filename)
+        local = self._snapshot(repo_id, revision) / filename
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, local)
+        return str(local)
+
+    def snapshot_download(self, repo_id, revision=None, token=None, allow_patterns=None):
+        source, local = self.files(repo_id, revision or "main"), self._snapshot(repo_id, revision)
+        for path in source.rglob("*"):
+            name = path.relative_to(source).as_posix()
+            if path.is_file() and any(fnmatch.fnmatch(name, p) for p in allow_patterns):
+                self.downloaded.append(name)
+                (local / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, local / name)
+        return str(local)
+
+
+def use_local_hub(hub_: LocalHub, monkeypatch) -> LocalHub:
+    """Make huggingface_hub's download functions read ``hub_`` (no network)."""
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", hub_.hf_hub_download)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", hub_.snapshot_download)
+    return hub_

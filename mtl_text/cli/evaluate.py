@@ -14,7 +14,7 @@ from .parsing import ArgumentParser
 
 @dataclass
 class EvaluateArguments(Arguments):
-    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME, or OWNER/NAME@REVISION for a branch, tag or commit) where no such folder exists"})
     ensemble_with: list[str] | None = ensemble_option("the validation split is carved as --model's training carved it; one process")
     tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
     task: str | None = field(default=None, metadata={

@@ -15,7 +15,7 @@ from .parsing import ArgumentParser
 
 @dataclass
 class ExportArguments(Arguments):
-    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME)"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME, or OWNER/NAME@REVISION for a branch, tag or commit)"})
     output: str = field(metadata={"help": "the export folder (created; it must not hold a model)"})
     opset: Annotated[int, Range(min=17)] = field(default=18, metadata={"help": "the ONNX opset"})
     quantize: bool = field(default=False, metadata={

@@ -1,6 +1,8 @@
 """``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model
-repository, with its model card (README.md), whose commands then name the Hub id. Load it back
-anywhere with ``mtl-text predict --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``."""
+repository, with its model card (README.md), whose commands then name the Hub id. Prints the
+commit's URL, whose last part is the commit hash. Load it back anywhere with ``mtl-text predict
+--model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``; ``OWNER/NAME@REVISION`` pins
+a branch, tag or commit."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from .parsing import ArgumentParser
 @dataclass
 class PushArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training"})
-    repo_id: str = field(metadata={"help": "the Hub repository, OWNER/NAME (created if it does not exist)"})
+    repo_id: str = field(metadata={"help": "the Hub repository, OWNER/NAME (created if it does not exist), or OWNER/NAME@BRANCH to "
+                                           "commit to a branch (created from main if it does not exist)"})
     private: bool = field(default=False, metadata={"help": "create the repository private"})
     token: str | None = field(default=None, metadata={"help": "a Hub token (default: the stored `hf auth login` or $HF_TOKEN)"})
     commit_message: str = field(default="Upload mtl-text model", metadata={"help": "the commit's message"})

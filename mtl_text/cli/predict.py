@@ -20,7 +20,7 @@ from .parsing import ArgumentParser
 
 @dataclass
 class PredictArguments(Arguments):
-    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME, or OWNER/NAME@REVISION for a branch, tag or commit) where no such folder exists"})
     ensemble_with: list[str] | None = ensemble_option(
         "only the tasks every model has with the same labels; put texts before this option, or after '--'")
     input: str | None = field(default=None, metadata={

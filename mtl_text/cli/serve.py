@@ -22,7 +22,7 @@ SETTINGS_ENV = "MTL_TEXT_SERVE_SETTINGS"
 
 @dataclass
 class ServeArguments(Arguments):
-    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME) where no such folder exists"})
+    model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME, or OWNER/NAME@REVISION for a branch, tag or commit) where no such folder exists"})
     ensemble_with: list[str] | None = ensemble_option(
         "only the tasks every model has with the same labels are served; GET /metadata lists the members")
     host: str = field(default="127.0.0.1", metadata={"help": "address to listen on (0.0.0.0: every interface)"})

@@ -18,7 +18,7 @@ def build_parser(prog: str | None = None) -> ArgumentParser:
     parser.add_argument("--config", metavar="FILE_OR_MODEL", help=(
         "read options from a JSON file, the options on the command line overriding it: flat option names "
         "({\"tasks\": [\"sst2\"], \"batch_size\": 16}), the groups of TrainingConfig.to_dict(), or a saved model's folder (or its "
-        "config.json, or its Hugging Face Hub id OWNER/NAME where no such path exists here: only config.json is downloaded) to "
+        "config.json, or its Hugging Face Hub id OWNER/NAME[@REVISION] where no such path exists here: only config.json is downloaded) to "
         "train again with the options that run resolved, except where it wrote (--output-dir, --overwrite-output-dir, "
         "--resume-from-checkpoint, --cache-dir keep their defaults). Paths in the file are read from the working directory"))
     return parser

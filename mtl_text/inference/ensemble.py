@@ -55,7 +55,8 @@ class Ensemble(HeadOutputs):
     def from_pretrained(cls, directories: Sequence[str | os.PathLike], batch_size: int = 64, device: str | torch.device = "cpu",
                         verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS,
                         backend: str = "torch") -> Ensemble:
-        """Load each model folder (or Hub id) as :meth:`Predictor.from_pretrained` does, with the same options.
+        """Load each model folder (or Hub id) as :meth:`Predictor.from_pretrained` does, with the same options;
+        a Hub id pins its own revision as ``owner/name@revision``.
 
         Raises:
             ModelLoadError, ConfigError: as :meth:`Predictor.from_pretrained`, and as the constructor.

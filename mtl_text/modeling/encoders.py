@@ -260,11 +260,19 @@ class TransformerEncoder(nn.Module):
     def from_pretrained(cls, name_or_path: str, freeze: bool = False, freeze_layers: int | None = None,
                         trust_remote_code: bool = False, window_length: int | None = None, window_stride: int | None = None,
                         **kwargs) -> TransformerEncoder:
-        """Load pretrained weights with ``AutoModel.from_pretrained`` (a hub id or a local folder);
-        ``kwargs`` go to it (e.g. ``num_hidden_layers=2`` keeps the bottom two layers)."""
+        """Load pretrained weights with ``AutoModel.from_pretrained`` (a hub id, ``name@revision`` for a
+        branch, tag or commit, or a local folder); ``kwargs`` go to it (e.g. ``num_hidden_layers=2``
+        keeps the bottom two layers). ``source`` records ``name_or_path`` as given.
+
+        Raises:
+            ConfigError: an empty revision after ``@``.
+        """
         from transformers import AutoModel
 
-        model = AutoModel.from_pretrained(name_or_path, trust_remote_code=trust_remote_code, **kwargs)
+        from .hub import hub_reference
+
+        name, revision = hub_reference(name_or_path, owner=False)
+        model = AutoModel.from_pretrained(name, trust_remote_code=trust_remote_code, revision=revision, **kwargs)
         return cls(model, freeze=freeze, freeze_layers=freeze_layers, source=str(name_or_path), window_length=window_length,
                    window_stride=window_stride)
 

@@ -6,15 +6,20 @@ loading a model by Hub id (``huggingface_hub``).
   names) and a body with the tasks (problem type, labels, input, max length), the test table, the
   training command and the lineage. Training writes it after the test table; it reads only the
   folder, so any saved model can be given one.
-* :func:`push_to_hub` uploads a folder (``HfApi.create_repo`` + ``HfApi.upload_folder``).
+* :func:`push_to_hub` uploads a folder (``HfApi.create_repo`` + ``HfApi.upload_folder``), to ``main``
+  or to a branch (``OWNER/NAME@BRANCH``, created by ``HfApi.create_branch`` when missing).
 * :func:`resolve_model` turns a folder or a Hub id into a local folder. ``OWNER/NAME`` is taken for a
   Hub id only when neither it nor a folder ``OWNER`` exists here (so ``runs/typo`` fails at once as
-  a missing folder). A Hub id is downloaded with
-  ``hf_hub_download`` (``config.json`` first) and ``snapshot_download`` restricted to the files that
-  ``config.json`` lists, which the loader then checks against their recorded sizes and SHA-256;
-  nothing else (no pickle, no code) is fetched or loaded.
+  a missing folder). ``OWNER/NAME@REVISION`` pins a branch, tag or commit (the ``repo_id@revision``
+  of ``huggingface_hub``'s ``HfFileSystem`` paths); without one the Hub's ``main`` is read. A Hub id
+  is downloaded with ``hf_hub_download`` (``config.json`` first) and ``snapshot_download``
+  restricted to the files that ``config.json`` lists, from the commit that ``config.json`` came
+  from (a push between the two downloads cannot mix two models); the loader then checks them
+  against their recorded sizes and SHA-256. Nothing else (no pickle, no code) is fetched or loaded.
 * :func:`resolve_config` does the same for ``mtl-text train --config``: a file, a folder's
   ``config.json``, or a Hub id's ``config.json`` alone (the recipe, not the weights).
+* :func:`hub_commit` names the commit a downloaded folder holds (``huggingface_hub``'s cache keeps
+  each commit in ``snapshots/<commit hash>``), for the record (``--init-from``'s lineage).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ RESULTS_NAME = "test_results.json"  # written by training beside the model
 NOT_METRICS = ("examples", "loss")  # in the test results, but a count and a loss, not scores
 # a Hub repository id: "owner/name" (letters, digits, - _ .); tried on the Hub only when no such path exists here
 REPO_ID = re.compile(r"^[\w-][\w.-]*/[\w-][\w.-]*$")
+COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
 
 
 def training_command(training_config: dict) -> str:
@@ -106,8 +112,8 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None) -> 
     metrics = sorted({m for task in results.get("metrics", {}).values() for m in task} - set(NOT_METRICS))
     meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", "- mtl-text", "- multi-task",
             "- text-classification"]
-    if source and REPO_ID.match(source) and not Path(source).exists():
-        meta.append(f"base_model: {source}")
+    if source and is_hub_id(source, owner=False):
+        meta.append(f"base_model: {split_revision(source)[0]}")
     if metrics:
         meta += ["metrics:", *(f"- {m}" for m in metrics)]
     meta.append("---")
@@ -146,52 +152,110 @@ def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
 
 
 def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False,
-                commit_message: str = "Upload mtl-text model", api=None) -> str:
+                commit_message: str = "Upload mtl-text model", api=None, revision: str | None = None) -> str:
     """Upload a saved model folder to the Hub repository ``repo_id``, created if needed.
 
-    The model card is written first, calling the model by ``repo_id`` (``--model OWNER/NAME``), when
-    the folder has none or has a card as mtl-text wrote it (for the folder's name or another id); a
-    card edited by hand is uploaded as it is.
+    The model card is written first, calling the model by ``repo_id`` (``--model OWNER/NAME``, or
+    ``OWNER/NAME@BRANCH`` with ``revision``), when the folder has none or has a card as mtl-text
+    wrote it (for the folder's name or another id); a card edited by hand is uploaded as it is.
 
     Args:
         directory: the model folder.
-        repo_id: ``owner/name``.
+        repo_id: ``owner/name``, or ``owner/name@branch`` (the same as ``revision``).
         token: a Hub token (default: ``huggingface_hub``'s stored login or ``$HF_TOKEN``).
         private: create the repository private.
+        commit_message: the commit's message.
         api: an ``huggingface_hub.HfApi`` (default: a new one; tests pass one for another endpoint).
+        revision: the branch to commit to, created from ``main`` if it does not exist (default:
+            ``main``).
 
     Returns:
-        The URL of the commit.
+        The URL of the commit (its last part is the commit hash, for ``OWNER/NAME@COMMIT``).
 
     Raises:
         ModelLoadError: the folder is not a saved model.
+        ConfigError: ``repo_id`` is not ``owner/name[@branch]``, or names another branch than ``revision``.
     """
     from huggingface_hub import HfApi
 
+    given, (repo_id, branch) = repo_id, split_revision(repo_id)
+    if not REPO_ID.match(repo_id) or branch == "":
+        raise ConfigError(f"repository id {given!r}: expected OWNER/NAME or OWNER/NAME@BRANCH (letters, digits, '-', '_', '.')")
+    if branch is not None and revision is not None and branch != revision:
+        raise ConfigError(f"{given}: the branch is given twice, {branch!r} after '@' and revision={revision!r}")
+    revision = branch or revision
     directory = Path(directory)
     from .model import MultiTaskModel
 
     MultiTaskModel.read_config(directory)
+    name = f"{repo_id}@{revision}" if revision else repo_id  # what the card's commands call the model
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None
     title = next((line[2:] for line in (text or "").splitlines() if line.startswith("# ")), None)
     if text is None or (title is not None and text == render_model_card(directory, title)):
-        write_model_card(directory, repo_id)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
-        logger.info("%s: model card written for %s", card, repo_id)
+        write_model_card(directory, name)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
+        logger.info("%s: model card written for %s", card, name)
     else:
         logger.info("%s: the card was edited; uploaded as it is", card)
     api = api or HfApi(token=token)
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    if revision:
+        api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
     commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=commit_message, repo_type="model",
+                               revision=revision,
                                ignore_patterns=["checkpoints/*", ".mtl-text.lock", ".saving-*", "runs/*", "mtl-text/*"])
+    oid = getattr(commit, "oid", None)
+    if oid:
+        logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, oid, repo_id, oid)
     return str(getattr(commit, "commit_url", commit))
 
 
-def is_hub_id(name_or_path: str | os.PathLike) -> bool:
-    """Whether ``name_or_path`` is taken for a Hub id: it reads ``OWNER/NAME`` and neither it nor a
-    folder ``OWNER`` exists here (a path whose parent folder exists, ``runs/typo``, is a local typo)."""
+def split_revision(name: str | os.PathLike) -> tuple[str, str | None]:
+    """``OWNER/NAME@REVISION`` -> ``("OWNER/NAME", "REVISION")``; without ``@``, ``(name, None)``.
+    A revision is a branch, a tag or a commit hash, and may hold ``/`` (``refs/pr/1``)."""
+    repo_id, at, revision = str(name).partition("@")
+    return (repo_id, revision) if at else (repo_id, None)
+
+
+def is_hub_id(name_or_path: str | os.PathLike, owner: bool = True) -> bool:
+    """Whether ``name_or_path`` is taken for a Hub id: it reads ``OWNER/NAME`` or ``OWNER/NAME@REVISION``
+    and neither it nor a folder ``OWNER`` exists here (a path whose parent folder exists,
+    ``runs/typo``, is a local typo). ``owner=False`` also takes an id without an owner (``gpt2``),
+    as transformers' models have."""
     path = Path(name_or_path)
-    return not path.exists() and bool(REPO_ID.match(str(name_or_path))) and not Path(path.parts[0]).exists()
+    repo_id, _ = split_revision(name_or_path)
+    shaped = bool(REPO_ID.match(repo_id) or not owner and REPO_ID.match(f"_/{repo_id}"))
+    return shaped and not path.exists() and not Path(path.parts[0]).exists()
+
+
+def hub_reference(name_or_path: str | os.PathLike, revision: str | None = None, owner: bool = True) -> tuple[str, str | None]:
+    """The repository id and the revision of a Hub id (:func:`is_hub_id`, ``owner`` as there), from
+    ``@REVISION`` or ``revision`` (``None``: the Hub's ``main``); a local path comes back as it is,
+    with ``None``.
+
+    Raises:
+        ConfigError: an empty revision after ``@``; ``@REVISION`` and ``revision`` both given and
+            different; ``revision`` given for a path that exists here (a local folder has no
+            revisions).
+    """
+    if not is_hub_id(name_or_path, owner):
+        if revision is not None:
+            raise ConfigError(f"revision {revision!r}: {name_or_path} names a path here, not a Hugging Face Hub id; a revision "
+                              "pins a Hub repository's branch, tag or commit")
+        return str(name_or_path), None
+    repo_id, pinned = split_revision(name_or_path)
+    if pinned == "":
+        raise ConfigError(f"{name_or_path}: no revision after '@'; expected OWNER/NAME@REVISION (a branch, tag or commit)")
+    if pinned is not None and revision is not None and pinned != revision:
+        raise ConfigError(f"{name_or_path}: the revision is given twice, {pinned!r} after '@' and revision={revision!r}")
+    return repo_id, pinned if pinned is not None else revision
+
+
+def hub_commit(directory: str | os.PathLike) -> str | None:
+    """The commit hash of a folder that :func:`resolve_model` downloaded (its name in
+    ``huggingface_hub``'s cache, ``.../snapshots/<commit hash>``); ``None`` for any other folder."""
+    directory = Path(directory)
+    return directory.name if COMMIT_HASH.match(directory.name) and directory.parent.name == "snapshots" else None
 
 
 def download_failure(error: Exception) -> str:
@@ -200,22 +264,26 @@ def download_failure(error: Exception) -> str:
 
 
 def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
-    """A local model folder for a folder path or a Hub id (see the module's text).
+    """A local model folder for a folder path or a Hub id, ``OWNER/NAME`` or ``OWNER/NAME@REVISION``
+    (see the module's text; ``revision``: the same as ``@REVISION``, for Python callers).
 
     Raises:
         ModelLoadError: neither a folder here nor a Hub repository that can be downloaded (the
             message names both tries), or a repository that is not an mtl-text model.
+        ConfigError: a revision that does not fit (see :func:`hub_reference`).
     """
     if not is_hub_id(name_or_path):
+        hub_reference(name_or_path, revision)  # a revision for a local folder is an error
         return Path(name_or_path)
     from huggingface_hub import hf_hub_download, snapshot_download
     from huggingface_hub.errors import EntryNotFoundError
 
-    repo_id = str(name_or_path)
+    repo_id, revision = hub_reference(name_or_path, revision)
     try:
-        config_path = hf_hub_download(repo_id, CONFIG_NAME, revision=revision, token=token)
-        files = list(json.loads(Path(config_path).read_text()).get("files", {}))
-        local = snapshot_download(repo_id, revision=revision, token=token, allow_patterns=[CONFIG_NAME, CARD_NAME, *files])
+        config_path = Path(hf_hub_download(repo_id, CONFIG_NAME, revision=revision, token=token))
+        files = list(json.loads(config_path.read_text()).get("files", {}))
+        commit = hub_commit(config_path.parent) or revision  # the rest from config.json's own commit
+        local = snapshot_download(repo_id, revision=commit, token=token, allow_patterns=[CONFIG_NAME, CARD_NAME, *files])
     except (OSError, ValueError, EntryNotFoundError) as e:  # huggingface_hub's errors: HTTP, offline, not found
         raise ModelLoadError(f"{name_or_path}: no such model folder here, and not downloadable from the Hugging Face Hub "
                              f"({download_failure(e)})") from None
@@ -223,21 +291,24 @@ def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, 
 
 
 def resolve_config(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
-    """A local ``config.json`` for a file, a model folder or a Hub id (``mtl-text train --config``): a
-    folder gives its ``config.json``; a Hub id (:func:`is_hub_id`) downloads that one file.
+    """A local ``config.json`` for a file, a model folder or a Hub id (``mtl-text train --config``,
+    ``--init-from``): a folder gives its ``config.json``; a Hub id (:func:`is_hub_id`, with or
+    without ``@REVISION``) downloads that one file.
 
     Raises:
         ConfigError: a Hub id whose ``config.json`` cannot be downloaded (the message names the id
-            and huggingface_hub's error).
+            and huggingface_hub's error); a revision that does not fit (see :func:`hub_reference`).
     """
     if not is_hub_id(name_or_path):
+        hub_reference(name_or_path, revision)
         path = Path(name_or_path)
         return path / CONFIG_NAME if path.is_dir() else path
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError
 
+    repo_id, revision = hub_reference(name_or_path, revision)
     try:
-        return Path(hf_hub_download(str(name_or_path), CONFIG_NAME, revision=revision, token=token))
+        return Path(hf_hub_download(repo_id, CONFIG_NAME, revision=revision, token=token))
     except (OSError, ValueError, EntryNotFoundError) as e:
         raise ConfigError(f"{name_or_path}: no such file or folder here, and no {CONFIG_NAME} to download from the Hugging Face "
                           f"Hub ({download_failure(e)})") from None

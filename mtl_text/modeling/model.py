@@ -351,23 +351,26 @@ class MultiTaskModel(nn.Module):
         return config
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, verify_hashes: bool = True) -> MultiTaskModel:
+    def from_pretrained(cls, directory: str | os.PathLike, verify_hashes: bool = True, revision: str | None = None) -> MultiTaskModel:
         """Restore a model saved with :meth:`save_pretrained` (on the CPU, in eval mode).
 
         Args:
-            directory: the model folder, or a Hugging Face Hub id (``owner/name``) when no such path
-                exists here (downloaded: :func:`mtl_text.modeling.hub.resolve_model`).
+            directory: the model folder, or a Hugging Face Hub id (``owner/name``, or
+                ``owner/name@revision``) when no such path exists here (downloaded:
+                :func:`mtl_text.modeling.hub.resolve_model`).
             verify_hashes: check the SHA-256 of every file ``config.json`` lists (sizes are always
                 checked); off saves reading very large files twice.
+            revision: the Hub id's branch, tag or commit (the same as ``@revision``; default ``main``).
 
         Raises:
             ModelLoadError: the folder is not a saved model (nor a downloadable Hub id); its config is invalid; a file is
                 missing, truncated, tampered with, or does not match the architecture; a weight is
                 NaN or infinite.
+            ConfigError: a ``revision`` for a local folder, or two different revisions.
         """
         from .hub import resolve_model
 
-        directory = resolve_model(directory)
+        directory = resolve_model(directory, revision)
         config = cls.read_config(directory)
         if "files" in config:
             verify_files(directory, config["files"], ModelLoadError, check_hashes=verify_hashes, recorded_in=str(directory / CONFIG_NAME))

@@ -193,13 +193,19 @@ def distillation_targets(config: TrainingConfig, tasks: dict[str, Task], splits:
     """
     import numpy as np
 
+    from ..modeling.hub import resolve_model
     from ..transfer.distillation import load_teacher, summary, teacher_logits, with_transfer_set
 
     options = config.distillation
     directory = options.distill_from
+    try:
+        local = resolve_model(directory)  # a Hub id is downloaded once: its folder names the teacher in the logits' cache
+    except ModelLoadError as e:
+        raise ModelLoadError(f"--distill-from {e}") from None
     cache_dir = None if config.data.cache_dir.lower() == "none" else config.data.cache_dir
     chosen = {n: t for n, t in tasks.items() if n in options.distill_tasks} if options.distill_tasks else tasks
-    teacher, names = load_teacher(directory, chosen, batch_size=config.evaluation.eval_batch_size, device=accelerator.device)
+    teacher, names = load_teacher(local, chosen, batch_size=config.evaluation.eval_batch_size, device=accelerator.device,
+                                  name=directory)
     sources = options.transfer_sources()
     lacking = sorted((set(options.distill_tasks) | set(sources)) - set(names))
     if lacking:
@@ -214,8 +220,8 @@ def distillation_targets(config: TrainingConfig, tasks: dict[str, Task], splits:
         pairs = column(train, "text_pair") if "text_pair" in train.column_names else None
         transfer = [text for source in sources.get(name, []) for text in read_target_texts(source, config, option="--distill-texts")]
         with accelerator.main_process_first():  # the main process writes the cache, the others read it
-            logits = teacher_logits(teacher, directory, name, column(train, "text"), pairs, cache_dir, desc="training texts")
-            extra = teacher_logits(teacher, directory, name, transfer, None, cache_dir, desc="transfer texts") if transfer else None
+            logits = teacher_logits(teacher, local, name, column(train, "text"), pairs, cache_dir, desc="training texts")
+            extra = teacher_logits(teacher, local, name, transfer, None, cache_dir, desc="transfer texts") if transfer else None
         logger.info(summary(name, directory, logits, column(train, "label"), head, len(transfer)))
         if extra is not None:
             splits[name]["train"] = with_transfer_set(train, transfer, extra, head)
@@ -266,11 +272,14 @@ def build_transformer_encoder(config: TrainingConfig):
     """
     from transformers import AutoTokenizer
 
+    from ..modeling.hub import hub_reference
+
     options = config.encoder
     name = options.model_name_or_path
     t0 = time.time()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name, use_fast=True, trust_remote_code=options.trust_remote_code)
+        repo, revision = hub_reference(name, owner=False)  # NAME@REVISION pins a branch, tag or commit
+        tokenizer = AutoTokenizer.from_pretrained(repo, use_fast=True, trust_remote_code=options.trust_remote_code, revision=revision)
         encoder = TransformerEncoder.from_pretrained(name, freeze=options.freeze_encoder, freeze_layers=options.freeze_layers,
                                                      trust_remote_code=options.trust_remote_code, window_length=options.window_length,
                                                      window_stride=options.window_stride)
@@ -467,7 +476,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     if config.encoder.init_from:  # sequential transfer: the saved model's encoder and tokenizer
         from ..transfer.initialization import load_source, transferred_encoder
 
-        source, tokenizer, source_config = load_source(config.encoder.init_from)
+        source, tokenizer, source_config, source_commit = load_source(config.encoder.init_from)
         encoder = transferred_encoder(source, config.encoder.freeze_encoder, config.encoder.freeze_layers)
         logger.info("encoder: %s's (%s), %s", config.encoder.init_from, source_config["encoder"]["type"],
                     "frozen (feature extraction)" if config.encoder.freeze_encoder else "fine-tuned")
@@ -489,7 +498,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         reused = transfer_heads(model, source)
         logger.info("heads taken from %s: %s; new heads: %s", config.encoder.init_from, reused or "none",
                     [n for n in tasks if n not in reused] or "none")
-        lineage = make_lineage(config.encoder.init_from, source_config, reused)
+        lineage = make_lineage(config.encoder.init_from, source_config, reused, source_commit)
         del source
 
     # --- 4. tokenized datasets and dataloaders ------------------------------------------------

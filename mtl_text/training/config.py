@@ -170,15 +170,16 @@ class EncoderArguments(Arguments):
                 "MODE applies to every task, TASK=MODE to one (attention and cnn, Kim 2014's CNN, are learned per task)"})
     init_from: str | None = field(default=None, metadata={
         "metavar": "MODEL_DIR",
-        "help": "sequential transfer: start from a saved mtl-text model: its encoder and tokenizer (vocabulary), and the heads of "
+        "help": "sequential transfer: start from a saved mtl-text model (a folder, or a Hub id OWNER/NAME[@REVISION] where no "
+                "such path exists here): its encoder and tokenizer (vocabulary), and the heads of "
                 "tasks with the same name, labels and problem type; other tasks get new heads. Combines with --freeze-encoder "
                 "(feature extraction from the saved encoder), --freeze-layers and full fine-tuning; excludes --model-name-or-path, "
                 "--vectors and --random-init"})
     # transformer
     model_name_or_path: str | None = field(default=None, metadata={
         "metavar": "NAME_OR_DIR",
-        "help": "(transformer) any model loadable with AutoModel/AutoTokenizer: a hub id (e.g. sentence-transformers/all-MiniLM-L6-v2) "
-                "or a local folder (e.g. ../shared/models/all-MiniLM-L6-v2)"})
+        "help": "(transformer) any model loadable with AutoModel/AutoTokenizer: a hub id (e.g. sentence-transformers/all-MiniLM-L6-v2, "
+                "or NAME@REVISION for a branch, tag or commit) or a local folder (e.g. ../shared/models/all-MiniLM-L6-v2)"})
     trust_remote_code: bool = field(default=False, metadata={
         "help": "(transformer) allow models whose code lives on the hub (off: only transformers' own)"})
     freeze_layers: NonNegativeInt | None = field(default=None, metadata={
@@ -300,14 +301,19 @@ class EncoderArguments(Arguments):
 
 
 def saved_encoder_family(model_dir: str) -> str:
-    """The encoder family (``word_vectors`` or ``transformer``) of a saved model, from its ``config.json``.
+    """The encoder family (``word_vectors`` or ``transformer``) of a saved model (a folder or a Hub
+    id, :func:`~mtl_text.modeling.hub.resolve_config`), from its ``config.json``.
 
     Raises:
-        ConfigError: the folder holds no readable mtl-text model config.
+        ConfigError: the folder holds no readable mtl-text model config, or the Hub id's cannot be
+            downloaded.
     """
     import json
 
-    path = Path(model_dir) / "config.json"
+    try:
+        path = resolve_config(model_dir)  # a folder's config.json, or a Hub id's alone
+    except ConfigError as e:  # a Hub id that cannot be downloaded, a revision that does not fit
+        raise ConfigError(f"--init-from {e}") from None
     try:
         family = json.loads(path.read_text(encoding="utf-8"))["encoder"]["type"]
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -564,8 +570,9 @@ class DistillationArguments(Arguments):
     _argument_group_name = "knowledge distillation"
 
     distill_from: str | None = field(default=None, metadata={
-        "metavar": "DIR",
-        "help": "a saved mtl-text model (the teacher, e.g. a fine-tuned transformer) that scores the training texts of every "
+        "metavar": "MODEL_DIR",
+        "help": "a saved mtl-text model (a folder, or a Hub id OWNER/NAME[@REVISION]; the teacher, e.g. a fine-tuned "
+                "transformer) that scores the training texts of every "
                 "trained task it has a classification head for, with the same labels in the same order; each such task's loss "
                 "becomes (1 - --distill-weight) x its loss on the labels + --distill-weight x its head's distillation loss on the "
                 "teacher's logits (Hinton et al. 2015). The teacher's logits are cached in --cache-dir"})
@@ -748,7 +755,7 @@ class TrainingConfig:
         train again), with ``options`` (flat names, as in :meth:`from_options`) overriding the file's.
 
         Example: ``TrainingConfig.from_file("runs/minilm", seed=43, output_dir="runs/minilm-s43")``; a
-        Hub id (``"OWNER/NAME"``) reads the pushed model's recipe.
+        Hub id (``"OWNER/NAME"``, or ``"OWNER/NAME@REVISION"``) reads the pushed model's recipe.
 
         Raises:
             ConfigError: what :func:`read_options_file` and :meth:`from_options` raise.
@@ -796,8 +803,8 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     * flat option names, a recipe: ``{"tasks": ["sst2", "trec"], "batch_size": 16}``;
     * the option groups, as :meth:`TrainingConfig.to_dict` writes them:
       ``{"data": {"tasks": [...]}, "optimization": {"batch_size": 16}}``;
-    * a saved model's ``config.json``, its folder, or its Hub id (``OWNER/NAME``, where no such path
-      exists here; only ``config.json`` is downloaded): the run's options as it resolved them (its
+    * a saved model's ``config.json``, its folder, or its Hub id (``OWNER/NAME`` or
+      ``OWNER/NAME@REVISION``, where no such path exists here; only ``config.json`` is downloaded): the run's options as it resolved them (its
       ``training_config``), except those that say where it wrote (``--output-dir``,
       ``--overwrite-output-dir``, ``--resume-from-checkpoint``, ``--cache-dir``), which keep their
       defaults. Options added to mtl-text after that run take today's defaults (a warning lists them);

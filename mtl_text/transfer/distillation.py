@@ -34,9 +34,11 @@ logger = logging.getLogger("mtl_text.train")
 DISTILLABLE = ("single_label_classification", "multi_label_classification")
 
 
-def load_teacher(directory: str, tasks: dict, batch_size: int = 128, device: str | torch.device = "cpu"):
+def load_teacher(directory: str, tasks: dict, batch_size: int = 128, device: str | torch.device = "cpu", name: str | None = None):
     """The teacher as a :class:`~mtl_text.inference.prediction.Predictor`, and the names of the
     ``tasks`` (name -> :class:`~mtl_text.data.tasks.Task`) it distils: those it has a head for.
+    ``name``: what messages call the teacher (default ``directory``; e.g. the Hub id a downloaded
+    folder came from).
 
     Raises:
         ModelLoadError: ``directory`` is not a loadable saved model.
@@ -46,6 +48,7 @@ def load_teacher(directory: str, tasks: dict, batch_size: int = 128, device: str
     from ..inference.prediction import Predictor
 
     teacher = Predictor.from_pretrained(directory, batch_size=batch_size, device=device)
+    directory = name or directory
     shared = [name for name in tasks if name in teacher.tasks]
     if not shared:
         raise ConfigError(f"--distill-from {directory}: the teacher has heads for {teacher.tasks}, none of the trained tasks "

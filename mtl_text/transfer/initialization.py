@@ -6,8 +6,9 @@
   or full fine-tuning;
 * the **heads** (and poolings) of tasks the saved model already has, with the same name, labels,
   problem type and input, start from the saved ones; every other task gets a new head;
-* the saved ``config.json`` of the new model records its **lineage**: the source folder, its tasks
-  and its own lineage, so a chain of transfers can be traced back.
+* the saved ``config.json`` of the new model records its **lineage**: the source folder (or Hub id,
+  with the commit it was downloaded from), its tasks and its own lineage, so a chain of transfers
+  can be traced back.
 
 This is "parameter transfer" in the survey of Pan & Yang 2010 ("A survey on transfer learning"), the
 sequential transfer of Ruder 2019 (PhD thesis, "Neural transfer learning for natural language
@@ -26,16 +27,22 @@ logger = logging.getLogger("mtl_text.train")
 
 
 def load_source(model_dir: str | Path):
-    """The saved model, its tokenizer and its ``config.json``.
+    """The saved model (a folder, or a Hub id ``OWNER/NAME[@REVISION]`` downloaded once), its
+    tokenizer, its ``config.json``, and for a Hub id the commit its files came from (else ``None``;
+    for :func:`lineage`).
 
     Raises:
         ModelLoadError: the folder is not a valid saved model (see
-            :meth:`~mtl_text.modeling.model.MultiTaskModel.from_pretrained`).
+            :meth:`~mtl_text.modeling.model.MultiTaskModel.from_pretrained`), or the Hub id cannot be
+            downloaded.
+        ConfigError: an empty revision after ``@``.
     """
     from ..inference.prediction import load_tokenizer
+    from ..modeling.hub import hub_commit, resolve_model
 
-    config = MultiTaskModel.read_config(model_dir)
-    return MultiTaskModel.from_pretrained(model_dir), load_tokenizer(model_dir), config
+    directory = resolve_model(model_dir)
+    config = MultiTaskModel.read_config(directory)
+    return MultiTaskModel.from_pretrained(directory), load_tokenizer(directory), config, hub_commit(directory)
 
 
 def transferred_encoder(source: MultiTaskModel, freeze: bool, freeze_layers: int | None = None):
@@ -77,8 +84,10 @@ def transfer_heads(model: MultiTaskModel, source: MultiTaskModel) -> list[str]:
     return reused
 
 
-def lineage(model_dir: str | Path, source_config: dict, reused: list[str]) -> dict:
-    """The ``lineage`` entry of the new model's ``config.json``: where it started from."""
-    return {"init_from": str(model_dir), "source_tasks": list(source_config["tasks"]), "heads_reused": reused,
+def lineage(model_dir: str | Path, source_config: dict, reused: list[str], commit: str | None = None) -> dict:
+    """The ``lineage`` entry of the new model's ``config.json``: where it started from (for a Hub id,
+    ``init_from_commit``: the commit it was downloaded from, which pins ``main`` after the fact)."""
+    pinned = {"init_from_commit": commit} if commit else {}
+    return {"init_from": str(model_dir), **pinned, "source_tasks": list(source_config["tasks"]), "heads_reused": reused,
             "source_encoder": source_config["encoder"].get("source") or source_config["encoder"]["type"],
             "source_lineage": source_config.get("lineage")}

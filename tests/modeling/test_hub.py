@@ -4,9 +4,7 @@ checkpoints); loading by Hub id downloads only the files config.json lists and p
 the original. The Hub is a local folder here: huggingface_hub's upload and download functions are
 replaced at their boundary (no network in tests)."""
 
-import fnmatch
 import json
-import shutil
 from pathlib import Path
 
 import huggingface_hub
@@ -21,9 +19,13 @@ from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.config import TrainingConfig
 
+from helpers import LocalHub, tiny_bert, use_local_hub
+
 TEXTS = ["who won the cup ?", "a dull , tedious film", "where is the station ?", "great fun"]
 TRAINING = TrainingConfig.from_options(tasks=["trec", "sst2"], seed=7, learning_rate=0.003, max_length=["trec=32"],
                                        output_dir="runs/card", group_by_length=True)
+RETRAINED = TrainingConfig.from_options(tasks=["trec", "sst2"], seed=8, learning_rate=0.003, max_length=["trec=32"],
+                                        output_dir="runs/card", group_by_length=True)
 
 
 @pytest.fixture
@@ -40,6 +42,24 @@ def folder(tmp_path):
     (directory / "checkpoints").mkdir()
     (directory / "checkpoints" / "state.bin").write_bytes(b"not for the hub")
     return directory
+
+
+@pytest.fixture
+def second_version(folder, tmp_path):
+    """The model of ``folder`` trained again: the same architecture, other weights, seed 8."""
+    from mtl_text.inference.prediction import load_tokenizer
+
+    model = MultiTaskModel.from_pretrained(folder)
+    with torch.no_grad():
+        for parameter in model.heads["sst2"].parameters():
+            parameter.add_(0.5)
+    directory = tmp_path / "card-model-v2"
+    model.save_pretrained(directory, load_tokenizer(folder), {"training_config": RETRAINED.to_dict()})
+    return directory
+
+
+def sst2_logits(predictor) -> torch.Tensor:
+    return predictor.predict_logits(TEXTS, ["sst2"])["sst2"]
 
 
 def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
@@ -59,51 +79,15 @@ def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
     assert from_folder.to_dict() == TRAINING.to_dict()
 
 
-class LocalHub:
-    """The Hub as a folder: HfApi's create_repo / upload_folder and the download functions."""
-
-    def __init__(self, root: Path):
-        self.root = root
-        self.downloaded: list[str] = []
-
-    def create_repo(self, repo_id, private=False, exist_ok=False, repo_type="model"):
-        (self.root / repo_id).mkdir(parents=True, exist_ok=exist_ok)
-
-    def upload_folder(self, repo_id, folder_path, commit_message, repo_type, ignore_patterns):
-        for path in Path(folder_path).rglob("*"):
-            name = path.relative_to(folder_path).as_posix()
-            if path.is_file() and not any(fnmatch.fnmatch(name, p) for p in ignore_patterns):
-                (self.root / repo_id / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(path, self.root / repo_id / name)
-        return f"https://huggingface.co/{repo_id}/commit/local"
-
-    def hf_hub_download(self, repo_id, filename, revision=None, token=None):
-        if not (self.root / repo_id / filename).is_file():
-            raise huggingface_hub.errors.EntryNotFoundError(f"404: {repo_id}/{filename}")
-        self.downloaded.append(filename)
-        return str(self.root / repo_id / filename)
-
-    def snapshot_download(self, repo_id, revision=None, token=None, allow_patterns=None):
-        local = self.root.parent / "cache" / repo_id
-        for path in (self.root / repo_id).rglob("*"):
-            name = path.relative_to(self.root / repo_id).as_posix()
-            if path.is_file() and any(fnmatch.fnmatch(name, p) for p in allow_patterns):
-                self.downloaded.append(name)
-                (local / name).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(path, local / name)
-        return str(local)
-
-
 def test_push_then_load_by_hub_id_predicts_the_same(folder, tmp_path, monkeypatch):
     local_hub = LocalHub(tmp_path / "hub")
     url = hub.push_to_hub(folder, "someone/card-model", api=local_hub)
-    assert url.endswith("/commit/local")
-    uploaded = {p.relative_to(local_hub.root / "someone/card-model").as_posix() for p in (local_hub.root / "someone/card-model").rglob("*")}
+    assert url == f"https://huggingface.co/someone/card-model/commit/{local_hub.refs['someone/card-model']['main']}"
+    uploaded = {p.relative_to(local_hub.files("someone/card-model")).as_posix() for p in local_hub.files("someone/card-model").rglob("*")}
     assert {"config.json", "model.safetensors", "README.md", "tokenizer.json"} <= uploaded and not any("checkpoints" in u for u in uploaded)
-    (local_hub.root / "someone/card-model" / "extra.pkl").write_bytes(b"never fetched")
+    (local_hub.files("someone/card-model") / "extra.pkl").write_bytes(b"never fetched")
 
-    monkeypatch.setattr(huggingface_hub, "hf_hub_download", local_hub.hf_hub_download)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", local_hub.snapshot_download)
+    use_local_hub(local_hub, monkeypatch)
     monkeypatch.chdir(tmp_path)  # no folder named someone/card-model here: the id goes to the Hub
     by_id = Predictor.from_pretrained("someone/card-model")
     assert "extra.pkl" not in local_hub.downloaded
@@ -142,14 +126,90 @@ def test_the_pushed_card_calls_the_model_by_its_hub_id_unless_edited(folder, tmp
     assert "mtl-text predict --model card-model " in (folder / "README.md").read_text()
     local_hub = LocalHub(tmp_path / "hub")
     hub.push_to_hub(folder, "someone/card-model", api=local_hub)
-    pushed = (local_hub.root / "someone/card-model/README.md").read_text()
+    pushed = (local_hub.files("someone/card-model") / "README.md").read_text()
     for line in ("# someone/card-model", "mtl-text predict --model someone/card-model \"some text\"",
                  "predictor = Predictor.from_pretrained(\"someone/card-model\")  # a folder or a Hub id"):
         assert line in pushed.splitlines()
     assert "`mtl-text train --config someone/card-model --seed N --output-dir NEW`" in pushed
     hub.push_to_hub(folder, "someone/card-model-2", api=local_hub)  # pushed again elsewhere: still mtl-text's card
-    assert "mtl-text predict --model someone/card-model-2 \"some text\"" in (local_hub.root / "someone/card-model-2/README.md").read_text()
+    assert "mtl-text predict --model someone/card-model-2 \"some text\"" in (local_hub.files("someone/card-model-2") / "README.md").read_text()
     edited = (folder / "README.md").read_text().replace("## Tasks", "Trained for the demo.\n\n## Tasks")
     (folder / "README.md").write_text(edited)
     hub.push_to_hub(folder, "someone/card-model-3", api=local_hub)  # a card edited by hand goes up as it is
-    assert (local_hub.root / "someone/card-model-3/README.md").read_text() == edited
+    assert (local_hub.files("someone/card-model-3") / "README.md").read_text() == edited
+
+
+def test_a_revision_pins_a_commit_or_a_branch(folder, second_version, tmp_path, monkeypatch):
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    first = hub.push_to_hub(folder, "someone/card-model", api=local_hub).rsplit("/", 1)[1]  # the URL ends in the commit hash
+    hub.push_to_hub(second_version, "someone/card-model", api=local_hub)  # main moves on
+    hub.push_to_hub(folder, "someone/card-model@v1", api=local_hub)  # a branch, created from main
+    monkeypatch.chdir(tmp_path)
+    v1, v2 = sst2_logits(Predictor.from_pretrained(folder)), sst2_logits(Predictor.from_pretrained(second_version))
+    assert not torch.equal(v1, v2)
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model")), v2)  # no revision: main, the last push
+    assert torch.equal(sst2_logits(Predictor.from_pretrained(f"someone/card-model@{first}")), v1)  # a commit
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model", revision=first)), v1)  # the same from Python
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model@v1")), v1)  # a branch
+    assert hub.hub_commit(hub.resolve_model(f"someone/card-model@{first}")) == first
+    branch_card = (local_hub.files("someone/card-model", "v1") / "README.md").read_text().splitlines()
+    assert "mtl-text predict --model someone/card-model@v1 \"some text\"" in branch_card
+    assert "mtl-text predict --model someone/card-model \"some text\"" in (local_hub.files("someone/card-model") / "README.md").read_text()
+    recipe, _ = parse_config(["--config", f"someone/card-model@{first}", "--output-dir", "runs/card"])
+    assert recipe.to_dict() == TRAINING.to_dict()  # the recipe of that commit, not main's (seed 8)
+    assert parse_config(["--config", "someone/card-model", "--output-dir", "runs/card"])[0].to_dict() == RETRAINED.to_dict()
+    with pytest.raises(ModelLoadError, match=r"^someone/card-model@v9: no such model folder here, and not downloadable from the "
+                                             r"Hugging Face Hub \(RevisionNotFoundError: "):
+        Predictor.from_pretrained("someone/card-model@v9")
+    with pytest.raises(ConfigError, match=r"^someone/card-model@v1: the revision is given twice, 'v1' after '@' and revision='main'$"):
+        Predictor.from_pretrained("someone/card-model@v1", revision="main")
+    with pytest.raises(ConfigError, match=r"^someone/card-model@: no revision after '@'"):
+        MultiTaskModel.from_pretrained("someone/card-model@")
+    with pytest.raises(ConfigError, match=r"^revision 'v1': .*card-model names a path here, not a Hugging Face Hub id"):
+        MultiTaskModel.from_pretrained(folder, revision="v1")
+    with pytest.raises(ConfigError, match=r"^repository id 'someone/card-model@': expected OWNER/NAME or OWNER/NAME@BRANCH"):
+        hub.push_to_hub(folder, "someone/card-model@", api=local_hub)
+
+
+def test_the_files_come_from_the_commit_that_config_json_came_from(folder, second_version, tmp_path, monkeypatch):
+    """A push between the download of config.json and that of the other files does not mix two versions."""
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    hub.push_to_hub(folder, "someone/card-model", api=local_hub)
+
+    def download_then_push(*args, **kwargs):
+        path = local_hub.hf_hub_download(*args, **kwargs)
+        hub.push_to_hub(second_version, "someone/card-model", api=local_hub)  # someone else pushes meanwhile
+        return path
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download_then_push)
+    monkeypatch.chdir(tmp_path)
+    loaded = Predictor.from_pretrained("someone/card-model")  # the weights' hashes are checked against config.json's
+    assert torch.equal(sst2_logits(loaded), sst2_logits(Predictor.from_pretrained(folder)))
+
+
+def test_hub_ids_with_and_without_an_owner_and_a_revision(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert hub.hub_reference("someone/model@refs/pr/3") == ("someone/model", "refs/pr/3")
+    assert hub.hub_reference("someone/model", revision="v2") == ("someone/model", "v2")
+    assert hub.hub_reference("gpt2@6c0e608", owner=False) == ("gpt2", "6c0e608")  # transformers' models may have no owner
+    assert not hub.is_hub_id("gpt2") and hub.is_hub_id("gpt2", owner=False)
+    (tmp_path / "runs@2").mkdir()
+    assert hub.hub_reference("runs@2", owner=False) == ("runs@2", None)  # a folder here keeps its '@'
+    assert hub.resolve_model("runs@2") == Path("runs@2")
+
+
+
+def test_the_card_names_a_transformer_from_the_hub_as_its_base_model(shared_dir, tmp_path, monkeypatch):
+    from transformers import AutoTokenizer
+
+    from mtl_text.modeling.encoders import TransformerEncoder
+
+    monkeypatch.chdir(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(str(shared_dir / "models" / "all-MiniLM-L6-v2"))
+    for source, base_model in [("someone/bert@v2", "someone/bert"), ("gpt2", "gpt2"), (str(shared_dir / "models" / "all-MiniLM-L6-v2"), None)]:
+        encoder = TransformerEncoder(tiny_bert(vocab_size=tokenizer.vocab_size), source=source)
+        model = MultiTaskModel(encoder, {"sst2": {"labels": ["negative", "positive"], "max_length": 16}}, pooling="mean", head_hidden_size=4)
+        model.save_pretrained(tmp_path / "model", tokenizer)
+        meta, body = hub.read_model_card(hub.write_model_card(tmp_path / "model").parent)
+        assert meta.get("base_model") == base_model, source
+        assert f"the transformer `{source}`" in body

@@ -241,3 +241,24 @@ def test_pair_tasks_with_a_frozen_transformer_cache_features_and_restore_identic
         predicted = predictor.predict_labels(test["text"], [task], text_pairs=test["text_pair"])[task]
         assert predictor.model.head(task).compute_metrics(predicted, torch.tensor(test["label"]))[metric] == pytest.approx(
             results[task][metric], abs=1e-6)
+
+
+def test_a_hub_id_with_a_revision_loads_the_tokenizer_and_the_weights_of_that_revision(shared_dir, tmp_path, monkeypatch):
+    """--model-name-or-path NAME@REVISION: both downloads ask for the revision; the config records the name as given."""
+    from mtl_text.training.build import build_transformer_encoder
+    from mtl_text.training.config import TrainingConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(str(shared_dir / "models" / "all-MiniLM-L6-v2"))
+    calls = []
+    monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda name, **kw: calls.append(("tokenizer", name, kw["revision"])) or tokenizer)
+    monkeypatch.setattr(AutoModel, "from_pretrained",
+                        lambda name, **kw: calls.append(("model", name, kw["revision"])) or tiny_bert(vocab_size=tokenizer.vocab_size))
+    monkeypatch.chdir(tmp_path)  # no folder someone/ here: a Hub id
+    config = TrainingConfig.from_options(tasks=["sst2"], encoder="transformer", model_name_or_path="someone/bert@v2",
+                                         output_dir=str(tmp_path / "x"))
+    _, encoder = build_transformer_encoder(config)
+    assert calls == [("tokenizer", "someone/bert", "v2"), ("model", "someone/bert", "v2")]
+    assert encoder.config_dict()["source"] == "someone/bert@v2"
+    calls.clear()
+    TransformerEncoder.from_pretrained("gpt2")  # no owner, no revision: the Hub's main
+    assert calls == [("model", "gpt2", None)]

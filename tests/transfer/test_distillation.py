@@ -2,14 +2,19 @@
 training texts and of a transfer set (--distill-texts) in the training split, their cache, the mixed
 loss in training, and the configurations that are refused."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
 import mtl_text
 from mtl_text import ConfigError, TrainingConfig
+from mtl_text.modeling import hub
 from mtl_text.modeling.heads import MultiLabelClassificationHead, RegressionHead, SingleLabelClassificationHead
 from mtl_text.transfer.distillation import distilled_loss
+
+from helpers import LocalHub, use_local_hub
 
 SMALL = {"max_train_examples": 300, "embedding_dim": 16, "w2v_epochs": 1, "save_total_limit": 0, "patience": 0}
 TRANSFER = ["what a wonderful , moving film", "a dull and lifeless mess", "the plot is thin but the actors are great",
@@ -160,3 +165,21 @@ def test_distillation_configurations_that_are_refused(teacher, data_dir, tmp_pat
     with pytest.raises(ConfigError, match=r"--distill-texts \['rte'\].*sentence pairs"):
         build_training(config, make_accelerator(config))
     assert not list(cache.glob("teacher-logits-*"))  # refused before the teacher scored anything
+
+
+def test_a_teacher_named_by_its_hub_id_scores_as_its_folder_and_is_cached(teacher, data_dir, tmp_path, monkeypatch):
+    from mtl_text.training.build import build_training
+    from mtl_text.training.runtime import make_accelerator
+
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    hub.push_to_hub(shutil.copytree(teacher, tmp_path / "pushed"), "someone/teacher", api=local_hub)
+    monkeypatch.chdir(tmp_path)  # no folder someone/ here: the id goes to the Hub
+    cache = tmp_path / "cache"
+    config = TrainingConfig.from_options(tasks=["sst2"], data_dir=str(data_dir), distill_from="someone/teacher", max_steps=1, seed=6,
+                                         output_dir=str(tmp_path / "x"), cache_dir=str(cache), **SMALL)
+    train = build_training(config, make_accelerator(config)).train_datasets["sst2"]
+    plain = mtl_text.load_task_splits("sst2", data_dir, seed=6, max_train_examples=300)["train"]
+    expected = mtl_text.Predictor.from_pretrained(teacher).predict_logits(list(plain["text"]), tasks=["sst2"])["sst2"].numpy()
+    assert np.allclose(np.asarray(train["teacher_logits"]), expected, atol=1e-5)
+    assert len(list(cache.glob("teacher-logits-*.npy"))) == 1
+

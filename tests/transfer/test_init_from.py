@@ -2,6 +2,7 @@
 tasks it knows, new heads for new tasks, the lineage in config.json."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -9,6 +10,9 @@ from safetensors.torch import load_file
 
 import mtl_text
 from mtl_text import ConfigError, TrainingConfig
+from mtl_text.modeling import hub
+
+from helpers import LocalHub, use_local_hub
 
 SMALL = {"max_train_examples": 300, "embedding_dim": 16, "w2v_epochs": 1, "cache_dir": "none", "save_total_limit": 0, "patience": 0}
 
@@ -72,3 +76,26 @@ def test_init_from_refuses_what_does_not_fit(source, tmp_path):
         TrainingConfig.from_options(init_from=str(source), encoder="transformer")
     with pytest.raises(ConfigError, match="not a saved mtl-text model"):
         TrainingConfig.from_options(init_from=str(tmp_path))
+
+
+def test_init_from_a_hub_id_starts_from_the_pushed_model_and_records_its_commit(source, data_dir, tmp_path, monkeypatch):
+    from mtl_text.modeling.model import MultiTaskModel
+    from mtl_text.training.build import build_training
+    from mtl_text.training.runtime import make_accelerator
+
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    pushed = shutil.copytree(source, tmp_path / "pushed")  # push_to_hub writes a card into the folder
+    commit = hub.push_to_hub(pushed, "someone/trec-model", api=local_hub).rsplit("/", 1)[1]
+    monkeypatch.chdir(tmp_path)  # no folder someone/ here: the id goes to the Hub
+    config = TrainingConfig.from_options(tasks=["trec", "sst2"], data_dir=str(data_dir), init_from=f"someone/trec-model@{commit}",
+                                         max_steps=1, output_dir=str(tmp_path / "x"), **SMALL)
+    assert config.encoder.encoder == "word_vectors"  # the family read from the Hub's config.json
+    run = build_training(config, make_accelerator(config))
+    model, saved = run.accelerator.unwrap_model(run.model), MultiTaskModel.from_pretrained(source)
+    for name, tensor in saved.encoder.state_dict().items():
+        assert torch.equal(model.encoder.state_dict()[name], tensor), name
+    assert run.lineage["init_from"] == f"someone/trec-model@{commit}" and run.lineage["init_from_commit"] == commit
+    assert run.lineage["heads_reused"] == ["trec"]
+    with pytest.raises(ConfigError, match=r"^--init-from someone/missing: no such file or folder here, and no config.json to download"):
+        TrainingConfig.from_options(tasks=["sst2"], data_dir=str(data_dir), init_from="someone/missing")
+
