@@ -272,7 +272,7 @@ def build_transformer_encoder(config: TrainingConfig):
     """
     from transformers import AutoTokenizer
 
-    from ..modeling.hub import hub_reference
+    from ..modeling.hub import download_failure, hub_reference
 
     options = config.encoder
     name = options.model_name_or_path
@@ -286,7 +286,7 @@ def build_transformer_encoder(config: TrainingConfig):
     except (OSError, ValueError, KeyError) as e:
         if isinstance(e, ConfigError):
             raise
-        raise ModelLoadError(f"--model-name-or-path {name}: cannot load the model or its tokenizer ({type(e).__name__}: {e})") from None
+        raise ModelLoadError(f"--model-name-or-path {name}: cannot load the model or its tokenizer ({download_failure(e)})") from None
     if not tokenizer.is_fast:
         raise ModelLoadError(f"{name}: no fast tokenizer; mtl-text needs one (tokenizers library)")
     if options.window_length is not None:
