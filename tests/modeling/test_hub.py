@@ -5,6 +5,7 @@ the original. The Hub is a local folder here: huggingface_hub's upload and downl
 replaced at their boundary (no network in tests)."""
 
 import json
+import shutil
 from pathlib import Path
 
 import huggingface_hub
@@ -213,3 +214,28 @@ def test_the_card_names_a_transformer_from_the_hub_as_its_base_model(shared_dir,
         meta, body = hub.read_model_card(hub.write_model_card(tmp_path / "model").parent)
         assert meta.get("base_model") == base_model, source
         assert f"the transformer `{source}`" in body
+
+
+def test_the_real_huggingface_hub_offline_reads_branches_and_commits_from_its_cache(folder, second_version, tmp_path, monkeypatch):
+    """Not the stand-in above: huggingface_hub itself, offline, on a cache laid out as it writes one
+    (refs/<branch> holds a commit hash, snapshots/<commit hash>/ the files)."""
+    from huggingface_hub import constants
+
+    repo = tmp_path / "cache" / "models--someone--card-model"
+    commits = {"first": "1" * 40, "second": "2" * 40}
+    for version, commit in zip((folder, second_version), commits.values()):
+        shutil.copytree(version, repo / "snapshots" / commit, ignore=shutil.ignore_patterns("checkpoints", "test_results.json"))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commits["second"])
+    (repo / "refs" / "v1").write_text(commits["first"])
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.chdir(tmp_path)
+    for name, commit in [("someone/card-model", commits["second"]), ("someone/card-model@v1", commits["first"]),
+                         (f"someone/card-model@{commits['first']}", commits["first"])]:
+        assert hub.hub_commit(hub.resolve_model(name)) == commit, name
+    v1 = sst2_logits(Predictor.from_pretrained(folder))
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model@v1")), v1)
+    assert not torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model")), v1)
+    with pytest.raises(ModelLoadError, match=r"^someone/card-model@v9: no such model folder here, and not downloadable"):
+        hub.resolve_model("someone/card-model@v9")
