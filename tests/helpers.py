@@ -135,3 +135,21 @@ def use_local_hub(hub_: LocalHub, monkeypatch) -> LocalHub:
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", hub_.hf_hub_download)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", hub_.snapshot_download)
     return hub_
+
+
+def offline_hub_cache(cache: Path, repo_id: str, commits: dict, refs: dict, monkeypatch) -> Path:
+    """A Hugging Face cache laid out as huggingface_hub writes one, read by the real library offline:
+    ``commits`` maps each commit hash (40 hex digits) to a model folder, copied to
+    ``snapshots/<commit>``; ``refs`` maps each branch to a commit (``refs/<branch>``). Returns the
+    repository's folder in the cache."""
+    from huggingface_hub import constants
+
+    repo = cache / f"models--{repo_id.replace('/', '--')}"
+    for commit, folder in commits.items():
+        shutil.copytree(folder, repo / "snapshots" / commit, ignore=shutil.ignore_patterns("checkpoints", "test_results.json"))
+    (repo / "refs").mkdir(parents=True)
+    for branch, commit in refs.items():
+        (repo / "refs" / branch).write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return repo

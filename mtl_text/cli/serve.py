@@ -42,8 +42,10 @@ class ServeArguments(Arguments):
         "help": "uvicorn's log level"})
 
 
-def build_app(args: ServeArguments, limits, batching):
-    """Load the model (or the ensemble) and build the application (in each worker process)."""
+def build_app(args: ServeArguments, limits, batching, names: list[str] | None = None):
+    """Load the model (or the ensemble) and build the application (in each worker process).
+    ``names``: what ``GET /metadata`` calls the models (default: ``--model`` and
+    ``--ensemble-with`` as given); the metadata is also kept in ``app.state.metadata``."""
     import torch
 
     from ..inference.ensemble import load_predictor
@@ -53,18 +55,34 @@ def build_app(args: ServeArguments, limits, batching):
         torch.set_num_threads(args.threads)
     predictor = load_predictor(args.model, args.ensemble_with, batch_size=args.batch_size, device=args.device,
                                verify_hashes=args.verify_hashes, backend=args.backend)
-    metadata = (ensemble_metadata([args.model, *args.ensemble_with], predictor) if args.ensemble_with
-                else model_metadata(args.model, predictor))
-    return create_app(predictor, metadata, limits, batching)
+    names = names or [args.model, *(args.ensemble_with or [])]
+    metadata = ensemble_metadata(names, predictor) if args.ensemble_with else model_metadata(names[0], predictor)
+    app = create_app(predictor, metadata, limits, batching)
+    app.state.metadata = metadata
+    return app
+
+
+def worker_settings(args: ServeArguments, limits, batching, metadata: dict) -> dict:
+    """What the parent passes each worker process (``--workers`` > 1) in ``$MTL_TEXT_SERVE_SETTINGS``:
+    the options, with every Hub id pinned to the commit the parent downloaded (``OWNER/NAME@COMMIT``,
+    from ``metadata``'s ``hub_commit``), so that a push while the workers start cannot make them
+    serve different models; ``/metadata`` still names the models as given."""
+    from ..modeling.hub import split_revision
+
+    members = metadata["ensemble"]["members"] if "ensemble" in metadata else [metadata]
+    pinned = [f"{split_revision(m['model'])[0]}@{m['hub_commit']}" if "hub_commit" in m else m["model"] for m in members]
+    return {"serve": {**asdict(args), "model": pinned[0], "ensemble_with": pinned[1:] or None},
+            "names": [args.model, *(args.ensemble_with or [])], "limits": asdict(limits), "batching": asdict(batching)}
 
 
 def app_from_environment():
     """The application of a worker process started by uvicorn (``--workers`` > 1), from the
-    options the parent put in ``$MTL_TEXT_SERVE_SETTINGS``."""
+    options the parent put in ``$MTL_TEXT_SERVE_SETTINGS`` (:func:`worker_settings`)."""
     from ..serving.app import BatchingArguments, ServerLimits
 
     settings = json.loads(os.environ[SETTINGS_ENV])
-    return build_app(ServeArguments(**settings["serve"]), ServerLimits(**settings["limits"]), BatchingArguments(**settings["batching"]))
+    return build_app(ServeArguments(**settings["serve"]), ServerLimits(**settings["limits"]), BatchingArguments(**settings["batching"]),
+                     settings["names"])
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -88,7 +106,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=30)
     else:
-        os.environ[SETTINGS_ENV] = json.dumps({"serve": asdict(args), "limits": asdict(limits), "batching": asdict(batching)})
+        os.environ[SETTINGS_ENV] = json.dumps(worker_settings(args, limits, batching, app.state.metadata))
         del app  # each worker loads its own copy
         uvicorn.run("mtl_text.cli.serve:app_from_environment", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_level=args.log_level, timeout_graceful_shutdown=30)

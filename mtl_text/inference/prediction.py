@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from transformers import AutoTokenizer
@@ -151,6 +152,10 @@ class Predictor(HeadOutputs):
         runner: computes the logits in place of ``model.predict_logits`` (same arguments and
             result), e.g. :class:`mtl_text.inference.onnx.OnnxRunner`; the model's heads still decode.
 
+    Attributes:
+        directory: the local folder :meth:`from_pretrained` loaded (for a Hub id, its download);
+            ``None`` for a predictor built from a model in memory.
+
     Raises:
         ConfigError: ``batch_size < 1``, ``max_batch_tokens < 1``, or a CUDA device where none is available.
     """
@@ -170,6 +175,7 @@ class Predictor(HeadOutputs):
         self.batch_size = batch_size
         self.runner = runner
         self.encoder_passes = 0  # encoder passes run so far (the server reports it: dynamic batching shows in it)
+        self.directory: Path | None = None
         self._token_ids: dict[int, TokenIds] = {}  # max_length -> its tokenization
 
     def encode(self, texts: Sequence[str], max_length: int,
@@ -246,8 +252,10 @@ class Predictor(HeadOutputs):
             from .onnx import OnnxRunner
 
             runner = OnnxRunner(directory)
-        return cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device, max_batch_tokens,
-                   runner)
+        predictor = cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device,
+                        max_batch_tokens, runner)
+        predictor.directory = directory
+        return predictor
 
     @torch.inference_mode()
     def predict_logits(self, texts: Sequence[str], tasks: Sequence[str] | None = None,

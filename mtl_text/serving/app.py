@@ -90,16 +90,21 @@ def _validation_message(error: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
-def model_metadata(directory: str | Path, predictor: Predictor) -> dict:
-    """What ``GET /metadata`` shows of a model folder: tasks (as the loaded model holds them), encoder,
-    lineage, version."""
+def model_metadata(model: str | Path, predictor: Predictor) -> dict:
+    """What ``GET /metadata`` shows of a model: its name as given (a folder or a Hub id), for a Hub
+    id the commit it was downloaded from (``hub_commit``), tasks (as the loaded model holds them),
+    encoder, lineage, version. ``predictor``: loaded by :meth:`Predictor.from_pretrained` (its
+    ``config.json`` is read from ``predictor.directory``)."""
+    from ..modeling.hub import hub_commit
     from ..modeling.model import MultiTaskModel
 
-    config = MultiTaskModel.read_config(directory)
+    config = MultiTaskModel.read_config(predictor.directory)
+    commit = hub_commit(predictor.directory)
     tasks = {name: {k: info[k] for k in ("problem_type", "labels", "max_length", "text_pair")} for name, info in predictor.model.tasks.items()}
     encoder = {k: v for k, v in config["encoder"].items() if k not in ("config",)}  # a transformer's full config is in config.json
-    return {"model": str(directory), "mtl_text_version": config.get("mtl_text_version"), "encoder": encoder, "tasks": tasks,
-            **({"lineage": config["lineage"]} if "lineage" in config else {}), "device": str(predictor.device)}
+    return {"model": str(model), **({"hub_commit": commit} if commit else {}), "mtl_text_version": config.get("mtl_text_version"),
+            "encoder": encoder, "tasks": tasks, **({"lineage": config["lineage"]} if "lineage" in config else {}),
+            "device": str(predictor.device)}
 
 
 def ensemble_metadata(directories: list[str | Path], ensemble: Ensemble) -> dict:

@@ -5,7 +5,6 @@ the original. The Hub is a local folder here: huggingface_hub's upload and downl
 replaced at their boundary (no network in tests)."""
 
 import json
-import shutil
 from pathlib import Path
 
 import huggingface_hub
@@ -20,7 +19,7 @@ from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.config import TrainingConfig
 
-from helpers import LocalHub, tiny_bert, use_local_hub
+from helpers import LocalHub, offline_hub_cache, tiny_bert, use_local_hub
 
 TEXTS = ["who won the cup ?", "a dull , tedious film", "where is the station ?", "great fun"]
 TRAINING = TrainingConfig.from_options(tasks=["trec", "sst2"], seed=7, learning_rate=0.003, max_length=["trec=32"],
@@ -219,17 +218,9 @@ def test_the_card_names_a_transformer_from_the_hub_as_its_base_model(shared_dir,
 def test_the_real_huggingface_hub_offline_reads_branches_and_commits_from_its_cache(folder, second_version, tmp_path, monkeypatch):
     """Not the stand-in above: huggingface_hub itself, offline, on a cache laid out as it writes one
     (refs/<branch> holds a commit hash, snapshots/<commit hash>/ the files)."""
-    from huggingface_hub import constants
-
-    repo = tmp_path / "cache" / "models--someone--card-model"
     commits = {"first": "1" * 40, "second": "2" * 40}
-    for version, commit in zip((folder, second_version), commits.values()):
-        shutil.copytree(version, repo / "snapshots" / commit, ignore=shutil.ignore_patterns("checkpoints", "test_results.json"))
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commits["second"])
-    (repo / "refs" / "v1").write_text(commits["first"])
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    offline_hub_cache(tmp_path / "cache", "someone/card-model", {commits["first"]: folder, commits["second"]: second_version},
+                      {"main": commits["second"], "v1": commits["first"]}, monkeypatch)
     monkeypatch.chdir(tmp_path)
     for name, commit in [("someone/card-model", commits["second"]), ("someone/card-model@v1", commits["first"]),
                          (f"someone/card-model@{commits['first']}", commits["first"])]:

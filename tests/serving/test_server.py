@@ -22,6 +22,8 @@ from mtl_text.data.tokenization import train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
 
+from helpers import offline_hub_cache
+
 TEXTS = ["who won the cup ?", "a dull , tedious film that goes on and on", "where is the station ?", "great fun", "the film"]
 
 
@@ -186,3 +188,29 @@ def test_an_ensemble_serves_the_mean_of_its_members(model_dir, tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+
+
+def test_a_hub_id_is_served_and_its_metadata_names_the_commit(model_dir, tmp_path, monkeypatch):
+    """``--model OWNER/NAME``: the model downloaded (here: huggingface_hub offline, from its cache)
+    answers as its folder does, and /metadata names the commit it came from."""
+    from fastapi.testclient import TestClient
+
+    from mtl_text.cli.serve import SETTINGS_ENV, ServeArguments, app_from_environment, build_app, worker_settings
+    from mtl_text.serving.app import BatchingArguments, ServerLimits
+
+    commit = "3" * 40
+    offline_hub_cache(tmp_path / "cache", "someone/served", {commit: model_dir}, {"main": commit}, monkeypatch)
+    monkeypatch.chdir(tmp_path)  # no folder someone/ here: the id goes to the Hub
+    args, limits, batching = ServeArguments(model="someone/served"), ServerLimits(), BatchingArguments()
+    app = build_app(args, limits, batching)
+    with TestClient(app) as client:
+        meta = client.get("/metadata").json()
+        served = client.post("/predict", json={"texts": TEXTS}).json()["predictions"]
+    assert meta["model"] == "someone/served" and meta["hub_commit"] == commit
+    assert same(served, Predictor.from_pretrained(model_dir).predict(TEXTS))
+    settings = worker_settings(args, limits, batching, app.state.metadata)  # --workers 2: each worker loads the parent's commit
+    assert settings["serve"]["model"] == f"someone/served@{commit}" and settings["names"] == ["someone/served"]
+    monkeypatch.setenv(SETTINGS_ENV, json.dumps(settings))
+    with TestClient(app_from_environment()) as client:
+        assert client.get("/metadata").json() == meta
+
