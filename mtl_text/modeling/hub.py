@@ -19,7 +19,8 @@ loading a model by Hub id (``huggingface_hub``).
 * :func:`resolve_config` does the same for ``mtl-text train --config``: a file, a folder's
   ``config.json``, or a Hub id's ``config.json`` alone (the recipe, not the weights).
 * :func:`hub_commit` names the commit a downloaded folder holds (``huggingface_hub``'s cache keeps
-  each commit in ``snapshots/<commit hash>``), for the record (``--init-from``'s lineage).
+  each commit in ``snapshots/<commit hash>``), for the record: ``--init-from``'s lineage, ``serve``'s
+  ``GET /metadata`` and the commit its workers load.
 """
 
 from __future__ import annotations

@@ -93,13 +93,14 @@ def _validation_message(error: ValidationError) -> str:
 def model_metadata(model: str | Path, predictor: Predictor) -> dict:
     """What ``GET /metadata`` shows of a model: its name as given (a folder or a Hub id), for a Hub
     id the commit it was downloaded from (``hub_commit``), tasks (as the loaded model holds them),
-    encoder, lineage, version. ``predictor``: loaded by :meth:`Predictor.from_pretrained` (its
-    ``config.json`` is read from ``predictor.directory``)."""
+    encoder, lineage, version. ``config.json`` is read from the folder :meth:`Predictor.from_pretrained`
+    loaded (``predictor.directory``), else from ``model``."""
     from ..modeling.hub import hub_commit
     from ..modeling.model import MultiTaskModel
 
-    config = MultiTaskModel.read_config(predictor.directory)
-    commit = hub_commit(predictor.directory)
+    directory = predictor.directory or model
+    config = MultiTaskModel.read_config(directory)
+    commit = hub_commit(directory)
     tasks = {name: {k: info[k] for k in ("problem_type", "labels", "max_length", "text_pair")} for name, info in predictor.model.tasks.items()}
     encoder = {k: v for k, v in config["encoder"].items() if k not in ("config",)}  # a transformer's full config is in config.json
     return {"model": str(model), **({"hub_commit": commit} if commit else {}), "mtl_text_version": config.get("mtl_text_version"),

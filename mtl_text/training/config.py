@@ -804,10 +804,10 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
     * the option groups, as :meth:`TrainingConfig.to_dict` writes them:
       ``{"data": {"tasks": [...]}, "optimization": {"batch_size": 16}}``;
     * a saved model's ``config.json``, its folder, or its Hub id (``OWNER/NAME`` or
-      ``OWNER/NAME@REVISION``, where no such path exists here; only ``config.json`` is downloaded): the run's options as it resolved them (its
-      ``training_config``), except those that say where it wrote (``--output-dir``,
-      ``--overwrite-output-dir``, ``--resume-from-checkpoint``, ``--cache-dir``), which keep their
-      defaults. Options added to mtl-text after that run take today's defaults (a warning lists them);
+      ``OWNER/NAME@REVISION``, where no such path exists here; only ``config.json`` is
+      downloaded): the run's options as it resolved them (its ``training_config``), except those
+      that say where it wrote (``--output-dir``, ``--overwrite-output-dir``,
+      ``--resume-from-checkpoint``, ``--cache-dir``), which keep their defaults. Options added to mtl-text after that run take today's defaults (a warning lists them);
       an option removed since is an error.
 
     Paths inside the file (``data_dir``, ``vectors``, ``task_file``, ...) are read as on the command
