@@ -6,11 +6,11 @@ import json
 import shutil
 import textwrap
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import huggingface_hub
 import torch
+from huggingface_hub.hf_api import CommitInfo
 from transformers import BertConfig, BertModel
 
 USER_TASK = textwrap.dedent('''
@@ -89,9 +89,10 @@ class LocalHub:
     def create_branch(self, repo_id, branch, exist_ok=False, repo_type="model"):
         self.refs[repo_id].setdefault(branch, self.refs[repo_id]["main"])
 
-    def upload_folder(self, repo_id, folder_path, commit_message, repo_type, ignore_patterns, revision=None):
-        branch = revision or "main"
-        parent = self.files(repo_id, branch)
+    def upload_folder(self, repo_id, folder_path, commit_message, repo_type, ignore_patterns, revision=None, create_pr=None):
+        parent = self.files(repo_id, revision or "main")
+        pr = sum(ref.startswith("refs/pr/") for ref in self.refs[repo_id]) + 1 if create_pr else None
+        branch = f"refs/pr/{pr}" if pr else revision or "main"  # a pull request: its own ref, from the target branch
         commit = hashlib.sha1(f"{repo_id} {len(list(self.root.glob('*/*/*')))}".encode()).hexdigest()
         shutil.copytree(parent, self.root / repo_id / commit)
         for path in Path(folder_path).rglob("*"):
@@ -100,7 +101,8 @@ class LocalHub:
                 (self.root / repo_id / commit / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, self.root / repo_id / commit / name)
         self.refs[repo_id][branch] = commit
-        return SimpleNamespace(commit_url=f"https://huggingface.co/{repo_id}/commit/{commit}", oid=commit)
+        return CommitInfo(f"https://huggingface.co/{repo_id}/commit/{commit}", commit_message, "", commit,
+                          pr_url=f"https://huggingface.co/{repo_id}/discussions/{pr}" if pr else None)
 
     def _snapshot(self, repo_id, revision) -> Path:
         source = self.files(repo_id, revision or "main")

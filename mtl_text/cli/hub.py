@@ -1,6 +1,6 @@
 """``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model
 repository, with its model card (README.md), whose commands then name the Hub id. Prints the
-commit's URL, whose last part is the commit hash. Load it back anywhere with ``mtl-text predict
+commit's URL, whose last part is the commit hash (with --create-pr, the pull request's URL). Load it back anywhere with ``mtl-text predict
 --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``; ``OWNER/NAME@REVISION`` pins
 a branch, tag or commit."""
 
@@ -18,6 +18,9 @@ class PushArguments(Arguments):
     repo_id: str = field(metadata={"help": "the Hub repository, OWNER/NAME (created if it does not exist), or OWNER/NAME@BRANCH to "
                                            "commit to a branch (created from main if it does not exist)"})
     private: bool = field(default=False, metadata={"help": "create the repository private"})
+    create_pr: bool = field(default=False, metadata={
+        "help": "open a pull request with the upload instead of committing to the branch; until it is merged the model reads as "
+                "OWNER/NAME@refs/pr/N (the pull request's URL is printed)"})
     token: str | None = field(default=None, metadata={"help": "a Hub token (default: the stored `hf auth login` or $HF_TOKEN)"})
     commit_message: str = field(default="Upload mtl-text model", metadata={"help": "the commit's message"})
 
@@ -26,7 +29,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..modeling.hub import push_to_hub
 
     (args,), _ = ArgumentParser(PushArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
-    print(push_to_hub(args.model, args.repo_id, token=args.token, private=args.private, commit_message=args.commit_message))
+    print(push_to_hub(args.model, args.repo_id, token=args.token, private=args.private, commit_message=args.commit_message,
+                      create_pr=args.create_pr))
     return 0
 
 

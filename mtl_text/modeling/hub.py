@@ -153,7 +153,7 @@ def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
 
 
 def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False,
-                commit_message: str = "Upload mtl-text model", api=None, revision: str | None = None) -> str:
+                commit_message: str = "Upload mtl-text model", api=None, revision: str | None = None, create_pr: bool = False) -> str:
     """Upload a saved model folder to the Hub repository ``repo_id``, created if needed.
 
     The model card is written first, calling the model by ``repo_id`` (``--model OWNER/NAME``, or
@@ -169,9 +169,13 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         api: an ``huggingface_hub.HfApi`` (default: a new one; tests pass one for another endpoint).
         revision: the branch to commit to, created from ``main`` if it does not exist (default:
             ``main``).
+        create_pr: open a pull request against that branch instead of committing to it (as
+            transformers' ``push_to_hub(create_pr=True)``); until it is merged the upload reads as
+            ``OWNER/NAME@refs/pr/N``.
 
     Returns:
-        The URL of the commit (its last part is the commit hash, for ``OWNER/NAME@COMMIT``).
+        The URL of the commit (its last part is the commit hash, for ``OWNER/NAME@COMMIT``), or with
+        ``create_pr`` the pull request's.
 
     Raises:
         ModelLoadError: the folder is not a saved model.
@@ -189,7 +193,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     from .model import MultiTaskModel
 
     MultiTaskModel.read_config(directory)
-    name = f"{repo_id}@{revision}" if revision else repo_id  # what the card's commands call the model
+    name = f"{repo_id}@{revision}" if revision else repo_id  # what the card's commands call the model (a pull request's once merged)
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None
     title = next((line[2:] for line in (text or "").splitlines() if line.startswith("# ")), None)
@@ -203,12 +207,14 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     if revision:
         api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
     commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=commit_message, repo_type="model",
-                               revision=revision,
+                               revision=revision, create_pr=create_pr or None,
                                ignore_patterns=["checkpoints/*", ".mtl-text.lock", ".saving-*", "runs/*", "mtl-text/*"])
-    oid = getattr(commit, "oid", None)
-    if oid:
-        logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, oid, repo_id, oid)
-    return str(getattr(commit, "commit_url", commit))
+    if commit.pr_url:
+        logger.info("opened the pull request %s against %s; until it is merged, --model %s@%s reads it", commit.pr_url, name, repo_id,
+                    commit.pr_revision)
+        return commit.pr_url
+    logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, commit.oid, repo_id, commit.oid)
+    return commit.commit_url
 
 
 def split_revision(name: str | os.PathLike) -> tuple[str, str | None]:

@@ -230,3 +230,30 @@ def test_the_real_huggingface_hub_offline_reads_branches_and_commits_from_its_ca
     assert not torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model")), v1)
     with pytest.raises(ModelLoadError, match=r"^someone/card-model@v9: no such model folder here, and not downloadable"):
         hub.resolve_model("someone/card-model@v9")
+
+
+def test_a_pull_request_leaves_main_alone_and_reads_as_its_ref(folder, second_version, tmp_path, monkeypatch):
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    hub.push_to_hub(folder, "someone/card-model", api=local_hub)
+    url = hub.push_to_hub(second_version, "someone/card-model", api=local_hub, create_pr=True)
+    assert url == "https://huggingface.co/someone/card-model/discussions/1"
+    monkeypatch.chdir(tmp_path)
+    v1, v2 = sst2_logits(Predictor.from_pretrained(folder)), sst2_logits(Predictor.from_pretrained(second_version))
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model")), v1)  # main: not merged
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/card-model@refs/pr/1")), v2)  # a revision holding '/'
+    card = (local_hub.files("someone/card-model", "refs/pr/1") / "README.md").read_text()
+    assert "mtl-text predict --model someone/card-model \"some text\"" in card  # the name it will have once merged
+
+
+def test_the_push_to_hub_command_prints_the_commit_or_the_pull_request(folder, tmp_path, monkeypatch, capsys):
+    from mtl_text.cli.hub import main
+
+    local_hub = LocalHub(tmp_path / "hub")
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: local_hub)
+    assert main(["--model", str(folder), "--repo-id", "someone/card-model@dev"]) == 0
+    commit = local_hub.refs["someone/card-model"]["dev"]
+    assert capsys.readouterr().out.strip() == f"https://huggingface.co/someone/card-model/commit/{commit}"
+    assert local_hub.refs["someone/card-model"]["main"] != commit  # the branch, not main
+    assert main(["--model", str(folder), "--repo-id", "someone/card-model@dev", "--create-pr"]) == 0
+    assert capsys.readouterr().out.strip() == "https://huggingface.co/someone/card-model/discussions/1"
+    assert local_hub.refs["someone/card-model"]["dev"] == commit  # the branch waits for the merge
