@@ -209,11 +209,10 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
         UnknownHeadError: a task that is not one of the ensemble's.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
-    from ..modeling.hub import resolve_model
     from .ensemble import Ensemble
 
     ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes)
-    trained = trained_with(MultiTaskModel.read_config(resolve_model(model_dirs[0])))  # the first model's validation split
+    trained = trained_with(MultiTaskModel.read_config(ensemble.members[0].directory))  # the first model's validation split
     results = {}
     for name in ensemble.check_tasks(tasks):
         head = ensemble.model.head(name)
