@@ -3,8 +3,9 @@ loading a model by Hub id (``huggingface_hub``).
 
 * :func:`write_model_card` writes ``README.md`` into a model folder: YAML metadata (``library_name:
   mtl-text``, ``pipeline_tag``, ``tags``, ``base_model`` for a transformer from the Hub, the metric
-  names) and a body with the tasks (problem type, labels, input, max length), the test table, the
-  training command and the lineage. Training writes it after the test table; it reads only the
+  names, the test results as ``model-index``) and a body with the tasks (problem type, labels,
+  input, max length), the test table, the training command and the lineage, stamped with its
+  SHA-256 (:func:`card_is_unedited`). Training writes it after the test table; it reads only the
   folder, so any saved model can be given one.
 * :func:`push_to_hub` uploads a folder (``HfApi.create_repo`` + ``HfApi.upload_folder``), to ``main``
   or to a branch (``OWNER/NAME@BRANCH``, created by ``HfApi.create_branch`` when missing).
@@ -26,8 +27,10 @@ loading a model by Hub id (``huggingface_hub``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -43,6 +46,8 @@ NOT_METRICS = ("examples", "loss")  # in the test results, but a count and a los
 # a Hub repository id: "owner/name" (letters, digits, - _ .); tried on the Hub only when no such path exists here
 REPO_ID = re.compile(r"^[\w-][\w.-]*/[\w-][\w.-]*$")
 COMMIT_HASH = re.compile(r"^[0-9a-f]{40}$")
+CARD_TAGS = ("mtl-text", "multi-task", "text-classification")
+CARD_STAMP = "written by mtl-text; sha256 of the card above this line:"  # the card's last line, an HTML comment
 
 
 def training_command(training_config: dict) -> str:
@@ -99,25 +104,60 @@ def write_model_card(directory: str | os.PathLike, name: str | None = None) -> P
 
 
 def render_model_card(directory: str | os.PathLike, name: str | None = None) -> str:
-    """The text :func:`write_model_card` writes (``name``: as there)."""
+    """The text :func:`write_model_card` writes (``name``: as there): YAML metadata through
+    ``huggingface_hub.ModelCardData``, with the test results as ``model-index`` (the Hub shows them
+    on the model's page), the body, and a last line stamping the text above with its SHA-256 (how
+    :func:`card_is_unedited` tells a card mtl-text wrote from one edited by hand)."""
+    from huggingface_hub import EvalResult, ModelCardData
+
+    directory = Path(directory)
+    name = name or directory.resolve().name
+    parts = _card_parts(directory, name)
+    evals = [EvalResult(task_type="text-classification", dataset_type=task, dataset_name=task, dataset_split="test", metric_type=metric,
+                        metric_name=metric, metric_value=float(value))
+             for task, values in parts["results"].get("metrics", {}).items() for metric, value in values.items()
+             if metric not in NOT_METRICS and isinstance(value, (int, float)) and math.isfinite(value)]
+    data = ModelCardData(library_name="mtl-text", pipeline_tag="text-classification", tags=list(CARD_TAGS),
+                         base_model=parts["base_model"], metrics=parts["metrics"] or None,
+                         **({"model_name": name, "eval_results": evals} if evals else {}))
+    text = f"---\n{data.to_yaml()}\n---\n\n{parts['body']}"
+    return f"{text}<!-- {CARD_STAMP} {hashlib.sha256(text.encode()).hexdigest()} -->\n"
+
+
+def card_is_unedited(text: str, directory: str | os.PathLike) -> bool:
+    """Whether a model card's ``text`` is as mtl-text wrote it for the model in ``directory``: its
+    stamp (see :func:`render_model_card`) matches the text above it. A card of mtl-text 0.3.8 or
+    0.3.9, which had no stamp, counts as unedited when it is exactly as those versions rendered it
+    for its own title."""
+    *above, last = text.rstrip("\n").split("\n")
+    stamp = re.fullmatch(rf"<!-- {re.escape(CARD_STAMP)} ([0-9a-f]{{64}}) -->", last)
+    if stamp:
+        return hashlib.sha256(("\n".join(above) + "\n").encode()).hexdigest() == stamp.group(1)
+    title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), None)
+    if title is None:
+        return False
+    parts = _card_parts(Path(directory), title)
+    meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", *(f"- {t}" for t in CARD_TAGS)]
+    if parts["base_model"]:
+        meta.append(f"base_model: {parts['base_model']}")
+    if parts["metrics"]:
+        meta += ["metrics:", *(f"- {m}" for m in parts["metrics"])]
+    return text == "\n".join([*meta, "---", "", parts["body"]])
+
+
+def _card_parts(directory: Path, name: str) -> dict:
+    """What a model card says, for :func:`render_model_card`: ``body`` (markdown, ending in a newline),
+    ``base_model`` (a transformer's Hub id, else ``None``), ``metrics`` (the names in the test
+    results) and ``results`` (``test_results.json``, ``{}`` when absent)."""
     from .heads import SingleLabelClassificationHead
     from .model import MultiTaskModel
 
-    directory = Path(directory)
     config = MultiTaskModel.read_config(directory)
-    name = name or directory.resolve().name
     results_path = directory / RESULTS_NAME
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     encoder = config["encoder"]
     source = encoder.get("source") if encoder["type"] == "transformer" else None
     metrics = sorted({m for task in results.get("metrics", {}).values() for m in task} - set(NOT_METRICS))
-    meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", "- mtl-text", "- multi-task",
-            "- text-classification"]
-    if source and is_hub_id(source, owner=False):
-        meta.append(f"base_model: {split_revision(source)[0]}")
-    if metrics:
-        meta += ["metrics:", *(f"- {m}" for m in metrics)]
-    meta.append("---")
     kind = f"the transformer `{source}`" if source else f"word vectors ({encoder['embedding_dim']} dimensions)"
     tasks = ["| task | problem type | labels | input | max length |", "|---|---|---|---|---:|"]
     for task, info in config["tasks"].items():
@@ -141,7 +181,8 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None) -> 
              "```", "", "```python", "from mtl_text import Predictor", "",
              f"predictor = Predictor.from_pretrained(\"{name}\")  # a folder or a Hub id",
              "predictor.predict([\"some text\"])", "```", ""]
-    return "\n".join(meta + [""] + body)
+    return {"body": "\n".join(body), "base_model": split_revision(source)[0] if source and is_hub_id(source, owner=False) else None,
+            "metrics": metrics, "results": results}
 
 
 def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
@@ -196,8 +237,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     name = f"{repo_id}@{revision}" if revision else repo_id  # what the card's commands call the model (a pull request's once merged)
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None
-    title = next((line[2:] for line in (text or "").splitlines() if line.startswith("# ")), None)
-    if text is None or (title is not None and text == render_model_card(directory, title)):
+    if text is None or card_is_unedited(text, directory):
         write_model_card(directory, name)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
         logger.info("%s: model card written for %s", card, name)
     else:

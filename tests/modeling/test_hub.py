@@ -74,6 +74,14 @@ def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
     assert "--tasks trec sst2" in command and "--seed 7" in command and "--group-by-length" in command
     reparsed, _ = parse_config(command.split()[2:])
     assert reparsed.to_dict() == TRAINING.to_dict()
+    results = {r["dataset"]["name"]: {m["type"]: m["value"] for m in r["metrics"]} for r in meta["model-index"][0]["results"]}
+    assert meta["model-index"][0]["name"] == "card-model"  # the Hub shows these on the model's page
+    assert results == {"trec": {"accuracy": 0.875, "macro_f1": 0.8123}, "sst2": {"accuracy": 0.8245, "macro_f1": 0.8244}}
+    text = (folder / "README.md").read_text()
+    assert text.splitlines()[-1].startswith("<!-- written by mtl-text; sha256 of the card above this line: ")
+    assert hub.card_is_unedited(text, folder)
+    assert not hub.card_is_unedited(text.replace("library_name:", "license: mit\nlibrary_name:"), folder)  # an edit of the metadata
+    assert not hub.card_is_unedited(text.replace("## Tasks", "Mine.\n\n## Tasks"), folder)
     assert "`mtl-text train --config card-model --seed N --output-dir NEW`" in body
     from_folder, _ = parse_config(["--config", str(folder), "--output-dir", "runs/card"])
     assert from_folder.to_dict() == TRAINING.to_dict()
@@ -257,3 +265,20 @@ def test_the_push_to_hub_command_prints_the_commit_or_the_pull_request(folder, t
     assert main(["--model", str(folder), "--repo-id", "someone/card-model@dev", "--create-pr"]) == 0
     assert capsys.readouterr().out.strip() == "https://huggingface.co/someone/card-model/discussions/1"
     assert local_hub.refs["someone/card-model"]["dev"] == commit  # the branch waits for the merge
+
+
+def test_a_card_as_mtl_text_0_3_9_wrote_it_is_written_again_for_the_hub_id(folder, tmp_path):
+    """Cards had no stamp before 0.3.10: one exactly as 0.3.9 rendered it (card-0.3.9.md, for this
+    fixture's folder) still counts as mtl-text's and is replaced at push; edited, it goes up as it is."""
+    old = (Path(__file__).parent / "card-0.3.9.md").read_text()
+    (folder / "README.md").write_text(old)
+    assert hub.card_is_unedited(old, folder)
+    local_hub = LocalHub(tmp_path / "hub")
+    hub.push_to_hub(folder, "someone/card-model", api=local_hub)
+    pushed = (local_hub.files("someone/card-model") / "README.md").read_text()
+    assert "mtl-text predict --model someone/card-model \"some text\"" in pushed and "model-index:" in pushed
+    edited = old.replace("## Training", "Trained for the demo.\n\n## Training")
+    (folder / "README.md").write_text(edited)
+    hub.push_to_hub(folder, "someone/card-model-2", api=local_hub)
+    assert (local_hub.files("someone/card-model-2") / "README.md").read_text() == edited
+
