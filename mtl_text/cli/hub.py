@@ -1,8 +1,8 @@
-"""``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model
-repository, with its model card (README.md), whose commands then name the Hub id. Prints the
-commit's URL, whose last part is the commit hash (with --create-pr, the pull request's URL). Load it back anywhere with ``mtl-text predict
---model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``; ``OWNER/NAME@REVISION`` pins
-a branch, tag or commit."""
+"""``mtl-text push-to-hub``: upload a saved model folder to the Hugging Face Hub as a model repository,
+with its model card (README.md), whose commands then name the Hub id. Prints the commit's URL, whose
+last part is the commit hash (with --create-pr, the pull request's URL). Load it back anywhere with
+``mtl-text predict --model OWNER/NAME`` or ``Predictor.from_pretrained("OWNER/NAME")``;
+``OWNER/NAME@REVISION`` pins a branch, tag or commit."""
 
 from __future__ import annotations
 

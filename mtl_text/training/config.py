@@ -807,8 +807,9 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
       ``OWNER/NAME@REVISION``, where no such path exists here; only ``config.json`` is
       downloaded): the run's options as it resolved them (its ``training_config``), except those
       that say where it wrote (``--output-dir``, ``--overwrite-output-dir``,
-      ``--resume-from-checkpoint``, ``--cache-dir``), which keep their defaults. Options added to mtl-text after that run take today's defaults (a warning lists them);
-      an option removed since is an error.
+      ``--resume-from-checkpoint``, ``--cache-dir``), which keep their defaults. Options added to
+      mtl-text after that run take today's defaults (a warning lists them); an option removed since
+      is an error.
 
     Paths inside the file (``data_dir``, ``vectors``, ``task_file``, ...) are read as on the command
     line, from the working directory. An option the file leaves out keeps its default.
