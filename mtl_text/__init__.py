@@ -22,9 +22,10 @@ The package layout:
 * :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
-__version__ = "0.3.10"
+__version__ = "0.3.11"
 
 from .data import (
+    HubDataset,
     Task,
     get_task,
     list_tasks,
@@ -79,7 +80,7 @@ _LAZY = {
 
 __all__ = [
     "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "InputError", "ModelLoadError", "ModelOutputError",
-    "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
+    "HubDataset", "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
     "list_tasks", "load_task_file", "load_task_splits", "load_test_split", "missing_data_error", "phrase_groups", "read_csv", "read_hub_dataset", "read_jsonl", "read_local_or_hub", "read_sha256_manifest", "read_tsv",
     "register_task", "resolve_data_dir", *_LAZY,
 ]

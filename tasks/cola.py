@@ -8,9 +8,11 @@ mark, sentence); without them, Hugging Face ``datasets`` downloads GLUE. Try ``-
 cola=balanced`` for the imbalance.
 """
 
-from mtl_text import Task, read_local_or_hub, read_tsv, register_task
+from mtl_text import HubDataset, Task, read_local_or_hub, read_tsv, register_task
 
 LABELS = ("unacceptable", "acceptable")
+HUB = HubDataset("nyu-mll/glue", "cola", splits={"train": "train", "test": "validation"},
+                 columns={"text": "sentence", "label": "label"})
 FILES = {"train": "glue/CoLA/train.tsv", "test": "glue/CoLA/dev.tsv"}
 
 
@@ -18,10 +20,10 @@ def load(data_dir):
     return read_local_or_hub(
         "cola", data_dir, FILES,
         read=lambda path: read_tsv(path, text_field=3, label_field=1, labels=LABELS, header=False),
-        hub=("nyu-mll/glue", "cola", {"train": "train", "test": "validation"}, {"text": "sentence", "label": "label"}),
+        hub=HUB,
         how_to_get="Or download CoLA from https://gluebenchmark.com/tasks.")
 
 
-register_task(Task(name="cola", labels=LABELS, load=load, max_length=64, num_examples={"train": 8551, "test": 1043},
+register_task(Task(name="cola", labels=LABELS, load=load, hub_dataset=HUB, max_length=64, num_examples={"train": 8551, "test": 1043},
                    primary_metric="matthews_corrcoef",
                    description="CoLA (GLUE): is the sentence grammatical? 2 classes, imbalanced (Matthews correlation)"))

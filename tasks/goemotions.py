@@ -7,13 +7,15 @@ without header: text, comma-separated label ids, comment id) and ``emotions.txt`
 id order); without them, Hugging Face ``datasets`` downloads the same splits.
 """
 
-from mtl_text import DataFormatError, Task, missing_data_error, read_tsv, register_task
+from mtl_text import DataFormatError, HubDataset, Task, missing_data_error, read_tsv, register_task
 
 LABELS = (
     "admiration", "amusement", "anger", "annoyance", "approval", "caring", "confusion", "curiosity", "desire", "disappointment",
     "disapproval", "disgust", "embarrassment", "excitement", "fear", "gratitude", "grief", "joy", "love", "nervousness",
     "optimism", "pride", "realization", "relief", "remorse", "sadness", "surprise", "neutral",
 )
+HUB = HubDataset("google-research-datasets/go_emotions", "simplified",
+                 splits={"train": "train", "validation": "validation", "test": "test"}, columns={"text": "text", "label": "labels"})
 FILES = {"train": "goemotions/train.tsv", "validation": "goemotions/dev.tsv", "test": "goemotions/test.tsv"}
 
 
@@ -26,17 +28,13 @@ def load(data_dir):
         return {split: read_tsv(p, text_field=0, label_field=1, labels=LABELS, header=False, multi_label=True)
                 for split, p in paths.items()}
     try:
-        import datasets
-
-        data = datasets.load_dataset("google-research-datasets/go_emotions", "simplified")
-        return {split: {"text": data[hf]["text"], "label": data[hf]["labels"]}
-                for split, hf in (("train", "train"), ("validation", "validation"), ("test", "test"))}
+        return HUB.read()
     except Exception as e:
         raise missing_data_error("goemotions", list(paths.values()),
                                  "Or download it from https://github.com/google-research/google-research/tree/master/goemotions.",
                                  e) from e
 
 
-register_task(Task(name="goemotions", labels=LABELS, load=load, max_length=64, problem_type="multi_label_classification",
+register_task(Task(name="goemotions", labels=LABELS, load=load, hub_dataset=HUB, max_length=64, problem_type="multi_label_classification",
                    num_examples={"train": 43410, "validation": 5426, "test": 5427},
                    description="GoEmotions: emotions of a Reddit comment, 28 labels, multi-label"))

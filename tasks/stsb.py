@@ -6,8 +6,10 @@ Train 5,749 pairs; test = the GLUE dev set (1,500), since GLUE's test labels are
 source1 source2 sentence1 sentence2 score``); without them, Hugging Face ``datasets`` downloads GLUE.
 """
 
-from mtl_text import Task, read_local_or_hub, read_tsv, register_task
+from mtl_text import HubDataset, Task, read_local_or_hub, read_tsv, register_task
 
+HUB = HubDataset("nyu-mll/glue", "stsb", splits={"train": "train", "test": "validation"},
+                 columns={"text": "sentence1", "text_pair": "sentence2", "label": "label"})
 FILES = {"train": "glue/STS-B/train.tsv", "test": "glue/STS-B/dev.tsv"}
 
 
@@ -15,8 +17,7 @@ def load(data_dir):
     return read_local_or_hub(
         "stsb", data_dir, FILES,
         read=lambda path: read_tsv(path, text_field="sentence1", text_pair_field="sentence2", label_field="score"),
-        hub=("nyu-mll/glue", "stsb", {"train": "train", "test": "validation"},
-             {"text": "sentence1", "text_pair": "sentence2", "label": "label"}),
+        hub=HUB,
         how_to_get="Or download STS-B from https://gluebenchmark.com/tasks.")
 
 

@@ -4,9 +4,10 @@ Train 5,452 / test 500 questions. Read from ``<data_dir>/trec/{train_5500,TREC_1
 ``COARSE:fine question`` per line, latin-1); without them, Hugging Face ``datasets`` downloads it.
 """
 
-from mtl_text import DataFormatError, Task, missing_data_error, register_task
+from mtl_text import DataFormatError, HubDataset, Task, missing_data_error, register_task
 
 LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
+HUB = HubDataset("CogComp/trec")  # read by load() below: its coarse labels are ids in another order than LABELS
 FILES = {"train": "trec/train_5500.label", "test": "trec/TREC_10.label"}
 
 
@@ -31,7 +32,7 @@ def load(data_dir):
     try:
         import datasets
 
-        trec = datasets.load_dataset("CogComp/trec")
+        trec = datasets.load_dataset(HUB.path)
         names = trec["train"].features["coarse_label"].names
         return {split: {"text": trec[split]["text"], "label": [names[i] for i in trec[split]["coarse_label"]]}
                 for split in ("train", "test")}
@@ -40,5 +41,5 @@ def load(data_dir):
                                  "Or download it from https://cogcomp.seas.upenn.edu/Data/QA/QC/.", e) from e
 
 
-register_task(Task(name="trec", labels=LABELS, load=load, max_length=64, num_examples={"train": 5452, "test": 500},
+register_task(Task(name="trec", labels=LABELS, load=load, hub_dataset=HUB, max_length=64, num_examples={"train": 5452, "test": 500},
                    description="TREC: type of a question, 6 coarse classes"))

@@ -164,9 +164,9 @@ def run_row(row: Row, args: BenchmarkArguments, work: Path, keep_predictions: bo
         model = d / "model"
         cmd = train_command(row, args, model)
         usage = run_child(cmd, d / "train.log")
-        from ..training.outputs import PREDICTIONS_JSON, RESULTS_JSON  # torch-heavy: only where a row's results are read
+        from ..training.outputs import PREDICTIONS_JSON, RESULTS_NAME  # torch-heavy: only where a row's results are read
 
-        summary = json.loads((model / RESULTS_JSON).read_text())
+        summary = json.loads((model / RESULTS_NAME).read_text())
         res = {"train_command": shlex.join(cmd), "train_seconds": usage["wall_seconds"], "train_peak_rss_mib": usage["peak_rss_mib"],
                "train_samples_per_second": summary["train_samples_per_second"], "steps": summary["steps"],
                "metrics": summary["metrics"], "metrics_log": str(model / "metrics.jsonl"),

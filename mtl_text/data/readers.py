@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import DataFormatError, DataNotFoundError
@@ -91,6 +92,51 @@ class _Collector:
         return {"text": self.texts, **pairs, "label": self.labels, "source": str(self.path), "lines": self.lines}
 
 
+@dataclass(frozen=True)
+class HubDataset:
+    """A task's data as a Hugging Face Hub dataset: where a built-in task downloads it from when its
+    files are not on disk, and what a model card names as the data of the task's test results (the
+    Hub then lists the model under the dataset and shows the results against it).
+
+    Attributes:
+        path: the dataset's Hub id (``"nyu-mll/glue"``).
+        name: its configuration (``"sst2"``), or ``None``.
+        splits: the task's split -> the dataset's (``{"train": "train", "test": "validation"}``: GLUE's
+            test labels are hidden, so the task's test split is GLUE's validation split).
+        columns: the task's column -> the dataset's (``{"text": "sentence", "label": "label"}``);
+            empty when the task reads the dataset with its own code (then :meth:`read` is not used).
+
+    Raises:
+        ValueError: an empty ``path``, or ``splits`` without ``"test"``.
+    """
+
+    path: str
+    name: str | None = None
+    splits: Mapping[str, str] = field(default_factory=lambda: {"train": "train", "test": "test"})
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.path or not isinstance(self.path, str):
+            raise ValueError(f"HubDataset: path must be a Hub dataset id such as 'nyu-mll/glue', got {self.path!r}")
+        if "test" not in self.splits:
+            raise ValueError(f"HubDataset {self.path}: splits must map 'test' to one of the dataset's splits, got {dict(self.splits)}")
+
+    @property
+    def test_split(self) -> str:
+        """The dataset's split that the task's test split is."""
+        return self.splits["test"]
+
+    def test_reference(self) -> dict[str, str]:
+        """The dataset and split that the task's test split is, as training records it beside the
+        test results (``test_results.json``'s ``datasets``) for the model card:
+        ``{"path": ..., "name": ..., "split": ...}`` (``name`` only where there is one)."""
+        return {"path": self.path, **({"name": self.name} if self.name else {}), "split": self.test_split}
+
+    def read(self) -> dict[str, dict]:
+        """The splits as column dictionaries (:func:`read_hub_dataset`)."""
+        return read_hub_dataset(self.path, self.name, self.splits, self.columns)
+
+
 def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], columns: Mapping[str, str]) -> dict[str, dict]:
     """Splits of a Hugging Face Hub dataset as column dictionaries, through ``datasets.load_dataset``:
     the download path of the built-in tasks when their files are not on disk.
@@ -110,7 +156,8 @@ def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], col
     return {ours: {column: data[theirs][source] for column, source in columns.items()} for ours, theirs in splits.items()}
 
 
-def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str], read, hub: tuple, how_to_get: str) -> dict[str, dict]:
+def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str], read, hub: HubDataset | tuple,
+                      how_to_get: str) -> dict[str, dict]:
     """A built-in task's splits: its local files when all are there, else the Hugging Face Hub.
 
     Args:
@@ -118,7 +165,8 @@ def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str]
         data_dir: the data folder, or ``None``.
         files: split -> file path relative to ``data_dir``.
         read: reads one local file into a column dictionary (e.g. a :func:`read_tsv` call).
-        hub: the arguments of :func:`read_hub_dataset` (``path, name, splits, columns``).
+        hub: the :class:`HubDataset` to download (or the arguments of :func:`read_hub_dataset`:
+            ``path, name, splits, columns``).
         how_to_get: one sentence on how to obtain the files, for the error.
 
     Raises:
@@ -130,7 +178,7 @@ def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str]
     if paths and all(p.is_file() for p in paths.values()):
         return {split: read(p) for split, p in paths.items()}
     try:
-        return read_hub_dataset(*hub)
+        return (hub if isinstance(hub, HubDataset) else HubDataset(*hub)).read()
     except Exception as e:
         raise missing_data_error(task, list(paths.values()), how_to_get, e) from e
 

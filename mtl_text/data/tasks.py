@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import TaskFileError, UnknownTaskError
+from .readers import HubDataset
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +96,18 @@ class Task:
             (20 Newsgroups: +2.5 points of accuracy over the wide part alone); not short texts
             whose validation split says little about the test texts (SST-2's phrases: about −1
             point). Classification tasks only.
+        hub_dataset: the task's data as a Hugging Face Hub dataset
+            (:class:`~mtl_text.data.readers.HubDataset`), where it is one: the model card names it as
+            the data of the task's test results (``datasets`` and ``model-index``, with the Hub's
+            split that the task's test split is), so the Hub lists the model under the dataset. The
+            built-in GLUE tasks, TREC and GoEmotions declare theirs and download from it; ``None``:
+            the card names the task alone.
 
     Raises:
         ValueError: a malformed name, too few labels for the problem type (2 for classification, 1
             for regression) or duplicate ones, ``max_length < 1``, an
-            unknown pooling or problem type, ``wide_svm`` for a regression task.
+            unknown pooling or problem type, ``wide_svm`` for a regression task, a ``hub_dataset``
+            that is not a :class:`~mtl_text.data.readers.HubDataset`.
     """
 
     name: str
@@ -115,6 +123,7 @@ class Task:
     primary_metric: str | None = None
     validation_groups: Callable[[list[str]], Sequence] | None = None
     wide_svm: bool = False
+    hub_dataset: HubDataset | None = None
 
     def __post_init__(self):
         if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
@@ -138,6 +147,8 @@ class Task:
             raise ValueError(f"task '{self.name}': class_weights must be 'balanced' or one number per label, got {self.class_weights!r}")
         if self.wide_svm and self.problem_type == REGRESSION:
             raise ValueError(f"task '{self.name}': wide_svm fits a linear SVM classifier; a {REGRESSION} task cannot have it")
+        if self.hub_dataset is not None and not isinstance(self.hub_dataset, HubDataset):
+            raise ValueError(f"task '{self.name}': hub_dataset must be a mtl_text.HubDataset, got {self.hub_dataset!r}")
         object.__setattr__(self, "labels", tuple(self.labels))
         self.metric_names  # noqa: B018 -- a primary metric the head does not report fails here
 

@@ -36,12 +36,11 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError, ModelLoadError
-from ..utils.files import CONFIG_NAME, atomic_write_text
+from ..utils.files import CONFIG_NAME, RESULTS_NAME, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
 CARD_NAME = "README.md"
-RESULTS_NAME = "test_results.json"  # written by training beside the model
 NOT_METRICS = ("examples", "loss")  # in the test results, but a count and a loss, not scores
 # a Hub repository id: "owner/name" (letters, digits, - _ .); tried on the Hub only when no such path exists here
 REPO_ID = re.compile(r"^[\w-][\w.-]*/[\w-][\w.-]*$")
@@ -113,13 +112,20 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None) -> 
     directory = Path(directory)
     name = name or directory.resolve().name
     parts = _card_parts(directory, name)
-    evals = [EvalResult(task_type="text-classification", dataset_type=task, dataset_name=task, dataset_split="test", metric_type=metric,
-                        metric_name=metric, metric_value=float(value))
+    datasets = parts["results"].get("datasets", {})  # task -> the Hub dataset its test split is, where the task declares one
+
+    def dataset(task: str) -> dict:
+        ref = datasets.get(task)
+        if ref is None:
+            return {"dataset_type": task, "dataset_name": task, "dataset_split": "test"}
+        return {"dataset_type": ref["path"], "dataset_name": task, "dataset_config": ref.get("name"), "dataset_split": ref["split"]}
+
+    evals = [EvalResult(task_type="text-classification", **dataset(task), metric_type=metric, metric_name=metric, metric_value=float(value))
              for task, values in parts["results"].get("metrics", {}).items() for metric, value in values.items()
              if metric not in NOT_METRICS and isinstance(value, (int, float)) and math.isfinite(value)]
     data = ModelCardData(library_name="mtl-text", pipeline_tag="text-classification", tags=list(CARD_TAGS),
-                         base_model=parts["base_model"], metrics=parts["metrics"] or None,
-                         **({"model_name": name, "eval_results": evals} if evals else {}))
+                         base_model=parts["base_model"], datasets=sorted({ref["path"] for ref in datasets.values()}) or None,
+                         metrics=parts["metrics"] or None, **({"model_name": name, "eval_results": evals} if evals else {}))
     text = f"---\n{data.to_yaml()}\n---\n\n{parts['body']}"
     return f"{text}<!-- {CARD_STAMP} {hashlib.sha256(text.encode()).hexdigest()} -->\n"
 
@@ -170,6 +176,10 @@ def _card_parts(directory: Path, name: str) -> dict:
     if results:
         body += ["## Test results", "", f"Best validation model, {results.get('steps', '?')} steps; the tasks' test splits.", "",
                  _metric_table(results), ""]
+        if results.get("datasets"):
+            body += ["Test data on the Hub:", "", *(f"- {task}: [{ref['path']}](https://huggingface.co/datasets/{ref['path']})"
+                                                     f"{' `' + ref['name'] + '`' if ref.get('name') else ''}, split `{ref['split']}`"
+                                                     for task, ref in results["datasets"].items()), ""]
     if "training_config" in config and config["training_config"]:
         body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
                  f"The same options from this folder, on another seed or into another folder: `mtl-text train --config "

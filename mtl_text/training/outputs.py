@@ -24,16 +24,16 @@ from pathlib import Path
 from accelerate import Accelerator
 
 from ..errors import OutputDirError
-from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, atomic_write_text
+from ..utils.files import CONFIG_NAME, RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
 from .checkpointing import CHECKPOINT_DIR, list_checkpoints
 
 logger = logging.getLogger("mtl_text.train")
 
 LOCK_NAME = ".mtl-text.lock"
 METRICS_NAME = "metrics.jsonl"
-RESULTS_JSON, RESULTS_MD = "test_results.json", "test_results.md"
+RESULTS_MD = "test_results.md"
 PREDICTIONS_JSON = "test_predictions.json"  # every test example's prediction and reference, per task (for paired tests)
-RESULTS_NAMES = (RESULTS_JSON, RESULTS_MD, PREDICTIONS_JSON)
+RESULTS_NAMES = (RESULTS_NAME, RESULTS_MD, PREDICTIONS_JSON)
 
 
 def check_output_dir(output_dir: Path, overwrite: bool, resume: bool) -> None:

@@ -24,12 +24,12 @@ from pathlib import Path
 
 from ..inference.evaluation import collect_logits, evaluate, format_table
 from ..modeling.hub import write_model_card
-from ..utils.files import WEIGHTS_NAME, atomic_write_text
+from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
 from .config import TrainingConfig
 from .loop import domain_mmd, fit, saved_config
-from .outputs import PREDICTIONS_JSON, RESULTS_JSON, RESULTS_MD, OutputLock, RunLog, check_output_dir, clear_previous_run
+from .outputs import PREDICTIONS_JSON, RESULTS_MD, OutputLock, RunLog, check_output_dir, clear_previous_run
 from .runtime import make_accelerator, tracker_config
 
 logger = logging.getLogger("mtl_text.train")
@@ -133,8 +133,9 @@ def train(config: TrainingConfig) -> TrainingResult:
         log.log({"step": summary["steps"], "split": "test", "metrics": metrics})
         table = format_table(metrics)
         if accelerator.is_main_process:
-            record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics}
-            atomic_write_text(output_dir / RESULTS_JSON, json.dumps(record, indent=2) + "\n")
+            datasets = {n: t.hub_dataset.test_reference() for n, t in run.tasks.items() if t.hub_dataset is not None}
+            record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics, **({"datasets": datasets} if datasets else {})}
+            atomic_write_text(output_dir / RESULTS_NAME, json.dumps(record, indent=2) + "\n")
             atomic_write_text(output_dir / RESULTS_MD, table + "\n")
             atomic_write_text(output_dir / PREDICTIONS_JSON, json.dumps(predictions) + "\n")
             write_model_card(output_dir)  # README.md: a Hub model card with the test table and the training command

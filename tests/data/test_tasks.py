@@ -46,6 +46,7 @@ def test_duplicate_name_is_refused():
     ({"labels": ["a", "a"]}, "unique"),
     ({"max_length": 0}, "max_length"),
     ({"problem_type": "ranking"}, "problem_type"),
+    ({"hub_dataset": ("nyu-mll/glue", "sst2")}, "HubDataset"),
 ])
 def test_task_validation(kwargs, match):
     args = {"name": "ok", "labels": ["a", "b"], "load": lambda d: {}} | kwargs
@@ -138,6 +139,34 @@ def test_missing_files_give_a_clear_error(tmp_path, monkeypatch):
             load("sst2", tmp_path)
         message = str(info.value)
         assert str(tmp_path / "sst2" / "train.tsv") in message and "--data-dir" in message and "no network" in message
+
+
+def test_builtin_tasks_download_from_the_hub_dataset_they_declare(tmp_path, monkeypatch):
+    """Without local files, GoEmotions and SST-2 read the dataset their Task names (the one the model
+    card will name), into the task's own columns and splits."""
+    import datasets
+
+    go = {split: datasets.Dataset.from_dict({"text": [f"{split} text"], "labels": [[0, 27]], "id": ["x"]})
+          for split in ("train", "validation", "test")}
+    glue = {split: datasets.Dataset.from_dict({"sentence": [f"{split} sentence"], "label": [1], "idx": [0]})
+            for split in ("train", "validation")}
+    calls = []
+
+    def load_dataset(path, name=None):
+        calls.append((path, name))
+        return {"google-research-datasets/go_emotions": go, "nyu-mll/glue": glue}[path]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    emotions = get_task("goemotions").load(tmp_path)
+    assert calls == [(get_task("goemotions").hub_dataset.path, "simplified")]
+    assert emotions["test"] == {"text": ["test text"], "label": [[0, 27]]} and set(emotions) == {"train", "validation", "test"}
+    sst2 = get_task("sst2")
+    assert sst2.load(None)["test"] == {"text": ["validation sentence"], "label": [1]}  # GLUE's test labels are hidden
+    assert sst2.hub_dataset.test_reference() == {"path": "nyu-mll/glue", "name": "sst2", "split": "validation"}
+    assert get_task("trec").hub_dataset.test_reference() == {"path": "CogComp/trec", "split": "test"}
+    assert get_task("20newsgroups").hub_dataset is None  # read by scikit-learn's fetcher, not from the Hub
+    with pytest.raises(ValueError, match="'test'"):
+        mtl_text.HubDataset("someone/data", splits={"train": "train"})
 
 
 def test_user_task_file_registers_a_fourth_task(tmp_path):

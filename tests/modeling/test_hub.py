@@ -87,6 +87,20 @@ def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
     assert from_folder.to_dict() == TRAINING.to_dict()
 
 
+def test_the_card_names_the_hub_datasets_of_the_test_splits(folder):
+    results = json.loads((folder / "test_results.json").read_text())
+    results["datasets"] = {"sst2": {"path": "nyu-mll/glue", "name": "sst2", "split": "validation"}}  # trec declares none
+    (folder / "test_results.json").write_text(json.dumps(results))
+    hub.write_model_card(folder)
+    meta, body = hub.read_model_card(folder)
+    assert meta["datasets"] == ["nyu-mll/glue"]  # the Hub lists the model under the dataset
+    data = {r["dataset"]["name"]: r["dataset"] for r in meta["model-index"][0]["results"]}
+    assert data == {"sst2": {"name": "sst2", "type": "nyu-mll/glue", "config": "sst2", "split": "validation"},
+                    "trec": {"name": "trec", "type": "trec", "split": "test"}}
+    assert "- sst2: [nyu-mll/glue](https://huggingface.co/datasets/nyu-mll/glue) `sst2`, split `validation`" in body.splitlines()
+    assert hub.card_is_unedited((folder / "README.md").read_text(), folder)
+
+
 def test_push_then_load_by_hub_id_predicts_the_same(folder, tmp_path, monkeypatch):
     local_hub = LocalHub(tmp_path / "hub")
     url = hub.push_to_hub(folder, "someone/card-model", api=local_hub)

@@ -56,6 +56,10 @@ def test_test_table_matches_the_restored_model(trained, data_dir):
     results = json.loads((trained / "test_results.json").read_text())["metrics"]
     assert results["sst2"]["examples"] == 872 and results["trec"]["examples"] == 500
     assert results["punctuation_e2e"]["accuracy"] > 0.9  # an easy task: training really learned
+    # the test splits' Hub datasets, for the model card; the user's task declares none
+    datasets = json.loads((trained / "test_results.json").read_text())["datasets"]
+    assert datasets == {"sst2": {"path": "nyu-mll/glue", "name": "sst2", "split": "validation"},
+                        "trec": {"path": "CogComp/trec", "split": "test"}}
     # recompute trec's test accuracy from the saved folder
     from mtl_text import load_task_splits
 
