@@ -211,6 +211,14 @@ def ensemble_option(usage: str) -> Any:
                                     "the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); " + usage})
 
 
+def token_option(use: str) -> Any:
+    """``--token`` (predict, evaluate, serve, export-onnx, push-to-hub): a Hugging Face token, kept
+    out of the options' ``repr``; ``use`` says what it is for."""
+    return field(default=None, repr=False, metadata={
+        "help": f"a Hugging Face token to {use} (default: the stored `hf auth login`, or $HF_TOKEN; prefer those: a token on the "
+                "command line stays in the shell's history)"})
+
+
 def group_validation_option(help: str) -> Any:
     """``--group-validation`` / ``--no-group-validation``: carve the validation split by a task's
     ``validation_groups`` (on by default, the same in training and in the baselines, so that both

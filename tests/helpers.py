@@ -72,6 +72,8 @@ class LocalHub:
         self.root = root
         self.downloaded: list[str] = []
         self.refs: dict[str, dict[str, str]] = {}  # repo id -> branch -> commit hash
+        self.private: dict[str, str] = {}  # repo id -> the token that may read it (the Hub says "not found" to others)
+        self.tokens: list[str | None] = []  # the token of each download call
 
     def files(self, repo_id, revision="main") -> Path:
         """The folder of the commit that ``revision`` (a branch or a commit hash) names."""
@@ -108,10 +110,14 @@ class LocalHub:
         source = self.files(repo_id, revision or "main")
         return self.root.parent / "cache" / f"models--{repo_id.replace('/', '--')}" / "snapshots" / source.name
 
-    def hf_hub_download(self, repo_id, filename, revision=None, token=None):
-        if repo_id not in self.refs:
+    def _check_access(self, repo_id, token):
+        self.tokens.append(token)
+        if repo_id not in self.refs or self.private.get(repo_id, token) != token:
             raise huggingface_hub.errors.RepositoryNotFoundError(f"404 Client Error. Repository Not Found: {repo_id}",
                                                                  response=not_found(repo_id))
+
+    def hf_hub_download(self, repo_id, filename, revision=None, token=None):
+        self._check_access(repo_id, token)
         source = self.files(repo_id, revision or "main") / filename
         if not source.is_file():
             raise huggingface_hub.errors.EntryNotFoundError(f"404: {repo_id}/{filename}")
@@ -122,6 +128,7 @@ class LocalHub:
         return str(local)
 
     def snapshot_download(self, repo_id, revision=None, token=None, allow_patterns=None):
+        self._check_access(repo_id, token)
         source, local = self.files(repo_id, revision or "main"), self._snapshot(repo_id, revision)
         for path in source.rglob("*"):
             name = path.relative_to(source).as_posix()

@@ -7,7 +7,17 @@ import json
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..arguments import Arguments, Fraction, PositiveInt, Seed, data_dir_option, ensemble_option, seed_option, task_file_option
+from ..arguments import (
+    Arguments,
+    Fraction,
+    PositiveInt,
+    Seed,
+    data_dir_option,
+    ensemble_option,
+    seed_option,
+    task_file_option,
+    token_option,
+)
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -35,6 +45,7 @@ class EvaluateArguments(Arguments):
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
+    token: str | None = token_option("read a private or gated Hub model")
 
     def __post_init__(self):
         super().__post_init__()
@@ -65,10 +76,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         if accelerator.num_processes > 1:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
-                                    args.validation_size, args.batch_size, args.verify_hashes, predictions)
+                                    args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token)
     else:
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
-                             accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions)
+                             accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions,
+                                 token=args.token)
     if accelerator.is_main_process:
         if args.task:
             print(f"head {args.head} of {args.model} on task {args.task} ({args.split} split):")

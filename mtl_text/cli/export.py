@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from ..arguments import Arguments, Range
+from ..arguments import Arguments, Range, token_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -21,6 +21,7 @@ class ExportArguments(Arguments):
     quantize: bool = field(default=False, metadata={
         "help": "int8 dynamic quantization of the weights (ONNX Runtime's quantize_dynamic): smaller, often faster on CPUs; "
                 "check its accuracy cost (scripts/benchmark_onnx.py)"})
+    token: str | None = token_option("read a private or gated Hub model")
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     (args,), _ = ArgumentParser(ExportArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
     setup_logging()
-    print(export_onnx(args.model, args.output, args.opset, args.quantize))
+    print(export_onnx(args.model, args.output, args.opset, args.quantize, token=args.token))
     return 0
 
 

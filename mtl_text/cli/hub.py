@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..arguments import Arguments
+from ..arguments import Arguments, token_option
 from .parsing import ArgumentParser
 
 
@@ -21,7 +21,7 @@ class PushArguments(Arguments):
     create_pr: bool = field(default=False, metadata={
         "help": "open a pull request with the upload instead of committing to the branch; until it is merged the model reads as "
                 "OWNER/NAME@refs/pr/N (the pull request's URL is printed)"})
-    token: str | None = field(default=None, metadata={"help": "a Hub token (default: the stored `hf auth login` or $HF_TOKEN)"})
+    token: str | None = token_option("write to the repository")
     commit_message: str = field(default="Upload mtl-text model", metadata={"help": "the commit's message"})
 
 

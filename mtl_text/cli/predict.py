@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from ..arguments import Arguments, PositiveInt, ensemble_option
+from ..arguments import Arguments, PositiveInt, ensemble_option, token_option
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import input_format, read_texts
@@ -42,6 +42,7 @@ class PredictArguments(Arguments):
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
+    token: str | None = token_option("read a private or gated Hub model")
 
 
 def build_parser(prog: str | None = None) -> ArgumentParser:
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         texts.append(text)
     tune_malloc()
     options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes,
-               "max_batch_tokens": args.max_batch_tokens, "backend": args.backend}
+               "max_batch_tokens": args.max_batch_tokens, "backend": args.backend,
+               "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
     texts, pairs = read_inputs(args, texts)

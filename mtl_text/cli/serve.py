@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import Arguments, PositiveInt, Range, ensemble_option
+from ..arguments import Arguments, PositiveInt, Range, ensemble_option, token_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -38,6 +38,7 @@ class ServeArguments(Arguments):
     batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json at start-up (sizes are always checked)"})
+    token: str | None = token_option("read a private or gated Hub model")
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = field(default="info", metadata={
         "help": "uvicorn's log level"})
 
@@ -54,7 +55,7 @@ def build_app(args: ServeArguments, limits, batching, names: list[str] | None = 
     if args.threads:
         torch.set_num_threads(args.threads)
     predictor = load_predictor(args.model, args.ensemble_with, batch_size=args.batch_size, device=args.device,
-                               verify_hashes=args.verify_hashes, backend=args.backend)
+                               verify_hashes=args.verify_hashes, backend=args.backend, token=args.token)
     names = names or [args.model, *(args.ensemble_with or [])]
     metadata = ensemble_metadata(names, predictor) if args.ensemble_with else model_metadata(names[0], predictor)
     app = create_app(predictor, metadata, limits, batching)

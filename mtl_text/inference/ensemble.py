@@ -54,14 +54,14 @@ class Ensemble(HeadOutputs):
     @classmethod
     def from_pretrained(cls, directories: Sequence[str | os.PathLike], batch_size: int = 64, device: str | torch.device = "cpu",
                         verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS,
-                        backend: str = "torch") -> Ensemble:
-        """Load each model folder (or Hub id) as :meth:`Predictor.from_pretrained` does, with the same options;
-        a Hub id pins its own revision as ``owner/name@revision``.
+                        backend: str = "torch", token: str | None = None) -> Ensemble:
+        """Load each model folder (or Hub id) as :meth:`Predictor.from_pretrained` does, with the same options
+        (one ``token`` for every Hub id); a Hub id pins its own revision as ``owner/name@revision``.
 
         Raises:
             ModelLoadError, ConfigError: as :meth:`Predictor.from_pretrained`, and as the constructor.
         """
-        return cls([Predictor.from_pretrained(d, batch_size, device, verify_hashes, max_batch_tokens, backend) for d in directories])
+        return cls([Predictor.from_pretrained(d, batch_size, device, verify_hashes, max_batch_tokens, backend, token=token) for d in directories])
 
     @property
     def tasks(self) -> list[str]:

@@ -121,7 +121,7 @@ def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str, str] | None = None,
-                   predictions: dict | None = None) -> dict[str, dict[str, float]]:
+                   predictions: dict | None = None, token: str | None = None) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
@@ -135,6 +135,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         heads_of: task name -> the head that scores it (the task need not be one of the model's);
             its tasks are scored instead of ``tasks``.
         predictions: if given, filled as in :func:`evaluate`.
+        token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
     Raises:
         ModelLoadError: the folder is not a saved model.
@@ -145,7 +146,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     from ..modeling.hub import resolve_model
 
     accelerator = accelerator or Accelerator()
-    model_dir = resolve_model(model_dir)  # a folder, or a Hub id downloaded once
+    model_dir = resolve_model(model_dir, token=token)  # a folder, or a Hub id downloaded once
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
@@ -191,7 +192,7 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
 @torch.no_grad()
 def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
-                      verify_hashes: bool = True, predictions: dict | None = None) -> dict[str, dict[str, float]]:
+                      verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None) -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -200,6 +201,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
         model_dirs: the model folders (or Hub ids), two or more; the first one's heads decode.
         tasks: the tasks to score (default: every task of the ensemble).
         predictions: if given, filled as in :func:`evaluate`.
+        token: for the Hub ids, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
     Returns:
         task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits) and ``examples``.
@@ -211,7 +213,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     """
     from .ensemble import Ensemble
 
-    ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes)
+    ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes, token=token)
     trained = trained_with(MultiTaskModel.read_config(ensemble.members[0].directory))  # the first model's validation split
     results = {}
     for name in ensemble.check_tasks(tasks):

@@ -52,7 +52,8 @@ class _AllHeads(torch.nn.Module):
         return tuple(logits[t] for t in self.tasks)
 
 
-def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, opset: int = DEFAULT_OPSET, quantize: bool = False) -> Path:
+def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, opset: int = DEFAULT_OPSET, quantize: bool = False,
+                token: str | None = None) -> Path:
     """Export a saved model to an ONNX folder (see the module's text).
 
     Args:
@@ -61,6 +62,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         opset: the ONNX opset (>= 17).
         quantize: int8 dynamic quantization of the graphs' weights (smaller and, on many CPUs,
             faster; its accuracy cost is the user's to check: ``benchmark_onnx.py`` measures it).
+        token: for a Hub id, as :meth:`~mtl_text.modeling.model.MultiTaskModel.from_pretrained` takes it.
 
     Returns:
         ``output_dir``.
@@ -75,7 +77,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
 
     if opset < 17:
         raise ConfigError(f"--opset must be >= 17 (LayerNormalization and the exporter's operators), got {opset}")
-    model_dir, output_dir = resolve_model(model_dir), Path(output_dir)
+    model_dir, output_dir = resolve_model(model_dir, token=token), Path(output_dir)
     if (output_dir / CONFIG_NAME).exists():
         raise ConfigError(f"{output_dir} holds a model already; choose an empty folder")
     model = MultiTaskModel.from_pretrained(model_dir).eval()

@@ -227,10 +227,10 @@ class Predictor(HeadOutputs):
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike, batch_size: int = 64, device: str | torch.device = "cpu",
                         verify_hashes: bool = True, max_batch_tokens: int | None = DEFAULT_MAX_BATCH_TOKENS,
-                        backend: str = "torch", revision: str | None = None) -> Predictor:
+                        backend: str = "torch", revision: str | None = None, token: str | None = None) -> Predictor:
         """Load a model folder written by training, or a Hugging Face Hub id (``owner/name``, or
         ``owner/name@revision`` for a branch, tag or commit) when no such path exists here
-        (``verify_hashes``, ``revision``: see :meth:`MultiTaskModel.from_pretrained`).
+        (``verify_hashes``, ``revision``, ``token``: see :meth:`MultiTaskModel.from_pretrained`).
         ``backend="onnx"`` runs the graphs of a folder written by ``mtl-text export-onnx`` with ONNX
         Runtime (on the CPU) instead of PyTorch (:mod:`mtl_text.inference.onnx`).
 
@@ -246,7 +246,7 @@ class Predictor(HeadOutputs):
             raise ConfigError(f"--backend must be torch or onnx, got {backend!r}")
         if backend == "onnx" and torch.device(device).type != "cpu":
             raise ConfigError("--backend onnx runs on the CPU (ONNX Runtime's CPU provider); drop --device")
-        directory = resolve_model(directory, revision)  # a Hub id is downloaded once, for the model and its tokenizer
+        directory = resolve_model(directory, revision, token)  # a Hub id is downloaded once, for the model and its tokenizer
         runner = None
         if backend == "onnx":
             from .onnx import OnnxRunner

@@ -351,7 +351,8 @@ class MultiTaskModel(nn.Module):
         return config
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, verify_hashes: bool = True, revision: str | None = None) -> MultiTaskModel:
+    def from_pretrained(cls, directory: str | os.PathLike, verify_hashes: bool = True, revision: str | None = None,
+                        token: str | None = None) -> MultiTaskModel:
         """Restore a model saved with :meth:`save_pretrained` (on the CPU, in eval mode).
 
         Args:
@@ -361,6 +362,8 @@ class MultiTaskModel(nn.Module):
             verify_hashes: check the SHA-256 of every file ``config.json`` lists (sizes are always
                 checked); off saves reading very large files twice.
             revision: the Hub id's branch, tag or commit (the same as ``@revision``; default ``main``).
+            token: a Hugging Face token for a private or gated Hub repository (default:
+                ``huggingface_hub``'s stored login or ``$HF_TOKEN``); as in transformers.
 
         Raises:
             ModelLoadError: the folder is not a saved model (nor a downloadable Hub id); its config is invalid; a file is
@@ -370,7 +373,7 @@ class MultiTaskModel(nn.Module):
         """
         from .hub import resolve_model
 
-        directory = resolve_model(directory, revision)
+        directory = resolve_model(directory, revision, token)
         config = cls.read_config(directory)
         if "files" in config:
             verify_files(directory, config["files"], ModelLoadError, check_hashes=verify_hashes, recorded_in=str(directory / CONFIG_NAME))

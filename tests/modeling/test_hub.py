@@ -118,6 +118,32 @@ def test_push_then_load_by_hub_id_predicts_the_same(folder, tmp_path, monkeypatc
         assert torch.equal(by_id.predict_logits(TEXTS, [task])[task], original.predict_logits(TEXTS, [task])[task])
 
 
+def test_a_private_model_loads_with_a_token_everywhere_a_model_is_named(folder, tmp_path, monkeypatch, capsys):
+    from mtl_text import Ensemble
+    from mtl_text.cli import predict
+    from mtl_text.cli.serve import ServeArguments
+    from mtl_text.inference.onnx import export_onnx
+
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    hub.push_to_hub(folder, "someone/private", api=local_hub)
+    local_hub.private["someone/private"] = "hf_secret"
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError, match="someone/private: no such model folder here, and not downloadable"):
+        Predictor.from_pretrained("someone/private")  # no token: the Hub says "not found"
+    original = Predictor.from_pretrained(folder).predict_logits(TEXTS, ["sst2"])["sst2"]
+    assert torch.equal(sst2_logits(Predictor.from_pretrained("someone/private", token="hf_secret")), original)
+    by_id, local = MultiTaskModel.from_pretrained("someone/private", token="hf_secret").state_dict(), MultiTaskModel.from_pretrained(folder).state_dict()
+    assert by_id.keys() == local.keys() and all(torch.equal(by_id[k], local[k]) for k in local)
+    assert torch.allclose(sst2_logits(Ensemble.from_pretrained([str(folder), "someone/private"], token="hf_secret")), original)
+    local_hub.tokens.clear()
+    assert predict.main(["--model", "someone/private", "--token", "hf_secret", "--tasks", "sst2", "--", "great fun"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"]["sst2"]["label"] in ("negative", "positive")
+    assert set(local_hub.tokens) == {"hf_secret"}  # config.json and the snapshot, both with the token
+    with pytest.raises(ModelLoadError, match="not downloadable"):
+        export_onnx("someone/private", tmp_path / "onnx", token="wrong")
+    assert "hf_secret" not in repr(ServeArguments(model="someone/private", token="hf_secret"))  # not in logs of the options
+
+
 def test_a_missing_folder_that_is_no_hub_id_fails_fast(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="is not a folder"):
         MultiTaskModel.from_pretrained(tmp_path / "missing")
