@@ -4,10 +4,10 @@ Train 5,452 / test 500 questions. Read from ``<data_dir>/trec/{train_5500,TREC_1
 ``COARSE:fine question`` per line, latin-1); without them, Hugging Face ``datasets`` downloads it.
 """
 
-from mtl_text import DataFormatError, HubDataset, Task, missing_data_error, register_task
+from mtl_text import DataFormatError, HubDataset, Task, read_local_or_hub, register_task
 
 LABELS = ("ABBR", "DESC", "ENTY", "HUM", "LOC", "NUM")
-HUB = HubDataset("CogComp/trec")  # read by load() below: its coarse labels are ids in another order than LABELS
+HUB = HubDataset("CogComp/trec", columns={"text": "text", "label": "coarse_label"})  # class names, whatever their order there
 FILES = {"train": "trec/train_5500.label", "test": "trec/TREC_10.label"}
 
 
@@ -26,19 +26,8 @@ def read_label_file(path):
 
 
 def load(data_dir):
-    paths = {split: data_dir / name for split, name in FILES.items()} if data_dir else {}
-    if paths and all(p.is_file() for p in paths.values()):
-        return {split: read_label_file(p) for split, p in paths.items()}
-    try:
-        import datasets
-
-        trec = datasets.load_dataset(HUB.path)
-        names = trec["train"].features["coarse_label"].names
-        return {split: {"text": trec[split]["text"], "label": [names[i] for i in trec[split]["coarse_label"]]}
-                for split in ("train", "test")}
-    except Exception as e:
-        raise missing_data_error("trec", list(paths.values()),
-                                 "Or download it from https://cogcomp.seas.upenn.edu/Data/QA/QC/.", e) from e
+    return read_local_or_hub("trec", data_dir, FILES, read=read_label_file, hub=HUB,
+                             how_to_get="Or download it from https://cogcomp.seas.upenn.edu/Data/QA/QC/.")
 
 
 register_task(Task(name="trec", labels=LABELS, load=load, hub_dataset=HUB, max_length=64, num_examples={"train": 5452, "test": 500},

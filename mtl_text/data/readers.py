@@ -105,6 +105,8 @@ class HubDataset:
             test labels are hidden, so the task's test split is GLUE's validation split).
         columns: the task's column -> the dataset's (``{"text": "sentence", "label": "label"}``);
             empty when the task reads the dataset with its own code (then :meth:`read` is not used).
+        revision: the dataset repository's branch, tag or commit (default: ``main``); pinning a
+            commit keeps a task's data from changing under it.
 
     Raises:
         ValueError: an empty ``path``, or ``splits`` without ``"test"``.
@@ -114,6 +116,7 @@ class HubDataset:
     name: str | None = None
     splits: Mapping[str, str] = field(default_factory=lambda: {"train": "train", "test": "test"})
     columns: Mapping[str, str] = field(default_factory=dict)
+    revision: str | None = None
 
     def __post_init__(self):
         if not self.path or not isinstance(self.path, str):
@@ -130,30 +133,66 @@ class HubDataset:
         """The dataset and split that the task's test split is, as training records it beside the
         test results (``test_results.json``'s ``datasets``) for the model card:
         ``{"path": ..., "name": ..., "split": ...}`` (``name`` only where there is one)."""
-        return {"path": self.path, **({"name": self.name} if self.name else {}), "split": self.test_split}
+        return {"path": self.path, **({"name": self.name} if self.name else {}), "split": self.test_split,
+                **({"revision": self.revision} if self.revision else {})}
 
     def read(self) -> dict[str, dict]:
-        """The splits as column dictionaries (:func:`read_hub_dataset`)."""
-        return read_hub_dataset(self.path, self.name, self.splits, self.columns)
+        """The splits as column dictionaries (:func:`read_hub_dataset`).
+
+        Raises:
+            ValueError: no ``columns`` to read.
+        """
+        if not self.columns:
+            raise ValueError(f"HubDataset {self.path}: no columns given, so it cannot be read as the task's columns")
+        return read_hub_dataset(self.path, self.name, self.splits, self.columns, self.revision)
 
 
-def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], columns: Mapping[str, str]) -> dict[str, dict]:
+def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], columns: Mapping[str, str],
+                     revision: str | None = None) -> dict[str, dict]:
     """Splits of a Hugging Face Hub dataset as column dictionaries, through ``datasets.load_dataset``:
     the download path of the built-in tasks when their files are not on disk.
+
+    A column of class ids (a ``datasets.ClassLabel``, or a sequence of them for multi-label data)
+    is read as the class names, so that the task maps each name to its own label id: a dataset
+    whose classes come in another order than the task's labels is not mislabelled, and a name the
+    task does not have is an error naming the example.
 
     Args:
         path, name: the dataset and its configuration (``"nyu-mll/glue"``, ``"mrpc"``).
         splits: our split -> the dataset's (``{"train": "train", "test": "validation"}``).
         columns: our column -> the dataset's (``{"text": "sentence1", "text_pair": "sentence2", "label": "label"}``).
+        revision: the dataset's branch, tag or commit (default: ``main``).
 
     Raises:
+        DataFormatError: the dataset has no such split or column (naming those it has).
         whatever ``datasets`` raises when the download fails (the caller turns it into
-        :func:`missing_data_error`).
+        :class:`DataNotFoundError`, e.g. with :func:`missing_data_error`).
     """
     import datasets
 
-    data = datasets.load_dataset(path, name)
-    return {ours: {column: data[theirs][source] for column, source in columns.items()} for ours, theirs in splits.items()}
+    data = datasets.load_dataset(path, name, **({"revision": revision} if revision else {}))
+    where = f"Hugging Face Hub dataset {path}" + (f" ({name})" if name else "")
+    for theirs in splits.values():
+        if theirs not in data:
+            raise DataFormatError(f"{where}: no split {theirs!r}; it has {sorted(data)}")
+        missing = sorted(set(columns.values()) - set(data[theirs].column_names))
+        if missing:
+            raise DataFormatError(f"{where}, split {theirs!r}: no column(s) {missing}; it has {data[theirs].column_names}")
+    return {ours: {column: _class_names(data[theirs], source) for column, source in columns.items()} for ours, theirs in splits.items()}
+
+
+def _class_names(dataset, column: str) -> list:
+    """A column of ``dataset`` as a list; class ids (``ClassLabel``, or a sequence of them) as their names."""
+    import datasets
+
+    values = dataset[column][:]
+    feature = dataset.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return [feature.int2str(v) if v >= 0 else v for v in values]  # -1: no label (GLUE's hidden test labels)
+    inner = getattr(feature, "feature", None)  # datasets.Sequence / List of ClassLabel: multi-label
+    if isinstance(inner, datasets.ClassLabel):
+        return [[inner.int2str(v) for v in row] for row in values]
+    return values
 
 
 def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str], read, hub: HubDataset | tuple,
@@ -172,13 +211,16 @@ def read_local_or_hub(task: str, data_dir: Path | None, files: Mapping[str, str]
     Raises:
         DataNotFoundError: the files are missing and the download fails too
             (:func:`missing_data_error`, naming the files looked for and the download's error).
-        DataFormatError: a local file is malformed (from ``read``).
+        DataFormatError: a local file is malformed (from ``read``), or the downloaded dataset lacks a
+            split or column ``hub`` names.
     """
     paths = {split: data_dir / name for split, name in files.items()} if data_dir else {}
     if paths and all(p.is_file() for p in paths.values()):
         return {split: read(p) for split, p in paths.items()}
     try:
         return (hub if isinstance(hub, HubDataset) else HubDataset(*hub)).read()
+    except DataFormatError:  # downloaded, but without a split or column the task names
+        raise
     except Exception as e:
         raise missing_data_error(task, list(paths.values()), how_to_get, e) from e
 

@@ -19,6 +19,7 @@ script's ``--task-file``). Example, a whole task file::
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -30,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import TaskFileError, UnknownTaskError
+from ..errors import DataError, DataNotFoundError, TaskFileError, UnknownTaskError
 from .readers import HubDataset
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,11 @@ class Task:
             :class:`datasets.Dataset` with those columns; labels are ids or label names (a list of
             them per text for multi-label tasks; a number, or one per target, for regression). The loader reads local files first and falls back to the
             real download source; if both fail it raises :class:`~mtl_text.errors.DataNotFoundError`.
+            Default, with a ``hub_dataset`` that names its ``columns``: read that dataset
+            (:meth:`~mtl_text.data.readers.HubDataset.read`), so a task of a Hub dataset is one call::
+
+                register_task(Task(name="imdb", labels=("neg", "pos"), hub_dataset=HubDataset(
+                    "stanfordnlp/imdb", columns={"text": "text", "label": "label"})))
         max_length: the maximum number of tokens per example for this task (both texts of a pair
             together, special tokens included); a longer text keeps its first ``max_length`` tokens,
             and a longer pair loses tokens from the end of the longer of its two texts, one at a
@@ -107,12 +113,13 @@ class Task:
         ValueError: a malformed name, too few labels for the problem type (2 for classification, 1
             for regression) or duplicate ones, ``max_length < 1``, an
             unknown pooling or problem type, ``wide_svm`` for a regression task, a ``hub_dataset``
-            that is not a :class:`~mtl_text.data.readers.HubDataset`.
+            that is not a :class:`~mtl_text.data.readers.HubDataset`, no ``load`` and no
+            ``hub_dataset`` with ``text`` and ``label`` columns to read.
     """
 
     name: str
     labels: Sequence[str]
-    load: Callable[[Path | None], Mapping]
+    load: Callable[[Path | None], Mapping] | None = None
     max_length: int = 128
     pooling: str = "mean"
     problem_type: str = SINGLE_LABEL
@@ -149,6 +156,12 @@ class Task:
             raise ValueError(f"task '{self.name}': wide_svm fits a linear SVM classifier; a {REGRESSION} task cannot have it")
         if self.hub_dataset is not None and not isinstance(self.hub_dataset, HubDataset):
             raise ValueError(f"task '{self.name}': hub_dataset must be a mtl_text.HubDataset, got {self.hub_dataset!r}")
+        if self.load is None:
+            needed = {"text", "label", *(("text_pair",) if self.text_pair else ())}
+            if self.hub_dataset is None or not needed <= set(self.hub_dataset.columns):
+                raise ValueError(f"task '{self.name}': give load=, or a hub_dataset whose columns map {sorted(needed)} to the "
+                                 "dataset's columns")
+            object.__setattr__(self, "load", functools.partial(_read_hub_dataset, self.name, self.hub_dataset))
         object.__setattr__(self, "labels", tuple(self.labels))
         self.metric_names  # noqa: B018 -- a primary metric the head does not report fails here
 
@@ -169,6 +182,25 @@ class Task:
             return ordered_metrics(HEAD_TYPES[self.problem_type].task_metric_names(self.labels), self.primary_metric)
         except ValueError as e:
             raise ValueError(f"task '{self.name}': {e}") from None
+
+
+def _read_hub_dataset(task: str, hub: HubDataset, data_dir: Path | None) -> dict[str, dict]:
+    """The default loader of a task with a ``hub_dataset`` and no ``load``: the dataset's splits
+    (``data_dir`` is not used; ``datasets`` keeps its own cache).
+
+    Raises:
+        DataNotFoundError: the download failed (its error is named).
+        DataFormatError: the dataset lacks a split or column the task names.
+    """
+    try:
+        return hub.read()
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataNotFoundError(f"data for task '{task}': the Hugging Face Hub dataset {hub.path}"
+                                f"{f' ({hub.name})' if hub.name else ''} could not be read ({type(e).__name__}: {e}). "
+                                "Without a network, `datasets` reads it from its cache (HF_DATASETS_OFFLINE=1) once it has "
+                                "been downloaded") from e
 
 
 _REGISTRY: dict[str, Task] = {}

@@ -118,13 +118,15 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None) -> 
         ref = datasets.get(task)
         if ref is None:
             return {"dataset_type": task, "dataset_name": task, "dataset_split": "test"}
-        return {"dataset_type": ref["path"], "dataset_name": task, "dataset_config": ref.get("name"), "dataset_split": ref["split"]}
+        return {"dataset_type": ref["path"], "dataset_name": task, "dataset_config": ref.get("name"), "dataset_split": ref["split"],
+                "dataset_revision": ref.get("revision")}
 
     evals = [EvalResult(task_type="text-classification", **dataset(task), metric_type=metric, metric_name=metric, metric_value=float(value))
              for task, values in parts["results"].get("metrics", {}).items() for metric, value in values.items()
              if metric not in NOT_METRICS and isinstance(value, (int, float)) and math.isfinite(value)]
     data = ModelCardData(library_name="mtl-text", pipeline_tag="text-classification", tags=list(CARD_TAGS),
-                         base_model=parts["base_model"], datasets=sorted({ref["path"] for ref in datasets.values()}) or None,
+                         base_model=parts["base_model"],
+                         datasets=sorted({ref["path"] for ref in datasets.values() if REPO_ID.match(ref["path"])}) or None,  # not a local folder
                          metrics=parts["metrics"] or None, **({"model_name": name, "eval_results": evals} if evals else {}))
     text = f"---\n{data.to_yaml()}\n---\n\n{parts['body']}"
     return f"{text}<!-- {CARD_STAMP} {hashlib.sha256(text.encode()).hexdigest()} -->\n"
@@ -177,9 +179,7 @@ def _card_parts(directory: Path, name: str) -> dict:
         body += ["## Test results", "", f"Best validation model, {results.get('steps', '?')} steps; the tasks' test splits.", "",
                  _metric_table(results), ""]
         if results.get("datasets"):
-            body += ["Test data on the Hub:", "", *(f"- {task}: [{ref['path']}](https://huggingface.co/datasets/{ref['path']})"
-                                                     f"{' `' + ref['name'] + '`' if ref.get('name') else ''}, split `{ref['split']}`"
-                                                     for task, ref in results["datasets"].items()), ""]
+            body += ["Test data:", "", *(f"- {task}: {_dataset_link(ref)}" for task, ref in results["datasets"].items()), ""]
     if "training_config" in config and config["training_config"]:
         body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
                  f"The same options from this folder, on another seed or into another folder: `mtl-text train --config "
@@ -193,6 +193,15 @@ def _card_parts(directory: Path, name: str) -> dict:
              "predictor.predict([\"some text\"])", "```", ""]
     return {"body": "\n".join(body), "base_model": split_revision(source)[0] if source and is_hub_id(source, owner=False) else None,
             "metrics": metrics, "results": results}
+
+
+def _dataset_link(ref: dict) -> str:
+    """A test split's dataset for the card's body: a Hub dataset as a link, with its configuration,
+    split and revision."""
+    path = f"[{ref['path']}](https://huggingface.co/datasets/{ref['path']})" if REPO_ID.match(ref["path"]) else f"`{ref['path']}`"
+    extra = [f"`{ref['name']}`"] if ref.get("name") else []
+    return ", ".join([f"{path}{' ' + extra[0] if extra else ''}", f"split `{ref['split']}`",
+                      *([f"revision `{ref['revision']}`"] if ref.get("revision") else [])])
 
 
 def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:

@@ -146,27 +146,92 @@ def test_builtin_tasks_download_from_the_hub_dataset_they_declare(tmp_path, monk
     card will name), into the task's own columns and splits."""
     import datasets
 
-    go = {split: datasets.Dataset.from_dict({"text": [f"{split} text"], "labels": [[0, 27]], "id": ["x"]})
+    names = list(get_task("goemotions").labels)
+    go_features = datasets.Features({"text": datasets.Value("string"), "labels": datasets.Sequence(datasets.ClassLabel(names=names))})
+    go = {split: datasets.Dataset.from_dict({"text": [f"{split} text"], "labels": [[0, 27]]}, features=go_features)
           for split in ("train", "validation", "test")}
-    glue = {split: datasets.Dataset.from_dict({"sentence": [f"{split} sentence"], "label": [1], "idx": [0]})
+    glue_features = datasets.Features({"sentence": datasets.Value("string"), "label": datasets.ClassLabel(names=["negative", "positive"])})
+    glue = {split: datasets.Dataset.from_dict({"sentence": [f"{split} sentence"], "label": [1]}, features=glue_features)
             for split in ("train", "validation")}
+    # TREC's classes on the Hub come in another order than the task's labels: read by name, not by id
+    trec_features = datasets.Features({"text": datasets.Value("string"),
+                                       "coarse_label": datasets.ClassLabel(names=["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"])})
+    trec = {split: datasets.Dataset.from_dict({"text": ["What is a dog ?", "Why ?"], "coarse_label": [1, 2]}, features=trec_features)
+            for split in ("train", "test")}
     calls = []
 
     def load_dataset(path, name=None):
         calls.append((path, name))
-        return {"google-research-datasets/go_emotions": go, "nyu-mll/glue": glue}[path]
+        return {"google-research-datasets/go_emotions": go, "nyu-mll/glue": glue, "CogComp/trec": trec}[path]
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     emotions = get_task("goemotions").load(tmp_path)
     assert calls == [(get_task("goemotions").hub_dataset.path, "simplified")]
-    assert emotions["test"] == {"text": ["test text"], "label": [[0, 27]]} and set(emotions) == {"train", "validation", "test"}
+    assert emotions["test"] == {"text": ["test text"], "label": [["admiration", "neutral"]]} and set(emotions) == {"train", "validation", "test"}
     sst2 = get_task("sst2")
-    assert sst2.load(None)["test"] == {"text": ["validation sentence"], "label": [1]}  # GLUE's test labels are hidden
+    assert sst2.load(None)["test"] == {"text": ["validation sentence"], "label": ["positive"]}  # GLUE's test labels are hidden
+    assert get_task("trec").load(None)["test"]["label"] == ["ENTY", "DESC"]
     assert sst2.hub_dataset.test_reference() == {"path": "nyu-mll/glue", "name": "sst2", "split": "validation"}
     assert get_task("trec").hub_dataset.test_reference() == {"path": "CogComp/trec", "split": "test"}
     assert get_task("20newsgroups").hub_dataset is None  # read by scikit-learn's fetcher, not from the Hub
     with pytest.raises(ValueError, match="'test'"):
         mtl_text.HubDataset("someone/data", splits={"train": "train"})
+
+
+def test_a_task_of_a_hub_dataset_needs_no_loader(monkeypatch):
+    """``Task(hub_dataset=HubDataset(..., columns=...))`` reads the dataset itself; a split or column
+    it lacks, and a failed download, are errors naming the dataset."""
+    import datasets
+
+    features = datasets.Features({"review": datasets.Value("string"), "stars": datasets.ClassLabel(names=["pos", "neg"])})
+    data = {split: datasets.Dataset.from_dict({"review": ["fine", "awful", "good", "bad"], "stars": [0, 1, 0, 1]}, features=features)
+            for split in ("train", "test")}
+    calls = []
+    monkeypatch.setattr(datasets, "load_dataset", lambda path, name=None, **kw: calls.append((path, name, kw)) or data)
+    hub = mtl_text.HubDataset("someone/reviews", columns={"text": "review", "label": "stars"}, revision="v1")
+    task = Task(name="hub_reviews", labels=["neg", "pos"], hub_dataset=hub)
+    splits = load_task_splits(task, None, seed=1, validation_size=0.5)
+    assert calls[0] == ("someone/reviews", None, {"revision": "v1"})
+    assert splits["test"]["label"][:] == [1, 0, 1, 0]  # the task's ids of "pos", "neg", "pos", "neg"
+    assert hub.test_reference() == {"path": "someone/reviews", "split": "test", "revision": "v1"}
+    with pytest.raises(mtl_text.DataFormatError, match=r"someone/reviews, split 'train': no column\(s\) \['body'\]"):
+        Task(name="hub_bad", labels=["neg", "pos"], hub_dataset=mtl_text.HubDataset("someone/reviews", columns={
+            "text": "body", "label": "stars"})).load(None)
+    with pytest.raises(mtl_text.DataFormatError, match="no split 'validation'"):
+        Task(name="hub_bad", labels=["neg", "pos"], hub_dataset=mtl_text.HubDataset("someone/reviews", splits={
+            "train": "train", "test": "validation"}, columns={"text": "review", "label": "stars"})).load(None)
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)
+    with pytest.raises(DataNotFoundError, match="task 'hub_reviews': the Hugging Face Hub dataset someone/reviews could not be read"):
+        task.load(None)
+    with pytest.raises(ValueError, match="give load=, or a hub_dataset whose columns map"):
+        Task(name="hub_none", labels=["neg", "pos"], hub_dataset=mtl_text.HubDataset("someone/reviews"))
+
+
+def test_real_trec_as_a_hub_dataset_folder_reads_as_the_builtin_task(data_dir, tmp_path, monkeypatch):
+    """The real TREC files as a dataset folder in the Hub's layout and class order (parquet;
+    ``coarse_label`` a ClassLabel ABBR, ENTY, DESC, ...), read by a task with no loader: the same
+    texts and label ids, split for split, as the built-in ``trec``, whose labels are ABBR, DESC, ENTY, ..."""
+    import datasets
+
+    trec = get_task("trec")
+    hub_order = ["ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM"]
+    features = datasets.Features({"text": datasets.Value("string"), "coarse_label": datasets.ClassLabel(names=hub_order)})
+    builtin = trec.load(data_dir)
+    for split, rows in builtin.items():
+        (tmp_path / "trec" / "data").mkdir(parents=True, exist_ok=True)
+        datasets.Dataset.from_dict({"text": rows["text"], "coarse_label": [hub_order.index(label) for label in rows["label"]]},
+                                   features=features).to_parquet(tmp_path / "trec" / "data" / f"{split}-00000-of-00001.parquet")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    task = Task(name="trec_hub_folder", labels=trec.labels, num_examples=trec.num_examples,
+                hub_dataset=mtl_text.HubDataset(str(tmp_path / "trec"), columns={"text": "text", "label": "coarse_label"}))
+    ours, theirs = load_task_splits(trec, data_dir, seed=3), load_task_splits(task, None, seed=3)
+    for split in ("train", "validation", "test"):
+        assert ours[split]["text"][:] == theirs[split]["text"][:] and ours[split]["label"][:] == theirs[split]["label"][:]
+    assert collections.Counter(theirs["test"]["label"][:])[trec.labels.index("DESC")] == 138  # DESC is not read as ENTY (94)
 
 
 def test_user_task_file_registers_a_fourth_task(tmp_path):

@@ -89,15 +89,17 @@ def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
 
 def test_the_card_names_the_hub_datasets_of_the_test_splits(folder):
     results = json.loads((folder / "test_results.json").read_text())
-    results["datasets"] = {"sst2": {"path": "nyu-mll/glue", "name": "sst2", "split": "validation"}}  # trec declares none
+    results["datasets"] = {"sst2": {"path": "nyu-mll/glue", "name": "sst2", "split": "validation", "revision": "bcdcba7"},
+                           "trec": {"path": "/data/trec", "split": "test"}}  # a local folder: not a Hub dataset to list
     (folder / "test_results.json").write_text(json.dumps(results))
     hub.write_model_card(folder)
     meta, body = hub.read_model_card(folder)
     assert meta["datasets"] == ["nyu-mll/glue"]  # the Hub lists the model under the dataset
     data = {r["dataset"]["name"]: r["dataset"] for r in meta["model-index"][0]["results"]}
-    assert data == {"sst2": {"name": "sst2", "type": "nyu-mll/glue", "config": "sst2", "split": "validation"},
-                    "trec": {"name": "trec", "type": "trec", "split": "test"}}
-    assert "- sst2: [nyu-mll/glue](https://huggingface.co/datasets/nyu-mll/glue) `sst2`, split `validation`" in body.splitlines()
+    assert data == {"sst2": {"name": "sst2", "type": "nyu-mll/glue", "config": "sst2", "split": "validation", "revision": "bcdcba7"},
+                    "trec": {"name": "trec", "type": "/data/trec", "split": "test"}}
+    assert "- sst2: [nyu-mll/glue](https://huggingface.co/datasets/nyu-mll/glue) `sst2`, split `validation`, revision `bcdcba7`" in body.splitlines()
+    assert "- trec: `/data/trec`, split `test`" in body.splitlines()
     assert hub.card_is_unedited((folder / "README.md").read_text(), folder)
 
 
