@@ -97,10 +97,10 @@ def test_multi_label_and_weighted_tasks_train_together(mixed_model):
 def test_a_task_chooses_its_primary_metric_among_its_heads_metrics():
     from mtl_text import Task
 
-    assert Task(name="t", labels=["a", "b"], load=None, primary_metric="f1").metric_names == ("f1", "accuracy", "macro_f1",
+    assert Task(name="t", labels=["a", "b"], load=lambda d: {}, primary_metric="f1").metric_names == ("f1", "accuracy", "macro_f1",
                                                                                               "matthews_corrcoef")
     with pytest.raises(ValueError, match=r"task 't': primary_metric 'mse' must be one of \['accuracy'"):
-        Task(name="t", labels=["a", "b"], load=None, primary_metric="mse")
+        Task(name="t", labels=["a", "b"], load=lambda d: {}, primary_metric="mse")
     head = SingleLabelClassificationHead(4, ["a", "b", "c"], primary_metric="macro_f1")
     assert head.primary_metric == "macro_f1" and head.options() == {"primary_metric": "macro_f1"}
     with pytest.raises(ValueError, match="primary_metric 'f1' must be one of"):  # F1 of one class: two-label tasks only
