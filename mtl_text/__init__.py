@@ -49,6 +49,7 @@ from .errors import (
     DataError,
     DataFormatError,
     DataNotFoundError,
+    HubUploadError,
     InputError,
     ModelLoadError,
     ModelOutputError,
@@ -79,7 +80,7 @@ _LAZY = {
 }
 
 __all__ = [
-    "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "InputError", "ModelLoadError", "ModelOutputError",
+    "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "HubUploadError", "InputError", "ModelLoadError", "ModelOutputError",
     "HubDataset", "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
     "list_tasks", "load_task_file", "load_task_splits", "load_test_split", "missing_data_error", "phrase_groups", "read_csv", "read_hub_dataset", "read_jsonl", "read_local_or_hub", "read_sha256_manifest", "read_tsv",
     "register_task", "resolve_data_dir", *_LAZY,

@@ -69,5 +69,10 @@ class OutputDirError(MtlTextError, OSError):
     """An output folder that a run must not write into: it holds a model or a run in progress."""
 
 
+class HubUploadError(MtlTextError, OSError):
+    """An upload to the Hugging Face Hub failed; the message names the repository, the Hub's error,
+    and where the model to upload lies."""
+
+
 class InputError(MtlTextError, ValueError):
     """Prediction input that cannot be read. The message names the source and line."""

@@ -51,14 +51,15 @@ CARD_STAMP = "written by mtl-text; sha256 of the card above this line:"  # the c
 
 def training_command(training_config: dict) -> str:
     """The ``mtl-text train`` command that gives ``training_config`` (``config.json``'s
-    ``training_config``): every option whose value differs from its default."""
-    from ..training.config import GROUPS
+    ``training_config``): every option whose value differs from its default, except where the run
+    uploaded its model (``--push-to-hub``)."""
+    from ..training.config import GROUPS, UPLOAD_OPTIONS
 
     parts = ["mtl-text", "train"]
     for group, cls in GROUPS.items():
         values = training_config.get(group, {})
         for f in dataclasses.fields(cls):
-            if not f.init or f.name not in values:
+            if not f.init or f.name not in values or f.name in UPLOAD_OPTIONS:
                 continue
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             value = values[f.name]
@@ -243,9 +244,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     """
     from huggingface_hub import HfApi
 
-    given, (repo_id, branch) = repo_id, split_revision(repo_id)
-    if not REPO_ID.match(repo_id) or branch == "":
-        raise ConfigError(f"repository id {given!r}: expected OWNER/NAME or OWNER/NAME@BRANCH (letters, digits, '-', '_', '.')")
+    given, (repo_id, branch) = repo_id, upload_target(repo_id)
     if branch is not None and revision is not None and branch != revision:
         raise ConfigError(f"{given}: the branch is given twice, {branch!r} after '@' and revision={revision!r}")
     revision = branch or revision
@@ -274,6 +273,19 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         return commit.pr_url
     logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, commit.oid, repo_id, commit.oid)
     return commit.commit_url
+
+
+def upload_target(repo_id: str) -> tuple[str, str | None]:
+    """A repository to upload to, ``OWNER/NAME`` or ``OWNER/NAME@BRANCH``, as ``(OWNER/NAME, BRANCH
+    or None)``.
+
+    Raises:
+        ConfigError: another form (the message names it).
+    """
+    name, branch = split_revision(repo_id)
+    if not REPO_ID.match(name) or branch == "":
+        raise ConfigError(f"repository id {repo_id!r}: expected OWNER/NAME or OWNER/NAME@BRANCH (letters, digits, '-', '_', '.')")
+    return name, branch
 
 
 def split_revision(name: str | os.PathLike) -> tuple[str, str | None]:

@@ -51,7 +51,7 @@ from ..arguments import (
 )
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
-from ..modeling.hub import is_hub_id, resolve_config
+from ..modeling.hub import is_hub_id, resolve_config, upload_target
 from ..modeling.options import POOLING_MODES, check_window_stride
 
 if TYPE_CHECKING:
@@ -676,6 +676,17 @@ class CheckpointArguments(Arguments):
         "metavar": "DIR|latest",
         "help": "continue a run from a checkpoint folder, or from the newest one in --output-dir; with the same options, the result "
                 "equals that of an uninterrupted run"})
+    push_to_hub: str | None = field(default=None, metadata={
+        "metavar": "OWNER/NAME[@BRANCH]",
+        "help": "after training, upload the model folder (model card included, checkpoints left out) to this Hugging Face Hub "
+                "repository, created if needed, as `mtl-text push-to-hub` does; with your `hf auth login` or $HF_TOKEN, checked "
+                "before training starts. If the upload fails, the model stays in --output-dir and the error says how to upload it"})
+    hub_private: bool = field(default=False, metadata={"help": "create the --push-to-hub repository private (when it does not exist yet)"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.push_to_hub is not None:
+            upload_target(self.push_to_hub)
 
 
 GROUPS: dict[str, type[Arguments]] = {
@@ -735,6 +746,9 @@ class TrainingConfig:
         if unknown:
             raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights, --adapt, --distill-tasks, --distill-texts or "
                               f"--selection-tasks names task(s) {unknown} that are not in --tasks {self.data.tasks}")
+        if self.checkpoints.push_to_hub and self.data.cv_folds is not None and self.data.fold is None:
+            raise ConfigError("--push-to-hub uploads one model; --cv-folds trains one per fold: upload the one you want with "
+                              "`mtl-text push-to-hub`")
         if self.optimization.task_balancing in GRADIENT_BALANCING and len(self.data.tasks) < 2:
             raise ConfigError(f"--task-balancing {self.optimization.task_balancing} needs at least two tasks")
         if self.optimization.sampling == "all" and self.optimization.gradient_accumulation_steps > 1:
@@ -790,8 +804,10 @@ class TrainingConfig:
         return self.evaluation.selection_tasks or list(self.data.tasks)
 
 
+# where a run uploads its model: not in the training command of its model card (someone else's repository to whoever copies it)
+UPLOAD_OPTIONS = ("push_to_hub", "hub_private")
 # the options that say where a saved run wrote, not what it trained: not taken from its config.json
-RUN_LOCATION_OPTIONS = ("output_dir", "overwrite_output_dir", "resume_from_checkpoint", "cache_dir")
+RUN_LOCATION_OPTIONS = ("output_dir", "overwrite_output_dir", "resume_from_checkpoint", "cache_dir", *UPLOAD_OPTIONS)
 
 
 def read_options_file(path: str | Path) -> dict[str, Any]:
@@ -807,7 +823,8 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
       ``OWNER/NAME@REVISION``, where no such path exists here; only ``config.json`` is
       downloaded): the run's options as it resolved them (its ``training_config``), except those
       that say where it wrote (``--output-dir``, ``--overwrite-output-dir``,
-      ``--resume-from-checkpoint``, ``--cache-dir``), which keep their defaults. Options added to
+      ``--resume-from-checkpoint``, ``--cache-dir``, ``--push-to-hub``, ``--hub-private``), which
+      keep their defaults. Options added to
       mtl-text after that run take today's defaults (a warning lists them); an option removed since
       is an error.
 

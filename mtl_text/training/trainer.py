@@ -11,7 +11,8 @@ and ``scripts/train.py`` are thin wrappers around it)::
    validation: :mod:`.wide_fit`; with ``--tune-thresholds``, its multi-label thresholds tuned on
    validation; saved) and scored on every task's test split; ``test_results.{json,md}`` and
    every example's prediction in ``test_predictions.json`` (for paired significance tests);
-   with ``--adapt``, the MMD between the domains measured again.
+   with ``--adapt``, the MMD between the domains measured again;
+6. with ``--push-to-hub``, the model folder uploaded to the Hub (the token checked at step 2).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ConfigError, HubUploadError
 from ..inference.evaluation import collect_logits, evaluate, format_table
-from ..modeling.hub import write_model_card
+from ..modeling.hub import push_to_hub, write_model_card
 from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
@@ -51,6 +53,8 @@ class TrainingResult:
         train_samples_per_second: examples per second of the training steps alone.
         num_processes: processes that trained.
         validation_metrics: with ``--fold``, the best model's metrics on the held-out fold.
+        hub_url: with ``--push-to-hub``, the URL of the upload's commit (its last part is the
+            commit hash).
     """
 
     metrics: dict[str, dict[str, float]]
@@ -61,6 +65,7 @@ class TrainingResult:
     train_samples_per_second: float
     num_processes: int
     validation_metrics: dict[str, dict[str, float]] | None = None
+    hub_url: str | None = None
 
 
 def tune_thresholds(run, accelerator, model) -> None:
@@ -71,6 +76,36 @@ def tune_thresholds(run, accelerator, model) -> None:
             logits, refs, _ = collect_logits(run.model, dl, name, accelerator)
             thresholds = head.tune_thresholds(logits, refs)
             logger.info("task %s: thresholds tuned on validation: %s", name, dict(zip(head.labels, thresholds)))
+
+
+def check_hub_login(config: TrainingConfig) -> None:
+    """``--push-to-hub``: a Hugging Face token to upload with, checked before training rather than
+    after it.
+
+    Raises:
+        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``).
+    """
+    if config.checkpoints.push_to_hub:
+        from huggingface_hub import get_token
+
+        if get_token() is None:
+            raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub} needs a Hugging Face token to upload with: run "
+                              "`hf auth login` or set $HF_TOKEN (nothing was trained)")
+
+
+def push_trained_model(output_dir: Path, ckpt) -> str:
+    """``--push-to-hub``: upload the saved model folder (:func:`~mtl_text.modeling.hub.push_to_hub`);
+    returns the commit's URL.
+
+    Raises:
+        HubUploadError: the upload failed; the message gives the command that uploads the saved
+            folder later.
+    """
+    try:
+        return push_to_hub(output_dir, ckpt.push_to_hub, private=ckpt.hub_private, commit_message=f"Upload mtl-text model ({output_dir.name})")
+    except Exception as e:
+        raise HubUploadError(f"--push-to-hub {ckpt.push_to_hub}: the upload failed ({type(e).__name__}: {e}); the model is saved in "
+                             f"{output_dir}: upload it with `mtl-text push-to-hub --model {output_dir} --repo-id {ckpt.push_to_hub}`") from e
 
 
 def train(config: TrainingConfig) -> TrainingResult:
@@ -84,6 +119,8 @@ def train(config: TrainingConfig) -> TrainingResult:
         ConfigError: options that do not fit the tasks or the model.
         ModelLoadError: a transformer that cannot be loaded.
         CheckpointError: a checkpoint to resume from that cannot be used.
+        HubUploadError: ``--push-to-hub``'s upload failed (the model is saved; the message says how
+            to upload it).
     """
     if config.data.cv_folds is not None and config.data.fold is None:
         from .crossval import cross_validate
@@ -92,6 +129,7 @@ def train(config: TrainingConfig) -> TrainingResult:
     output_dir, ckpt = config.output_dir, config.checkpoints
     resuming = bool(ckpt.resume_from_checkpoint)
     check_output_dir(output_dir, ckpt.overwrite_output_dir, resuming)
+    check_hub_login(config)
     checkpoint = None
     if resuming:  # verified before anything loads
         path = resolve_checkpoint(ckpt.resume_from_checkpoint, output_dir)
@@ -141,8 +179,17 @@ def train(config: TrainingConfig) -> TrainingResult:
             write_model_card(output_dir)  # README.md: a Hub model card with the test table and the training command
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
+        hub_url, upload_error = None, None
+        if accelerator.is_main_process and ckpt.push_to_hub:
+            try:
+                hub_url = push_trained_model(output_dir, ckpt)
+                print(f"Model pushed to {hub_url}", flush=True)
+            except HubUploadError as e:
+                upload_error = e  # raised once every process has finished
         accelerator.wait_for_everyone()  # every process tears the process group down together (a rank leaving early can abort)
         accelerator.end_training()
+    if upload_error is not None:
+        raise upload_error
     return TrainingResult(metrics=metrics, output_dir=output_dir, steps=summary["steps"], best_step=summary["best_step"],
                           train_seconds=summary["train_seconds"], train_samples_per_second=summary["train_samples_per_second"],
-                          num_processes=accelerator.num_processes, validation_metrics=validation)
+                          num_processes=accelerator.num_processes, validation_metrics=validation, hub_url=hub_url)
