@@ -171,7 +171,7 @@ def read_hub_dataset(path: str, name: str | None, splits: Mapping[str, str], col
     import datasets
 
     data = datasets.load_dataset(path, name, **({"revision": revision} if revision else {}))
-    where = f"Hugging Face Hub dataset {path}" + (f" ({name})" if name else "")
+    where = f"dataset {path}" + (f" ({name})" if name else "")  # a Hub id, or a local dataset folder
     for theirs in splits.values():
         if theirs not in data:
             raise DataFormatError(f"{where}: no split {theirs!r}; it has {sorted(data)}")
