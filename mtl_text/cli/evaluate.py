@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token)
     else:
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
-                             accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions,
+                                 accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions,
                                  token=args.token)
     if accelerator.is_main_process:
         if args.task:

@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         texts.append(text)
     tune_malloc()
     options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes,
-               "max_batch_tokens": args.max_batch_tokens, "backend": args.backend,
-               "token": args.token}
+               "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
     texts, pairs = read_inputs(args, texts)

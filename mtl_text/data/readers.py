@@ -99,7 +99,8 @@ class HubDataset:
     Hub then lists the model under the dataset and shows the results against it).
 
     Attributes:
-        path: the dataset's Hub id (``"nyu-mll/glue"``).
+        path: the dataset's Hub id (``"nyu-mll/glue"``), or a local dataset folder as
+            ``datasets.load_dataset`` reads one (parquet, CSV or JSON files).
         name: its configuration (``"sst2"``), or ``None``.
         splits: the task's split -> the dataset's (``{"train": "train", "test": "validation"}``: GLUE's
             test labels are hidden, so the task's test split is GLUE's validation split).
@@ -120,7 +121,7 @@ class HubDataset:
 
     def __post_init__(self):
         if not self.path or not isinstance(self.path, str):
-            raise ValueError(f"HubDataset: path must be a Hub dataset id such as 'nyu-mll/glue', got {self.path!r}")
+            raise ValueError(f"HubDataset: path must be a Hub dataset id such as 'nyu-mll/glue' (or a dataset folder), got {self.path!r}")
         if "test" not in self.splits:
             raise ValueError(f"HubDataset {self.path}: splits must map 'test' to one of the dataset's splits, got {dict(self.splits)}")
 
@@ -132,7 +133,8 @@ class HubDataset:
     def test_reference(self) -> dict[str, str]:
         """The dataset and split that the task's test split is, as training records it beside the
         test results (``test_results.json``'s ``datasets``) for the model card:
-        ``{"path": ..., "name": ..., "split": ...}`` (``name`` only where there is one)."""
+        ``{"path": ..., "name": ..., "split": ..., "revision": ...}`` (``name`` and ``revision``
+        only where there is one)."""
         return {"path": self.path, **({"name": self.name} if self.name else {}), "split": self.test_split,
                 **({"revision": self.revision} if self.revision else {})}
 
