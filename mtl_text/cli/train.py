@@ -45,11 +45,12 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in config.data.task_file:
         load_task_file(spec)
     if listing:
+        width = max(map(len, list_tasks()))
         for name in list_tasks():
             task = get_task(name)
             outputs = f"{task.num_labels} target{'s' if task.num_labels > 1 else ''}" if task.problem_type == "regression" else \
                 f"{task.num_labels} labels"
-            print(f"{name:16} {outputs:>10}  {task.problem_type:28} {'pairs' if task.text_pair else 'texts':5}  {task.pooling:9} pooling  "
+            print(f"{name:{width}} {outputs:>10}  {task.problem_type:28} {'pairs' if task.text_pair else 'texts':5}  {task.pooling:9} pooling  "
                   f"{'wide SVM' if task.wide_svm else '':8}  {task.description}")
         return 0
     from ..training.trainer import train

@@ -171,6 +171,7 @@ def test_list_tasks_shows_which_tasks_get_the_wide_svm_by_default(capsys):
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "wide SVM" in lines["20newsgroups"] and "attention pooling" in lines["20newsgroups"]
     assert "wide SVM" not in lines["sst2"] and "wide SVM" not in lines["stsb"]
+    assert len({line.index(" labels") for name, line in lines.items() if name != "stsb"}) == 1  # one column, the longest name too
 
 
 def test_a_task_file_with_a_syntax_error_is_named(tmp_path, capsys):
