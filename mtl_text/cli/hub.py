@@ -23,6 +23,9 @@ class PushArguments(Arguments):
                 "OWNER/NAME@refs/pr/N (the pull request's URL is printed)"})
     token: str | None = token_option("write to the repository")
     commit_message: str = field(default="Upload mtl-text model", metadata={"help": "the commit's message"})
+    license: str | None = field(default=None, metadata={
+        "help": "the model's license in the card's metadata, as the Hub names licenses (apache-2.0, mit, cc-by-4.0, other, ...); "
+                "default: the license the card states, if any"})
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -30,7 +33,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     (args,), _ = ArgumentParser(PushArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
     print(push_to_hub(args.model, args.repo_id, token=args.token, private=args.private, commit_message=args.commit_message,
-                      create_pr=args.create_pr))
+                      create_pr=args.create_pr, license=args.license))
     return 0
 
 

@@ -84,13 +84,15 @@ def _metric_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(directory: str | os.PathLike, name: str | None = None) -> Path:
+def write_model_card(directory: str | os.PathLike, name: str | None = None, license: str | None = None) -> Path:
     """Write ``README.md`` (the model card) into a saved model folder; see the module's text.
 
     Args:
         directory: the model folder.
         name: what the card's title and commands call the model (``--model NAME``, ``--config
             NAME``): a Hub id once pushed; default: the folder's name.
+        license: the model's license as the Hub names licenses (``apache-2.0``, ``mit``,
+            ``cc-by-4.0``, ...), for the card's metadata; default: none stated.
 
     Returns:
         The card's path.
@@ -99,12 +101,12 @@ def write_model_card(directory: str | os.PathLike, name: str | None = None) -> P
         ModelLoadError: the folder is not a saved model (see :meth:`MultiTaskModel.read_config`).
     """
     path = Path(directory) / CARD_NAME
-    atomic_write_text(path, render_model_card(directory, name))
+    atomic_write_text(path, render_model_card(directory, name, license))
     return path
 
 
-def render_model_card(directory: str | os.PathLike, name: str | None = None) -> str:
-    """The text :func:`write_model_card` writes (``name``: as there): YAML metadata through
+def render_model_card(directory: str | os.PathLike, name: str | None = None, license: str | None = None) -> str:
+    """The text :func:`write_model_card` writes (``name``, ``license``: as there): YAML metadata through
     ``huggingface_hub.ModelCardData``, with the test results as ``model-index`` (the Hub shows them
     on the model's page), the body, and a last line stamping the text above with its SHA-256 (how
     :func:`card_is_unedited` tells a card mtl-text wrote from one edited by hand)."""
@@ -125,7 +127,7 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None) -> 
     evals = [EvalResult(task_type="text-classification", **dataset(task), metric_type=metric, metric_name=metric, metric_value=float(value))
              for task, values in parts["results"].get("metrics", {}).items() for metric, value in values.items()
              if metric not in NOT_METRICS and isinstance(value, (int, float)) and math.isfinite(value)]
-    data = ModelCardData(library_name="mtl-text", pipeline_tag="text-classification", tags=list(CARD_TAGS),
+    data = ModelCardData(license=license, library_name="mtl-text", pipeline_tag="text-classification", tags=list(CARD_TAGS),
                          base_model=parts["base_model"],
                          datasets=sorted({ref["path"] for ref in datasets.values() if REPO_ID.match(ref["path"])}) or None,  # not a local folder
                          metrics=parts["metrics"] or None, **({"model_name": name, "eval_results": evals} if evals else {}))
@@ -214,12 +216,14 @@ def read_model_card(directory: str | os.PathLike) -> tuple[dict, str]:
 
 
 def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False,
-                commit_message: str = "Upload mtl-text model", api=None, revision: str | None = None, create_pr: bool = False) -> str:
+                commit_message: str = "Upload mtl-text model", api=None, revision: str | None = None, create_pr: bool = False,
+                license: str | None = None) -> str:
     """Upload a saved model folder to the Hub repository ``repo_id``, created if needed.
 
     The model card is written first, calling the model by ``repo_id`` (``--model OWNER/NAME``, or
     ``OWNER/NAME@BRANCH`` with ``revision``), when the folder has none or has a card as mtl-text
     wrote it (for the folder's name or another id); a card edited by hand is uploaded as it is.
+    The card keeps the license it states unless ``license`` gives another.
 
     Args:
         directory: the model folder.
@@ -233,6 +237,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         create_pr: open a pull request against that branch instead of committing to it (as
             transformers' ``push_to_hub(create_pr=True)``); until it is merged the upload reads as
             ``OWNER/NAME@refs/pr/N``.
+        license: the model's license for the card (see :func:`write_model_card`).
 
     Returns:
         The URL of the commit (its last part is the commit hash, for ``OWNER/NAME@COMMIT``), or with
@@ -240,11 +245,13 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
 
     Raises:
         ModelLoadError: the folder is not a saved model.
-        ConfigError: ``repo_id`` is not ``owner/name[@branch]``, or names another branch than ``revision``.
+        ConfigError: ``repo_id`` is not ``owner/name[@branch]``, or names another branch than ``revision``;
+            a ``license`` that is no Hub license identifier.
     """
     from huggingface_hub import HfApi
 
     given, (repo_id, branch) = repo_id, upload_target(repo_id)
+    check_license(license)
     if branch is not None and revision is not None and branch != revision:
         raise ConfigError(f"{given}: the branch is given twice, {branch!r} after '@' and revision={revision!r}")
     revision = branch or revision
@@ -256,8 +263,12 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None
     if text is None or card_is_unedited(text, directory):
-        write_model_card(directory, name)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
+        license = license or (read_model_card(directory)[0].get("license") if text is not None else None)
+        write_model_card(directory, name, license)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
         logger.info("%s: model card written for %s", card, name)
+    elif license:
+        logger.warning("%s: the card was edited by hand, so it is uploaded as it is, without license %r: state it in the card's "
+                       "metadata (license: %s)", card, license, license)
     else:
         logger.info("%s: the card was edited; uploaded as it is", card)
     api = api or HfApi(token=token)
@@ -273,6 +284,18 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         return commit.pr_url
     logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, commit.oid, repo_id, commit.oid)
     return commit.commit_url
+
+
+def check_license(license: str | None) -> None:
+    """A license as the Hub names them (lower-case: ``apache-2.0``, ``mit``, ``cc-by-4.0``,
+    ``other``; https://huggingface.co/docs/hub/repositories-licenses), or ``None``.
+
+    Raises:
+        ConfigError: another form.
+    """
+    if license is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", license):
+        raise ConfigError(f"license {license!r}: expected a Hugging Face Hub license identifier such as apache-2.0, mit, cc-by-4.0 "
+                          "or other (https://huggingface.co/docs/hub/repositories-licenses)")
 
 
 def upload_target(repo_id: str) -> tuple[str, str | None]:

@@ -51,7 +51,7 @@ from ..arguments import (
 )
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
-from ..modeling.hub import is_hub_id, resolve_config, upload_target
+from ..modeling.hub import check_license, is_hub_id, resolve_config, upload_target
 from ..modeling.options import POOLING_MODES, check_window_stride
 
 if TYPE_CHECKING:
@@ -682,11 +682,17 @@ class CheckpointArguments(Arguments):
                 "repository, created if needed, as `mtl-text push-to-hub` does; with your `hf auth login` or $HF_TOKEN, checked "
                 "before training starts. If the upload fails, the model stays in --output-dir and the error says how to upload it"})
     hub_private: bool = field(default=False, metadata={"help": "create the --push-to-hub repository private (when it does not exist yet)"})
+    hub_license: str | None = field(default=None, metadata={
+        "help": "the --push-to-hub model's license in its card, as the Hub names licenses (apache-2.0, mit, cc-by-4.0, other, ...)"})
 
     def __post_init__(self):
         super().__post_init__()
         if self.push_to_hub is not None:
             upload_target(self.push_to_hub)
+        check_license(self.hub_license)
+        if (self.hub_license or self.hub_private) and not self.push_to_hub:
+            raise ConfigError("--hub-private and --hub-license describe the --push-to-hub upload: give --push-to-hub OWNER/NAME, or "
+                              "upload later with mtl-text push-to-hub (--private, --license)")
 
 
 GROUPS: dict[str, type[Arguments]] = {
@@ -805,7 +811,7 @@ class TrainingConfig:
 
 
 # where a run uploads its model: not in the training command of its model card (someone else's repository to whoever copies it)
-UPLOAD_OPTIONS = ("push_to_hub", "hub_private")
+UPLOAD_OPTIONS = ("push_to_hub", "hub_private", "hub_license")
 # the options that say where a saved run wrote, not what it trained: not taken from its config.json
 RUN_LOCATION_OPTIONS = ("output_dir", "overwrite_output_dir", "resume_from_checkpoint", "cache_dir", *UPLOAD_OPTIONS)
 
@@ -823,8 +829,8 @@ def read_options_file(path: str | Path) -> dict[str, Any]:
       ``OWNER/NAME@REVISION``, where no such path exists here; only ``config.json`` is
       downloaded): the run's options as it resolved them (its ``training_config``), except those
       that say where it wrote (``--output-dir``, ``--overwrite-output-dir``,
-      ``--resume-from-checkpoint``, ``--cache-dir``, ``--push-to-hub``, ``--hub-private``), which
-      keep their defaults. Options added to
+      ``--resume-from-checkpoint``, ``--cache-dir``, ``--push-to-hub``, ``--hub-private``,
+      ``--hub-license``), which keep their defaults. Options added to
       mtl-text after that run take today's defaults (a warning lists them); an option removed since
       is an error.
 

@@ -102,7 +102,8 @@ def push_trained_model(output_dir: Path, ckpt) -> str:
             folder later.
     """
     try:
-        return push_to_hub(output_dir, ckpt.push_to_hub, private=ckpt.hub_private, commit_message=f"Upload mtl-text model ({output_dir.name})")
+        return push_to_hub(output_dir, ckpt.push_to_hub, private=ckpt.hub_private, license=ckpt.hub_license,
+                           commit_message=f"Upload mtl-text model ({output_dir.name})")
     except Exception as e:
         raise HubUploadError(f"--push-to-hub {ckpt.push_to_hub}: the upload failed ({type(e).__name__}: {e}); the model is saved in "
                              f"{output_dir}: upload it with `mtl-text push-to-hub --model {output_dir} --repo-id {ckpt.push_to_hub}`") from e

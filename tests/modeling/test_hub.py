@@ -146,6 +146,22 @@ def test_a_private_model_loads_with_a_token_everywhere_a_model_is_named(folder, 
     assert "hf_secret" not in repr(ServeArguments(model="someone/private", token="hf_secret"))  # not in logs of the options
 
 
+def test_a_license_given_once_stays_in_the_card(folder, tmp_path, caplog):
+    local_hub = LocalHub(tmp_path / "hub")
+    hub.push_to_hub(folder, "someone/licensed", api=local_hub, license="cc-by-4.0")
+    assert hub.read_model_card(folder)[0]["license"] == "cc-by-4.0"
+    hub.push_to_hub(folder, "someone/licensed", api=local_hub)  # the next upload keeps it
+    assert "\nlicense: cc-by-4.0\n" in (local_hub.files("someone/licensed") / "README.md").read_text()
+    hub.push_to_hub(folder, "someone/licensed", api=local_hub, license="mit")  # or changes it
+    assert hub.read_model_card(folder)[0]["license"] == "mit"
+    edited = (folder / "README.md").read_text().replace("## Tasks", "Mine.\n\n## Tasks")
+    (folder / "README.md").write_text(edited)
+    hub.push_to_hub(folder, "someone/licensed", api=local_hub, license="apache-2.0")  # a card edited by hand is not rewritten
+    assert (folder / "README.md").read_text() == edited and "without license 'apache-2.0'" in caplog.text
+    with pytest.raises(ConfigError, match="license 'MIT License'"):
+        hub.push_to_hub(folder, "someone/licensed", api=local_hub, license="MIT License")
+
+
 def test_a_missing_folder_that_is_no_hub_id_fails_fast(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="is not a folder"):
         MultiTaskModel.from_pretrained(tmp_path / "missing")

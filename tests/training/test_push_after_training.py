@@ -27,13 +27,13 @@ def test_the_trained_model_is_pushed_and_loads_by_its_hub_id(data_dir, tmp_path,
     monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: local_hub)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
     out = tmp_path / "model"
-    result = mtl_text.train(small_config(data_dir, out, push_to_hub="someone/pushed", hub_private=True))
+    result = mtl_text.train(small_config(data_dir, out, push_to_hub="someone/pushed", hub_private=True, hub_license="apache-2.0"))
     commit = local_hub.refs["someone/pushed"]["main"]
     assert result.hub_url == f"https://huggingface.co/someone/pushed/commit/{commit}"
     uploaded = local_hub.files("someone/pushed")
     assert (uploaded / "model.safetensors").read_bytes() == (out / "model.safetensors").read_bytes()
     card = (uploaded / "README.md").read_text()
-    assert "mtl-text predict --model someone/pushed" in card  # the card names the Hub id
+    assert "mtl-text predict --model someone/pushed" in card and "\nlicense: apache-2.0\n" in card  # the card names the Hub id
     command = next(line for line in card.splitlines() if line.startswith("mtl-text train"))
     assert "--seed 3" in command and "--push-to-hub" not in command and "--hub-private" not in command  # no upload to copy
     use_local_hub(local_hub, monkeypatch)
@@ -41,7 +41,7 @@ def test_the_trained_model_is_pushed_and_loads_by_its_hub_id(data_dir, tmp_path,
     by_id = Predictor.from_pretrained("someone/pushed").predict_logits(TEXTS, ["sst2"])["sst2"]
     assert torch.equal(by_id, Predictor.from_pretrained(out).predict_logits(TEXTS, ["sst2"])["sst2"])
     recipe = read_options_file(out)  # `--config` from this run trains again, but does not push again
-    assert "push_to_hub" not in recipe and "hub_private" not in recipe and recipe["seed"] == 3
+    assert not {"push_to_hub", "hub_private", "hub_license"} & set(recipe) and recipe["seed"] == 3
 
 
 def test_a_failed_upload_keeps_the_model_and_says_how_to_upload_it(data_dir, tmp_path, monkeypatch):
@@ -67,5 +67,9 @@ def test_no_token_or_a_bad_repository_id_stops_before_training(data_dir, tmp_pat
     assert not (tmp_path / "model" / "config.json").exists()
     with pytest.raises(ConfigError, match="repository id 'pushed': expected OWNER/NAME or OWNER/NAME@BRANCH"):
         small_config(data_dir, tmp_path / "model", push_to_hub="pushed")
+    with pytest.raises(ConfigError, match="--hub-private and --hub-license describe the --push-to-hub upload"):
+        small_config(data_dir, tmp_path / "model", hub_license="mit")
+    with pytest.raises(ConfigError, match="license 'Apache 2.0': expected a Hugging Face Hub license identifier"):
+        small_config(data_dir, tmp_path / "model", push_to_hub="someone/pushed", hub_license="Apache 2.0")
     with pytest.raises(ConfigError, match="--push-to-hub uploads one model; --cv-folds trains one per fold"):
         small_config(data_dir, tmp_path / "model", push_to_hub="someone/pushed", cv_folds=3)
