@@ -5,7 +5,7 @@ Data flows one way: text -> tokens (:mod:`mtl_text.data.tokenization`) -> encode
 (:mod:`mtl_text.modeling.heads`: loss, decoding, metrics). :class:`MultiTaskModel` ties encoder and
 heads together; :mod:`mtl_text.data.sampling` decides which task each training step draws from;
 :func:`train` runs a whole job from a :class:`TrainingConfig`; :class:`Predictor` scores text with
-every head from one encoder pass.
+every head from one encoder pass; :func:`push_to_hub` uploads a saved model folder to the Hugging Face Hub.
 
 The package layout:
 
@@ -68,6 +68,7 @@ _LAZY = {
     "register_head_type": "mtl_text.modeling.heads",
     "Predictor": "mtl_text.inference.prediction",
     "Ensemble": "mtl_text.inference.ensemble",
+    "push_to_hub": "mtl_text.modeling.hub",
     "train": "mtl_text.training.trainer",
     "TrainingResult": "mtl_text.training.trainer",
     "TrainingConfig": "mtl_text.training.config",

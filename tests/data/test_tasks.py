@@ -263,3 +263,4 @@ def test_a_task_file_that_fails_is_named(tmp_path, body, match):
 
 def test_package_exports():
     assert mtl_text.MultiTaskModel.__name__ == "MultiTaskModel"
+    assert mtl_text.push_to_hub is mtl_text.modeling.hub.push_to_hub
