@@ -2,7 +2,8 @@
 loading a model by Hub id (``huggingface_hub``).
 
 * :func:`write_model_card` writes ``README.md`` into a model folder: YAML metadata (``library_name:
-  mtl-text``, ``pipeline_tag``, ``tags``, ``base_model`` for a transformer from the Hub, the metric
+  mtl-text``, ``pipeline_tag``, ``tags``, ``base_model`` (the Hub model it was trained from: the
+  mtl-text model of ``--init-from``, else a transformer from the Hub; the Hub's model tree), the metric
   names, the test results as ``model-index``) and a body with the tasks (problem type, labels,
   input, max length), the test table, the training command and the lineage, stamped with its
   SHA-256 (:func:`card_is_unedited`). Training writes it after the test table; it reads only the
@@ -149,8 +150,8 @@ def card_is_unedited(text: str, directory: str | os.PathLike) -> bool:
         return False
     parts = _card_parts(Path(directory), title)
     meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", *(f"- {t}" for t in CARD_TAGS)]
-    if parts["base_model"]:
-        meta.append(f"base_model: {parts['base_model']}")
+    if parts["transformer"]:  # those versions named the transformer alone as the base model
+        meta.append(f"base_model: {parts['transformer']}")
     if parts["metrics"]:
         meta += ["metrics:", *(f"- {m}" for m in parts["metrics"])]
     return text == "\n".join([*meta, "---", "", parts["body"]])
@@ -158,8 +159,10 @@ def card_is_unedited(text: str, directory: str | os.PathLike) -> bool:
 
 def _card_parts(directory: Path, name: str) -> dict:
     """What a model card says, for :func:`render_model_card`: ``body`` (markdown, ending in a newline),
-    ``base_model`` (a transformer's Hub id, else ``None``), ``metrics`` (the names in the test
-    results) and ``results`` (``test_results.json``, ``{}`` when absent)."""
+    ``base_model`` (the Hub id of the model it was trained from: an ``--init-from`` model downloaded
+    from the Hub, else the transformer's, else ``None``), ``transformer`` (the transformer's Hub id,
+    or ``None``), ``metrics`` (the names in the test results) and ``results``
+    (``test_results.json``, ``{}`` when absent)."""
     from .heads import SingleLabelClassificationHead
     from .model import MultiTaskModel
 
@@ -194,7 +197,10 @@ def _card_parts(directory: Path, name: str) -> dict:
              "```", "", "```python", "from mtl_text import Predictor", "",
              f"predictor = Predictor.from_pretrained(\"{name}\")  # a folder or a Hub id",
              "predictor.predict([\"some text\"])", "```", ""]
-    return {"body": "\n".join(body), "base_model": split_revision(source)[0] if source and is_hub_id(source, owner=False) else None,
+    transformer = split_revision(source)[0] if source and is_hub_id(source, owner=False) else None
+    parent = config.get("lineage") or {}
+    from_hub = parent.get("init_from_commit") is not None  # --init-from a Hub id: the model it was fine-tuned from
+    return {"body": "\n".join(body), "base_model": split_revision(parent["init_from"])[0] if from_hub else transformer, "transformer": transformer,
             "metrics": metrics, "results": results}
 
 

@@ -96,6 +96,11 @@ def test_init_from_a_hub_id_starts_from_the_pushed_model_and_records_its_commit(
         assert torch.equal(model.encoder.state_dict()[name], tensor), name
     assert run.lineage["init_from"] == f"someone/trec-model@{commit}" and run.lineage["init_from_commit"] == commit
     assert run.lineage["heads_reused"] == ["trec"]
+    # the new model's card names the pushed model as its base model (the Hub's model tree); a local source is no Hub model
+    for lineage, base_model in ((run.lineage, "someone/trec-model"), ({**run.lineage, "init_from": str(source), "init_from_commit": None}, None)):
+        model.save_pretrained(tmp_path / "new", run.tokenizer, {"lineage": lineage})
+        hub.write_model_card(tmp_path / "new")
+        assert hub.read_model_card(tmp_path / "new")[0].get("base_model") == base_model
     with pytest.raises(ConfigError, match=r"^--init-from someone/missing: no such file or folder here, and no config.json to download"):
         TrainingConfig.from_options(tasks=["sst2"], data_dir=str(data_dir), init_from="someone/missing")
 
