@@ -37,6 +37,7 @@ logger = logging.getLogger("mtl_text.onnx")
 
 ONNX_CONFIG = "onnx.json"
 GRAPHS = {False: "model.onnx", True: "model_pairs.onnx"}  # pairs? -> file
+EXPORT_FILES = (ONNX_CONFIG, *GRAPHS.values())  # what an export adds to a model folder (a Hub id's download for --backend onnx)
 DEFAULT_OPSET = 18
 
 

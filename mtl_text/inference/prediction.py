@@ -246,12 +246,13 @@ class Predictor(HeadOutputs):
             raise ConfigError(f"--backend must be torch or onnx, got {backend!r}")
         if backend == "onnx" and torch.device(device).type != "cpu":
             raise ConfigError("--backend onnx runs on the CPU (ONNX Runtime's CPU provider); drop --device")
-        directory = resolve_model(directory, revision, token)  # a Hub id is downloaded once, for the model and its tokenizer
-        runner = None
+        also = ()
         if backend == "onnx":
-            from .onnx import OnnxRunner
+            from .onnx import EXPORT_FILES, OnnxRunner
 
-            runner = OnnxRunner(directory)
+            also = EXPORT_FILES
+        directory = resolve_model(directory, revision, token, also)  # a Hub id is downloaded once, for the model and its tokenizer
+        runner = OnnxRunner(directory) if backend == "onnx" else None
         predictor = cls(MultiTaskModel.from_pretrained(directory, verify_hashes), load_tokenizer(directory), batch_size, device,
                         max_batch_tokens, runner)
         predictor.directory = directory

@@ -34,6 +34,7 @@ import logging
 import math
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError, ModelLoadError
@@ -172,7 +173,10 @@ def _card_parts(directory: Path, name: str) -> dict:
     encoder = config["encoder"]
     source = encoder.get("source") if encoder["type"] == "transformer" else None
     metrics = sorted({m for task in results.get("metrics", {}).values() for m in task} - set(NOT_METRICS))
-    kind = f"the transformer `{source}`" if source else f"word vectors ({encoder['embedding_dim']} dimensions)"
+    if encoder["type"] == "transformer":  # one built in Python from a model object has no source to name
+        kind = f"the transformer `{source}`" if source else f"a transformer ({encoder['config'].get('model_type', 'unnamed')})"
+    else:
+        kind = f"word vectors ({encoder['embedding_dim']} dimensions)"
     tasks = ["| task | problem type | labels | input | max length |", "|---|---|---|---|---:|"]
     for task, info in config["tasks"].items():
         labels = ", ".join(info["labels"])
@@ -370,9 +374,12 @@ def download_failure(error: Exception) -> str:
     return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
 
 
-def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None) -> Path:
+def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, token: str | None = None,
+                  also: Sequence[str] = ()) -> Path:
     """A local model folder for a folder path or a Hub id, ``OWNER/NAME`` or ``OWNER/NAME@REVISION``
-    (see the module's text; ``revision``: the same as ``@REVISION``, for Python callers).
+    (see the module's text; ``revision``: the same as ``@REVISION``, for Python callers). ``also``:
+    more files to download beside those ``config.json`` lists (an ONNX export's ``onnx.json`` and
+    graphs, which it checks itself), where the repository has them.
 
     Raises:
         ModelLoadError: neither a folder here nor a Hub repository that can be downloaded (the
@@ -390,7 +397,7 @@ def resolve_model(name_or_path: str | os.PathLike, revision: str | None = None, 
         config_path = Path(hf_hub_download(repo_id, CONFIG_NAME, revision=revision, token=token))
         files = list(json.loads(config_path.read_text()).get("files", {}))
         commit = hub_commit(config_path.parent) or revision  # the rest from config.json's own commit
-        local = snapshot_download(repo_id, revision=commit, token=token, allow_patterns=[CONFIG_NAME, CARD_NAME, *files])
+        local = snapshot_download(repo_id, revision=commit, token=token, allow_patterns=[CONFIG_NAME, CARD_NAME, *files, *also])
     except (OSError, ValueError, EntryNotFoundError) as e:  # huggingface_hub's errors: HTTP, offline, not found
         raise ModelLoadError(f"{name_or_path}: no such model folder here, and not downloadable from the Hugging Face Hub "
                              f"({download_failure(e)})") from None

@@ -112,3 +112,25 @@ def test_a_changed_graph_or_no_export_is_refused(exported, tmp_path):
         Predictor.from_pretrained(tmp_path / "copy", backend="onnx")
     with pytest.raises(ConfigError, match="holds a model already"):
         export_onnx(exported / "model", exported / "onnx")
+
+
+def test_an_export_pushed_to_the_hub_runs_by_its_hub_id(exported, tmp_path, monkeypatch):
+    """``--backend onnx`` with a Hub id downloads the graphs and their onnx.json (the PyTorch backend
+    does not: only the files config.json lists)."""
+    from mtl_text.modeling import hub
+
+    from helpers import LocalHub, use_local_hub
+
+    local_hub = use_local_hub(LocalHub(tmp_path / "hub"), monkeypatch)
+    folder = tmp_path / "onnx"
+    import shutil
+
+    shutil.copytree(exported / "onnx", folder)  # push_to_hub writes a card into the folder
+    hub.push_to_hub(folder, "someone/model-onnx", api=local_hub)
+    monkeypatch.chdir(tmp_path)
+    local = Predictor.from_pretrained(folder, backend="onnx").predict_logits(TEXTS, ["qtype"])["qtype"]
+    assert torch.equal(Predictor.from_pretrained("someone/model-onnx", backend="onnx").predict_logits(TEXTS, ["qtype"])["qtype"], local)
+    assert "onnx.json" in local_hub.downloaded and "model.onnx" in local_hub.downloaded
+    local_hub.downloaded.clear()
+    Predictor.from_pretrained("someone/model-onnx@main")  # the PyTorch backend leaves the graphs on the Hub
+    assert not any(name.endswith("onnx") or name == "onnx.json" for name in local_hub.downloaded)
