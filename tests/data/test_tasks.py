@@ -234,6 +234,30 @@ def test_real_trec_as_a_hub_dataset_folder_reads_as_the_builtin_task(data_dir, t
     assert collections.Counter(theirs["test"]["label"][:])[trec.labels.index("DESC")] == 138  # DESC is not read as ENTY (94)
 
 
+def test_real_mrpc_pairs_as_a_hub_dataset_folder_read_as_the_builtin_task(data_dir, tmp_path, monkeypatch):
+    """Sentence pairs: the real MRPC files as a Hub-layout folder (GLUE's column names, its classes in
+    the reverse order of the task's), read by a pair task with no loader: the same pairs and labels."""
+    import datasets
+
+    mrpc = get_task("mrpc")
+    reverse = list(reversed(mrpc.labels))
+    features = datasets.Features({"sentence1": datasets.Value("string"), "sentence2": datasets.Value("string"),
+                                  "label": datasets.ClassLabel(names=reverse)})
+    for split, rows in mrpc.load(data_dir).items():
+        (tmp_path / "mrpc" / "data").mkdir(parents=True, exist_ok=True)
+        ids = [reverse.index(mrpc.labels[label] if isinstance(label, int) else label) for label in rows["label"]]
+        datasets.Dataset.from_dict({"sentence1": rows["text"], "sentence2": rows["text_pair"], "label": ids}, features=features) \
+            .to_parquet(tmp_path / "mrpc" / "data" / f"{split}-00000-of-00001.parquet")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    task = Task(name="mrpc_hub_folder", labels=mrpc.labels, text_pair=True, num_examples=mrpc.num_examples,
+                hub_dataset=mtl_text.HubDataset(str(tmp_path / "mrpc"), columns={"text": "sentence1", "text_pair": "sentence2",
+                                                                                   "label": "label"}))
+    ours, theirs = mtl_text.load_test_split(mrpc, data_dir), mtl_text.load_test_split(task)
+    for column in ("text", "text_pair", "label"):
+        assert ours[column][:] == theirs[column][:]
+    assert sum(theirs["label"][:]) == 279  # "equivalent" (id 1) pairs of GLUE's dev set, not the 129 others
+
+
 def test_user_task_file_registers_a_fourth_task(tmp_path):
     path = write_user_task(tmp_path, "file")
     assert load_task_file(path) == ["punctuation_file"]
