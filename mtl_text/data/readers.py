@@ -190,7 +190,7 @@ def _class_names(dataset, column: str) -> list:
     values = dataset[column][:]
     feature = dataset.features[column]
     if isinstance(feature, datasets.ClassLabel):
-        return [feature.int2str(v) if v >= 0 else v for v in values]  # -1: no label (GLUE's hidden test labels)
+        return [feature.int2str(v) if v is not None and v >= 0 else v for v in values]  # -1, None: no label (left for the task to refuse)
     inner = getattr(feature, "feature", None)  # datasets.Sequence / List of ClassLabel: multi-label
     if isinstance(inner, datasets.ClassLabel):
         return [[inner.int2str(v) for v in row] for row in values]
