@@ -2,7 +2,9 @@
 onnxruntime).
 
 :func:`export_onnx` writes an export folder: a copy of the model folder (config, weights, tokenizer,
-model card), plus one ONNX graph per kind of input whose outputs are the logits of every head:
+model card, and for fp32 graphs the test results, which its model card then shows; ``push-to-hub``
+uploads it as any model folder, and its card names ``--backend onnx``), plus one ONNX graph per
+kind of input whose outputs are the logits of every head:
 
 * ``model.onnx`` for the single-text tasks: inputs ``input_ids`` and ``attention_mask``,
   ``(batch, seq_len)`` int64; outputs ``logits_<task>``, ``(batch, num_outputs)`` float32;
@@ -31,11 +33,11 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, ModelLoadError
-from ..utils.files import CONFIG_NAME, sha256_file
+from ..utils.files import CONFIG_NAME, ONNX_CONFIG_NAME, RESULTS_NAME, sha256_file
 
 logger = logging.getLogger("mtl_text.onnx")
 
-ONNX_CONFIG = "onnx.json"
+ONNX_CONFIG = ONNX_CONFIG_NAME
 GRAPHS = {False: "model.onnx", True: "model_pairs.onnx"}  # pairs? -> file
 EXPORT_FILES = (ONNX_CONFIG, *GRAPHS.values())  # what an export adds to a model folder (a Hub id's download for --backend onnx)
 DEFAULT_OPSET = 18
@@ -87,7 +89,8 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
                           "model cannot be exported to ONNX yet: serve it with the PyTorch backend")
     output_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads((model_dir / CONFIG_NAME).read_text())
-    for name in [*config.get("files", {}), CONFIG_NAME, "README.md"]:
+    # the test results too for fp32 graphs (the same logits within 1e-4), so that the export's model card keeps them; int8's differ
+    for name in [*config.get("files", {}), CONFIG_NAME, "README.md", *([] if quantize else [RESULTS_NAME])]:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, output_dir / name)
     graphs = {}

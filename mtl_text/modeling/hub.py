@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ConfigError, ModelLoadError
-from ..utils.files import CONFIG_NAME, RESULTS_NAME, atomic_write_text
+from ..utils.files import CONFIG_NAME, ONNX_CONFIG_NAME, RESULTS_NAME, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None, lic
     evals = [EvalResult(task_type="text-classification", **dataset(task), metric_type=metric, metric_name=metric, metric_value=float(value))
              for task, values in parts["results"].get("metrics", {}).items() for metric, value in values.items()
              if metric not in NOT_METRICS and isinstance(value, (int, float)) and math.isfinite(value)]
-    data = ModelCardData(license=license, library_name="mtl-text", pipeline_tag="text-classification", tags=list(CARD_TAGS),
+    data = ModelCardData(license=license, library_name="mtl-text", pipeline_tag="text-classification",
+                         tags=[*CARD_TAGS, *(["onnx"] if parts["onnx"] else [])],
                          base_model=parts["base_model"],
                          datasets=sorted({ref["path"] for ref in datasets.values() if REPO_ID.match(ref["path"])}) or None,  # not a local folder
                          metrics=parts["metrics"] or None, **({"model_name": name, "eval_results": evals} if evals else {}))
@@ -149,7 +150,7 @@ def card_is_unedited(text: str, directory: str | os.PathLike) -> bool:
     title = next((line[2:] for line in text.splitlines() if line.startswith("# ")), None)
     if title is None:
         return False
-    parts = _card_parts(Path(directory), title)
+    parts = _card_parts(Path(directory), title, current=False)
     meta = ["---", "library_name: mtl-text", "pipeline_tag: text-classification", "tags:", *(f"- {t}" for t in CARD_TAGS)]
     if parts["transformer"]:  # those versions named the transformer alone as the base model
         meta.append(f"base_model: {parts['transformer']}")
@@ -158,12 +159,14 @@ def card_is_unedited(text: str, directory: str | os.PathLike) -> bool:
     return text == "\n".join([*meta, "---", "", parts["body"]])
 
 
-def _card_parts(directory: Path, name: str) -> dict:
+def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
     """What a model card says, for :func:`render_model_card`: ``body`` (markdown, ending in a newline),
     ``base_model`` (the Hub id of the model it was trained from: an ``--init-from`` model downloaded
     from the Hub, else the transformer's, else ``None``), ``transformer`` (the transformer's Hub id,
     or ``None``), ``metrics`` (the names in the test results) and ``results``
-    (``test_results.json``, ``{}`` when absent)."""
+    (``test_results.json``, ``{}`` when absent), ``onnx`` (an export folder of ``mtl-text
+    export-onnx``: its use names ``--backend onnx``; ``current=False``: as mtl-text 0.3.8 and 0.3.9
+    wrote the body, which did not)."""
     from .heads import SingleLabelClassificationHead
     from .model import MultiTaskModel
 
@@ -197,15 +200,17 @@ def _card_parts(directory: Path, name: str) -> dict:
     if "lineage" in config:
         body += ["## Lineage", "", "Started from another mtl-text model (`--init-from`):", "", "```json",
                  json.dumps(config["lineage"], indent=2), "```", ""]
-    body += ["## Use", "", "```bash", "pip install mtl-text", f"mtl-text predict --model {name} \"some text\"",
-             "```", "", "```python", "from mtl_text import Predictor", "",
-             f"predictor = Predictor.from_pretrained(\"{name}\")  # a folder or a Hub id",
+    onnx = current and (directory / ONNX_CONFIG_NAME).is_file()  # an export: its graphs, run by ONNX Runtime (the weights work too)
+    backend, python_backend = (" --backend onnx", ', backend="onnx"') if onnx else ("", "")
+    body += ["## Use", "", "```bash", "pip install mtl-text" + ("'[onnx]'" if onnx else ""),
+             f"mtl-text predict --model {name}{backend} \"some text\"", "```", "", "```python", "from mtl_text import Predictor", "",
+             f"predictor = Predictor.from_pretrained(\"{name}\"{python_backend})  # a folder or a Hub id",
              "predictor.predict([\"some text\"])", "```", ""]
     transformer = split_revision(source)[0] if source and is_hub_id(source, owner=False) else None
     parent = config.get("lineage") or {}
     from_hub = parent.get("init_from_commit") is not None  # --init-from a Hub id: the model it was fine-tuned from
     return {"body": "\n".join(body), "base_model": split_revision(parent["init_from"])[0] if from_hub else transformer, "transformer": transformer,
-            "metrics": metrics, "results": results}
+            "metrics": metrics, "results": results, "onnx": onnx}
 
 
 def _dataset_link(ref: dict) -> str:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # torch only for the annotations: the file names and atomic w
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+ONNX_CONFIG_NAME = "onnx.json"  # an ONNX export's manifest (mtl_text.inference.onnx)
 RESULTS_NAME = "test_results.json"  # the test results that training writes beside the model (read by the model card)
 
 

@@ -134,3 +134,19 @@ def test_an_export_pushed_to_the_hub_runs_by_its_hub_id(exported, tmp_path, monk
     local_hub.downloaded.clear()
     Predictor.from_pretrained("someone/model-onnx@main")  # the PyTorch backend leaves the graphs on the Hub
     assert not any(name.endswith("onnx") or name == "onnx.json" for name in local_hub.downloaded)
+    card = (local_hub.files("someone/model-onnx") / "README.md").read_text()
+    assert "mtl-text predict --model someone/model-onnx --backend onnx" in card and "\n- onnx\n" in card
+
+
+def test_an_fp32_export_keeps_the_test_results_for_its_card_and_int8_does_not(exported, tmp_path):
+    import shutil
+
+    from mtl_text.modeling import hub
+
+    model = shutil.copytree(exported / "model", tmp_path / "model")
+    (model / "test_results.json").write_text(json.dumps({"steps": 3, "metrics": {"mood": {"accuracy": 0.75}}}))
+    export_onnx(model, tmp_path / "fp32")
+    export_onnx(model, tmp_path / "int8", quantize=True)
+    for folder, kept in (("fp32", True), ("int8", False)):
+        hub.write_model_card(tmp_path / folder)
+        assert ("model-index" in hub.read_model_card(tmp_path / folder)[0]) == kept, folder
