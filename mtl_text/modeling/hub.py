@@ -202,10 +202,16 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
                  json.dumps(config["lineage"], indent=2), "```", ""]
     onnx = current and (directory / ONNX_CONFIG_NAME).is_file()  # an export: its graphs, run by ONNX Runtime (the weights work too)
     backend, python_backend = (" --backend onnx", ', backend="onnx"') if onnx else ("", "")
-    body += ["## Use", "", "```bash", "pip install mtl-text" + ("'[onnx]'" if onnx else ""),
-             f"mtl-text predict --model {name}{backend} \"some text\"", "```", "", "```python", "from mtl_text import Predictor", "",
-             f"predictor = Predictor.from_pretrained(\"{name}\"{python_backend})  # a folder or a Hub id",
-             "predictor.predict([\"some text\"])", "```", ""]
+    pairs = [bool(info.get("text_pair")) for info in config["tasks"].values()]
+    singles = not current or not all(pairs)  # 0.3.8 and 0.3.9 showed single texts whatever the tasks
+    shell = [f"mtl-text predict --model {name}{backend} \"some text\""] if singles else []
+    python = ["predictor.predict([\"some text\"])"] if singles else []
+    if current and any(pairs):  # sentence pairs: a TSV line (first text, tab, second) or text_pairs=
+        shell.append(f"printf 'first text\\tsecond text\\n' | mtl-text predict --model {name}{backend} --input-format tsv")
+        python.append("predictor.predict([\"first text\"], text_pairs=[\"second text\"])")
+    body += ["## Use", "", "```bash", "pip install mtl-text" + ("'[onnx]'" if onnx else ""), *shell, "```", "", "```python",
+             "from mtl_text import Predictor", "", f"predictor = Predictor.from_pretrained(\"{name}\"{python_backend})  # a folder or a Hub id",
+             *python, "```", ""]
     transformer = split_revision(source)[0] if source and is_hub_id(source, owner=False) else None
     parent = config.get("lineage") or {}
     from_hub = parent.get("init_from_commit") is not None  # --init-from a Hub id: the model it was fine-tuned from

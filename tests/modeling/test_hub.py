@@ -146,6 +146,24 @@ def test_a_private_model_loads_with_a_token_everywhere_a_model_is_named(folder, 
     assert "hf_secret" not in repr(ServeArguments(model="someone/private", token="hf_secret"))  # not in logs of the options
 
 
+def test_the_card_of_a_pair_model_shows_pairs_and_its_command_runs(tmp_path, python):
+    import subprocess
+
+    tokenizer = train_word_tokenizer(["a man plays the guitar", "first text", "second text"], min_frequency=1)
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8),
+                           {"same": {"labels": ["no", "yes"], "max_length": 16, "text_pair": True}}, pooling="mean", head_hidden_size=4)
+    model.save_pretrained(tmp_path / "pairs", tokenizer, {"training_config": {}})
+    hub.write_model_card(tmp_path / "pairs")
+    _, body = hub.read_model_card(tmp_path / "pairs")
+    assert '"some text"' not in body  # no single-text example for a model of pair tasks alone
+    assert 'predictor.predict(["first text"], text_pairs=["second text"])' in body.splitlines()
+    command = next(line for line in body.splitlines() if line.startswith("printf"))
+    command = command.replace("mtl-text predict", f"{python} -m mtl_text predict")
+    out = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["text_pair"] == "second text"
+
+
 def test_a_license_given_once_stays_in_the_card(folder, tmp_path, caplog):
     local_hub = LocalHub(tmp_path / "hub")
     hub.push_to_hub(folder, "someone/licensed", api=local_hub, license="cc-by-4.0")
