@@ -75,6 +75,25 @@ def read_inputs(args: PredictArguments, texts: list[str]) -> tuple[list[str], li
     return texts + more, pairs
 
 
+def check_swallowed_texts(args: PredictArguments) -> None:
+    """Texts written after ``--tasks`` or ``--ensemble-with`` are read as task or model names (the
+    options take several values): say so before any model loads.
+
+    Raises:
+        InputError: a ``--tasks`` value that cannot name a task, or an ``--ensemble-with`` value with
+            spaces that names no path here.
+    """
+    from ..data.tasks import is_task_name
+
+    checks = (("--tasks", args.tasks, "is not a task name", lambda v: not is_task_name(v)),
+              ("--ensemble-with", args.ensemble_with, "names no model", lambda v: any(c.isspace() for c in v) and not Path(v).exists()))
+    for option, values, what, swallowed in checks:
+        text = next((v for v in values or [] if swallowed(v)), None)
+        if text is not None:
+            raise InputError(f"{option} {text!r} {what}: a text? {option} takes several values, so put texts before it or after '--' "
+                             f"(mtl-text predict --model M {option} X -- \"some text\")")
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.allocator import tune_malloc
 
@@ -88,6 +107,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         except UnicodeEncodeError:  # bytes that are not UTF-8 arrive as lone surrogates
             raise InputError(f"text argument {i}: not valid UTF-8") from None
         texts.append(text)
+    check_swallowed_texts(args)
     tune_malloc()
     options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes,
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}

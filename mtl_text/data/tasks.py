@@ -133,7 +133,7 @@ class Task:
     hub_dataset: HubDataset | None = None
 
     def __post_init__(self):
-        if not self.name or not all(c.isalnum() or c in "_-" for c in self.name):
+        if not is_task_name(self.name):
             raise ValueError(f"task name {self.name!r} must be non-empty and use only letters, digits, '_', '-'")
         from ..modeling.heads import HEAD_TYPES  # torch only when a task is built, not at package import
         from ..modeling.pooling import POOLING_MODES
@@ -182,6 +182,11 @@ class Task:
             return ordered_metrics(HEAD_TYPES[self.problem_type].task_metric_names(self.labels), self.primary_metric)
         except ValueError as e:
             raise ValueError(f"task '{self.name}': {e}") from None
+
+
+def is_task_name(name: str) -> bool:
+    """Whether ``name`` can name a task: non-empty, letters, digits, ``_`` and ``-`` only."""
+    return bool(name) and all(c.isalnum() or c in "_-" for c in name)
 
 
 def _read_hub_dataset(task: str, hub: HubDataset, data_dir: Path | None) -> dict[str, dict]:

@@ -415,3 +415,12 @@ def test_the_options_file_of_the_training_guide_is_valid(repo, tmp_path):
     config = TrainingConfig.from_options(**read_options_file(tmp_path / "minilm.json"))
     assert config.encoder.encoder == "transformer" and config.optimization.max_steps == 7400
     assert config.data.max_length_overrides() == {"20newsgroups": 256}
+
+
+def test_texts_written_after_a_many_valued_option_are_named_before_any_model_loads(tmp_path, capsys):
+    missing = str(tmp_path / "no-model")  # nothing loads: the error comes first
+    for args, message in ((["--tasks", "sst2", "a gripping film"], "--tasks 'a gripping film' is not a task name: a text?"),
+                          (["--ensemble-with", missing, "a dull film"], "--ensemble-with 'a dull film' names no model: a text?")):
+        assert run_command(predict_main, ["--model", missing, *args]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "put texts before it or after '--'" in err
