@@ -79,15 +79,18 @@ def tune_thresholds(run, accelerator, model) -> None:
 
 
 def check_hub_login(config: TrainingConfig) -> None:
-    """``--push-to-hub``: a Hugging Face token to upload with, checked before training rather than
-    after it.
+    """``--push-to-hub``: a Hugging Face token to upload with, and the Hub not switched off, checked
+    before training rather than after it.
 
     Raises:
-        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``).
+        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``), or ``HF_HUB_OFFLINE`` set.
     """
     if config.checkpoints.push_to_hub:
-        from huggingface_hub import get_token
+        from huggingface_hub import constants, get_token
 
+        if constants.HF_HUB_OFFLINE:
+            raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub}: HF_HUB_OFFLINE is set, so nothing can be uploaded; "
+                              "unset it, or drop --push-to-hub and upload later with mtl-text push-to-hub (nothing was trained)")
         if get_token() is None:
             raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub} needs a Hugging Face token to upload with: run "
                               "`hf auth login` or set $HF_TOKEN (nothing was trained)")

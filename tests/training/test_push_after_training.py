@@ -65,6 +65,10 @@ def test_no_token_or_a_bad_repository_id_stops_before_training(data_dir, tmp_pat
     with pytest.raises(ConfigError, match=r"--push-to-hub someone/pushed needs a Hugging Face token.*nothing was trained"):
         mtl_text.train(small_config(data_dir, tmp_path / "model", push_to_hub="someone/pushed"))
     assert not (tmp_path / "model" / "config.json").exists()
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ConfigError, match="HF_HUB_OFFLINE is set, so nothing can be uploaded"):
+        mtl_text.train(small_config(data_dir, tmp_path / "model", push_to_hub="someone/pushed"))
     with pytest.raises(ConfigError, match="repository id 'pushed': expected OWNER/NAME or OWNER/NAME@BRANCH"):
         small_config(data_dir, tmp_path / "model", push_to_hub="pushed")
     with pytest.raises(ConfigError, match="--hub-private and --hub-license describe the --push-to-hub upload"):
