@@ -191,7 +191,7 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
     if results:
         body += ["## Test results", "", f"Best validation model, {results.get('steps', '?')} steps; the tasks' test splits.", "",
                  _metric_table(results), ""]
-        if results.get("datasets"):
+        if current and results.get("datasets"):
             body += ["Test data:", "", *(f"- {task}: {_dataset_link(ref)}" for task, ref in results["datasets"].items()), ""]
     if "training_config" in config and config["training_config"]:
         body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
