@@ -293,9 +293,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     else:
         logger.info("%s: the card was edited; uploaded as it is", card)
     api = api or HfApi(token=token)
-    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    if revision:
-        api.create_branch(repo_id, branch=revision, exist_ok=True, repo_type="model")
+    prepare_upload(repo_id, revision, private, api)
     commit = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message=commit_message, repo_type="model",
                                revision=revision, create_pr=create_pr or None,
                                ignore_patterns=["checkpoints/*", ".mtl-text.lock", ".saving-*", "runs/*", "mtl-text/*"])
@@ -305,6 +303,23 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         return commit.pr_url
     logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, commit.oid, repo_id, commit.oid)
     return commit.commit_url
+
+
+def prepare_upload(repo_id: str, branch: str | None = None, private: bool = False, api=None, token: str | None = None) -> None:
+    """The repository ``repo_id`` created if it does not exist (``private`` then), and ``branch``
+    created from ``main`` if given and missing: what an upload needs first, done by itself before a
+    training run that ends in one (as transformers' ``Trainer`` creates its repository at start), so
+    that a token that cannot create it fails before the training rather than after.
+
+    Raises:
+        whatever ``huggingface_hub`` raises (HTTP errors, no network).
+    """
+    from huggingface_hub import HfApi
+
+    api = api or HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+    if branch:
+        api.create_branch(repo_id, branch=branch, exist_ok=True, repo_type="model")
 
 
 def check_license(license: str | None) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, HubUploadError
 from ..inference.evaluation import collect_logits, evaluate, format_table
-from ..modeling.hub import push_to_hub, write_model_card
+from ..modeling.hub import prepare_upload, push_to_hub, upload_target, write_model_card
 from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
@@ -79,11 +79,13 @@ def tune_thresholds(run, accelerator, model) -> None:
 
 
 def check_hub_login(config: TrainingConfig) -> None:
-    """``--push-to-hub``: a Hugging Face token to upload with, and the Hub not switched off, checked
-    before training rather than after it.
+    """``--push-to-hub``, checked before training rather than after it: a Hugging Face token, the Hub
+    not switched off, and the repository (and branch) created or found with that token
+    (:func:`~mtl_text.modeling.hub.prepare_upload`).
 
     Raises:
-        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``), or ``HF_HUB_OFFLINE`` set.
+        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``), ``HF_HUB_OFFLINE`` set, or the
+            repository cannot be created or reached (the Hub's error named).
     """
     if config.checkpoints.push_to_hub:
         from huggingface_hub import constants, get_token
@@ -94,6 +96,12 @@ def check_hub_login(config: TrainingConfig) -> None:
         if get_token() is None:
             raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub} needs a Hugging Face token to upload with: run "
                               "`hf auth login` or set $HF_TOKEN (nothing was trained)")
+        repo_id, branch = upload_target(config.checkpoints.push_to_hub)
+        try:  # in every process of a launch (idempotent): one that failed alone would leave the others waiting for it
+            prepare_upload(repo_id, branch, config.checkpoints.hub_private)
+        except Exception as e:
+            raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub}: the repository cannot be created or reached with "
+                              f"this token ({type(e).__name__}: {e}) (nothing was trained)") from e
 
 
 def push_trained_model(output_dir: Path, ckpt) -> str:

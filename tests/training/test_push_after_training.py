@@ -50,7 +50,8 @@ def test_a_failed_upload_keeps_the_model_and_says_how_to_upload_it(data_dir, tmp
             request = httpx.Request("POST", "https://huggingface.co/api/models/someone/pushed/commit/main")
             raise huggingface_hub.errors.HfHubHTTPError("503 Service Unavailable", response=httpx.Response(503, request=request))
 
-    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: DownHub(tmp_path / "hub"))
+    down = DownHub(tmp_path / "hub")
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: down)
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
     out = tmp_path / "model"
     with pytest.raises(HubUploadError, match=rf"503 Service Unavailable.*saved in {out}: upload it with `mtl-text push-to-hub "
@@ -58,6 +59,22 @@ def test_a_failed_upload_keeps_the_model_and_says_how_to_upload_it(data_dir, tmp
         mtl_text.train(small_config(data_dir, out, push_to_hub="someone/pushed"))
     assert Predictor.from_pretrained(out).predict(TEXTS, ["trec"])[0]["predictions"]["trec"]["label"]
     assert not (out / ".mtl-text.lock").exists()
+    assert "someone/pushed" in down.refs  # the repository was created before training, as transformers' Trainer does
+
+
+def test_a_token_that_cannot_create_the_repository_stops_before_training(data_dir, tmp_path, monkeypatch):
+    class ReadOnlyHub(LocalHub):
+        def create_repo(self, repo_id, **kwargs):
+            request = httpx.Request("POST", "https://huggingface.co/api/repos/create")
+            raise huggingface_hub.errors.HfHubHTTPError("403 Forbidden: you don't have the rights to create a model under the "
+                                                        "namespace someone", response=httpx.Response(403, request=request))
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda token=None: ReadOnlyHub(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_read_only")
+    with pytest.raises(ConfigError, match=r"--push-to-hub someone/pushed: the repository cannot be created or reached with this "
+                                          r"token \(HfHubHTTPError: 403 Forbidden.*\(nothing was trained\)"):
+        mtl_text.train(small_config(data_dir, tmp_path / "model", push_to_hub="someone/pushed"))
+    assert not (tmp_path / "model" / "config.json").exists()
 
 
 def test_no_token_or_a_bad_repository_id_stops_before_training(data_dir, tmp_path, monkeypatch):
