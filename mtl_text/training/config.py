@@ -679,8 +679,8 @@ class CheckpointArguments(Arguments):
     push_to_hub: str | None = field(default=None, metadata={
         "metavar": "OWNER/NAME[@BRANCH]",
         "help": "after training, upload the model folder (model card included, checkpoints left out) to this Hugging Face Hub "
-                "repository, created if needed, as `mtl-text push-to-hub` does; with your `hf auth login` or $HF_TOKEN, checked "
-                "before training starts. If the upload fails, the model stays in --output-dir and the error says how to upload it"})
+                "repository, as `mtl-text push-to-hub` does; with your `hf auth login` or $HF_TOKEN. The repository is created (or "
+                "found) before training starts; if the upload fails, the model stays in --output-dir and the error says how to upload it"})
     hub_private: bool = field(default=False, metadata={"help": "create the --push-to-hub repository private (when it does not exist yet)"})
     hub_license: str | None = field(default=None, metadata={
         "help": "the --push-to-hub model's license in its card, as the Hub names licenses (apache-2.0, mit, cc-by-4.0, other, ...)"})
