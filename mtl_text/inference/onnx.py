@@ -37,9 +37,8 @@ from ..utils.files import CONFIG_NAME, ONNX_CONFIG_NAME, RESULTS_NAME, sha256_fi
 
 logger = logging.getLogger("mtl_text.onnx")
 
-ONNX_CONFIG = ONNX_CONFIG_NAME
 GRAPHS = {False: "model.onnx", True: "model_pairs.onnx"}  # pairs? -> file
-EXPORT_FILES = (ONNX_CONFIG, *GRAPHS.values())  # what an export adds to a model folder (a Hub id's download for --backend onnx)
+EXPORT_FILES = (ONNX_CONFIG_NAME, *GRAPHS.values())  # what an export adds to a model folder (a Hub id's download for --backend onnx)
 DEFAULT_OPSET = 18
 
 
@@ -118,7 +117,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
             fp32.unlink()
         graphs["pairs" if pairs else "texts"] = {"file": file, "tasks": tasks, "inputs": inputs, "sha256": sha256_file(path)}
         logger.info("exported %s: tasks %s, %.1f MB", path, tasks, path.stat().st_size / 1e6)
-    (output_dir / ONNX_CONFIG).write_text(json.dumps({"opset": opset, "quantized": quantize, "graphs": graphs}, indent=2) + "\n")
+    (output_dir / ONNX_CONFIG_NAME).write_text(json.dumps({"opset": opset, "quantized": quantize, "graphs": graphs}, indent=2) + "\n")
     return output_dir
 
 
@@ -140,9 +139,9 @@ class OnnxRunner:
         import onnxruntime as ort
 
         directory = Path(directory)
-        path = directory / ONNX_CONFIG
+        path = directory / ONNX_CONFIG_NAME
         if not path.is_file():
-            raise ModelLoadError(f"{directory} is not an ONNX export: {ONNX_CONFIG} is missing (write one with mtl-text export-onnx)")
+            raise ModelLoadError(f"{directory} is not an ONNX export: {ONNX_CONFIG_NAME} is missing (write one with mtl-text export-onnx)")
         self.config = json.loads(path.read_text())
         options = ort.SessionOptions()
         if threads:

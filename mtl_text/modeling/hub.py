@@ -269,7 +269,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         ConfigError: ``repo_id`` is not ``owner/name[@branch]``, or names another branch than ``revision``;
             a ``license`` that is no Hub license identifier.
     """
-    from huggingface_hub import HfApi
+    from huggingface_hub import HfApi, ModelCard
 
     given, (repo_id, branch) = repo_id, upload_target(repo_id)
     check_license(license)
@@ -284,7 +284,7 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None
     if text is None or card_is_unedited(text, directory):
-        license = license or (read_model_card(directory)[0].get("license") if text is not None else None)
+        license = license or (ModelCard(text).data.license if text is not None else None)  # the card's own, read above
         write_model_card(directory, name, license)  # none, or the card mtl-text wrote (for the folder or another id): by this id now
         logger.info("%s: model card written for %s", card, name)
     elif license:

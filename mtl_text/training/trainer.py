@@ -12,7 +12,7 @@ and ``scripts/train.py`` are thin wrappers around it)::
    validation; saved) and scored on every task's test split; ``test_results.{json,md}`` and
    every example's prediction in ``test_predictions.json`` (for paired significance tests);
    with ``--adapt``, the MMD between the domains measured again;
-6. with ``--push-to-hub``, the model folder uploaded to the Hub (the token checked at step 2).
+6. with ``--push-to-hub``, the model folder uploaded to the Hub (the token and the repository checked at step 2).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def tune_thresholds(run, accelerator, model) -> None:
             logger.info("task %s: thresholds tuned on validation: %s", name, dict(zip(head.labels, thresholds)))
 
 
-def check_hub_login(config: TrainingConfig) -> None:
+def check_push_to_hub(config: TrainingConfig) -> None:
     """``--push-to-hub``, checked before training rather than after it: a Hugging Face token, the Hub
     not switched off, and the repository (and branch) created or found with that token
     (:func:`~mtl_text.modeling.hub.prepare_upload`).
@@ -141,7 +141,7 @@ def train(config: TrainingConfig) -> TrainingResult:
     output_dir, ckpt = config.output_dir, config.checkpoints
     resuming = bool(ckpt.resume_from_checkpoint)
     check_output_dir(output_dir, ckpt.overwrite_output_dir, resuming)
-    check_hub_login(config)
+    check_push_to_hub(config)
     checkpoint = None
     if resuming:  # verified before anything loads
         path = resolve_checkpoint(ckpt.resume_from_checkpoint, output_dir)
