@@ -184,7 +184,10 @@ class TransformerEncoder(nn.Module):
     * partial freezing, ``freeze_layers=K``: the embeddings and the bottom ``K`` layers stay fixed, the
       layers above train (``K=0`` freezes the embeddings only);
     * feature extraction, ``freeze=True``: nothing in the encoder trains; it runs in eval mode (no
-      dropout) under ``torch.no_grad``, so its output for a given input is fixed and can be cached.
+      dropout) under ``torch.no_grad``, so its output for a given input is fixed and can be cached;
+    * low-rank adaptation, :meth:`add_lora`: the transformer's weights stay fixed and a trained
+      low-rank update is added to some of its linear layers (Hu et al. 2022), merged into the weights
+      when the model is saved.
 
     Long documents (``window_length=N``): a single text longer than ``N`` tokens is read as
     overlapping windows of ``N`` tokens, each a sequence of its own with the text's start and end
@@ -226,6 +229,8 @@ class TransformerEncoder(nn.Module):
         self.frozen = freeze
         self.freeze_layers = freeze_layers
         self.source = source
+        self.lora: dict | None = None  # add_lora's settings while the adapters are in the model
+        self._lora_layers: list[str] = []  # the names (in self.model) of the linear layers with an adapter
         positions = getattr(model.config, "max_position_embeddings", None)
         if window_length is not None:
             window_stride = check_window_stride(window_length, window_stride)
@@ -248,6 +253,85 @@ class TransformerEncoder(nn.Module):
             for group in self._groups[: freeze_layers + 1]:  # the embeddings, then the bottom layers
                 for _, p in group:
                     p.requires_grad_(False)
+
+    def add_lora(self, r: int, alpha: float | None = None, dropout: float = 0.05, target_modules: list[str] | str | None = None) -> None:
+        """Low-rank adaptation (LoRA; Hu et al. 2022, "LoRA: Low-rank adaptation of large language
+        models"): every weight of the transformer is fixed, and each target linear layer computes
+        ``W x + (alpha / r) B A dropout(x)``, with ``A`` ``(r, in_features)`` (random) and ``B``
+        ``(out_features, r)`` (zero at first, so training starts from the pretrained function)
+        trained. The adapters are injected by peft (``peft.inject_adapter_in_model``); the model
+        keeps its class and its layer stack, so layer-wise learning-rate decay applies to the
+        adapters. Call it after the pretrained weights are loaded.
+
+        A saved model holds the updates merged into the weights (:meth:`merged_state_dict`): it is a
+        plain transformer again, loaded and run without peft and without the adapters' extra work.
+
+        Args:
+            r: the rank of each update (e.g. 8).
+            alpha: the scale numerator (default ``2 * r``, as TRL's ``ModelConfig``).
+            dropout: dropout on the adapters' input, in training.
+            target_modules: names (or ending names) of the linear layers to adapt, or ``"all-linear"``;
+                default: peft's choice for the architecture (BERT's ``query`` and ``value``).
+
+        Raises:
+            ConfigError: peft is not installed, the encoder is frozen or partly frozen, it has adapters
+                already, ``r`` is below 1, or no target layer is found or given for the architecture.
+        """
+        try:
+            from peft import LoraConfig, inject_adapter_in_model
+            from peft.tuners.lora import LoraLayer
+        except ImportError:
+            raise ConfigError("--lora-r needs peft: pip install 'mtl-text[peft]'") from None
+        if self.frozen or self.freeze_layers is not None:
+            raise ConfigError("LoRA trains adapters on a fixed transformer: it excludes --freeze-encoder and --freeze-layers")
+        if self.lora is not None:
+            raise ConfigError("this encoder has LoRA adapters already")
+        if r < 1:
+            raise ConfigError(f"--lora-r must be at least 1, got {r}")
+        alpha = 2 * r if alpha is None else alpha
+        targets = target_modules[0] if isinstance(target_modules, list) and target_modules == ["all-linear"] else target_modules
+        config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
+        try:
+            inject_adapter_in_model(config, self.model)
+        except ValueError as e:  # peft: no default targets for this model type, or none of the names found
+            raise ConfigError(f"--lora-target-modules: {e}") from None
+        self._lora_layers = [name for name, m in self.model.named_modules() if isinstance(m, LoraLayer)]
+        self.lora = {"r": r, "alpha": alpha, "dropout": dropout,
+                     "target_modules": sorted({name.rsplit(".", 1)[-1] for name in self._lora_layers}), "layers": len(self._lora_layers)}
+        self._groups = _layer_groups(self.model)
+
+    def merged_state_dict(self) -> dict[str, torch.Tensor]:
+        """This encoder's state under the plain transformer's names, each LoRA update merged into its
+        layer's weight (``W + (alpha / r) B A``, peft's ``get_delta_weight``); the adapters' own
+        tensors left out. Without adapters, ``state_dict()``. The tensors are new where merged,
+        shared with the encoder elsewhere."""
+        state = self.state_dict()
+        for name in self._lora_layers:
+            layer = self.model.get_submodule(name)
+            prefix = f"model.{name}."
+            for key in [k for k in state if k.startswith(prefix)]:
+                value = state.pop(key)
+                if key.startswith(prefix + "base_layer."):
+                    state[prefix + key[len(prefix + "base_layer."):]] = value
+            state[prefix + "weight"] = (layer.get_base_layer().weight + layer.get_delta_weight(layer.active_adapters[0])).detach()
+        return state
+
+    def unmerged_state_dict(self, merged: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The inverse of :meth:`merged_state_dict` for loading: a plain transformer's state (e.g. a
+        saved model's) under this encoder's names, the merged weights as the fixed weights and every
+        update zero (``A`` as it is now, ``B = 0``), so the encoder computes what was saved."""
+        own = self.state_dict()
+        state = dict(merged)
+        for name in self._lora_layers:
+            prefix = f"model.{name}."
+            for key in [k for k in own if k.startswith(prefix)]:
+                if key.startswith(prefix + "base_layer."):
+                    plain = prefix + key[len(prefix + "base_layer."):]
+                    if plain in state:
+                        state[key] = state.pop(plain)
+                else:  # the adapter's own: A kept, B zero
+                    state[key] = torch.zeros_like(own[key]) if ".lora_B." in key else own[key]
+        return state
 
     @property
     def max_length(self) -> int | None:

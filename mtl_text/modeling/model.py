@@ -42,12 +42,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import save_model
+from safetensors.torch import save_file, save_model
 from torch import nn
 
 from .. import __version__
 from ..errors import ModelLoadError, UnknownHeadError
-from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, file_record, load_safetensors_into, staging_dir, verify_files
+from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, file_record, load_safetensors, load_safetensors_into, staging_dir, verify_files
 from .encoders import ENCODER_TYPES, build_encoder
 from .heads import HEAD_TYPES, SingleLabelClassificationHead, head_type
 from .pooling import POOLING_MODES, Pooling
@@ -313,7 +313,10 @@ class MultiTaskModel(nn.Module):
         for stale in directory.glob(".saving-*"):  # left by a process killed while saving
             shutil.rmtree(stale, ignore_errors=True)
         with staging_dir(directory, ".saving-") as tmp:
-            save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
+            if getattr(self.encoder, "lora", None):  # LoRA: the updates merged, a plain transformer saved
+                save_file(self.merged_state_dict(), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+            else:
+                save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
             if tokenizer is not None:
                 tokenizer.save_pretrained(str(tmp))
             config = self.config_dict()
@@ -396,13 +399,38 @@ class MultiTaskModel(nn.Module):
                                  f"{' ...' if len(bad) > 3 else ''}): the model is damaged")
         return model.eval()
 
+    def merged_state_dict(self) -> dict[str, torch.Tensor]:
+        """The state as :meth:`save_pretrained` writes it: an encoder with LoRA adapters gives its
+        merged weights (:meth:`TransformerEncoder.merged_state_dict`). Tensors that share memory (tied
+        weights) are copied, one tensor per name."""
+        encoder = self.encoder.merged_state_dict() if getattr(self.encoder, "lora", None) else self.encoder.state_dict()
+        state = {**{f"encoder.{k}": v for k, v in encoder.items()},
+                 **{k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}}
+        seen: set[int] = set()
+        for key, value in state.items():
+            value = value.detach().contiguous()
+            state[key] = value.clone() if value.data_ptr() in seen else value
+            seen.add(value.data_ptr())
+        return state
+
     def load_weights(self, path: str | os.PathLike) -> None:
         """Load a ``model.safetensors`` written by :meth:`save_pretrained` into this model (strict).
+        Into an encoder with LoRA adapters, the saved (merged) weights become its fixed weights and
+        its updates zero (:meth:`TransformerEncoder.unmerged_state_dict`): the model computes what was saved.
 
         Raises:
             ModelLoadError: the file is missing, truncated or corrupted, or does not match the model.
         """
-        load_safetensors_into(self, path, ModelLoadError)
+        if not getattr(self.encoder, "lora", None):
+            load_safetensors_into(self, path, ModelLoadError)
+            return
+        state = load_safetensors(path, ModelLoadError)
+        encoder = self.encoder.unmerged_state_dict({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+        try:
+            self.load_state_dict({**{k: v for k, v in state.items() if not k.startswith("encoder.")},
+                                  **{f"encoder.{k}": v for k, v in encoder.items()}})
+        except RuntimeError as e:
+            raise ModelLoadError(f"{path}: weights do not match the model ({e})") from None
 
 
 # --- the schema of config.json ------------------------------------------------------------------------

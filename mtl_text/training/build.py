@@ -291,9 +291,10 @@ def build_transformer_encoder(config: TrainingConfig):
         raise ModelLoadError(f"{name}: no fast tokenizer; mtl-text needs one (tokenizers library)")
     if options.window_length is not None:
         check_windows(name, tokenizer)
+    add_lora(encoder, options)
     mode = ("feature extraction (frozen)" if options.freeze_encoder else
             f"fine-tuning, embeddings + bottom {options.freeze_layers} layers frozen" if options.freeze_layers is not None
-            else "full fine-tuning")
+            else "LoRA" if options.lora_r else "full fine-tuning")
     logger.info("encoder: %s (%s, hidden %d), %s, loaded in %.1fs", name, type(encoder.model).__name__, encoder.hidden_size, mode,
                 time.time() - t0)
     return tokenizer, encoder
@@ -313,6 +314,23 @@ def check_windows(name: str, tokenizer) -> None:
     if len(ids) != len(bare) + 2 or ids[0] not in special or ids[-1] not in special:
         raise ConfigError(f"--window-length: the tokenizer of {name} does not put one special token at each end of a text "
                           f"(it gives {tokenizer.convert_ids_to_tokens(ids)}), so windows cannot be rebuilt from it")
+
+
+def add_lora(encoder, options) -> None:
+    """``--lora-r``: LoRA adapters into the transformer ``encoder`` (:meth:`TransformerEncoder.add_lora`), logged
+    with the share of the encoder's weights that train; nothing without it.
+
+    Raises:
+        ConfigError: as :meth:`TransformerEncoder.add_lora`.
+    """
+    if options.lora_r is None:
+        return
+    encoder.add_lora(options.lora_r, options.lora_alpha, options.lora_dropout, options.lora_target_modules or None)
+    trained = sum(p.numel() for p in encoder.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in encoder.parameters())
+    logger.info("LoRA: rank %d, alpha %g, dropout %g on %s (%d layers): %s of the encoder's %s weights train (%.2f%%)",
+                encoder.lora["r"], encoder.lora["alpha"], encoder.lora["dropout"], " ".join(encoder.lora["target_modules"]),
+                encoder.lora["layers"], f"{trained:,}", f"{total:,}", 100 * trained / total)
 
 
 def task_max_lengths(config: TrainingConfig, tasks: dict[str, Task], encoder, tokenizer) -> dict[str, int]:
@@ -478,8 +496,9 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
 
         source, tokenizer, source_config, source_commit = load_source(config.encoder.init_from)
         encoder = transferred_encoder(source, config.encoder.freeze_encoder, config.encoder.freeze_layers)
+        add_lora(encoder, config.encoder)
         logger.info("encoder: %s's (%s), %s", config.encoder.init_from, source_config["encoder"]["type"],
-                    "frozen (feature extraction)" if config.encoder.freeze_encoder else "fine-tuned")
+                    "frozen (feature extraction)" if config.encoder.freeze_encoder else "LoRA" if config.encoder.lora_r else "fine-tuned")
     elif config.encoder.encoder == "transformer":
         tokenizer, encoder = build_transformer_encoder(config)
     else:

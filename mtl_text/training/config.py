@@ -19,6 +19,7 @@ built, before anything is loaded.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import logging
 import typing
@@ -186,6 +187,20 @@ class EncoderArguments(Arguments):
         "metavar": "K",
         "help": "(transformer) partial freezing: the embeddings and the bottom K layers stay fixed, the layers above train "
                 "(0: embeddings only)"})
+    lora_r: PositiveInt | None = field(default=None, metadata={
+        "metavar": "R",
+        "help": "(transformer) parameter-efficient fine-tuning with LoRA (Hu et al. 2022): the transformer's weights stay fixed and "
+                "a trained update of rank R is added to some of its linear layers (--lora-target-modules); the poolings, heads and "
+                "wide parts train as usual. The saved model has the updates merged into its weights: a plain model folder, loaded "
+                "and run without peft. Needs peft (pip install 'mtl-text[peft]'); the default learning rate becomes 5e-4. "
+                "Default: none (every weight trains). e.g. 8"})
+    lora_alpha: PositiveFloat | None = field(default=None, metadata={
+        "help": "(with --lora-r) the updates' scale is lora_alpha / R; default 2 * R"})
+    lora_dropout: Probability = field(default=0.05, metadata={"help": "(with --lora-r) dropout on the adapters' input in training"})
+    lora_target_modules: list[str] = field(default_factory=list, metadata={
+        "metavar": "NAME",
+        "help": "(with --lora-r) the linear layers that get an update, by name or ending name (e.g. query key value dense), or "
+                "all-linear; default: peft's choice for the architecture (BERT-like models: query value)"})
     layer_lr_decay: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = field(default=1.0, metadata={
         "help": "(transformer) layer-wise learning-rate decay: each layer below the top trains at this factor times the rate of the "
                 "layer above (1: the same rate everywhere)"})
@@ -251,6 +266,17 @@ class EncoderArguments(Arguments):
             raise ConfigError("--freeze-layers applies to --encoder transformer only")
         if self.freeze_layers is not None and self.freeze_encoder:
             raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
+        if self.lora_r is None and (self.lora_alpha is not None or self.lora_target_modules):
+            raise ConfigError("--lora-alpha and --lora-target-modules set up LoRA: give its rank with --lora-r (e.g. 8)")
+        if self.lora_r is not None:
+            if not transformer:
+                raise ConfigError("--lora-r adds low-rank updates to a transformer's linear layers: it applies to --encoder "
+                                  "transformer only")
+            if self.freeze_encoder or self.freeze_layers is not None:
+                raise ConfigError("--lora-r trains low-rank updates of a fixed transformer: it excludes --freeze-encoder and "
+                                  "--freeze-layers")
+            if importlib.util.find_spec("peft") is None:
+                raise ConfigError("--lora-r needs peft: pip install 'mtl-text[peft]'")
         if self.window_stride is not None and self.window_length is None:
             raise ConfigError("--window-stride sets the overlap of --window-length's windows: give --window-length too")
         if self.window_length is not None:
@@ -736,7 +762,8 @@ class TrainingConfig:
                 raise ConfigError(f"TrainingConfig.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         transformer = self.encoder.encoder == "transformer"
         defaults = [(self.heads, "word_dropout", 0.3, 0.0), (self.heads, "wide_buckets", DEFAULT_WIDE_BUCKETS, 0),
-                    (self.optimization, "learning_rate", 1e-2, 5e-5), (self.optimization, "warmup_ratio", 0.0, 0.06),
+                    (self.optimization, "learning_rate", 1e-2, 5e-4 if self.encoder.lora_r else 5e-5),
+                    (self.optimization, "warmup_ratio", 0.0, 0.06),
                     (self.optimization, "weight_decay", 0.1, 0.0)]
         for group, name, word_vectors, transformer_default in defaults:
             if getattr(group, name) is None:
