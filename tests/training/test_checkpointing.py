@@ -172,11 +172,12 @@ def test_resume_from_a_damaged_checkpoint_fails_clearly(tmp_path, data_dir, pyth
     assert proc.returncode == 2 and f"error: {latest / 'trainer_state.json'}: not valid JSON" in err, err[-2000:]
 
 
-@pytest.mark.parametrize("mode", [["--group-by-length"], ["--freeze-encoder"]], ids=["fine-tuning-grouped-by-length",
-                                                                                     "feature-extraction"])
+@pytest.mark.parametrize("mode", [["--group-by-length"], ["--freeze-encoder"], ["--lora-r", "4", "--learning-rate", "1e-2"]],
+                         ids=["fine-tuning-grouped-by-length", "feature-extraction", "lora"])
 def test_transformer_run_resumed_from_a_mid_checkpoint_ends_identically(tmp_path, shared_dir, data_dir, mode):
     """A tiny random BERT: fine-tuned (dropout on, so the generators must be restored; batches grouped
-    by length, whose order must be replayed) or frozen with cached features; resuming from the step-10 checkpoint of a 30-step run gives the same weights."""
+    by length, whose order must be replayed), frozen with cached features, or with LoRA adapters (the
+    checkpoint keeps them apart from the fixed weights); resuming from the step-10 checkpoint of a 30-step run gives the same weights."""
     import shutil
 
     from transformers import AutoTokenizer, BertConfig, BertModel

@@ -1,0 +1,131 @@
+"""LoRA on the transformer encoder (peft): only the adapters train, a saved model is a plain
+transformer with the updates merged, and training, evaluation and --init-from go through with it
+(resuming: tests/training/test_checkpointing.py)."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel
+
+from mtl_text.cli.train import main as train_main
+from mtl_text.errors import ConfigError
+from mtl_text.inference.evaluation import evaluate_model
+from mtl_text.modeling.encoders import TransformerEncoder
+from mtl_text.modeling.model import MultiTaskModel
+from mtl_text.training.config import EncoderArguments, TrainingConfig
+
+from helpers import tiny_bert
+
+TASKS = {"sentiment": {"labels": ["negative", "positive"], "max_length": 16}, "qtype": {"labels": ["HUM", "LOC", "NUM"], "max_length": 16}}
+QUERY = "model.encoder.layer.0.attention.self.query"
+
+
+def batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(5, 100, (4, 10), generator=g)
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    return ids.masked_fill(mask == 0, 0), mask
+
+
+def lora_model(**lora) -> MultiTaskModel:
+    encoder = TransformerEncoder(tiny_bert(layers=2))
+    encoder.add_lora(**{"r": 4, **lora})
+    torch.manual_seed(0)
+    with torch.no_grad():  # updates that are not zero, as after training
+        for name, p in encoder.named_parameters():
+            if ".lora_B." in name:
+                p.normal_(std=0.5)
+    return MultiTaskModel(encoder, TASKS, pooling="mean", head_hidden_size=8).eval()
+
+
+def test_only_the_adapters_of_the_target_layers_train_and_training_starts_from_the_pretrained_function():
+    encoder = TransformerEncoder(tiny_bert(layers=2))
+    encoder.add_lora(4)
+    trained = {n for n, p in encoder.named_parameters() if p.requires_grad}
+    assert trained == {f"model.encoder.layer.{i}.attention.self.{m}.lora_{ab}.default.weight"
+                       for i in (0, 1) for m in ("query", "value") for ab in "AB"}  # peft's default for BERT: query, value
+    assert encoder.lora == {"r": 4, "alpha": 8, "dropout": 0.05, "target_modules": ["query", "value"], "layers": 4}
+    assert [len(g) for g in encoder.layer_groups()] == [0, 4, 4, 0]  # each layer's adapters in its group (layer-wise decay)
+    ids, mask = batch()
+    plain = TransformerEncoder(tiny_bert(layers=2)).eval()
+    assert torch.allclose(encoder.eval()(ids, mask), plain(ids, mask), atol=1e-6)  # B = 0: the pretrained function
+
+    every = TransformerEncoder(tiny_bert(layers=2))
+    every.add_lora(2, alpha=4, target_modules=["all-linear"])
+    assert {"query", "key", "value", "dense"} <= set(every.lora["target_modules"])
+
+
+def test_a_saved_lora_model_is_a_plain_transformer_with_the_updates_merged(tmp_path):
+    model = lora_model(alpha=8)
+    ids, mask = batch()
+    before = model.predict_logits(ids, mask)
+    model.save_pretrained(tmp_path)
+
+    saved = load_file(str(tmp_path / "model.safetensors"))
+    assert not any(".lora_" in k or ".base_layer." in k for k in saved)
+    query = model.encoder.model.get_submodule(QUERY[len("model."):])
+    merged = query.base_layer.weight + (8 / 4) * query.lora_B["default"].weight @ query.lora_A["default"].weight
+    assert torch.allclose(saved[f"encoder.{QUERY}.weight"], merged)
+    key = "encoder.model.encoder.layer.0.attention.self.key.weight"  # a layer without an adapter: as it is
+    assert torch.equal(saved[key], model.state_dict()[key])
+    assert "lora" not in json.loads((tmp_path / "config.json").read_text())["encoder"]
+
+    restored = MultiTaskModel.from_pretrained(tmp_path)
+    assert restored.encoder.lora is None and type(restored.encoder.model.get_submodule(QUERY[len("model."):])) is torch.nn.Linear
+    after = restored.predict_logits(ids, mask)
+    assert all(torch.allclose(before[t], after[t], atol=1e-5) for t in TASKS)
+
+    # loaded back into a model with adapters (the trainer's best model): the saved function, every update zero
+    model.load_weights(tmp_path / "model.safetensors")
+    assert all(not p.any() for n, p in model.named_parameters() if ".lora_B." in n)
+    again = model.predict_logits(ids, mask)
+    assert all(torch.allclose(before[t], again[t], atol=1e-5) for t in TASKS)
+
+
+def test_lora_options_are_checked():
+    with pytest.raises(ConfigError, match="excludes --freeze-encoder and --freeze-layers"):
+        TransformerEncoder(tiny_bert(), freeze=True).add_lora(4)
+    with pytest.raises(ConfigError, match="--lora-target-modules: .*nonexistent"):
+        TransformerEncoder(tiny_bert()).add_lora(4, target_modules=["nonexistent"])
+    encoder = TransformerEncoder(tiny_bert())
+    encoder.add_lora(4)
+    with pytest.raises(ConfigError, match="has LoRA adapters already"):
+        encoder.add_lora(4)
+    with pytest.raises(ConfigError, match="applies to --encoder transformer only"):
+        EncoderArguments(lora_r=8)
+    with pytest.raises(ConfigError, match="give its rank with --lora-r"):
+        EncoderArguments(encoder="transformer", model_name_or_path="x", lora_alpha=16)
+    with pytest.raises(ConfigError, match="excludes --freeze-encoder and --freeze-layers"):
+        EncoderArguments(encoder="transformer", model_name_or_path="x", lora_r=8, freeze_layers=2)
+    lora = TrainingConfig(encoder=EncoderArguments(encoder="transformer", model_name_or_path="x", lora_r=8))
+    full = TrainingConfig(encoder=EncoderArguments(encoder="transformer", model_name_or_path="x"))
+    assert (lora.optimization.learning_rate, full.optimization.learning_rate) == (5e-4, 5e-5)
+
+
+def test_training_with_lora_saves_a_plain_model_that_scores_as_its_test_table_and_can_be_adapted_again(tiny_bert_dir, data_dir,
+                                                                                                        tmp_path):
+    common = ["--data-dir", str(data_dir), "--max-train-examples", "160", "--max-steps", "12", "--eval-every", "6", "--batch-size", "16",
+              "--seed", "5", "--patience", "0", "--learning-rate", "1e-2"]
+    out = tmp_path / "lora"
+    train_main(["--encoder", "transformer", "--model-name-or-path", str(tiny_bert_dir), "--tasks", "trec", "sst2", "--lora-r", "4",
+                "--output-dir", str(out), *common])
+    model, original = MultiTaskModel.from_pretrained(out), AutoModel.from_pretrained(tiny_bert_dir)
+    weights, pretrained = model.encoder.model.state_dict(), original.state_dict()
+    changed = {k for k in pretrained if not torch.equal(weights[k], pretrained[k])}
+    assert changed == {f"encoder.layer.{i}.attention.self.{m}.weight" for i in (0, 1) for m in ("query", "value")}
+    config = json.loads((out / "config.json").read_text())
+    assert config["training_config"]["encoder"]["lora_r"] == 4 and "lora" not in config["encoder"]
+    table = json.loads((out / "test_results.json").read_text())["metrics"]
+    scored = evaluate_model(out, data_dir=str(data_dir))
+    assert all(scored[t][m] == pytest.approx(table[t][m], abs=1e-9) for t in ("trec", "sst2") for m in ("accuracy", "macro_f1"))
+
+    # sequential transfer: new adapters on the saved (merged) encoder
+    again = tmp_path / "again"
+    train_main(["--init-from", str(out), "--tasks", "trec", "--lora-r", "2", "--lora-target-modules", "key",
+                "--output-dir", str(again), *common])
+    second = MultiTaskModel.from_pretrained(again).encoder.model.state_dict()
+    changed = {k for k in weights if not torch.equal(weights[k], second[k])}
+    assert changed == {f"encoder.layer.{i}.attention.self.key.weight" for i in (0, 1)}
