@@ -294,7 +294,9 @@ class TransformerEncoder(nn.Module):
         try:
             inject_adapter_in_model(config, self.model)
         except ValueError as e:  # peft: no default targets for this model type, or none of the names found
-            raise ConfigError(f"--lora-target-modules: {e}") from None
+            linear = sorted({name.rsplit(".", 1)[-1] for name, m in self.model.named_modules() if isinstance(m, nn.Linear)})
+            raise ConfigError(f"--lora-target-modules: {e} The {type(self.model).__name__}'s linear layers end in: "
+                              f"{' '.join(linear)}") from None
         self._lora_layers = [name for name, m in self.model.named_modules() if isinstance(m, LoraLayer)]
         self.lora = {"r": r, "alpha": alpha, "dropout": dropout,
                      "target_modules": sorted({name.rsplit(".", 1)[-1] for name in self._lora_layers}), "layers": len(self._lora_layers)}
