@@ -196,7 +196,8 @@ class EncoderArguments(Arguments):
                 "Default: none (every weight trains). e.g. 8"})
     lora_alpha: PositiveFloat | None = field(default=None, metadata={
         "help": "(with --lora-r) the updates' scale is lora_alpha / R; default 2 * R"})
-    lora_dropout: Probability = field(default=0.05, metadata={"help": "(with --lora-r) dropout on the adapters' input in training"})
+    lora_dropout: Probability | None = field(default=None, metadata={
+        "help": "(with --lora-r) dropout on the adapters' input in training; default 0.05"})
     lora_target_modules: list[str] = field(default_factory=list, metadata={
         "metavar": "NAME",
         "help": "(with --lora-r) the linear layers that get an update, by name or ending name (e.g. query key value dense), or "
@@ -266,9 +267,10 @@ class EncoderArguments(Arguments):
             raise ConfigError("--freeze-layers applies to --encoder transformer only")
         if self.freeze_layers is not None and self.freeze_encoder:
             raise ConfigError("--freeze-layers and --freeze-encoder exclude each other (the latter freezes every layer)")
-        if self.lora_r is None and (self.lora_alpha is not None or self.lora_target_modules):
-            raise ConfigError("--lora-alpha and --lora-target-modules set up LoRA: give its rank with --lora-r (e.g. 8)")
+        if self.lora_r is None and (self.lora_alpha is not None or self.lora_dropout is not None or self.lora_target_modules):
+            raise ConfigError("--lora-alpha, --lora-dropout and --lora-target-modules set up LoRA: give its rank with --lora-r (e.g. 8)")
         if self.lora_r is not None:
+            self.lora_dropout = 0.05 if self.lora_dropout is None else self.lora_dropout
             if not transformer:
                 raise ConfigError("--lora-r adds low-rank updates to a transformer's linear layers: it applies to --encoder "
                                   "transformer only")

@@ -96,13 +96,15 @@ def test_lora_options_are_checked():
         encoder.add_lora(4)
     with pytest.raises(ConfigError, match="applies to --encoder transformer only"):
         EncoderArguments(lora_r=8)
-    with pytest.raises(ConfigError, match="give its rank with --lora-r"):
-        EncoderArguments(encoder="transformer", model_name_or_path="x", lora_alpha=16)
+    for option in ({"lora_alpha": 16}, {"lora_dropout": 0.1}, {"lora_target_modules": ["query"]}):  # not ignored without a rank
+        with pytest.raises(ConfigError, match="give its rank with --lora-r"):
+            EncoderArguments(encoder="transformer", model_name_or_path="x", **option)
     with pytest.raises(ConfigError, match="excludes --freeze-encoder and --freeze-layers"):
         EncoderArguments(encoder="transformer", model_name_or_path="x", lora_r=8, freeze_layers=2)
     lora = TrainingConfig(encoder=EncoderArguments(encoder="transformer", model_name_or_path="x", lora_r=8))
     full = TrainingConfig(encoder=EncoderArguments(encoder="transformer", model_name_or_path="x"))
     assert (lora.optimization.learning_rate, full.optimization.learning_rate) == (5e-4, 5e-5)
+    assert (lora.encoder.lora_dropout, full.encoder.lora_dropout) == (0.05, None)
 
 
 def test_training_with_lora_saves_a_plain_model_that_scores_as_its_test_table_and_can_be_adapted_again(tiny_bert_dir, data_dir,
