@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from .options import check_window_stride
+from .options import LORA_DROPOUT, check_peft, check_window_stride
 from .pooling import convolve
 
 logger = logging.getLogger(__name__)
@@ -254,7 +254,7 @@ class TransformerEncoder(nn.Module):
                 for _, p in group:
                     p.requires_grad_(False)
 
-    def add_lora(self, r: int, alpha: float | None = None, dropout: float = 0.05, target_modules: list[str] | str | None = None) -> None:
+    def add_lora(self, r: int, alpha: float | None = None, dropout: float = LORA_DROPOUT, target_modules: list[str] | str | None = None) -> None:
         """Low-rank adaptation (LoRA; Hu et al. 2022, "LoRA: Low-rank adaptation of large language
         models"): every weight of the transformer is fixed, and each target linear layer computes
         ``W x + (alpha / r) B A dropout(x)``, with ``A`` ``(r, in_features)`` (random) and ``B``
@@ -277,11 +277,10 @@ class TransformerEncoder(nn.Module):
             ConfigError: peft is not installed, the encoder is frozen or partly frozen, it has adapters
                 already, ``r`` is below 1, or no target layer is found or given for the architecture.
         """
-        try:
-            from peft import LoraConfig, inject_adapter_in_model
-            from peft.tuners.lora import LoraLayer
-        except ImportError:
-            raise ConfigError("--lora-r needs peft: pip install 'mtl-text[peft]'") from None
+        check_peft()
+        from peft import LoraConfig, inject_adapter_in_model
+        from peft.tuners.lora import LoraLayer
+
         if self.frozen or self.freeze_layers is not None:
             raise ConfigError("LoRA trains adapters on a fixed transformer: it excludes --freeze-encoder and --freeze-layers")
         if self.lora is not None:
@@ -289,7 +288,7 @@ class TransformerEncoder(nn.Module):
         if r < 1:
             raise ConfigError(f"--lora-r must be at least 1, got {r}")
         alpha = 2 * r if alpha is None else alpha
-        targets = target_modules[0] if isinstance(target_modules, list) and target_modules == ["all-linear"] else target_modules
+        targets = "all-linear" if target_modules == ["all-linear"] else target_modules  # peft takes it as a string
         config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
         try:
             inject_adapter_in_model(config, self.model)

@@ -1,12 +1,25 @@
-"""The modeling options that the configuration checks, without torch: the pooling modes and the
-windows' stride (``mtl_text.training.config`` reads them, so that ``--help`` and a bad option answer
-before torch loads)."""
+"""The modeling options that the configuration checks, without torch: the pooling modes, the
+windows' stride and LoRA's defaults and package (``mtl_text.training.config`` reads them, so that
+``--help`` and a bad option answer before torch loads)."""
 
 from __future__ import annotations
+
+import importlib.util
 
 from ..errors import ConfigError
 
 POOLING_MODES = ("mean", "max", "mean_max", "hierarchical", "attention", "cnn", "cls")  # mtl_text.modeling.pooling describes each
+LORA_DROPOUT = 0.05  # the default dropout on LoRA adapters' input (TRL's ModelConfig)
+
+
+def check_peft() -> None:
+    """LoRA's package, peft, is installed (it is the ``peft`` extra).
+
+    Raises:
+        ConfigError: it is not.
+    """
+    if importlib.util.find_spec("peft") is None:
+        raise ConfigError("--lora-r needs peft: pip install 'mtl-text[peft]'")
 
 
 def check_window_stride(window_length: int, window_stride: int | None) -> int:

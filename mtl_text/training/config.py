@@ -19,7 +19,6 @@ built, before anything is loaded.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import logging
 import typing
@@ -53,7 +52,7 @@ from ..arguments import (
 from ..data.sampling import STRATEGIES
 from ..errors import ConfigError
 from ..modeling.hub import check_license, is_hub_id, resolve_config, upload_target
-from ..modeling.options import POOLING_MODES, check_window_stride
+from ..modeling.options import LORA_DROPOUT, POOLING_MODES, check_peft, check_window_stride
 
 if TYPE_CHECKING:
     from ..data.tasks import Task
@@ -197,7 +196,7 @@ class EncoderArguments(Arguments):
     lora_alpha: PositiveFloat | None = field(default=None, metadata={
         "help": "(with --lora-r) the updates' scale is lora_alpha / R; default 2 * R"})
     lora_dropout: Probability | None = field(default=None, metadata={
-        "help": "(with --lora-r) dropout on the adapters' input in training; default 0.05"})
+        "help": f"(with --lora-r) dropout on the adapters' input in training; default {LORA_DROPOUT}"})
     lora_target_modules: list[str] = field(default_factory=list, metadata={
         "metavar": "NAME",
         "help": "(with --lora-r) the linear layers that get an update, by name or ending name (e.g. query key value dense), or "
@@ -270,15 +269,14 @@ class EncoderArguments(Arguments):
         if self.lora_r is None and (self.lora_alpha is not None or self.lora_dropout is not None or self.lora_target_modules):
             raise ConfigError("--lora-alpha, --lora-dropout and --lora-target-modules set up LoRA: give its rank with --lora-r (e.g. 8)")
         if self.lora_r is not None:
-            self.lora_dropout = 0.05 if self.lora_dropout is None else self.lora_dropout
+            self.lora_dropout = LORA_DROPOUT if self.lora_dropout is None else self.lora_dropout
             if not transformer:
                 raise ConfigError("--lora-r adds low-rank updates to a transformer's linear layers: it applies to --encoder "
                                   "transformer only")
             if self.freeze_encoder or self.freeze_layers is not None:
                 raise ConfigError("--lora-r trains low-rank updates of a fixed transformer: it excludes --freeze-encoder and "
                                   "--freeze-layers")
-            if importlib.util.find_spec("peft") is None:
-                raise ConfigError("--lora-r needs peft: pip install 'mtl-text[peft]'")
+            check_peft()
         if self.window_stride is not None and self.window_length is None:
             raise ConfigError("--window-stride sets the overlap of --window-length's windows: give --window-length too")
         if self.window_length is not None:
