@@ -189,6 +189,9 @@ class TransformerEncoder(nn.Module):
       low-rank update is added to some of its linear layers (Hu et al. 2022), merged into the weights
       when the model is saved.
 
+    Any of them can train with gradient checkpointing (:meth:`enable_gradient_checkpointing`), which
+    trades compute for activation memory.
+
     Long documents (``window_length=N``): a single text longer than ``N`` tokens is read as
     overlapping windows of ``N`` tokens, each a sequence of its own with the text's start and end
     special tokens (BERT's ``[CLS] ... [SEP]``); consecutive windows share ``window_stride`` tokens, as
@@ -231,6 +234,7 @@ class TransformerEncoder(nn.Module):
         self.source = source
         self.lora: dict | None = None  # add_lora's settings while the adapters are in the model
         self._lora_layers: list[str] = []  # the names (in self.model) of the linear layers with an adapter
+        self.gradient_checkpointing = False  # enable_gradient_checkpointing: a training setting, not saved with the model
         positions = getattr(model.config, "max_position_embeddings", None)
         if window_length is not None:
             window_stride = check_window_stride(window_length, window_stride)
@@ -238,7 +242,9 @@ class TransformerEncoder(nn.Module):
                 raise ConfigError(f"--window-length must be between 3 and the model's {positions} position embeddings, got {window_length}")
         self.window_length, self.window_stride = window_length, window_stride
         self.hidden_size = model.config.hidden_size
-        self._takes_token_types = "token_type_ids" in inspect.signature(model.forward).parameters
+        parameters = inspect.signature(model.forward).parameters
+        self._takes_token_types = "token_type_ids" in parameters
+        self._no_cache = {"use_cache": False} if "use_cache" in parameters else {}  # whole texts: nothing to cache (nor to warn of)
         self._groups = _layer_groups(model)
         if freeze:
             self.model.requires_grad_(False)
@@ -300,6 +306,36 @@ class TransformerEncoder(nn.Module):
         self.lora = {"r": r, "alpha": alpha, "dropout": dropout,
                      "target_modules": sorted({name.rsplit(".", 1)[-1] for name in self._lora_layers}), "layers": len(self._lora_layers)}
         self._groups = _layer_groups(self.model)
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Gradient (activation) checkpointing (Chen et al. 2016, "Training deep nets with sublinear
+        memory cost"): in training, each transformer layer keeps only its input from the forward pass
+        and computes its activations again in the backward pass, so the activations held at once are
+        those of one layer instead of the whole stack's (attention probabilities of
+        ``(batch, heads, seq_len, seq_len)`` per layer among them), for about one more forward pass of
+        compute per step. transformers' ``activation_checkpointing_enable`` (``gradient_checkpointing_enable``
+        before 5.0), non-reentrant
+        (``torch.utils.checkpoint.checkpoint(..., use_reentrant=False)``), so layers whose input needs
+        no gradient (above frozen embeddings, or with LoRA) still get theirs. The random state is
+        replayed, so dropout masks and gradients are those of training without it. Evaluation and
+        prediction do not change, and neither does the saved model.
+
+        Raises:
+            ConfigError: the encoder is frozen (it keeps no activations for gradients), or the model's
+                class does not support gradient checkpointing.
+        """
+        if self.frozen:
+            raise ConfigError("gradient checkpointing saves the activations that gradients need; a frozen encoder (feature "
+                              "extraction) computes no gradients: drop --gradient-checkpointing or --freeze-encoder")
+        if not getattr(self.model, "supports_gradient_checkpointing", False):
+            raise ConfigError(f"--gradient-checkpointing: {type(self.model).__name__} does not support gradient checkpointing "
+                              "(transformers' supports_gradient_checkpointing is false)")
+        kwargs = {"use_reentrant": False}
+        if hasattr(self.model, "activation_checkpointing_enable"):  # transformers 5.x's name
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+        self.gradient_checkpointing = True
 
     def merged_state_dict(self) -> dict[str, torch.Tensor]:
         """This encoder's state under the plain transformer's names, each LoRA update merged into its
@@ -385,7 +421,7 @@ class TransformerEncoder(nn.Module):
 
     def _encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         extra = {"token_type_ids": token_type_ids} if token_type_ids is not None and self._takes_token_types else {}
-        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).last_hidden_state
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra, **self._no_cache).last_hidden_state
 
     def _encode_windows(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """``(batch, seq_len)`` x2, ``seq_len > window_length`` -> ``(batch, seq_len, hidden_size)``.

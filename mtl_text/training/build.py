@@ -507,6 +507,10 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
         tokenizer, encoder = build_word_vector_encoder(config, train_texts + [t for texts in targets.values() for t in texts]
                                                        + embedding_texts)
 
+    if config.encoder.gradient_checkpointing:
+        encoder.enable_gradient_checkpointing()
+        logger.info("gradient checkpointing: each transformer layer's activations are computed again in the backward pass")
+
     # --- 3. the model --------------------------------------------------------------------------
     model = build_model(config, tasks, encoder, tokenizer, splits)
     lineage, reused = None, []
