@@ -313,8 +313,8 @@ class TransformerEncoder(nn.Module):
         and computes its activations again in the backward pass, so the activations held at once are
         those of one layer instead of the whole stack's (attention probabilities of
         ``(batch, heads, seq_len, seq_len)`` per layer among them), for about one more forward pass of
-        compute per step. transformers' ``activation_checkpointing_enable`` (``gradient_checkpointing_enable``
-        before 5.0), non-reentrant
+        compute per step. This is transformers' ``activation_checkpointing_enable``
+        (``gradient_checkpointing_enable`` before 5.0), non-reentrant
         (``torch.utils.checkpoint.checkpoint(..., use_reentrant=False)``), so layers whose input needs
         no gradient (above frozen embeddings, or with LoRA) still get theirs. The random state is
         replayed, so dropout masks and gradients are those of training without it. Evaluation and
