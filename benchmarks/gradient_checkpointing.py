@@ -2,12 +2,13 @@
 encoder: peak resident memory and seconds per training step on real 20 Newsgroups posts, each
 setting in a fresh process (so that its peak memory is its own), the two settings alternating.
 
-Each child builds the model that ``mtl-text train`` builds for the options (the pretrained encoder
+Each child builds a model as ``mtl-text train --encoder transformer`` does (the pretrained encoder
 with ``--window-length`` windows, mean pooling, a head for the task), reads the same batches of the
 task's training posts (drawn with ``--seed``, cut at ``--max-length`` tokens) and runs one warm-up
-step, then ``--steps`` timed AdamW steps (forward, backward, update). It reports the resident memory
-before the first step and its peak during the steps (Linux's ``VmHWM``, reset before them); their difference is what training adds: the
-gradients, AdamW's two moments and the activations, which checkpointing shrinks.
+step, then ``--steps`` timed AdamW steps (forward, backward, update). It reports the resident
+memory before the first step and its peak during the steps (Linux's ``VmHWM``, reset before them).
+Their difference is what training adds: the gradients, AdamW's two moments and the activations,
+which checkpointing shrinks. Linux only (``/proc/self``).
 
     python benchmarks/gradient_checkpointing.py --model ../shared/models/all-MiniLM-L6-v2 --data-dir ../shared/data
     python benchmarks/gradient_checkpointing.py --model ../shared/models/all-MiniLM-L6-v2 --data-dir ../shared/data \\
