@@ -234,7 +234,6 @@ class TransformerEncoder(nn.Module):
         self.source = source
         self.lora: dict | None = None  # add_lora's settings while the adapters are in the model
         self._lora_layers: list[str] = []  # the names (in self.model) of the linear layers with an adapter
-        self.gradient_checkpointing = False  # enable_gradient_checkpointing: a training setting, not saved with the model
         positions = getattr(model.config, "max_position_embeddings", None)
         if window_length is not None:
             window_stride = check_window_stride(window_length, window_stride)
@@ -335,7 +334,6 @@ class TransformerEncoder(nn.Module):
             self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
         else:
             self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
-        self.gradient_checkpointing = True
 
     def merged_state_dict(self) -> dict[str, torch.Tensor]:
         """This encoder's state under the plain transformer's names, each LoRA update merged into its
