@@ -3,8 +3,9 @@ onnxruntime).
 
 :func:`export_onnx` writes an export folder: a copy of the model folder (config, weights, tokenizer,
 model card, and for fp32 graphs the test results, which its model card then shows; ``push-to-hub``
-uploads it as any model folder, and its card names ``--backend onnx``), plus one ONNX graph per
-kind of input whose outputs are the logits of every head:
+uploads it as any model folder, and its card names ``--backend onnx``; a folder of LoRA adapters
+saved apart from their base is written whole, the adapters merged, so the export needs no base
+model), plus one ONNX graph per kind of input whose outputs are the logits of every head:
 
 * ``model.onnx`` for the single-text tasks: inputs ``input_ids`` and ``attention_mask``,
   ``(batch, seq_len)`` int64; outputs ``logits_<task>``, ``(batch, num_outputs)`` float32;
@@ -74,7 +75,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         ConfigError: ``output_dir`` holds a model already, ``opset`` < 17, or the model reads long
             documents as windows (``--window-length``): not exportable yet.
     """
-    from ..modeling.hub import resolve_model
+    from ..modeling.hub import CARD_NAME, card_is_unedited, resolve_model, write_model_card
     from ..modeling.model import MultiTaskModel
 
     if opset < 17:
@@ -89,9 +90,14 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
     output_dir.mkdir(parents=True, exist_ok=True)
     config = json.loads((model_dir / CONFIG_NAME).read_text())
     # the test results too for fp32 graphs (the same logits within 1e-4), so that the export's model card keeps them; int8's differ
-    for name in [*config.get("files", {}), CONFIG_NAME, "README.md", *([] if quantize else [RESULTS_NAME])]:
+    for name in [*config.get("files", {}), CONFIG_NAME, CARD_NAME, *([] if quantize else [RESULTS_NAME])]:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, output_dir / name)
+    if config["encoder"].get("lora"):  # adapters saved apart from their base: the export holds the merged model, whole
+        from .prediction import load_tokenizer
+
+        model.save_pretrained(output_dir, load_tokenizer(model_dir),
+                              extra_config={k: v for k, v in config.items() if k not in model.config_dict() and k != "files"})
     graphs = {}
     for pairs, file in GRAPHS.items():
         tasks = [t for t, info in model.tasks.items() if bool(info.get("text_pair")) == pairs]
@@ -118,6 +124,11 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         graphs["pairs" if pairs else "texts"] = {"file": file, "tasks": tasks, "inputs": inputs, "sha256": sha256_file(path)}
         logger.info("exported %s: tasks %s, %.1f MB", path, tasks, path.stat().st_size / 1e6)
     (output_dir / ONNX_CONFIG_NAME).write_text(json.dumps({"opset": opset, "quantized": quantize, "graphs": graphs}, indent=2) + "\n")
+    card = output_dir / CARD_NAME
+    if config["encoder"].get("lora") and card.is_file() and card_is_unedited(text := card.read_text(encoding="utf-8"), output_dir):
+        from huggingface_hub import ModelCard
+
+        write_model_card(output_dir, license=ModelCard(text).data.license)  # the copied card told of adapters; the export is whole
     return output_dir
 
 

@@ -27,14 +27,17 @@ so heads, sampling, training, saving and prediction do not care which encoder is
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
+from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ModelLoadError
 from .options import LORA_DROPOUT, check_peft, check_window_stride
 from .pooling import convolve
 
@@ -187,7 +190,7 @@ class TransformerEncoder(nn.Module):
       dropout) under ``torch.no_grad``, so its output for a given input is fixed and can be cached;
     * low-rank adaptation, :meth:`add_lora`: the transformer's weights stay fixed and a trained
       low-rank update is added to some of its linear layers (Hu et al. 2022), merged into the weights
-      when the model is saved.
+      when the model is saved, or saved apart from them (``save_adapters``).
 
     Any of them can train with gradient checkpointing (:meth:`enable_gradient_checkpointing`), which
     trades compute for activation memory.
@@ -234,6 +237,7 @@ class TransformerEncoder(nn.Module):
         self.source = source
         self.lora: dict | None = None  # add_lora's settings while the adapters are in the model
         self._lora_layers: list[str] = []  # the names (in self.model) of the linear layers with an adapter
+        self.random_weights: list[str] = []  # weights the pretrained files lacked, initialised at random (from_pretrained)
         positions = getattr(model.config, "max_position_embeddings", None)
         if window_length is not None:
             window_stride = check_window_stride(window_length, window_stride)
@@ -259,7 +263,8 @@ class TransformerEncoder(nn.Module):
                 for _, p in group:
                     p.requires_grad_(False)
 
-    def add_lora(self, r: int, alpha: float | None = None, dropout: float = LORA_DROPOUT, target_modules: list[str] | str | None = None) -> None:
+    def add_lora(self, r: int, alpha: float | None = None, dropout: float = LORA_DROPOUT, target_modules: list[str] | str | None = None,
+                 save_adapters: bool = False) -> None:
         """Low-rank adaptation (LoRA; Hu et al. 2022, "LoRA: Low-rank adaptation of large language
         models"): every weight of the transformer is fixed, and each target linear layer computes
         ``W x + (alpha / r) B A dropout(x)``, with ``A`` ``(r, in_features)`` (random) and ``B``
@@ -270,6 +275,9 @@ class TransformerEncoder(nn.Module):
 
         A saved model holds the updates merged into the weights (:meth:`merged_state_dict`): it is a
         plain transformer again, loaded and run without peft and without the adapters' extra work.
+        With ``save_adapters`` it holds the adapters alone (:meth:`adapter_state_dict`), and its
+        config names the base model and the SHA-256 of its weights (:meth:`config_dict`'s ``lora``),
+        from which :meth:`from_config` rebuilds the encoder.
 
         Args:
             r: the rank of each update (e.g. 8).
@@ -277,10 +285,13 @@ class TransformerEncoder(nn.Module):
             dropout: dropout on the adapters' input, in training.
             target_modules: names (or ending names) of the linear layers to adapt, or ``"all-linear"``;
                 default: peft's choice for the architecture (BERT's ``query`` and ``value``).
+            save_adapters: save the adapters apart from the transformer's weights instead of merged.
 
         Raises:
             ConfigError: peft is not installed, the encoder is frozen or partly frozen, it has adapters
-                already, ``r`` is below 1, or no target layer is found or given for the architecture.
+                already, ``r`` is below 1, or no target layer is found or given for the architecture;
+                ``save_adapters`` for an encoder whose weights came from no named model (``source``),
+                or some of whose weights were initialised at random (not in the pretrained files).
         """
         check_peft()
         from peft import LoraConfig, inject_adapter_in_model
@@ -293,6 +304,7 @@ class TransformerEncoder(nn.Module):
         if r < 1:
             raise ConfigError(f"--lora-r must be at least 1, got {r}")
         alpha = 2 * r if alpha is None else alpha
+        base = self.base_record() if save_adapters else None  # of the weights as loaded, before the adapters go in
         targets = "all-linear" if target_modules == ["all-linear"] else target_modules  # peft takes it as a string
         config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, bias="none")
         try:
@@ -303,8 +315,28 @@ class TransformerEncoder(nn.Module):
                               f"{' '.join(linear)}") from None
         self._lora_layers = [name for name, m in self.model.named_modules() if isinstance(m, LoraLayer)]
         self.lora = {"r": r, "alpha": alpha, "dropout": dropout,
-                     "target_modules": sorted({name.rsplit(".", 1)[-1] for name in self._lora_layers}), "layers": len(self._lora_layers)}
+                     "target_modules": sorted({name.rsplit(".", 1)[-1] for name in self._lora_layers}), "layers": len(self._lora_layers),
+                     **(base or {})}
         self._groups = _layer_groups(self.model)
+
+    def base_record(self) -> dict:
+        """What an adapters-only save records of the transformer the adapters sit on: ``base_model``,
+        where its weights load from (a Hub id as given, ``NAME@REVISION`` included; a local folder as
+        an absolute path), and ``base_weights_sha256`` (:func:`weights_sha256` of its state).
+
+        Raises:
+            ConfigError: the weights came from no named model, or some were initialised at random.
+        """
+        from .hub import is_hub_id
+
+        if not self.source:
+            raise ConfigError("--lora-save adapters saves the adapters apart from the transformer they sit on, so the transformer "
+                              "must be a named model (--model-name-or-path); this one was built in Python: save it merged")
+        if self.random_weights:
+            raise ConfigError(f"--lora-save adapters: {self.source} lacks the weights {self.random_weights[:3]}, which transformers "
+                              "initialises at random on each load, so adapters alone could not be restored: save them merged")
+        base = self.source if is_hub_id(self.source, owner=False) else str(Path(self.source).resolve())
+        return {"base_model": base, "base_weights_sha256": weights_sha256(self.model.state_dict())}
 
     def enable_gradient_checkpointing(self) -> None:
         """Gradient (activation) checkpointing (Chen et al. 2016, "Training deep nets with sublinear
@@ -368,6 +400,32 @@ class TransformerEncoder(nn.Module):
                     state[key] = torch.zeros_like(own[key]) if ".lora_B." in key else own[key]
         return state
 
+    def adapter_state_dict(self) -> dict[str, torch.Tensor]:
+        """The LoRA adapters' own tensors (``A`` and ``B`` of each adapted layer, under this encoder's
+        names): what an adapters-only save holds of the encoder. Empty without adapters."""
+        prefixes = tuple(f"model.{name}.lora_" for name in self._lora_layers)
+        return {k: v for k, v in self.state_dict().items() if k.startswith(prefixes)} if prefixes else {}
+
+    def fold_lora(self) -> None:
+        """Each update folded into its layer's fixed weight and zeroed (``W <- W + (alpha / r) B A``,
+        ``B <- 0``; the module structure is kept, so a wrapped model, e.g. DistributedDataParallel's,
+        is unaffected): the encoder computes what a model loaded from its save computes, number for
+        number. The adapters then no longer sit on the base weights, so save it merged only after."""
+        if self.lora is not None:
+            self.load_state_dict(self.unmerged_state_dict(self.merged_state_dict()))
+
+    def merge_lora(self) -> None:
+        """Merge each update into its layer and remove the adapters (peft's ``merge_and_unload``):
+        each adapted layer becomes its base ``nn.Linear`` with weight ``W + (alpha / r) B A``, and the
+        encoder is a plain transformer, run without the adapters' extra work. Nothing without adapters."""
+        for name in self._lora_layers:
+            layer = self.model.get_submodule(name)
+            layer.merge()
+            parent, _, child = name.rpartition(".")
+            setattr(self.model.get_submodule(parent), child, layer.get_base_layer())
+        self.lora, self._lora_layers = None, []
+        self._groups = _layer_groups(self.model)
+
     @property
     def max_length(self) -> int | None:
         """The longest sequence one model call takes: the number of position embeddings
@@ -391,9 +449,12 @@ class TransformerEncoder(nn.Module):
         from .hub import hub_reference
 
         name, revision = hub_reference(name_or_path, owner=False)
-        model = AutoModel.from_pretrained(name, trust_remote_code=trust_remote_code, revision=revision, **kwargs)
-        return cls(model, freeze=freeze, freeze_layers=freeze_layers, source=str(name_or_path), window_length=window_length,
-                   window_stride=window_stride)
+        model, info = AutoModel.from_pretrained(name, trust_remote_code=trust_remote_code, revision=revision, output_loading_info=True,
+                                                **kwargs)
+        encoder = cls(model, freeze=freeze, freeze_layers=freeze_layers, source=str(name_or_path), window_length=window_length,
+                      window_stride=window_stride)
+        encoder.random_weights = sorted(info.get("missing_keys", ()))
+        return encoder
 
     def train(self, mode: bool = True) -> TransformerEncoder:
         super().train(mode)
@@ -466,18 +527,63 @@ class TransformerEncoder(nn.Module):
             "freeze_layers": self.freeze_layers,
             "source": self.source,
             **({"window_length": self.window_length, "window_stride": self.window_stride} if self.window_length else {}),
+            **({"lora": {k: v for k, v in self.lora.items() if k != "layers"}} if self.lora and "base_model" in self.lora else {}),
         }
 
     @classmethod
     def from_config(cls, config: dict) -> TransformerEncoder:
         """The same architecture, randomly initialised (``AutoConfig.for_model`` + ``AutoModel.from_config``;
-        no download, no remote code)."""
+        no download, no remote code). A config with ``lora`` (adapters saved apart from their base)
+        gives the base model's pretrained weights instead (:meth:`from_lora_config`), with fresh adapters.
+
+        Raises:
+            ModelLoadError: as :meth:`from_lora_config`.
+        """
         from transformers import AutoConfig, AutoModel
 
+        if config.get("lora"):
+            return cls.from_lora_config(config)
         hf_config = dict(config["config"])
         model = AutoModel.from_config(AutoConfig.for_model(hf_config.pop("model_type"), **hf_config))
         return cls(model, freeze=config.get("freeze", False), freeze_layers=config.get("freeze_layers"), source=config.get("source"),
                    window_length=config.get("window_length"), window_stride=config.get("window_stride"))
+
+    @classmethod
+    def from_lora_config(cls, config: dict) -> TransformerEncoder:
+        """The encoder of an adapters-only save: its base model loaded (``config["lora"]["base_model"]``,
+        a Hub id or a local folder; no remote code), its weights checked against the SHA-256 recorded
+        at training, then adapters of the recorded rank, scale and layers added (peft's initial values:
+        the saved ones are loaded next, :meth:`MultiTaskModel.load_weights`).
+
+        Raises:
+            ModelLoadError: the base model cannot be loaded (missing, offline, gated), or its weights
+                are not those the adapters were trained on.
+            ConfigError: as :meth:`add_lora` (peft not installed).
+        """
+        lora = config["lora"]
+        base = lora["base_model"]
+        how = "the model folder holds LoRA adapters only (--lora-save adapters) and needs the transformer they were trained on"
+        from transformers.utils import logging as hf_logging
+
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a part of loading the model, not a download of its own to follow
+        try:
+            encoder = cls.from_pretrained(base, window_length=config.get("window_length"), window_stride=config.get("window_stride"))
+        except (OSError, ValueError) as e:
+            if isinstance(e, ConfigError):
+                raise
+            raise ModelLoadError(f"encoder.lora.base_model: cannot load {base} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+                                 f"{how}") from None
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
+        found = weights_sha256(encoder.model.state_dict())
+        if found != lora["base_weights_sha256"]:
+            raise ModelLoadError(f"encoder.lora.base_model: the weights of {base} have SHA-256 {found}, not the "
+                                 f"{lora['base_weights_sha256']} recorded at training; {how}, unchanged")
+        encoder.source = config.get("source")
+        encoder.add_lora(lora["r"], lora["alpha"], lora["dropout"], lora["target_modules"])
+        return encoder
 
     def layer_groups(self) -> list[list[tuple[str, nn.Parameter]]]:
         """Trainable ``(name, parameter)`` pairs (names as in this module) bottom to top: the
@@ -485,6 +591,17 @@ class TransformerEncoder(nn.Module):
         One group when the layer stack cannot be found (then layer-wise decay has nothing to decay)."""
         groups = self._groups if self._groups is not None else [list(self.model.named_parameters())]
         return [[(f"model.{n}", p) for n, p in group if p.requires_grad] for group in groups]
+
+
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict's tensors: each name, dtype, shape and raw bytes, in name order. The
+    same weights give the same digest whatever file format or sharding they were read from."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _layer_groups(model: nn.Module) -> list[list[tuple[str, nn.Parameter]]] | None:

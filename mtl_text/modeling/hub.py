@@ -131,7 +131,7 @@ def render_model_card(directory: str | os.PathLike, name: str | None = None, lic
              if metric not in NOT_METRICS and isinstance(value, (int, float)) and math.isfinite(value)]
     data = ModelCardData(license=license, library_name="mtl-text", pipeline_tag="text-classification",
                          tags=[*CARD_TAGS, *(["onnx"] if parts["onnx"] else [])],
-                         base_model=parts["base_model"],
+                         base_model=parts["base_model"], **({"base_model_relation": "adapter"} if parts["adapter"] and parts["base_model"] else {}),
                          datasets=sorted({ref["path"] for ref in datasets.values() if REPO_ID.match(ref["path"])}) or None,  # not a local folder
                          metrics=parts["metrics"] or None, **({"model_name": name, "eval_results": evals} if evals else {}))
     text = f"---\n{data.to_yaml()}\n---\n\n{parts['body']}"
@@ -187,7 +187,14 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
                      f"{'sentence pairs' if info.get('text_pair') else 'texts'} | {info['max_length']} |")
     body = [f"# {name}", "",
             f"A multi-task text classifier trained with [mtl-text](https://github.com/mtl-text/mtl-text): one shared encoder, "
-            f"{kind}, and one head per task; every head answers from one encoder pass.", "", "## Tasks", "", *tasks, ""]
+            f"{kind}, and one head per task; every head answers from one encoder pass.", ""]
+    lora = encoder.get("lora") if current else None  # LoRA adapters saved apart from their base (--lora-save adapters)
+    if lora:
+        body += [f"This folder holds LoRA adapters (rank {lora['r']}, on {', '.join(lora['target_modules'])}) with the poolings and "
+                 f"heads, not the transformer's weights: loading it loads `{lora['base_model']}`, checks that its weights are those "
+                 f"the adapters were trained on (SHA-256 `{lora['base_weights_sha256'][:12]}...`) and merges the adapters in. It "
+                 "needs peft (`pip install 'mtl-text[peft]'`).", ""]
+    body += ["## Tasks", "", *tasks, ""]
     if results:
         body += ["## Test results", "", f"Best validation model, {results.get('steps', '?')} steps; the tasks' test splits.", "",
                  _metric_table(results), ""]
@@ -209,14 +216,15 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
     if current and any(pairs):  # sentence pairs: a TSV line (first text, tab, second) or text_pairs=
         shell.append(f"printf 'first text\\tsecond text\\n' | mtl-text predict --model {name}{backend} --input-format tsv")
         python.append("predictor.predict([\"first text\"], text_pairs=[\"second text\"])")
-    body += ["## Use", "", "```bash", "pip install mtl-text" + ("'[onnx]'" if onnx else ""), *shell, "```", "", "```python",
+    extras = ",".join([*(["onnx"] if onnx else []), *(["peft"] if lora else [])])
+    body += ["## Use", "", "```bash", "pip install mtl-text" + (f"'[{extras}]'" if extras else ""), *shell, "```", "", "```python",
              "from mtl_text import Predictor", "", f"predictor = Predictor.from_pretrained(\"{name}\"{python_backend})  # a folder or a Hub id",
              *python, "```", ""]
     transformer = split_revision(source)[0] if source and is_hub_id(source, owner=False) else None
     parent = config.get("lineage") or {}
     from_hub = parent.get("init_from_commit") is not None  # --init-from a Hub id: the model it was fine-tuned from
     return {"body": "\n".join(body), "base_model": split_revision(parent["init_from"])[0] if from_hub else transformer, "transformer": transformer,
-            "metrics": metrics, "results": results, "onnx": onnx}
+            "metrics": metrics, "results": results, "onnx": onnx, "adapter": bool(lora)}
 
 
 def _dataset_link(ref: dict) -> str:
@@ -267,7 +275,8 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     Raises:
         ModelLoadError: the folder is not a saved model.
         ConfigError: ``repo_id`` is not ``owner/name[@branch]``, or names another branch than ``revision``;
-            a ``license`` that is no Hub license identifier.
+            a ``license`` that is no Hub license identifier; LoRA adapters saved apart from a base
+            model that is a local folder (``--lora-save adapters``), which the Hub's users lack.
     """
     from huggingface_hub import HfApi, ModelCard
 
@@ -279,7 +288,10 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     directory = Path(directory)
     from .model import MultiTaskModel
 
-    MultiTaskModel.read_config(directory)
+    base = MultiTaskModel.read_config(directory)["encoder"].get("lora", {}).get("base_model")
+    if base is not None and not is_hub_id(base, owner=False):
+        raise ConfigError(f"{directory} holds LoRA adapters whose base model is the local folder {base}, which nobody loading it "
+                          "from the Hub has: train with the base's Hub id (--model-name-or-path OWNER/NAME), or with --lora-save merged")
     name = f"{repo_id}@{revision}" if revision else repo_id  # what the card's commands call the model (a pull request's once merged)
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None

@@ -313,8 +313,8 @@ class MultiTaskModel(nn.Module):
         for stale in directory.glob(".saving-*"):  # left by a process killed while saving
             shutil.rmtree(stale, ignore_errors=True)
         with staging_dir(directory, ".saving-") as tmp:
-            if getattr(self.encoder, "lora", None):  # LoRA: the updates merged, a plain transformer saved
-                save_file(self.merged_state_dict(), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
+            if getattr(self.encoder, "lora", None):  # LoRA: the updates merged (a plain transformer) or the adapters alone
+                save_file(self.saved_state_dict(), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
             else:
                 save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
             if tokenizer is not None:
@@ -393,17 +393,22 @@ class MultiTaskModel(nn.Module):
         if not weights.is_file():
             raise ModelLoadError(f"{directory} is not a saved mtl-text model: {WEIGHTS_NAME} is missing")
         model.load_weights(weights)
+        if getattr(model.encoder, "lora", None):  # adapters saved apart from their base: merged now, a plain transformer
+            model.encoder.merge_lora()
         bad = [name for name, t in model.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
         if bad:
             raise ModelLoadError(f"{weights}: weights contain NaN or infinite values ({', '.join(bad[:3])}"
                                  f"{' ...' if len(bad) > 3 else ''}): the model is damaged")
         return model.eval()
 
-    def merged_state_dict(self) -> dict[str, torch.Tensor]:
+    def saved_state_dict(self) -> dict[str, torch.Tensor]:
         """The state as :meth:`save_pretrained` writes it: an encoder with LoRA adapters gives its
-        merged weights (:meth:`TransformerEncoder.merged_state_dict`). Tensors that share memory (tied
-        weights) are copied, one tensor per name."""
-        encoder = self.encoder.merged_state_dict() if getattr(self.encoder, "lora", None) else self.encoder.state_dict()
+        merged weights (:meth:`TransformerEncoder.merged_state_dict`), or, where it saves them apart
+        (``save_adapters``), its adapters alone (:meth:`TransformerEncoder.adapter_state_dict`).
+        Tensors that share memory (tied weights) are copied, one tensor per name."""
+        lora = getattr(self.encoder, "lora", None)
+        encoder = (self.encoder.adapter_state_dict() if lora and "base_model" in lora else self.encoder.merged_state_dict() if lora
+                   else self.encoder.state_dict())
         state = {**{f"encoder.{k}": v for k, v in encoder.items()},
                  **{k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}}
         seen: set[int] = set()
@@ -415,8 +420,10 @@ class MultiTaskModel(nn.Module):
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Load a ``model.safetensors`` written by :meth:`save_pretrained` into this model (strict).
-        Into an encoder with LoRA adapters, the saved (merged) weights become its fixed weights and
-        its updates zero (:meth:`TransformerEncoder.unmerged_state_dict`): the model computes what was saved.
+        Into an encoder with LoRA adapters, saved merged weights become its fixed weights and its
+        updates zero (:meth:`TransformerEncoder.unmerged_state_dict`): the model computes what was
+        saved. Saved adapters (an adapters-only save, the transformer's own weights absent) load into
+        the adapters, the fixed weights staying as they are.
 
         Raises:
             ModelLoadError: the file is missing, truncated or corrupted, or does not match the model.
@@ -425,10 +432,14 @@ class MultiTaskModel(nn.Module):
             load_safetensors_into(self, path, ModelLoadError)
             return
         state = load_safetensors(path, ModelLoadError)
-        encoder = self.encoder.unmerged_state_dict({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+        adapters = {f"encoder.{k}" for k in self.encoder.adapter_state_dict()}
+        if adapters & state.keys():  # the adapters alone: everything else of the encoder is its base's
+            state = {**{k: v for k, v in self.state_dict().items() if k.startswith("encoder.") and k not in adapters}, **state}
+        else:
+            encoder = self.encoder.unmerged_state_dict({k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")})
+            state = {**{k: v for k, v in state.items() if not k.startswith("encoder.")}, **{f"encoder.{k}": v for k, v in encoder.items()}}
         try:
-            self.load_state_dict({**{k: v for k, v in state.items() if not k.startswith("encoder.")},
-                                  **{f"encoder.{k}": v for k, v in encoder.items()}})
+            self.load_state_dict(state)
         except RuntimeError as e:
             raise ModelLoadError(f"{path}: weights do not match the model ({e})") from None
 
@@ -473,6 +484,22 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
             fail("encoder.config", "a transformers config object with a 'model_type'", hf)
         if encoder.get("freeze_layers") is not None:
             integer("encoder.freeze_layers", encoder["freeze_layers"], 0)
+        lora = encoder.get("lora")
+        if lora is not None:  # adapters saved apart from their base
+            if not isinstance(lora, dict):
+                fail("encoder.lora", "an object of the LoRA adapters' settings", lora)
+            integer("encoder.lora.r", lora.get("r"), 1)
+            for key in ("alpha", "dropout"):
+                if isinstance(lora.get(key), bool) or not isinstance(lora.get(key), (int, float)) or lora[key] < 0:
+                    fail(f"encoder.lora.{key}", "a number >= 0", lora.get(key))
+            targets = lora.get("target_modules")
+            if not isinstance(targets, list) or not targets or not all(isinstance(t, str) for t in targets):
+                fail("encoder.lora.target_modules", "a non-empty list of layer names", targets)
+            if not isinstance(lora.get("base_model"), str) or not lora["base_model"]:
+                fail("encoder.lora.base_model", "the base transformer's Hub id or folder", lora.get("base_model"))
+            digest = lora.get("base_weights_sha256")
+            if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+                fail("encoder.lora.base_weights_sha256", "a SHA-256 in 64 lowercase hex digits", digest)
     if not isinstance(encoder.get("freeze", False), bool):
         fail("encoder.freeze", "true or false", encoder.get("freeze"))
     tasks = config["tasks"]

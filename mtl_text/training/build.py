@@ -325,7 +325,8 @@ def add_lora(encoder, options) -> None:
     """
     if options.lora_r is None:
         return
-    encoder.add_lora(options.lora_r, options.lora_alpha, options.lora_dropout, options.lora_target_modules or None)
+    encoder.add_lora(options.lora_r, options.lora_alpha, options.lora_dropout, options.lora_target_modules or None,
+                     save_adapters=options.lora_save == "adapters")
     trained = sum(p.numel() for p in encoder.parameters() if p.requires_grad)
     total = sum(p.numel() for p in encoder.parameters())
     logger.info("LoRA: rank %d, alpha %g, dropout %g on %s (%d layers): %s of the encoder's %s weights train (%.2f%%)",

@@ -191,7 +191,7 @@ class EncoderArguments(Arguments):
         "help": "(transformer) parameter-efficient fine-tuning with LoRA (Hu et al. 2022): the transformer's weights stay fixed and "
                 "a trained update of rank R is added to some of its linear layers (--lora-target-modules); the poolings, heads and "
                 "wide parts train as usual. The saved model has the updates merged into its weights: a plain model folder, loaded "
-                "and run without peft. Needs peft (pip install 'mtl-text[peft]'); the default learning rate becomes 5e-4. "
+                "and run without peft (or the adapters alone: --lora-save adapters). Needs peft (pip install 'mtl-text[peft]'); the default learning rate becomes 5e-4. "
                 "Default: none (every weight trains). e.g. 8"})
     lora_alpha: PositiveFloat | None = field(default=None, metadata={
         "help": "(with --lora-r) the updates' scale is lora_alpha / R; default 2 * R"})
@@ -201,6 +201,13 @@ class EncoderArguments(Arguments):
         "metavar": "NAME",
         "help": "(with --lora-r) the linear layers that get an update, by name or ending name (e.g. query key value dense), or "
                 "all-linear; default: peft's choice for the architecture (BERT-like models: query value)"})
+    lora_save: Literal["merged", "adapters"] = field(default="merged", metadata={
+        "help": "(with --lora-r) how the model folder holds LoRA's updates: merged into the transformer's weights (a plain "
+                "transformer, loaded without peft or the base model), or adapters: the adapters, poolings and heads alone, a folder "
+                "the size of the updates instead of the transformer's (MiniLM at rank 8: under 1 MB instead of 87 MB) that names "
+                "its base model (a Hub id, or a local folder as an absolute path) and the SHA-256 of its weights; loading it loads "
+                "the base (downloaded once from the Hub), checks the digest and merges the adapters in, so it predicts as a merged "
+                "model does. Not with --init-from (the base is then no transformer of its own)"})
     layer_lr_decay: Annotated[float, Range(min=0, max=1, min_exclusive=True)] = field(default=1.0, metadata={
         "help": "(transformer) layer-wise learning-rate decay: each layer below the top trains at this factor times the rate of the "
                 "layer above (1: the same rate everywhere)"})
@@ -282,7 +289,12 @@ class EncoderArguments(Arguments):
             if self.freeze_encoder or self.freeze_layers is not None:
                 raise ConfigError("--lora-r trains low-rank updates of a fixed transformer: it excludes --freeze-encoder and "
                                   "--freeze-layers")
+            if self.lora_save == "adapters" and self.init_from:
+                raise ConfigError("--lora-save adapters saves the adapters apart from a base transformer loaded from the Hub or a "
+                                  "folder; with --init-from the base is a saved mtl-text model's encoder: save them merged")
             check_peft()
+        elif self.lora_save != "merged":
+            raise ConfigError("--lora-save says how LoRA's updates are saved: give LoRA's rank with --lora-r (e.g. 8)")
         if self.gradient_checkpointing and (not transformer or self.freeze_encoder):
             raise ConfigError("--gradient-checkpointing recomputes a transformer's activations for its gradients: it applies to "
                               "--encoder transformer that trains (not --freeze-encoder)")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, HubUploadError
 from ..inference.evaluation import collect_logits, evaluate, format_table
-from ..modeling.hub import prepare_upload, push_to_hub, upload_target, write_model_card
+from ..modeling.hub import is_hub_id, prepare_upload, push_to_hub, upload_target, write_model_card
 from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
@@ -84,11 +84,18 @@ def check_push_to_hub(config: TrainingConfig) -> None:
     (:func:`~mtl_text.modeling.hub.prepare_upload`).
 
     Raises:
-        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``), ``HF_HUB_OFFLINE`` set, or the
-            repository cannot be created or reached (the Hub's error named).
+        ConfigError: no token (``hf auth login``, or ``$HF_TOKEN``), ``HF_HUB_OFFLINE`` set, the
+            repository cannot be created or reached (the Hub's error named), or ``--lora-save adapters``
+            on a base model that is a local folder.
     """
     if config.checkpoints.push_to_hub:
         from huggingface_hub import constants, get_token
+
+        base = config.encoder.model_name_or_path
+        if config.encoder.lora_save == "adapters" and not is_hub_id(base, owner=False):
+            raise ConfigError(f"--push-to-hub with --lora-save adapters: the adapters' base model is the local folder {base}, which "
+                              "nobody loading the model from the Hub has: give the base's Hub id (--model-name-or-path OWNER/NAME), "
+                              "or --lora-save merged (nothing was trained)")
 
         if constants.HF_HUB_OFFLINE:
             raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub}: HF_HUB_OFFLINE is set, so nothing can be uploaded; "
@@ -172,6 +179,8 @@ def train(config: TrainingConfig) -> TrainingResult:
         if (fitted or config.heads.tune_thresholds) and accelerator.is_main_process:
             # the wide parts' new weights and their SVMs' weights, the tuned thresholds (config.json)
             unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"], fitted))
+        if getattr(unwrapped.encoder, "lora", None):  # LoRA's updates in the fixed weights: the test table scores what loads
+            unwrapped.encoder.fold_lora()
         if run.adaptation:
             after = domain_mmd(run)
             log.log({"step": summary["steps"], "split": "adaptation", "mmd2": after})

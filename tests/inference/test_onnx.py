@@ -150,3 +150,34 @@ def test_an_fp32_export_keeps_the_test_results_for_its_card_and_int8_does_not(ex
     for folder, kept in (("fp32", True), ("int8", False)):
         hub.write_model_card(tmp_path / folder)
         assert ("model-index" in hub.read_model_card(tmp_path / folder)[0]) == kept, folder
+
+
+def test_lora_adapters_saved_apart_export_whole_and_run_without_their_base(tiny_bert_dir, tmp_path):
+    import shutil
+
+    pytest.importorskip("peft")
+    from mtl_text.modeling.hub import write_model_card
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_bert_dir, base)
+    encoder = TransformerEncoder.from_pretrained(str(base))
+    encoder.add_lora(4, save_adapters=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in encoder.adapter_state_dict().values():
+            p.normal_(std=0.5)
+    model = MultiTaskModel(encoder, TASKS, pooling="mean", head_hidden_size=8).eval()
+    model.save_pretrained(tmp_path / "adapters", AutoTokenizer.from_pretrained(base), {"training_config": {}})
+    write_model_card(tmp_path / "adapters")
+    assert "holds LoRA adapters" in (tmp_path / "adapters" / "README.md").read_text()
+    expected = Predictor.from_pretrained(tmp_path / "adapters", batch_size=8).predict_logits(TEXTS, tasks=["qtype", "mood"])
+    export_onnx(tmp_path / "adapters", tmp_path / "onnx")
+    shutil.rmtree(base)  # the export holds the merged transformer: no base model needed
+
+    config = json.loads((tmp_path / "onnx" / "config.json").read_text())
+    assert "lora" not in config["encoder"] and config["training_config"] == {}
+    assert "holds LoRA adapters" not in (tmp_path / "onnx" / "README.md").read_text()
+    got = Predictor.from_pretrained(tmp_path / "onnx", batch_size=8, backend="onnx").predict_logits(TEXTS, tasks=["qtype", "mood"])
+    assert all((got[t] - expected[t]).abs().max() <= 1e-4 for t in ("qtype", "mood"))
+    with pytest.raises(ModelLoadError, match="encoder.lora.base_model: cannot load"):  # the adapters alone do need it
+        MultiTaskModel.from_pretrained(tmp_path / "adapters")

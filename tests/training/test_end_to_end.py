@@ -140,7 +140,7 @@ def test_train_help_explains_every_option(python, repo):
     text = proc.stdout.decode()
     for option in ("--tasks", "--task-file", "--vectors", "--pooling", "--freeze-encoder", "--sampling", "--temperature",
                    "--seed", "--patience", "--max-length", "--head-hidden-size", "--head-dropout", "--encoder", "--model-name-or-path",
-                   "--trust-remote-code", "--freeze-layers", "--lora-r", "--lora-target-modules", "--gradient-checkpointing", "--layer-lr-decay", "--head-learning-rate", "--warmup-ratio",
+                   "--trust-remote-code", "--freeze-layers", "--lora-r", "--lora-target-modules", "--lora-save", "--gradient-checkpointing", "--layer-lr-decay", "--head-learning-rate", "--warmup-ratio",
                    "--gradient-accumulation-steps", "--cache-dir", "--save-every", "--save-total-limit", "--resume-from-checkpoint"):
         assert option in text
 
