@@ -556,13 +556,17 @@ class TransformerEncoder(nn.Module):
         the saved ones are loaded next, :meth:`MultiTaskModel.load_weights`).
 
         Raises:
-            ModelLoadError: the base model cannot be loaded (missing, offline, gated), or its weights
-                are not those the adapters were trained on.
-            ConfigError: as :meth:`add_lora` (peft not installed).
+            ModelLoadError: peft is not installed; the base model cannot be loaded (missing, offline,
+                gated), or its weights are not those the adapters were trained on.
         """
         lora = config["lora"]
         base = lora["base_model"]
         how = "the model folder holds LoRA adapters only (--lora-save adapters) and needs the transformer they were trained on"
+        try:
+            check_peft()
+        except ConfigError:
+            raise ModelLoadError("encoder.lora: the model folder holds LoRA adapters, which need peft to load: pip install "
+                                 "'mtl-text[peft]'") from None
         from transformers.utils import logging as hf_logging
 
         bar = hf_logging.is_progress_bar_enabled()

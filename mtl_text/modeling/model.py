@@ -371,7 +371,8 @@ class MultiTaskModel(nn.Module):
         Raises:
             ModelLoadError: the folder is not a saved model (nor a downloadable Hub id); its config is invalid; a file is
                 missing, truncated, tampered with, or does not match the architecture; a weight is
-                NaN or infinite.
+                NaN or infinite; LoRA adapters saved alone whose base model cannot be loaded or has
+                other weights than at training.
             ConfigError: a ``revision`` for a local folder, or two different revisions.
         """
         from .hub import resolve_model
@@ -387,6 +388,8 @@ class MultiTaskModel(nn.Module):
             encoder = build_encoder(config["encoder"])
             model = cls(encoder, config["tasks"], config["pooling"], config["head"]["hidden_size"], config["head"]["dropout"],
                         config.get("word_dropout", 0.0), config.get("task_balancing"), **wide_options(config))
+        except ModelLoadError as e:  # an adapters-only folder's base model (the field is named)
+            raise ModelLoadError(f"{directory / CONFIG_NAME}: {e}") from None
         except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as e:
             raise ModelLoadError(f"{directory / CONFIG_NAME}: cannot build the model ({type(e).__name__}: {e})") from None
         weights = directory / WEIGHTS_NAME

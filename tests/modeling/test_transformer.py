@@ -251,8 +251,9 @@ def test_a_hub_id_with_a_revision_loads_the_tokenizer_and_the_weights_of_that_re
     tokenizer = AutoTokenizer.from_pretrained(str(shared_dir / "models" / "all-MiniLM-L6-v2"))
     calls = []
     monkeypatch.setattr(AutoTokenizer, "from_pretrained", lambda name, **kw: calls.append(("tokenizer", name, kw["revision"])) or tokenizer)
-    monkeypatch.setattr(AutoModel, "from_pretrained",
-                        lambda name, **kw: calls.append(("model", name, kw["revision"])) or tiny_bert(vocab_size=tokenizer.vocab_size))
+    monkeypatch.setattr(AutoModel, "from_pretrained",  # with output_loading_info=True, as the encoder asks (weights left at random)
+                        lambda name, **kw: calls.append(("model", name, kw["revision"])) or (tiny_bert(vocab_size=tokenizer.vocab_size),
+                                                                                             {"missing_keys": set()}))
     monkeypatch.chdir(tmp_path)  # no folder someone/ here: a Hub id
     config = TrainingConfig.from_options(tasks=["sst2"], encoder="transformer", model_name_or_path="someone/bert@v2",
                                          output_dir=str(tmp_path / "x"))
