@@ -204,7 +204,7 @@ class EncoderArguments(Arguments):
     lora_save: Literal["merged", "adapters"] = field(default="merged", metadata={
         "help": "(with --lora-r) how the model folder holds LoRA's updates: merged into the transformer's weights (a plain "
                 "transformer, loaded without peft or the base model), or adapters: the adapters, poolings and heads alone, a folder "
-                "the size of the updates instead of the transformer's (MiniLM at rank 8: under 1 MB instead of 87 MB) that names "
+                "the size of the updates instead of the transformer's (MiniLM at rank 8: weights of 0.7 MB instead of 91 MB) that names "
                 "its base model (a Hub id, or a local folder as an absolute path) and the SHA-256 of its weights; loading it loads "
                 "the base (downloaded once from the Hub), checks the digest and merges the adapters in, so it predicts as a merged "
                 "model does. Not with --init-from (the base is then no transformer of its own)"})
