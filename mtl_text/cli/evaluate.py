@@ -40,6 +40,10 @@ class EvaluateArguments(Arguments):
         "help": "fraction of train held out for validation (default: the model's training value)"})
     batch_size: PositiveInt = field(default=128, metadata={"help": "examples per batch and process"})
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
+    per_class: bool = field(default=False, metadata={
+        "help": "also print each classification task's precision, recall, F1 and support per class (per label for multi-label "
+                "tasks) and, for single-label tasks, the most frequent confusions; with --json the file also holds them "
+                "('per_class', and 'confusion_matrix': rows the reference labels, columns the predicted ones, in label order)"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
@@ -61,7 +65,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import Accelerator
 
     from ..data.tasks import load_task_file
-    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_table
+    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_class_report, format_table
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 
@@ -72,21 +76,26 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     predictions = {} if args.predictions else None
+    reports = {} if args.per_class else None
     if args.ensemble_with:
         if accelerator.num_processes > 1:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
-                                    args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token)
+                                    args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
+                                    reports=reports)
     else:
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
                                  accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions,
-                                 token=args.token)
+                                 token=args.token, reports=reports)
     if accelerator.is_main_process:
         if args.task:
             print(f"head {args.head} of {args.model} on task {args.task} ({args.split} split):")
         elif args.ensemble_with:
             print(f"ensemble of {', '.join([args.model, *args.ensemble_with])} ({args.split} split):")
         print(format_table(results))
+        for name, report in (reports or {}).items():
+            print(f"\n{name}, per class:\n{format_class_report(report)}")
+            results[name].update(report)  # for --json
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)

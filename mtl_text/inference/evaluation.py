@@ -34,7 +34,7 @@ DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": 
 
 @torch.no_grad()
 def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator, predictions: dict | None = None,
-             heads_of: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
+             heads_of: dict[str, str] | None = None, reports: dict | None = None) -> dict[str, dict[str, float]]:
     """Per-task metrics on the given (prepared) dataloaders; every example counted once across processes.
 
     Args:
@@ -45,6 +45,8 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
             (decoded, one per example, in the split's order), e.g. for paired significance tests.
         heads_of: name -> the head that scores those batches (default: the head of the same name);
             cross-task evaluation scores one task's head on another task's split.
+        reports: if given, filled with name -> the head's per-class figures
+            (:meth:`~mtl_text.modeling.heads.Head.class_report`) where it has classes.
 
     Returns:
         name -> the head's metrics, plus ``loss`` (mean per example) and ``examples``.
@@ -61,7 +63,14 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
         results[name]["examples"] = len(refs)
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": refs.tolist()}
+        add_class_report(reports, name, head, decoded, refs)
     return results
+
+
+def add_class_report(reports: dict | None, name: str, head, predictions: torch.Tensor, references: torch.Tensor) -> None:
+    """``reports[name]``: ``head``'s per-class figures, where ``reports`` is given and the head has classes."""
+    if reports is not None and (report := head.class_report(predictions, references)) is not None:
+        reports[name] = report
 
 
 @torch.no_grad()
@@ -99,6 +108,24 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+def format_class_report(report: dict, most_confused: int = 5) -> str:
+    """A head's per-class figures (:meth:`~mtl_text.modeling.heads.Head.class_report`) as a markdown
+    table, one row per class, followed where there is a confusion matrix by its ``most_confused``
+    largest counts off the diagonal (the reference label, the predicted label, the examples)."""
+    lines = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, f in report["per_class"].items():
+        lines.append(f"| {label} | {f['precision']:.4f} | {f['recall']:.4f} | {f['f1']:.4f} | {f['support']} |")
+    matrix = report.get("confusion_matrix")
+    if matrix:
+        labels = list(report["per_class"])
+        errors = sorted(((n, i, j) for i, row in enumerate(matrix) for j, n in enumerate(row) if i != j and n),
+                        key=lambda e: (-e[0], e[1], e[2]))
+        if errors:
+            lines += ["", "most confused (reference -> predicted: examples): "
+                      + "; ".join(f"{labels[i]} -> {labels[j]}: {n}" for n, i, j in errors[:most_confused])]
+    return "\n".join(lines)
+
+
 def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
     """A head can score another task when both have the same problem type, input shape (single texts
     or pairs) and label names (in any order: references are mapped to the head's ids by name).
@@ -121,7 +148,7 @@ def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str, str] | None = None,
-                   predictions: dict | None = None, token: str | None = None) -> dict[str, dict[str, float]]:
+                   predictions: dict | None = None, token: str | None = None, reports: dict | None = None) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
@@ -134,7 +161,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         tasks: the tasks to score (default: every head's own task).
         heads_of: task name -> the head that scores it (the task need not be one of the model's);
             its tasks are scored instead of ``tasks``.
-        predictions: if given, filled as in :func:`evaluate`.
+        predictions, reports: if given, filled as in :func:`evaluate`.
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
     Raises:
@@ -163,7 +190,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
-    return evaluate(model, dataloaders, accelerator, predictions, heads_of)
+    return evaluate(model, dataloaders, accelerator, predictions, heads_of, reports)
 
 
 def scored_split(task, head_labels: list[str], split: str, data_dir: str | None, trained: dict, seed: int | None = None,
@@ -192,7 +219,8 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
 @torch.no_grad()
 def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
-                      verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None) -> dict[str, dict[str, float]]:
+                      verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None,
+                      reports: dict | None = None) -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -200,7 +228,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     Args:
         model_dirs: the model folders (or Hub ids), two or more; the first one's heads decode.
         tasks: the tasks to score (default: every task of the ensemble).
-        predictions: if given, filled as in :func:`evaluate`.
+        predictions, reports: if given, filled as in :func:`evaluate`.
         token: for the Hub ids, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
     Returns:
@@ -227,6 +255,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
                          "examples": len(references)}
         if predictions is not None:
             predictions[name] = {"head": name, "predictions": decoded.tolist(), "references": references.tolist()}
+        add_class_report(reports, name, head, decoded, references)
     return results
 
 

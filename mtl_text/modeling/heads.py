@@ -182,6 +182,12 @@ class Head(nn.Module):
         the references of a whole split."""
         raise NotImplementedError
 
+    def class_report(self, predictions: torch.Tensor, references: torch.Tensor) -> dict | None:
+        """Per-class figures for an error analysis (``mtl-text evaluate --per-class``) from decoded
+        ``predictions`` and ``references`` as :meth:`compute_metrics` takes them; ``None`` where the
+        problem type has no classes (regression)."""
+        return None
+
     def scores(self, logits: torch.Tensor) -> torch.Tensor:
         """What prediction reports per output: ``(batch, num_outputs)``; the probabilities for
         classification heads."""
@@ -278,6 +284,15 @@ class SingleLabelClassificationHead(Head):
     def compute_metrics(self, predictions: torch.Tensor, references: torch.Tensor) -> dict[str, float]:
         return single_label_metrics(predictions, references, len(self.labels))
 
+    def class_report(self, predictions: torch.Tensor, references: torch.Tensor) -> dict:
+        """``per_class`` (:func:`per_class_figures`) and ``confusion_matrix``: ``(num_labels,
+        num_labels)`` counts, row ``i`` the examples of label ``i``, column ``j`` those predicted ``j``
+        (scikit-learn's ``confusion_matrix``, in label order)."""
+        from sklearn.metrics import confusion_matrix
+
+        matrix = confusion_matrix(np.asarray(references), np.asarray(predictions), labels=list(range(len(self.labels))))
+        return {"per_class": per_class_figures(self.labels, predictions, references), "confusion_matrix": matrix.tolist()}
+
     def format_prediction(self, probabilities: torch.Tensor) -> dict:
         """``{"label": best label, "probabilities": {label: p}}``."""
         row = probabilities.tolist()
@@ -372,6 +387,10 @@ class MultiLabelClassificationHead(Head):
                 "micro_f1": float(f1_score(references, predictions, average="micro", zero_division=0)),
                 "exact_match": float(accuracy_score(references, predictions))}
 
+    def class_report(self, predictions: torch.Tensor, references: torch.Tensor) -> dict:
+        """``per_class`` (:func:`per_class_figures`), each label scored as its own yes/no decision."""
+        return {"per_class": per_class_figures(self.labels, np.asarray(predictions).astype(int), np.asarray(references).astype(int))}
+
     def tune_thresholds(self, logits: torch.Tensor, references: torch.Tensor, grid: Sequence[float] | None = None) -> list[float]:
         """Set each label's threshold to the value of ``grid`` (default 0.05, 0.10, ..., 0.95) that
         maximises the label's F1 on ``logits`` ``(n, num_labels)`` against multi-hot ``references``
@@ -401,6 +420,21 @@ class MultiLabelClassificationHead(Head):
         row = probabilities.tolist()
         chosen = [label for label, p, t in zip(self.labels, row, self.thresholds.tolist()) if p >= t]
         return {"labels": chosen, "probabilities": {label: round(v, 6) for label, v in zip(self.labels, row)}}
+
+
+def per_class_figures(labels: Sequence[str], predictions, references) -> dict[str, dict[str, float]]:
+    """label -> ``precision``, ``recall``, ``f1`` and ``support`` (the label's reference count), from
+    class ids ``(n,)`` or multi-hot ``(n, num_labels)`` predictions and references, in label order;
+    0 where a figure is undefined (no prediction or no reference of the label). scikit-learn's
+    ``precision_recall_fscore_support(average=None)``, as in its ``classification_report``."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    single = np.asarray(references).ndim == 1
+    precision, recall, f1, support = precision_recall_fscore_support(
+        np.asarray(references), np.asarray(predictions), labels=list(range(len(labels))) if single else None, average=None,
+        zero_division=0)
+    return {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+            for label, p, r, f, n in zip(labels, precision, recall, f1, support)}
 
 
 def single_label_metrics(predictions: Sequence[int], references: Sequence[int], num_labels: int) -> dict[str, float]:

@@ -101,6 +101,30 @@ def test_single_label_head_loss_decoding_and_metrics():
     assert head.primary_metric == "accuracy"
 
 
+def test_class_reports_give_each_class_its_figures_and_the_confusions():
+    from mtl_text.inference.evaluation import format_class_report
+    from mtl_text.modeling.heads import MultiLabelClassificationHead, RegressionHead
+
+    head = SingleLabelClassificationHead(4, ["a", "b", "c", "d"], hidden_size=0, dropout=0.0)
+    predictions, references = torch.tensor([0, 0, 1, 2, 2, 1]), torch.tensor([0, 1, 1, 2, 0, 1])
+    report = head.class_report(predictions, references)
+    figures = {label: (f["precision"], f["recall"], f["support"]) for label, f in report["per_class"].items()}
+    assert figures == {"a": (0.5, 0.5, 2), "b": (1.0, pytest.approx(2 / 3), 3), "c": (0.5, 1.0, 1), "d": (0.0, 0.0, 0)}
+    assert report["per_class"]["c"]["f1"] == pytest.approx(2 / 3) and report["per_class"]["d"]["f1"] == 0.0
+    assert report["confusion_matrix"] == [[1, 0, 1, 0], [1, 2, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]  # rows: references
+    macro = head.compute_metrics(predictions, references)["macro_f1"]
+    assert sum(f["f1"] for f in report["per_class"].values()) / 4 == pytest.approx(macro)  # the same figures as the metrics
+    text = format_class_report(report)
+    assert "| b | 1.0000 | 0.6667 | 0.8000 | 3 |" in text and text.endswith("examples): a -> c: 1; b -> a: 1")
+
+    multi = MultiLabelClassificationHead(4, ["joy", "anger"], hidden_size=0, dropout=0.0)
+    report = multi.class_report(torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]), torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+    assert report["per_class"] == {"joy": {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1},
+                                   "anger": {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}}
+    assert "confusion_matrix" not in report and "most confused" not in format_class_report(report)
+    assert RegressionHead(4, ["score"], hidden_size=0).class_report(torch.zeros(3, 1), torch.zeros(3, 1)) is None
+
+
 def test_register_head_type_refuses_a_taken_name_and_an_incomplete_class():
     class Copy(SingleLabelClassificationHead):
         pass

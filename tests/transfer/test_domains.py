@@ -56,12 +56,17 @@ def test_cross_domain_evaluation_scores_a_head_on_another_task(adapted, data_dir
     from mtl_text.cli.evaluate import main
 
     assert main(["--model", str(adapted), "--task", "amazon_kitchen", "--head", "amazon_books", "--data-dir", str(data_dir),
-                 "--json", str(tmp_path / "m.json"), "--predictions", str(tmp_path / "p.json")]) == 0
+                 "--json", str(tmp_path / "m.json"), "--predictions", str(tmp_path / "p.json"), "--per-class"]) == 0
     metrics, predictions = json.loads((tmp_path / "m.json").read_text()), json.loads((tmp_path / "p.json").read_text())
     scored = predictions["amazon_kitchen"]
     assert metrics["amazon_kitchen"]["examples"] == 400 == len(scored["predictions"]) == len(scored["references"])
     accuracy = sum(p == r for p, r in zip(scored["predictions"], scored["references"])) / 400
     assert metrics["amazon_kitchen"]["accuracy"] == pytest.approx(accuracy) and scored["head"] == "amazon_books"
+    # --per-class: the books head's labels on the kitchen reviews, counted from the same predictions
+    matrix = metrics["amazon_kitchen"]["confusion_matrix"]
+    assert matrix == [[sum(r == i and p == j for p, r in zip(scored["predictions"], scored["references"])) for j in (0, 1)]
+                      for i in (0, 1)]
+    assert [f["support"] for f in metrics["amazon_kitchen"]["per_class"].values()] == [sum(row) for row in matrix] == [200, 200]
 
 
 def test_cross_domain_evaluation_refuses_other_labels(adapted, data_dir, python, repo):
