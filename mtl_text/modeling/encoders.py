@@ -319,6 +319,12 @@ class TransformerEncoder(nn.Module):
                      **(base or {})}
         self._groups = _layer_groups(self.model)
 
+    @property
+    def saves_adapters(self) -> bool:
+        """Whether a save holds the LoRA adapters alone (``add_lora(save_adapters=True)``) rather than
+        merged into the weights."""
+        return bool(self.lora) and "base_model" in self.lora
+
     def base_record(self) -> dict:
         """What an adapters-only save records of the transformer the adapters sit on: ``base_model``,
         where its weights load from (a Hub id as given, ``NAME@REVISION`` included; a local folder as
@@ -527,7 +533,7 @@ class TransformerEncoder(nn.Module):
             "freeze_layers": self.freeze_layers,
             "source": self.source,
             **({"window_length": self.window_length, "window_stride": self.window_stride} if self.window_length else {}),
-            **({"lora": {k: v for k, v in self.lora.items() if k != "layers"}} if self.lora and "base_model" in self.lora else {}),
+            **({"lora": {k: v for k, v in self.lora.items() if k != "layers"}} if self.saves_adapters else {}),
         }
 
     @classmethod

@@ -288,10 +288,8 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
     directory = Path(directory)
     from .model import MultiTaskModel
 
-    base = MultiTaskModel.read_config(directory)["encoder"].get("lora", {}).get("base_model")
-    if base is not None and not is_hub_id(base, owner=False):
-        raise ConfigError(f"{directory} holds LoRA adapters whose base model is the local folder {base}, which nobody loading it "
-                          "from the Hub has: train with the base's Hub id (--model-name-or-path OWNER/NAME), or with --lora-save merged")
+    check_adapter_base(MultiTaskModel.read_config(directory)["encoder"].get("lora", {}).get("base_model"),
+                       f"{directory} holds LoRA adapters saved alone")
     name = f"{repo_id}@{revision}" if revision else repo_id  # what the card's commands call the model (a pull request's once merged)
     card = directory / CARD_NAME
     text = card.read_text(encoding="utf-8") if card.is_file() else None
@@ -315,6 +313,19 @@ def push_to_hub(directory: str | os.PathLike, repo_id: str, token: str | None = 
         return commit.pr_url
     logger.info("pushed to %s as commit %s; --model %s@%s names this upload for good", name, commit.oid, repo_id, commit.oid)
     return commit.commit_url
+
+
+def check_adapter_base(base: str | None, what: str) -> None:
+    """LoRA adapters saved alone load their base model (``base``; ``None``: no such adapters), so
+    they go to the Hub only on a base that is a Hub id: a local folder is one that nobody loading
+    the model from the Hub has.
+
+    Raises:
+        ConfigError: ``base`` is a local folder; the message starts with ``what``.
+    """
+    if base is not None and not is_hub_id(base, owner=False):
+        raise ConfigError(f"{what}: the adapters' base model is the local folder {base}, which nobody loading the model from the "
+                          "Hub has: give the base's Hub id (--model-name-or-path OWNER/NAME), or --lora-save merged")
 
 
 def prepare_upload(repo_id: str, branch: str | None = None, private: bool = False, api=None, token: str | None = None) -> None:

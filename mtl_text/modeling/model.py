@@ -409,9 +409,8 @@ class MultiTaskModel(nn.Module):
         merged weights (:meth:`TransformerEncoder.merged_state_dict`), or, where it saves them apart
         (``save_adapters``), its adapters alone (:meth:`TransformerEncoder.adapter_state_dict`).
         Tensors that share memory (tied weights) are copied, one tensor per name."""
-        lora = getattr(self.encoder, "lora", None)
-        encoder = (self.encoder.adapter_state_dict() if lora and "base_model" in lora else self.encoder.merged_state_dict() if lora
-                   else self.encoder.state_dict())
+        encoder = (self.encoder.adapter_state_dict() if getattr(self.encoder, "saves_adapters", False) else
+                   self.encoder.merged_state_dict() if getattr(self.encoder, "lora", None) else self.encoder.state_dict())
         state = {**{f"encoder.{k}": v for k, v in encoder.items()},
                  **{k: v for k, v in self.state_dict().items() if not k.startswith("encoder.")}}
         seen: set[int] = set()

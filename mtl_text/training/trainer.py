@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import ConfigError, HubUploadError
 from ..inference.evaluation import collect_logits, evaluate, format_table
-from ..modeling.hub import is_hub_id, prepare_upload, push_to_hub, upload_target, write_model_card
+from ..modeling.hub import check_adapter_base, prepare_upload, push_to_hub, upload_target, write_model_card
 from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
@@ -91,11 +91,11 @@ def check_push_to_hub(config: TrainingConfig) -> None:
     if config.checkpoints.push_to_hub:
         from huggingface_hub import constants, get_token
 
-        base = config.encoder.model_name_or_path
-        if config.encoder.lora_save == "adapters" and not is_hub_id(base, owner=False):
-            raise ConfigError(f"--push-to-hub with --lora-save adapters: the adapters' base model is the local folder {base}, which "
-                              "nobody loading the model from the Hub has: give the base's Hub id (--model-name-or-path OWNER/NAME), "
-                              "or --lora-save merged (nothing was trained)")
+        try:
+            check_adapter_base(config.encoder.model_name_or_path if config.encoder.lora_save == "adapters" else None,
+                               "--push-to-hub with --lora-save adapters")
+        except ConfigError as e:
+            raise ConfigError(f"{e} (nothing was trained)") from None
 
         if constants.HF_HUB_OFFLINE:
             raise ConfigError(f"--push-to-hub {config.checkpoints.push_to_hub}: HF_HUB_OFFLINE is set, so nothing can be uploaded; "

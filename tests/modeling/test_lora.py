@@ -136,7 +136,8 @@ def test_adapters_do_not_load_onto_another_base_nor_without_it(tiny_bert_dir, tm
     shutil.rmtree(base)
     with pytest.raises(ModelLoadError, match=r"encoder.lora.base_model: cannot load .*base .*holds LoRA adapters only"):
         MultiTaskModel.from_pretrained(tmp_path / "adapters")
-    with pytest.raises(ConfigError, match="base model is the local folder .*base, which nobody loading it from the Hub has"):
+    with pytest.raises(ConfigError, match="adapters saved alone: the adapters' base model is the local folder .*base, which nobody "
+                                          "loading the model from the Hub has"):
         push_to_hub(tmp_path / "adapters", "someone/adapters")  # refused before any request
     config = json.loads((tmp_path / "adapters" / "config.json").read_text())
     config["encoder"]["lora"]["base_weights_sha256"] = "abc"
