@@ -93,7 +93,8 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
     for name in [*config.get("files", {}), CONFIG_NAME, CARD_NAME, *([] if quantize else [RESULTS_NAME])]:
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, output_dir / name)
-    if config["encoder"].get("lora"):  # adapters saved apart from their base: the export holds the merged model, whole
+    adapters = bool(config["encoder"].get("lora"))  # LoRA adapters saved apart from their base
+    if adapters:  # the export holds the merged model, whole
         from .prediction import load_tokenizer
 
         model.save_pretrained(output_dir, load_tokenizer(model_dir),
@@ -125,7 +126,7 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         logger.info("exported %s: tasks %s, %.1f MB", path, tasks, path.stat().st_size / 1e6)
     (output_dir / ONNX_CONFIG_NAME).write_text(json.dumps({"opset": opset, "quantized": quantize, "graphs": graphs}, indent=2) + "\n")
     card = output_dir / CARD_NAME
-    if config["encoder"].get("lora") and card.is_file() and card_is_unedited(text := card.read_text(encoding="utf-8"), output_dir):
+    if adapters and card.is_file() and card_is_unedited(text := card.read_text(encoding="utf-8"), output_dir):
         from huggingface_hub import ModelCard
 
         write_model_card(output_dir, license=ModelCard(text).data.license)  # the copied card told of adapters; the export is whole

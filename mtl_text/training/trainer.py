@@ -179,8 +179,8 @@ def train(config: TrainingConfig) -> TrainingResult:
         if (fitted or config.heads.tune_thresholds) and accelerator.is_main_process:
             # the wide parts' new weights and their SVMs' weights, the tuned thresholds (config.json)
             unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"], fitted))
-        if getattr(unwrapped.encoder, "lora", None):  # LoRA's updates in the fixed weights: the test table scores what loads
-            unwrapped.encoder.fold_lora()
+        if getattr(unwrapped.encoder, "saves_adapters", False):  # the updates into the fixed weights, as a load merges them (a
+            unwrapped.encoder.fold_lora()                            # merged save's read-back above has folded them already)
         if run.adaptation:
             after = domain_mmd(run)
             log.log({"step": summary["steps"], "split": "adaptation", "mmd2": after})
