@@ -60,3 +60,31 @@ def test_import_mtl_text_and_the_commands_do_not_load_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "[]"
+
+
+PREDICT_WITHOUT_DATASETS = """
+import sys
+import torch
+from mtl_text.cli import run_command
+from mtl_text.cli.predict import main
+from mtl_text.data.tokenization import train_word_tokenizer
+from mtl_text.modeling.encoders import WordVectorEncoder
+from mtl_text.modeling.model import MultiTaskModel
+
+texts = ["who won the cup ?", "a dull , tedious film", "great fun"]
+tokenizer = train_word_tokenizer(texts, min_frequency=1)
+torch.manual_seed(0)
+model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8), {"mood": {"labels": ["neg", "pos"], "max_length": 16}})
+model.save_pretrained(sys.argv[1], tokenizer, {"training_config": {}})
+status = run_command(main, ["--model", sys.argv[1], "great fun"])
+print(status, sorted(m for m in ("datasets", "pandas", "pyarrow") if m in sys.modules), file=sys.stderr)
+"""
+
+
+def test_prediction_does_not_load_datasets(tmp_path):
+    """``mtl-text predict`` (and ``import mtl_text``) leave ``datasets`` and its pandas and pyarrow
+    unloaded: they are for training and evaluation, and cost prediction's start-up about half a second."""
+    proc = subprocess.run([sys.executable, "-c", PREDICT_WITHOUT_DATASETS, str(tmp_path / "model")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert '"label":' in proc.stdout and proc.stderr.strip().splitlines()[-1] == "0 []"

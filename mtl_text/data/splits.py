@@ -8,12 +8,14 @@ import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-
-import datasets
+from typing import TYPE_CHECKING
 
 from ..arguments import DATA_DIR_ENV
 from ..errors import DataError, DataFormatError
 from .tasks import Task, get_task
+
+if TYPE_CHECKING:  # imported where used: `import mtl_text` (a task file, `mtl-text predict`) does not load datasets
+    import datasets
 
 SPLITS = ("train", "validation", "test")
 
@@ -33,6 +35,8 @@ def _head_type(problem_type: str):
 
 
 def _to_dataset(task: Task, split: str, columns) -> datasets.Dataset:
+    import datasets
+
     head = _head_type(task.problem_type)  # the head type owns its labels' format
     text_columns = ["text", "text_pair"] if task.text_pair else ["text"]
     features = datasets.Features({**{c: datasets.Value("string") for c in text_columns}, "label": head.label_feature(task.labels)})
@@ -197,6 +201,7 @@ def cross_validation_fold(task: Task, splits: dict, k: int, folds: int, seed: in
         ValueError: ``k`` outside ``0..folds-1``, or fewer examples (of a label, when stratified) or
             groups than folds.
     """
+    import datasets
     import numpy as np
     from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
@@ -292,6 +297,8 @@ def load_task_splits(
         DataError: a split is empty, or all its texts are empty.
         ValueError: ``validation_size`` outside ``(0, 1)``.
     """
+    import datasets
+
     task = get_task(task) if isinstance(task, str) else task
     splits = _read_splits(task, data_dir)
     if fold is not None:

@@ -32,11 +32,13 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import datasets
-from datasets.fingerprint import Hasher
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
+
+if TYPE_CHECKING:  # imported where used: prediction does not load datasets
+    import datasets
 
 PAD_TOKEN = "[PAD]"
 UNK_TOKEN = "[UNK]"
@@ -292,6 +294,8 @@ def tokenize_splits(
 
     cache_files = None
     if cache_dir is not None:
+        from datasets.fingerprint import Hasher
+
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
         pipeline = json.loads(tokenizer.backend_tokenizer.to_str())
         pipeline.pop("truncation", None), pipeline.pop("padding", None)  # set by each call, not part of the tokenizer

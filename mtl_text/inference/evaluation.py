@@ -15,7 +15,6 @@ import os
 
 import torch
 from accelerate import Accelerator
-from datasets import DatasetDict
 from torch.utils.data import DataLoader
 
 from ..data.collation import PaddingCollator
@@ -170,6 +169,8 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
+    from datasets import DatasetDict
+
     from ..modeling.hub import resolve_model
 
     accelerator = accelerator or Accelerator()
