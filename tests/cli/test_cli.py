@@ -202,7 +202,7 @@ def test_a_folder_with_a_model_is_refused_unless_overwritten(data_dir, tmp_path,
     assert (out / "notes.txt").read_text() == "mine"  # only the earlier run's own files are replaced
 
 
-def test_a_second_run_on_the_same_folder_refuses(data_dir, tmp_path, python, repo):
+def test_a_second_run_on_the_same_folder_refuses(data_dir, tmp_path, python, repo, capsys):
     out = tmp_path / "shared-run"
     first = subprocess.Popen([python, str(repo / "scripts" / "train.py"), *tiny_run(data_dir, out)[:-2], "--max-steps", "100000",
                               "--patience", "0", "--output-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -214,10 +214,8 @@ def test_a_second_run_on_the_same_folder_refuses(data_dir, tmp_path, python, rep
             subprocess.run(["sleep", "0.1"])
         assert lock.exists(), first.stderr.read().decode()[-2000:] if first.poll() is not None else "no lock file"
         for extra in ([], ["--overwrite-output-dir"], ["--resume-from-checkpoint", "latest"]):  # none of them bypasses the lock
-            second = subprocess.run([python, str(repo / "scripts" / "train.py"), *tiny_run(data_dir, out, "--learning-rate", "0.1"),
-                                     *extra], capture_output=True, text=True, timeout=300)
-            assert second.returncode == 2
-            assert second.stderr.startswith(f"error: --output-dir {out} is in use by another run (process {first.pid} on"), extra
+            assert run_command(train_main, [*tiny_run(data_dir, out, "--learning-rate", "0.1"), *extra]) == 2  # in-process: no start-up
+            assert capsys.readouterr().err.startswith(f"error: --output-dir {out} is in use by another run (process {first.pid} on"), extra
     finally:
         first.kill()
         first.wait()

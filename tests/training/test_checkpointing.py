@@ -154,22 +154,24 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, data_di
     assert [r.get("loss") for r in records["reference"]] == [r.get("loss") for r in records["killed"]]
 
 
-def test_resume_from_a_damaged_checkpoint_fails_clearly(tmp_path, data_dir, python, repo):
+def test_resume_from_a_damaged_checkpoint_fails_clearly(tmp_path, data_dir, python, repo, capsys):
+    from mtl_text.cli import run_command
+    from mtl_text.cli.train import main as train_main
+
     out = tmp_path / "run"
-    cmd = train_command(python, repo, data_dir, out)
-    cmd[cmd.index("--max-steps") + 1] = "20"
-    proc = subprocess.run(cmd, capture_output=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    args = train_command(python, repo, data_dir, out)[2:]  # in-process: an unexpected exception would fail the test
+    args[args.index("--max-steps") + 1] = "20"
+    assert run_command(train_main, args) == 0
     latest = list_checkpoints(out)[-1]
     weights = latest / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    proc = subprocess.run(cmd + ["--resume-from-checkpoint", str(latest)], capture_output=True, timeout=600)
-    err = proc.stderr.decode()
-    assert proc.returncode == 2 and f"error: {weights}: 1000 bytes" in err and "Traceback" not in err
+    capsys.readouterr()
+    assert run_command(train_main, args + ["--resume-from-checkpoint", str(latest)]) == 2
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"error: {weights}: 1000 bytes")
     (latest / "trainer_state.json").write_text("not json")
-    proc = subprocess.run(cmd + ["--resume-from-checkpoint", "latest"], capture_output=True, timeout=600)
-    err = proc.stderr.decode()
-    assert proc.returncode == 2 and f"error: {latest / 'trainer_state.json'}: not valid JSON" in err, err[-2000:]
+    assert run_command(train_main, args + ["--resume-from-checkpoint", "latest"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith(f"error: {latest / 'trainer_state.json'}: not valid JSON"), err[-2000:]
 
 
 @pytest.mark.parametrize("mode", [["--group-by-length"], ["--freeze-encoder"], ["--lora-r", "4", "--learning-rate", "1e-2"]],
