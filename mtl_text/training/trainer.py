@@ -9,8 +9,9 @@ and ``scripts/train.py`` are thin wrappers around it)::
 4. the loop (:mod:`.loop`);
 5. the best model restored (with ``--wide-svm``, a linear SVM added to each wide part, weighted on
    validation: :mod:`.wide_fit`; with ``--tune-thresholds``, its multi-label thresholds tuned on
-   validation; saved) and scored on every task's test split; ``test_results.{json,md}`` and
-   every example's prediction in ``test_predictions.json`` (for paired significance tests);
+   validation; saved) and scored on every task's test split; ``test_results.{json,md}`` (the
+   JSON with each classification task's per-class figures and confusion matrix) and every
+   example's prediction in ``test_predictions.json`` (for paired significance tests);
    with ``--adapt``, the MMD between the domains measured again;
 6. with ``--push-to-hub``, the model folder uploaded to the Hub (the token and the repository checked at step 2).
 """
@@ -55,6 +56,10 @@ class TrainingResult:
         validation_metrics: with ``--fold``, the best model's metrics on the held-out fold.
         hub_url: with ``--push-to-hub``, the URL of the upload's commit (its last part is the
             commit hash).
+        class_reports: task name -> the best model's per-class test figures
+            (:meth:`mtl_text.Head.class_report`: ``per_class`` precision, recall, F1 and support;
+            ``confusion_matrix`` for single-label tasks), for each classification task; also in
+            ``test_results.json``.
     """
 
     metrics: dict[str, dict[str, float]]
@@ -66,6 +71,7 @@ class TrainingResult:
     num_processes: int
     validation_metrics: dict[str, dict[str, float]] | None = None
     hub_url: str | None = None
+    class_reports: dict[str, dict] | None = None
 
 
 def tune_thresholds(run, accelerator, model) -> None:
@@ -187,13 +193,15 @@ def train(config: TrainingConfig) -> TrainingResult:
             logger.info("MMD² between source and target pooled vectors after training (best model): %s",
                         {n: round(v, 5) for n, v in after.items()})
         predictions: dict = {}
-        metrics = evaluate(run.model, run.test_dataloaders, accelerator, predictions)
+        reports: dict = {}  # per-class figures and confusion matrices, as `mtl-text evaluate --per-class --json` writes them
+        metrics = evaluate(run.model, run.test_dataloaders, accelerator, predictions, reports=reports)
         validation = evaluate(run.model, run.val_dataloaders, accelerator) if config.data.fold is not None else None
         log.log({"step": summary["steps"], "split": "test", "metrics": metrics})
         table = format_table(metrics)
         if accelerator.is_main_process:
             datasets = {n: t.hub_dataset.test_reference() for n, t in run.tasks.items() if t.hub_dataset is not None}
-            record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics, **({"datasets": datasets} if datasets else {})}
+            record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics, "class_reports": reports,
+                      **({"datasets": datasets} if datasets else {})}
             atomic_write_text(output_dir / RESULTS_NAME, json.dumps(record, indent=2) + "\n")
             atomic_write_text(output_dir / RESULTS_MD, table + "\n")
             atomic_write_text(output_dir / PREDICTIONS_JSON, json.dumps(predictions) + "\n")
@@ -213,4 +221,5 @@ def train(config: TrainingConfig) -> TrainingResult:
         raise upload_error
     return TrainingResult(metrics=metrics, output_dir=output_dir, steps=summary["steps"], best_step=summary["best_step"],
                           train_seconds=summary["train_seconds"], train_samples_per_second=summary["train_samples_per_second"],
-                          num_processes=accelerator.num_processes, validation_metrics=validation, hub_url=hub_url)
+                          num_processes=accelerator.num_processes, validation_metrics=validation, hub_url=hub_url,
+                          class_reports=reports)

@@ -140,6 +140,7 @@ def test_pair_and_regression_tasks_train_and_report_their_own_metrics(pair_model
     assert set(result.metrics["stsb"]) == {"pearson", "spearman", "mse", "loss", "examples"}
     assert set(result.metrics["mrpc"]) == {"accuracy", "f1", "macro_f1", "matthews_corrcoef", "loss", "examples"}
     assert [result.metrics[t]["examples"] for t in ("stsb", "mrpc", "rte")] == [1500, 408, 277]
+    assert set(result.class_reports) == {"mrpc", "rte"}  # a regression head has no classes
     tasks = json.loads((out / "config.json").read_text())["tasks"]
     assert tasks["stsb"]["text_pair"] and tasks["stsb"]["problem_type"] == "regression"
     assert 2.0 < tasks["stsb"]["head_options"]["target_mean"][0] < 3.5  # STS-B scores lie in [0, 5]

@@ -151,6 +151,8 @@ def test_a_users_multi_label_task_from_one_file_as_in_the_readme(repo, python, t
                            str(tmp_path), "--max-steps", "60", "--embedding-dim", "16", "--w2v-epochs", "2", "--min-word-frequency", "1",
                            "--tune-thresholds", "--output-dir", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((out / "test_results.json").read_text())["class_reports"]["tickets"]
+    assert set(report) == {"per_class"} and sum(f["support"] for f in report["per_class"].values()) >= 60  # per tag: no confusion matrix
     results = json.loads((out / "test_results.json").read_text())["metrics"]["tickets"]
     assert results["examples"] == 60 and results["micro_f1"] > 0.5  # keywords name the tags: learnable in 60 steps
     assert len(json.loads((out / "config.json").read_text())["tasks"]["tickets"]["head_options"]["thresholds"]) == 4

@@ -68,6 +68,17 @@ def test_test_table_matches_the_restored_model(trained, data_dir):
     probs = predictor.predict_proba(test["text"], ["trec"])["trec"]
     accuracy = (probs.argmax(-1) == torch.tensor(test["label"])).sum().item() / len(test)
     assert accuracy == pytest.approx(results["trec"]["accuracy"], abs=1e-9)
+    # the per-class figures and confusion matrix are the restored model's too
+    report = json.loads((trained / "test_results.json").read_text())["class_reports"]["trec"]
+    labels = predictor.model.tasks["trec"]["labels"]
+    matrix = [[0] * len(labels) for _ in labels]
+    for reference, predicted in zip(test["label"], probs.argmax(-1).tolist()):
+        matrix[reference][predicted] += 1
+    assert report["confusion_matrix"] == matrix and list(report["per_class"]) == labels
+    for i, label in enumerate(labels):
+        figures = report["per_class"][label]
+        assert figures["support"] == sum(matrix[i])
+        assert figures["recall"] == pytest.approx(matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else 0.0)
 
 
 def run_predict(python, repo, *args, stdin=b""):

@@ -28,8 +28,9 @@ def test_train_returns_the_test_metrics_and_writes_a_model(trained):
     assert result.output_dir == out and result.steps == 60 and result.best_step in (30, 60) and result.num_processes == 1
     assert set(result.metrics) == {"sst2", "trec"}
     assert result.metrics["sst2"]["examples"] == 872 and result.metrics["trec"]["examples"] == 500
-    saved = json.loads((out / "test_results.json").read_text())["metrics"]
-    assert saved == result.metrics
+    saved = json.loads((out / "test_results.json").read_text())
+    assert saved["metrics"] == result.metrics and saved["class_reports"] == result.class_reports
+    assert set(result.class_reports) == {"sst2", "trec"} and len(result.class_reports["sst2"]["confusion_matrix"]) == 2
     config = json.loads((out / "config.json").read_text())
     assert config["training_config"]["data"]["tasks"] == ["sst2", "trec"]
     assert {t["problem_type"] for t in config["tasks"].values()} == {"single_label_classification"}
