@@ -25,10 +25,16 @@ class PredictArguments(Arguments):
         "only the tasks every model has with the same labels; put texts before this option, or after '--'")
     input: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "file of texts ('-' for standard input); with no texts and no --input, standard input is read"})
-    input_format: Literal["text", "jsonl", "tsv"] | None = field(default=None, metadata={
+    input_format: Literal["text", "jsonl", "tsv", "csv"] | None = field(default=None, metadata={
         "help": "text: one text per line, taken as it is; jsonl: one JSON object per line with a 'text' field (and 'text_pair' "
-                "for sentence-pair tasks); tsv: one sentence pair per line, the two texts separated by a tab. Default: jsonl for a "
-                ".jsonl file, tsv for a .tsv file, text otherwise (standard input included)"})
+                "for sentence-pair tasks); tsv: one sentence pair per line, the two texts separated by a tab; csv: comma-separated "
+                "values whose header row names a 'text' column (and 'text_pair'), other columns ignored, quoted fields may hold "
+                "commas and line breaks. Default: jsonl for a .jsonl file, tsv for a .tsv file, csv for a .csv file, text otherwise "
+                "(standard input included)"})
+    text_column: str | None = field(default=None, metadata={
+        "help": "jsonl and csv input: the field or column holding the text (default: text)"})
+    text_pair_column: str | None = field(default=None, metadata={
+        "help": "jsonl and csv input: the field or column holding a sentence pair's second text (default: text_pair)"})
     tasks: list[str] | None = field(default=None, metadata={
         "help": "heads to use (default: every task of the model that takes the input's kind, single texts or pairs); put texts "
                 "before this option, or after '--'"})
@@ -56,18 +62,25 @@ def read_inputs(args: PredictArguments, texts: list[str]) -> tuple[list[str], li
     the second texts when the input holds sentence pairs.
 
     Raises:
-        InputError: ``--input`` not found, a bad line (named by file and line), or pairs after
-            single texts given as arguments.
+        InputError: ``--input`` not found, a bad line (named by file and line), pairs after single
+            texts given as arguments, or ``--text-column``/``--text-pair-column`` for an input
+            format without fields.
     """
     fmt = input_format(args.input, args.input_format)
+    columns = {"text_column": args.text_column or "text", "text_pair_column": args.text_pair_column or "text_pair"}
+    named = [o for o, v in (("--text-column", args.text_column), ("--text-pair-column", args.text_pair_column)) if v is not None]
+    reads = args.input or not texts
+    if named and (not reads or fmt not in ("jsonl", "csv")):
+        raise InputError(f"{named[0]} names a field of jsonl or csv input, but the texts are "
+                         + (f"read as {fmt}" if reads else "given as arguments"))
     if args.input and args.input != "-":
         path = Path(args.input)
         if not path.is_file():
             raise InputError(f"--input: {path} not found")
         with open(path, "rb") as f:
-            more, pairs = read_texts(f, str(path), fmt)
+            more, pairs = read_texts(f, str(path), fmt, **columns)
     elif args.input == "-" or not texts:
-        more, pairs = read_texts(sys.stdin.buffer, "<stdin>", fmt)
+        more, pairs = read_texts(sys.stdin.buffer, "<stdin>", fmt, **columns)
     else:
         return texts, None
     if pairs is not None and texts:

@@ -122,7 +122,8 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
 def read_target_texts(target: str, config: TrainingConfig, option: str = "--adapt") -> list[str]:
     """The unlabelled texts of ``--adapt TASK=TARGET`` (or of ``option``, e.g. ``--distill-texts``): a
     registered task's training texts (labels ignored; its validation split carved out as in training
-    and left out), else a file: ``.jsonl`` with a ``text`` field per line, or one text per line.
+    and left out), else a file: ``.jsonl`` with a ``text`` field per line, ``.csv`` with a ``text``
+    column, or one text per line.
 
     Raises:
         ConfigError: TARGET is neither a registered task nor an existing file.
@@ -143,7 +144,7 @@ def read_target_texts(target: str, config: TrainingConfig, option: str = "--adap
         path = Path(target)
         if not path.is_file():
             raise ConfigError(f"{option}: {target!r} is neither a registered task nor a file")
-        with open(path, "rb") as f:  # the formats of prediction input: text lines, or JSON Lines with 'text'
+        with open(path, "rb") as f:  # the formats of prediction input: text lines, JSON Lines or CSV with 'text'
             texts = [t for _, text, pair in read_examples(f, str(path), input_format(path) if path.suffix != ".tsv" else "text")
                      for t in (text, pair) if t is not None]
     texts = [t for t in texts if t.strip()]

@@ -290,6 +290,33 @@ def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, python
     assert proc.returncode == 2 and proc.stderr.decode().startswith("error: <stdin>, line 1: invalid JSON")
 
 
+def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys, monkeypatch):
+    """SST-2's validation sentences (commas, quotes) written as CSV with Python's csv module, read back
+    by their column name, in order; the column options only where the input has fields."""
+    import csv
+    import io
+
+    from mtl_text import load_test_split
+
+    sentences = load_test_split("sst2", data_dir)["text"][:40]
+    path = tmp_path / "reviews.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "sentence"])
+        writer.writerows(enumerate(sentences))
+    assert any("," in t for t in sentences) and any('"' in line for line in path.read_text().splitlines())  # quoting is exercised
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path), "--text-column", "sentence"]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == sentences
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+    assert run_command(predict_main, ["--model", str(small_model), "--input-format", "csv"]) == 2
+    assert capsys.readouterr().err == "error: <stdin>, line 1: the CSV header has no column 'text' (it names ['id', 'sentence']); the first row must name the columns (--text-column chooses the text's)\n"
+    for args, message in ((["--text-column", "sentence", "a text"], "--text-column names a field of jsonl or csv input, but the texts are given as arguments"),
+                          (["--input", str(path), "--input-format", "text", "--text-pair-column", "b"],
+                           "--text-pair-column names a field of jsonl or csv input, but the texts are read as text")):
+        assert run_command(predict_main, ["--model", str(small_model), *args]) == 2
+        assert capsys.readouterr().err == f"error: {message}\n"
+
+
 def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
     for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
                           ([os.fsdecode(b"caf\xe9")], "error: text argument 1: not valid UTF-8"),

@@ -4,14 +4,14 @@ inferred from a .jsonl name; sentence pairs from JSON Lines or TSV."""
 import pytest
 
 from mtl_text import InputError
-from mtl_text.inference.inputs import input_format, read_texts
+from mtl_text.inference.inputs import input_format, read_examples, read_texts
 
 
 def test_format_is_inferred_from_the_suffix_unless_chosen():
     assert input_format("texts.jsonl") == "jsonl" and input_format("TEXTS.JSONL") == "jsonl"
     assert input_format("texts.txt") == "text" and input_format(None) == "text"
     assert input_format("texts.jsonl", "text") == "text"
-    assert input_format("pairs.tsv") == "tsv"
+    assert input_format("pairs.tsv") == "tsv" and input_format("reviews.CSV") == "csv"
 
 
 def test_text_lines_stay_as_they_are():
@@ -42,3 +42,26 @@ def test_sentence_pairs_from_jsonl_and_tsv():
         read_texts([b'{"text": "a", "text_pair": "b"}\n', b'{"text": "c"}\n'], "in", "jsonl")
     with pytest.raises(InputError, match=r"in, line 1: field 'text_pair' must be a string"):
         read_texts([b'{"text": "a", "text_pair": 3}\n'], "in", "jsonl")
+
+
+def test_csv_records_by_header_with_quotes_and_line_breaks():
+    lines = [b"id,text,label\r\n", b'1,"a, b",pos\r\n', b"\r\n", b'2,"she said ""no""\n', b'and left",neg\r\n', b"3,,neg\r\n"]
+    assert read_texts(lines, "in", "csv") == (["a, b", 'she said "no"\nand left', ""], None)
+    assert list(read_examples(lines, "in", "csv")) == [(2, "a, b", None), (4, 'she said "no"\nand left', None), (6, "", None)]
+    pairs = [b"sentence1, sentence2 ,label\n", b"a,b,1\n", b'"c",,0\n']
+    assert read_texts(pairs, "in", "csv", "sentence1", "sentence2") == (["a", "c"], ["b", ""])
+    assert read_texts([b'{"sentence": "a"}\n'], "in", "jsonl", text_column="sentence") == (["a"], None)
+    assert read_texts([b"text\n"], "in", "csv") == ([], None) and read_texts([], "in", "csv") == ([], None)
+
+
+def test_bad_csv_is_named_by_line():
+    with pytest.raises(InputError, match=r"in, line 1: the CSV header has no column 'text' \(it names \['review', 'label'\]\)"):
+        read_texts([b"review,label\n", b"good,1\n"], "in", "csv")
+    with pytest.raises(InputError, match=r"in, line 3: 3 field\(s\), but the header names 2; a field holding a comma must be quoted"):
+        read_texts([b"text,label\n", b"good,1\n", b"good, really,1\n"], "in", "csv")
+    with pytest.raises(InputError, match=r"in, line 3: not valid UTF-8"):
+        read_texts([b"text\n", b"ok\n", b"caf\xe9\n"], "in", "csv")
+    with pytest.raises(InputError, match=r"in, line 2: not valid CSV \(unexpected end of data\)"):
+        read_texts([b"text\n", b'"never closed\n'], "in", "csv")
+    with pytest.raises(InputError, match=r"in, line 2: not valid CSV \(',' expected after '\"'\)"):
+        read_texts([b"text,label\n", b'"quoted"not,1\n'], "in", "csv")
