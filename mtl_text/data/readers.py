@@ -14,11 +14,12 @@ row silently:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,15 +246,24 @@ def read_sha256_manifest(path: PathLike) -> dict[str, str]:
     return manifest
 
 
-def _decoded_lines(f, path: Path, encoding: str):
-    """The lines of a binary file decoded one by one, so that a byte sequence that is not valid in
-    ``encoding`` is reported at its own line (a text-mode file decodes blocks of several lines)."""
-    for line_no, raw in enumerate(f, start=1):
+def decoded_lines(lines: Iterable[bytes], source: str | os.PathLike, encoding: str = "utf-8",
+                  error: type[Exception] = DataFormatError) -> Iterator[str]:
+    """Raw lines (a binary file, standard input's buffer) decoded one by one, line ends kept, so
+    that a byte sequence that is not valid in ``encoding`` is reported at its own line (a text-mode
+    file decodes blocks of several lines). A UTF-8 byte-order mark opening the first line (as
+    spreadsheet programs write) is not part of the text, as with Python's ``utf-8-sig`` codec.
+
+    Raises:
+        error: a line that is not valid ``encoding``, named by ``source``, line and column.
+    """
+    utf8 = codecs.lookup(encoding).name == "utf-8"
+    for line_no, raw in enumerate(lines, start=1):
         try:
-            yield raw.decode(encoding)
+            line = raw.decode(encoding)
         except UnicodeDecodeError as e:
-            raise DataFormatError(f"{path}, line {line_no}: not valid {encoding} (byte {raw[e.start:e.start + 1]!r} at column "
-                                  f"{e.start + 1})") from None
+            raise error(f"{source}, line {line_no}: not valid {encoding} (byte {raw[e.start:e.start + 1]!r} at column "
+                        f"{e.start + 1})") from None
+        yield line[1:] if line_no == 1 and utf8 and line.startswith("\ufeff") else line
 
 
 def read_csv(
@@ -297,7 +307,7 @@ def read_csv(
     out = _Collector(path, pairs=text_pair_field is not None)
     fields = [text_field, label_field] + ([text_pair_field] if text_pair_field is not None else [])
     with open(path, "rb") as f:
-        reader = csv.reader(_decoded_lines(f, path, encoding), delimiter=delimiter, quoting=quoting)
+        reader = csv.reader(decoded_lines(f, path, encoding), delimiter=delimiter, quoting=quoting)
         if header:
             try:
                 names = [h.strip() for h in next(reader)]
@@ -361,12 +371,8 @@ def read_jsonl(
     path = Path(path)
     out = _Collector(path, pairs=text_pair_field is not None)
     with open(path, "rb") as f:
-        for line_no, raw in enumerate(f, start=1):
+        for line_no, line in enumerate(decoded_lines(f, path, encoding), start=1):
             where = f"{path}, line {line_no}"
-            try:
-                line = raw.decode(encoding)
-            except UnicodeDecodeError as e:
-                raise DataFormatError(f"{where}: not valid {encoding}: {e}") from None
             if not line.strip():
                 continue
             try:

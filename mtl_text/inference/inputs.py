@@ -11,6 +11,7 @@
   a ``text_pair`` column; other columns (an id, a label) are ignored; blank lines are skipped.
 
 The ``jsonl`` field and ``csv`` column names can be chosen (``text_column``, ``text_pair_column``).
+Input is UTF-8; a byte-order mark opening it (as spreadsheet programs write) is not part of the text.
 :func:`input_format` infers the format from a file name: ``.jsonl`` means JSON Lines, ``.tsv`` pairs
 in TSV, ``.csv`` CSV, anything else plain text. One input holds single texts or pairs, not both.
 """
@@ -22,6 +23,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 
+from ..data.readers import decoded_lines
 from ..errors import InputError
 
 FORMATS = ("text", "jsonl", "tsv", "csv")
@@ -36,23 +38,10 @@ def input_format(path: str | os.PathLike | None, chosen: str | None = None) -> s
     return {"jsonl": "jsonl", "tsv": "tsv", "csv": "csv"}.get(suffix, "text")
 
 
-def _decoded(lines: Iterable[bytes], source: str) -> Iterator[str]:
-    """Each raw line decoded as UTF-8, its line end kept.
-
-    Raises:
-        InputError: a line that is not UTF-8 (``source``, line and column named).
-    """
-    for line_no, raw in enumerate(lines, start=1):
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise InputError(f"{source}, line {line_no}: not valid UTF-8 (byte {raw[e.start:e.start + 1]!r} at column {e.start + 1})") from None
-
-
 def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pair_column: str
                   ) -> Iterator[tuple[int, str, str | None]]:
     """``(first line of the record, text, second text or None)`` of each CSV record after the header."""
-    reader = csv.reader(_decoded(lines, source), strict=True)  # a quote left open or stray is an error, not glued text
+    reader = csv.reader(decoded_lines(lines, source, "UTF-8", InputError), strict=True)  # a quote left open or stray is an error, not glued text
     line_no = 0
     try:
         header = next(reader, None)
@@ -101,7 +90,7 @@ def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_c
     if fmt == "csv":
         yield from _csv_examples(lines, source, text_column, text_pair_column)
         return
-    for line_no, line in enumerate(_decoded(lines, source), start=1):
+    for line_no, line in enumerate(decoded_lines(lines, source, "UTF-8", InputError), start=1):
         line = line.rstrip("\r\n")
         if fmt == "text":
             yield line_no, line, None

@@ -21,6 +21,16 @@ def test_csv_reads_names_and_ids(tmp_path):
     assert read_csv(path, labels=LABELS) == {"text": ["good, really", "bad"], "label": [1, 0], "source": str(path), "lines": [2, 3]}
 
 
+def test_a_byte_order_mark_opening_the_file_is_not_part_of_its_header_or_text(tmp_path):
+    """Spreadsheet programs save "CSV UTF-8" with a byte-order mark before the header."""
+    path = write(tmp_path, "a.csv", b"\xef\xbb\xbftext,label\r\ngood,pos\r\n", "wb")
+    assert read_csv(path, labels=LABELS)["text"] == ["good"]
+    path = write(tmp_path, "a.jsonl", b'\xef\xbb\xbf{"text": "good", "label": "pos"}\n', "wb")
+    assert read_jsonl(path, labels=LABELS)["text"] == ["good"]
+    path = write(tmp_path, "b.csv", b"text,label\n\xef\xbb\xbfgood,pos\n", "wb")  # elsewhere it is text: kept
+    assert read_csv(path, labels=LABELS)["text"] == ["\ufeffgood"]
+
+
 def test_csv_wrong_field_count_names_file_and_line(tmp_path):
     path = write(tmp_path, "a.csv", "text,label\nfine,pos\nbroken,pos,extra\n")
     with pytest.raises(DataFormatError, match=r"a\.csv, line 3: expected 2 fields"):

@@ -65,3 +65,10 @@ def test_bad_csv_is_named_by_line():
         read_texts([b"text\n", b'"never closed\n'], "in", "csv")
     with pytest.raises(InputError, match=r"in, line 2: not valid CSV \(',' expected after '\"'\)"):
         read_texts([b"text,label\n", b'"quoted"not,1\n'], "in", "csv")
+
+
+def test_a_byte_order_mark_opening_the_input_is_dropped():
+    bom = b"\xef\xbb\xbf"
+    assert read_texts([bom + b"text,label\r\n", b"good,pos\r\n"], "in", "csv") == (["good"], None)
+    assert read_texts([bom + b'{"text": "good"}\n'], "in", "jsonl") == (["good"], None)
+    assert read_texts([bom + b"good\n", bom + b"kept\n"], "in") == (["good", "\ufeffkept"], None)
