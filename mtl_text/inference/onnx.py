@@ -109,11 +109,11 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         mask = torch.ones_like(ids)
         mask[1, 5:] = 0
         example = (ids, mask) + ((torch.cat([torch.zeros(2, 4), torch.ones(2, 4)], 1).long(),) if pairs else ())
-        axes = {name: {0: "batch", 1: "seq_len"} for name in inputs} | {f"logits_{t}": {0: "batch"} for t in tasks}
+        shapes = tuple({0: "batch", 1: "seq_len"} for _ in inputs)  # named dynamic axes of each input, in order; outputs follow
         path = output_dir / file
         with torch.no_grad():
-            torch.onnx.export(_AllHeads(model, tasks), example, str(path), input_names=inputs,
-                              output_names=[f"logits_{t}" for t in tasks], dynamic_axes=axes, opset_version=opset, dynamo=True,
+            torch.onnx.export(_AllHeads(model, tasks).eval(), example, str(path), input_names=inputs,
+                              output_names=[f"logits_{t}" for t in tasks], dynamic_shapes=shapes, opset_version=opset, dynamo=True,
                               external_data=False)  # one self-contained file (graphs under protobuf's 2 GB)
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
