@@ -45,10 +45,12 @@ def read_review_file(path, label: str) -> dict[str, list]:
         DataFormatError: a review without ``<rating>`` or ``<review_text>``, or whose rating (1-2:
             negative, 4-5: positive) disagrees with ``label``; named by file and line.
     """
-    content = open(path, encoding="utf-8").read()
-    texts, lines = [], []
+    with open(path, encoding="utf-8") as f:
+        content = f.read()
+    texts, lines, line, counted = [], [], 1, 0
     for match in _REVIEW.finditer(content):
-        body, line = match.group(1), content.count("\n", 0, match.start()) + 1
+        line, counted = line + content.count("\n", counted, match.start()), match.start()  # the review's line, counted onwards
+        body = match.group(1)
         rating, text = _field(body, "rating"), _field(body, "review_text")
         if rating is None or text is None or not text:
             raise DataFormatError(f"{path}, line {line}: a review without <rating> or <review_text>")
