@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 
-from ..data.readers import decoded_lines
+from ..data.readers import decoded_lines, long_csv_fields
 from ..errors import InputError
 
 FORMATS = ("text", "jsonl", "tsv", "csv")
@@ -43,26 +43,27 @@ def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pa
     """``(first line of the record, text, second text or None)`` of each CSV record after the header."""
     reader = csv.reader(decoded_lines(lines, source, "UTF-8", InputError), strict=True)  # a quote left open or stray is an error, not glued text
     line_no = 0
-    try:
-        header = next(reader, None)
-        if header is None:
-            return
-        names = [name.strip() for name in header]
-        if text_column not in names:
-            raise InputError(f"{source}, line 1: the CSV header has no column {text_column!r} (it names {names}); "
-                             "the first row must name the columns (--text-column chooses the text's)")
-        text_at, pair_at = names.index(text_column), names.index(text_pair_column) if text_pair_column in names else None
-        line_no = reader.line_num
-        for row in reader:
-            start, line_no = line_no + 1, reader.line_num
-            if not row:  # a blank line
-                continue
-            if len(row) != len(names):
-                raise InputError(f"{source}, line {start}: {len(row)} field(s), but the header names {len(names)}; "
-                                 "a field holding a comma must be quoted")
-            yield start, row[text_at], row[pair_at] if pair_at is not None else None
-    except csv.Error as e:
-        raise InputError(f"{source}, line {reader.line_num}: not valid CSV ({e})") from None
+    with long_csv_fields():  # a field may be longer than the csv module's default limit
+        try:
+            header = next(reader, None)
+            if header is None:
+                return
+            names = [name.strip() for name in header]
+            if text_column not in names:
+                raise InputError(f"{source}, line 1: the CSV header has no column {text_column!r} (it names {names}); "
+                                 "the first row must name the columns (--text-column chooses the text's)")
+            text_at, pair_at = names.index(text_column), names.index(text_pair_column) if text_pair_column in names else None
+            line_no = reader.line_num
+            for row in reader:
+                start, line_no = line_no + 1, reader.line_num
+                if not row:  # a blank line
+                    continue
+                if len(row) != len(names):
+                    raise InputError(f"{source}, line {start}: {len(row)} field(s), but the header names {len(names)}; "
+                                     "a field holding a comma must be quoted")
+                yield start, row[text_at], row[pair_at] if pair_at is not None else None
+        except csv.Error as e:
+            raise InputError(f"{source}, line {reader.line_num}: not valid CSV ({e})") from None
 
 
 def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",

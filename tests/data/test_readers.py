@@ -31,6 +31,14 @@ def test_a_byte_order_mark_opening_the_file_is_not_part_of_its_header_or_text(tm
     assert read_csv(path, labels=LABELS)["text"] == ["\ufeffgood"]
 
 
+def test_csv_reads_a_field_longer_than_the_csv_modules_default_limit(tmp_path):
+    import csv
+
+    limit, long = csv.field_size_limit(), "word " * 40_000  # 200,000 characters; 20 Newsgroups' longest post has 160,616
+    path = write(tmp_path, "a.csv", f'text,label\n"{long}",pos\n')
+    assert read_csv(path, labels=LABELS)["text"] == [long] and csv.field_size_limit() == limit
+
+
 def test_csv_wrong_field_count_names_file_and_line(tmp_path):
     path = write(tmp_path, "a.csv", "text,label\nfine,pos\nbroken,pos,extra\n")
     with pytest.raises(DataFormatError, match=r"a\.csv, line 3: expected 2 fields"):
