@@ -219,6 +219,7 @@ def test_a_second_run_on_the_same_folder_refuses(data_dir, tmp_path, python, rep
     finally:
         first.kill()
         first.wait()
+        first.stderr.close()
 
 
 def test_a_stale_lock_of_a_dead_process_is_taken_over(data_dir, tmp_path, capsys):
@@ -334,7 +335,8 @@ def test_two_runs_started_together_on_one_folder(data_dir, tmp_path, python, rep
                                   "--eval-every", "20", "--save-total-limit", "2", "--patience", "0", "--learning-rate", lr,
                                   "--output-dir", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             for lr in ("0.01", "0.05")}
-    results = {lr: (p.wait(timeout=600), p.stderr.read()) for lr, p in runs.items()}
+    errors = {lr: p.communicate(timeout=600)[1] for lr, p in runs.items()}  # waits, reads and closes the pipe
+    results = {lr: (runs[lr].returncode, err) for lr, err in errors.items()}
     winners = [lr for lr, (status, _) in results.items() if status == 0]
     assert len(winners) == 1, results
     [loser] = [lr for lr in results if lr not in winners]

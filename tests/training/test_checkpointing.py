@@ -133,6 +133,7 @@ def test_killed_and_resumed_run_ends_like_an_uninterrupted_one(tmp_path, data_di
     assert running.poll() is None, "the run ended before it could be killed: " + running.stderr.read().decode()[-2000:]
     os.kill(running.pid, signal.SIGKILL)
     running.wait()
+    running.stderr.close()
     assert running.returncode == -signal.SIGKILL
     at_kill = max(int(p.name.split("-")[1]) for p in list_checkpoints(killed))
     assert 70 <= at_kill < 240
