@@ -42,7 +42,6 @@ def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pa
                   ) -> Iterator[tuple[int, str, str | None]]:
     """``(first line of the record, text, second text or None)`` of each CSV record after the header."""
     reader = csv.reader(decoded_lines(lines, source, "UTF-8", InputError), strict=True)  # a quote left open or stray is an error, not glued text
-    line_no = 0
     with long_csv_fields():  # a field may be longer than the csv module's default limit
         try:
             header = next(reader, None)
