@@ -109,7 +109,8 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         mask = torch.ones_like(ids)
         mask[1, 5:] = 0
         example = (ids, mask) + ((torch.cat([torch.zeros(2, 4), torch.ones(2, 4)], 1).long(),) if pairs else ())
-        shapes = tuple({0: "batch", 1: "seq_len"} for _ in inputs)  # named dynamic axes of each input, in order; outputs follow
+        # every input (batch, seq_len), dynamic; the names are given once (the other inputs share the axes, and outputs follow)
+        shapes = ({0: "batch", 1: "seq_len"},) + ({0: torch.export.Dim.DYNAMIC, 1: torch.export.Dim.DYNAMIC},) * (len(inputs) - 1)
         path = output_dir / file
         with torch.no_grad():
             torch.onnx.export(_AllHeads(model, tasks).eval(), example, str(path), input_names=inputs,
