@@ -14,7 +14,7 @@ from typing import Literal
 from ..arguments import Arguments, PositiveInt, ensemble_option, token_option
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
-from ..inference.inputs import input_format, read_texts
+from ..inference.inputs import Inputs, input_format, read_input
 from .parsing import ArgumentParser
 
 
@@ -35,6 +35,9 @@ class PredictArguments(Arguments):
         "help": "jsonl and csv input: the field or column holding the text (default: text)"})
     text_pair_column: str | None = field(default=None, metadata={
         "help": "jsonl and csv input: the field or column holding a sentence pair's second text (default: text_pair)"})
+    keep_columns: list[str] | None = field(default=None, metadata={
+        "help": "jsonl and csv input: fields or columns copied from each record into its output line, before the text (e.g. "
+                "--keep-columns id, to join predictions back to records); every record must have them"})
     tasks: list[str] | None = field(default=None, metadata={
         "help": "heads to use (default: every task of the model that takes the input's kind, single texts or pairs); put texts "
                 "before this option, or after '--'"})
@@ -57,35 +60,45 @@ def build_parser(prog: str | None = None) -> ArgumentParser:
     return parser
 
 
-def read_inputs(args: PredictArguments, texts: list[str]) -> tuple[list[str], list[str] | None]:
-    """The command-line texts, then those of ``--input`` (or standard input when neither is given);
-    the second texts when the input holds sentence pairs.
+OUTPUT_KEYS = ("text", "text_pair", "predictions", "empty_text")  # what an output line holds besides the kept columns
+
+
+def read_inputs(args: PredictArguments, texts: list[str]) -> Inputs:
+    """The command-line texts, then the records of ``--input`` (or standard input when neither is
+    given), with the second texts when the input holds sentence pairs and each record's kept columns.
 
     Raises:
         InputError: ``--input`` not found, a bad line (named by file and line), pairs after single
-            texts given as arguments, or ``--text-column``/``--text-pair-column`` for an input
-            format without fields.
+            texts given as arguments, ``--text-column``/``--text-pair-column``/``--keep-columns``
+            for texts without fields, or a kept column that an output line holds already.
     """
     fmt = input_format(args.input, args.input_format)
-    columns = {"text_column": args.text_column or "text", "text_pair_column": args.text_pair_column or "text_pair"}
-    named = [o for o, v in (("--text-column", args.text_column), ("--text-pair-column", args.text_pair_column)) if v is not None]
+    columns = {"text_column": args.text_column or "text", "text_pair_column": args.text_pair_column or "text_pair",
+               "keep_columns": args.keep_columns or ()}
+    named = [o for o, v in (("--text-column", args.text_column), ("--text-pair-column", args.text_pair_column),
+                            ("--keep-columns", args.keep_columns)) if v]
     reads = args.input or not texts
     if named and (not reads or fmt not in ("jsonl", "csv")):
         raise InputError(f"{named[0]} names a field of jsonl or csv input, but the texts are "
                          + (f"read as {fmt}" if reads else "given as arguments"))
+    if texts and args.keep_columns:
+        raise InputError("--keep-columns: texts given as arguments have no columns to keep; give every text in the input")
+    clash = [c for c in args.keep_columns or () if c in OUTPUT_KEYS]
+    if clash:
+        raise InputError(f"--keep-columns {clash[0]!r}: an output line holds {clash[0]!r} already ({', '.join(OUTPUT_KEYS)})")
     if args.input and args.input != "-":
         path = Path(args.input)
         if not path.is_file():
             raise InputError(f"--input: {path} not found")
         with open(path, "rb") as f:
-            more, pairs = read_texts(f, str(path), fmt, **columns)
+            inputs = read_input(f, str(path), fmt, **columns)
     elif args.input == "-" or not texts:
-        more, pairs = read_texts(sys.stdin.buffer, "<stdin>", fmt, **columns)
+        inputs = read_input(sys.stdin.buffer, "<stdin>", fmt, **columns)
     else:
-        return texts, None
-    if pairs is not None and texts:
+        return Inputs(texts, None, [{} for _ in texts])
+    if inputs.text_pairs is not None and texts:
         raise InputError("texts given as arguments are single texts, but the input holds sentence pairs; give them in one place")
-    return texts + more, pairs
+    return Inputs(texts + inputs.texts, inputs.text_pairs, [{} for _ in texts] + inputs.kept)
 
 
 def check_swallowed_texts(args: PredictArguments) -> None:
@@ -126,9 +139,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
-    texts, pairs = read_inputs(args, texts)
-    for result in predictor.predict(texts, args.tasks, pairs):
-        print(json.dumps(result, ensure_ascii=False))
+    inputs = read_inputs(args, texts)
+    for kept, result in zip(inputs.kept, predictor.predict(inputs.texts, args.tasks, inputs.text_pairs)):
+        print(json.dumps({**kept, **result}, ensure_ascii=False))
     return 0
 
 

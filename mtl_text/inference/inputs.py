@@ -10,7 +10,9 @@
   hold commas, quotes and line breaks) with a header row naming a ``text`` column, and for pair tasks
   a ``text_pair`` column; other columns (an id, a label) are ignored; blank lines are skipped.
 
-The ``jsonl`` field and ``csv`` column names can be chosen (``text_column``, ``text_pair_column``).
+The ``jsonl`` field and ``csv`` column names can be chosen (``text_column``, ``text_pair_column``),
+and other fields or columns carried along with each text (``keep_columns``: an id, to join the
+predictions back to their records).
 Input is UTF-8; a byte-order mark opening it (as spreadsheet programs write) is not part of the text.
 :func:`input_format` infers the format from a file name: ``.jsonl`` means JSON Lines, ``.tsv`` pairs
 in TSV, ``.csv`` CSV, anything else plain text. One input holds single texts or pairs, not both.
@@ -21,12 +23,34 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from ..data.readers import decoded_lines, long_csv_fields
 from ..errors import InputError
 
 FORMATS = ("text", "jsonl", "tsv", "csv")
+
+
+class Example(NamedTuple):
+    """One input record: its (first) line, its text, a pair's second text (else ``None``), and the
+    fields or columns kept from it (``keep_columns``; ``{}`` without)."""
+
+    line: int
+    text: str
+    text_pair: str | None
+    kept: dict[str, Any]
+
+
+@dataclass
+class Inputs:
+    """An input's texts, in order; the second texts when it holds sentence pairs (else ``None``);
+    each record's kept fields (``{}`` each without ``keep_columns``)."""
+
+    texts: list[str] = field(default_factory=list)
+    text_pairs: list[str] | None = None
+    kept: list[dict[str, Any]] = field(default_factory=list)
 
 
 def input_format(path: str | os.PathLike | None, chosen: str | None = None) -> str:
@@ -38,9 +62,9 @@ def input_format(path: str | os.PathLike | None, chosen: str | None = None) -> s
     return {"jsonl": "jsonl", "tsv": "tsv", "csv": "csv"}.get(suffix, "text")
 
 
-def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pair_column: str
-                  ) -> Iterator[tuple[int, str, str | None]]:
-    """``(first line of the record, text, second text or None)`` of each CSV record after the header."""
+def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pair_column: str, keep_columns: Sequence[str]
+                  ) -> Iterator[Example]:
+    """Each CSV record after the header, named by its first line."""
     reader = csv.reader(decoded_lines(lines, source, "UTF-8", InputError), strict=True)  # a quote left open or stray is an error, not glued text
     with long_csv_fields():  # a field may be longer than the csv module's default limit
         try:
@@ -51,7 +75,11 @@ def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pa
             if text_column not in names:
                 raise InputError(f"{source}, line 1: the CSV header has no column {text_column!r} (it names {names}); "
                                  "the first row must name the columns (--text-column chooses the text's)")
+            missing = [c for c in keep_columns if c not in names]
+            if missing:
+                raise InputError(f"{source}, line 1: the CSV header has no column(s) {missing} to keep (it names {names})")
             text_at, pair_at = names.index(text_column), names.index(text_pair_column) if text_pair_column in names else None
+            keep_at = {c: names.index(c) for c in keep_columns}
             line_no = reader.line_num
             for row in reader:
                 start, line_no = line_no + 1, reader.line_num
@@ -60,14 +88,14 @@ def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pa
                 if len(row) != len(names):
                     raise InputError(f"{source}, line {start}: {len(row)} field(s), but the header names {len(names)}; "
                                      "a field holding a comma must be quoted")
-                yield start, row[text_at], row[pair_at] if pair_at is not None else None
+                yield Example(start, row[text_at], row[pair_at] if pair_at is not None else None, {c: row[i] for c, i in keep_at.items()})
         except csv.Error as e:
             raise InputError(f"{source}, line {reader.line_num}: not valid CSV ({e})") from None
 
 
 def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",
-                  text_pair_column: str = "text_pair") -> Iterator[tuple[int, str, str | None]]:
-    """``(line number, text, second text or None)`` from raw input lines.
+                  text_pair_column: str = "text_pair", keep_columns: Sequence[str] = ()) -> Iterator[Example]:
+    """Each :class:`Example` (line number, text, second text or ``None``, kept fields) of raw input lines.
 
     Args:
         lines: the raw lines (bytes, line ends included or not; a CSV record's quoted line breaks
@@ -76,24 +104,28 @@ def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_c
         fmt: ``text``, ``jsonl``, ``tsv`` or ``csv`` (see the module's text).
         text_column, text_pair_column: the ``jsonl`` fields or ``csv`` columns of the text and of a
             pair's second text.
+        keep_columns: ``jsonl`` fields or ``csv`` columns to carry along (as the JSON values, or the
+            CSV strings); every record must have them.
 
     Raises:
         InputError: a line that is not UTF-8; in ``jsonl``, invalid JSON, no string text field or
             a second text that is not a string; in ``tsv``, a line without exactly one tab; in
             ``csv``, a header without the text column, a record with another number of fields than
-            the header, or a quote left open. The message names ``source`` and the line (a CSV
-            record's first line).
-        ValueError: an unknown ``fmt``.
+            the header, or a quote left open; a field or column to keep that a record lacks. The
+            message names ``source`` and the line (a CSV record's first line).
+        ValueError: an unknown ``fmt``, or ``keep_columns`` with ``text`` or ``tsv``, which have none.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown input format {fmt!r}; expected one of {FORMATS}")
+    if keep_columns and fmt not in ("jsonl", "csv"):
+        raise ValueError(f"{fmt} input has no fields to keep; keep_columns needs jsonl or csv")
     if fmt == "csv":
-        yield from _csv_examples(lines, source, text_column, text_pair_column)
+        yield from _csv_examples(lines, source, text_column, text_pair_column, keep_columns)
         return
     for line_no, line in enumerate(decoded_lines(lines, source, "UTF-8", InputError), start=1):
         line = line.rstrip("\r\n")
         if fmt == "text":
-            yield line_no, line, None
+            yield Example(line_no, line, None, {})
             continue
         if not line.strip():
             continue
@@ -102,7 +134,7 @@ def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_c
             if len(fields) != 2:
                 raise InputError(f"{source}, line {line_no}: expected a sentence pair, two texts separated by one tab; found "
                                  f"{len(fields)} field(s)")
-            yield line_no, fields[0], fields[1]
+            yield Example(line_no, fields[0], fields[1], {})
             continue
         try:
             obj = json.loads(line)
@@ -114,20 +146,23 @@ def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_c
         if text_pair_column in obj and not isinstance(obj[text_pair_column], str):
             raise InputError(f"{source}, line {line_no}: field {text_pair_column!r} must be a string, found "
                              f"{type(obj[text_pair_column]).__name__}")
-        yield line_no, obj[text_column], obj.get(text_pair_column)
+        missing = [c for c in keep_columns if c not in obj]
+        if missing:
+            raise InputError(f"{source}, line {line_no}: no field(s) {missing} to keep")
+        yield Example(line_no, obj[text_column], obj.get(text_pair_column), {c: obj[c] for c in keep_columns})
 
 
-def read_texts(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",
-               text_pair_column: str = "text_pair") -> tuple[list[str], list[str] | None]:
-    """Every text of an input, and the second texts when it holds sentence pairs (else ``None``);
-    the arguments as :func:`read_examples`.
+def read_input(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",
+               text_pair_column: str = "text_pair", keep_columns: Sequence[str] = ()) -> Inputs:
+    """Every record of an input as :class:`Inputs`; the arguments as :func:`read_examples`.
 
     Raises:
         InputError: as :func:`read_examples`; also an input that mixes single texts and pairs (the
             first line of the other kind is named).
+        ValueError: as :func:`read_examples`.
     """
-    texts, pairs, first_kind = [], [], None
-    for line_no, text, pair in read_examples(lines, source, fmt, text_column, text_pair_column):
+    texts, pairs, kept, first_kind = [], [], [], None
+    for line_no, text, pair, fields in read_examples(lines, source, fmt, text_column, text_pair_column, keep_columns):
         kind = pair is not None
         if first_kind is None:
             first_kind = kind
@@ -137,4 +172,17 @@ def read_texts(lines: Iterable[bytes], source: str, fmt: str = "text", text_colu
                              + "; one input holds single texts or pairs, not both")
         texts.append(text)
         pairs.append(pair)
-    return texts, (pairs if first_kind else None)
+        kept.append(fields)
+    return Inputs(texts, pairs if first_kind else None, kept)
+
+
+def read_texts(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",
+               text_pair_column: str = "text_pair") -> tuple[list[str], list[str] | None]:
+    """Every text of an input, and the second texts when it holds sentence pairs (else ``None``);
+    :func:`read_input` without kept fields.
+
+    Raises:
+        InputError: as :func:`read_input`.
+    """
+    inputs = read_input(lines, source, fmt, text_column, text_pair_column)
+    return inputs.texts, inputs.text_pairs

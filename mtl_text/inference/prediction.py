@@ -92,7 +92,7 @@ class HeadOutputs:
             chosen = [t for t in self.tasks if bool(self.model.tasks[t]["text_pair"]) == pairs]
             if not chosen:
                 raise InputError(f"none of this model's tasks {self.tasks} takes {kind}; "
-                                 + ("give single texts" if pairs else "give pairs (JSON lines with 'text' and 'text_pair', or TSV)"))
+                                 + ("give single texts" if pairs else "give pairs (JSON lines or CSV with 'text' and 'text_pair', or TSV)"))
             return chosen
         tasks = self.check_tasks(tasks)
         other = [t for t in tasks if bool(self.model.tasks[t]["text_pair"]) != pairs]

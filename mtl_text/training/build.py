@@ -145,8 +145,8 @@ def read_target_texts(target: str, config: TrainingConfig, option: str = "--adap
         if not path.is_file():
             raise ConfigError(f"{option}: {target!r} is neither a registered task nor a file")
         with open(path, "rb") as f:  # the formats of prediction input: text lines, JSON Lines or CSV with 'text'
-            texts = [t for _, text, pair in read_examples(f, str(path), input_format(path) if path.suffix != ".tsv" else "text")
-                     for t in (text, pair) if t is not None]
+            texts = [t for example in read_examples(f, str(path), input_format(path) if path.suffix != ".tsv" else "text")
+                     for t in (example.text, example.text_pair) if t is not None]
     texts = [t for t in texts if t.strip()]
     if not texts:
         raise DataError(f"{option}: {target} holds no non-empty text")

@@ -308,12 +308,21 @@ def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys
     assert any("," in t for t in sentences) and any('"' in line for line in path.read_text().splitlines())  # quoting is exercised
     assert run_command(predict_main, ["--model", str(small_model), "--input", str(path), "--text-column", "sentence"]) == 0
     assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == sentences
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path), "--text-column", "sentence",
+                                      "--keep-columns", "id"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["id"], x["text"]) for x in lines] == [(str(i), t) for i, t in enumerate(sentences)] and list(lines[0])[:2] == ["id", "text"]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
     assert run_command(predict_main, ["--model", str(small_model), "--input-format", "csv"]) == 2
     assert capsys.readouterr().err == "error: <stdin>, line 1: the CSV header has no column 'text' (it names ['id', 'sentence']); the first row must name the columns (--text-column chooses the text's)\n"
     for args, message in ((["--text-column", "sentence", "a text"], "--text-column names a field of jsonl or csv input, but the texts are given as arguments"),
                           (["--input", str(path), "--input-format", "text", "--text-pair-column", "b"],
-                           "--text-pair-column names a field of jsonl or csv input, but the texts are read as text")):
+                           "--text-pair-column names a field of jsonl or csv input, but the texts are read as text"),
+                          (["--input", str(path), "--text-column", "sentence", "--keep-columns", "predictions"],
+                           "--keep-columns 'predictions': an output line holds 'predictions' already (text, text_pair, predictions, "
+                           "empty_text)"),
+                          (["a text", "--input", str(path), "--text-column", "sentence", "--keep-columns", "id"],
+                           "--keep-columns: texts given as arguments have no columns to keep; give every text in the input")):
         assert run_command(predict_main, ["--model", str(small_model), *args]) == 2
         assert capsys.readouterr().err == f"error: {message}\n"
 

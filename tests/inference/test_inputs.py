@@ -4,7 +4,7 @@ inferred from a .jsonl name; sentence pairs from JSON Lines or TSV."""
 import pytest
 
 from mtl_text import InputError
-from mtl_text.inference.inputs import input_format, read_examples, read_texts
+from mtl_text.inference.inputs import input_format, read_examples, read_input, read_texts
 
 
 def test_format_is_inferred_from_the_suffix_unless_chosen():
@@ -47,7 +47,7 @@ def test_sentence_pairs_from_jsonl_and_tsv():
 def test_csv_records_by_header_with_quotes_and_line_breaks():
     lines = [b"id,text,label\r\n", b'1,"a, b",pos\r\n', b"\r\n", b'2,"she said ""no""\n', b'and left",neg\r\n', b"3,,neg\r\n"]
     assert read_texts(lines, "in", "csv") == (["a, b", 'she said "no"\nand left', ""], None)
-    assert list(read_examples(lines, "in", "csv")) == [(2, "a, b", None), (4, 'she said "no"\nand left', None), (6, "", None)]
+    assert list(read_examples(lines, "in", "csv")) == [(2, "a, b", None, {}), (4, 'she said "no"\nand left', None, {}), (6, "", None, {})]
     pairs = [b"sentence1, sentence2 ,label\n", b"a,b,1\n", b'"c",,0\n']
     assert read_texts(pairs, "in", "csv", "sentence1", "sentence2") == (["a", "c"], ["b", ""])
     assert read_texts([b'{"sentence": "a"}\n'], "in", "jsonl", text_column="sentence") == (["a"], None)
@@ -82,3 +82,18 @@ def test_a_csv_field_longer_than_the_csv_modules_default_limit():
     long = "word " * 40_000  # 200,000 characters
     assert read_texts([b"id,text\n", b'1,"' + long.encode() + b'"\n'], "in", "csv") == ([long], None)
     assert csv.field_size_limit() == limit  # restored
+
+
+def test_kept_columns_travel_with_their_records():
+    csv_lines = [b"id,text,label\n", b"7,good,pos\n", b"\n", b'8,"bad, really",neg\n']
+    inputs = read_input(csv_lines, "in", "csv", keep_columns=["id", "label"])
+    assert inputs.texts == ["good", "bad, really"] and inputs.kept == [{"id": "7", "label": "pos"}, {"id": "8", "label": "neg"}]
+    jsonl = [b'{"id": 7, "text": "a", "meta": {"x": 1}}\n', b"\n", b'{"id": null, "text": "b", "meta": []}\n']
+    assert read_input(jsonl, "in", "jsonl", keep_columns=["id", "meta"]).kept == [{"id": 7, "meta": {"x": 1}}, {"id": None, "meta": []}]
+    assert read_input(csv_lines, "in", "csv").kept == [{}, {}]
+    with pytest.raises(InputError, match=r"in, line 1: the CSV header has no column\(s\) \['ID'\] to keep"):
+        read_input(csv_lines, "in", "csv", keep_columns=["ID"])
+    with pytest.raises(InputError, match=r"in, line 3: no field\(s\) \['id'\] to keep"):
+        read_input([b'{"id": 1, "text": "a"}\n', b"\n", b'{"text": "b"}\n'], "in", "jsonl", keep_columns=["id"])
+    with pytest.raises(ValueError, match="text input has no fields to keep"):
+        read_input([b"a\n"], "in", "text", keep_columns=["id"])
