@@ -61,6 +61,7 @@ def build_parser(prog: str | None = None) -> ArgumentParser:
 
 
 OUTPUT_KEYS = ("text", "text_pair", "predictions", "empty_text")  # what an output line holds besides the kept columns
+CHUNK = 4096  # texts scored, then written, at a time: the output streams, and a progress bar counts them on a terminal
 
 
 def read_inputs(args: PredictArguments, texts: list[str]) -> Inputs:
@@ -140,8 +141,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
     inputs = read_inputs(args, texts)
-    for kept, result in zip(inputs.kept, predictor.predict(inputs.texts, args.tasks, inputs.text_pairs)):
-        print(json.dumps({**kept, **result}, ensure_ascii=False))
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(inputs.texts), desc="Predicting", unit="text", disable=None, leave=False, dynamic_ncols=True) as progress:
+        for start in range(0, len(inputs.texts), CHUNK):  # disable=None: no bar where standard error is not a terminal
+            chunk = slice(start, start + CHUNK)
+            pairs = None if inputs.text_pairs is None else inputs.text_pairs[chunk]
+            for kept, result in zip(inputs.kept[chunk], predictor.predict(inputs.texts[chunk], args.tasks, pairs)):
+                print(json.dumps({**kept, **result}, ensure_ascii=False))
+            sys.stdout.flush()
+            progress.update(len(inputs.texts[chunk]))
     return 0
 
 

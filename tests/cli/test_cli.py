@@ -308,10 +308,14 @@ def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys
     assert any("," in t for t in sentences) and any('"' in line for line in path.read_text().splitlines())  # quoting is exercised
     assert run_command(predict_main, ["--model", str(small_model), "--input", str(path), "--text-column", "sentence"]) == 0
     assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == sentences
+    monkeypatch.setattr("mtl_text.cli.predict.CHUNK", 7)  # scored and written 7 texts at a time: the same outputs as one call
     assert run_command(predict_main, ["--model", str(small_model), "--input", str(path), "--text-column", "sentence",
                                       "--keep-columns", "id"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(x["id"], x["text"]) for x in lines] == [(str(i), t) for i, t in enumerate(sentences)] and list(lines[0])[:2] == ["id", "text"]
+    from mtl_text import Predictor
+
+    assert [{k: v for k, v in x.items() if k != "id"} for x in lines] == json.loads(json.dumps(Predictor.from_pretrained(small_model).predict(sentences)))
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
     assert run_command(predict_main, ["--model", str(small_model), "--input-format", "csv"]) == 2
     assert capsys.readouterr().err == "error: <stdin>, line 1: the CSV header has no column 'text' (it names ['id', 'sentence']); the first row must name the columns (--text-column chooses the text's)\n"
