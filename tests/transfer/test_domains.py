@@ -84,6 +84,8 @@ def test_adapt_targets_from_files(data_dir, tmp_path):
     config = TrainingConfig.from_options(tasks=["sst2"], adapt=["sst2=x"], data_dir=str(data_dir))
     (tmp_path / "t.txt").write_text("first text\n\nsecond text\n")
     assert read_target_texts(str(tmp_path / "t.txt"), config) == ["first text", "second text"]
+    (tmp_path / "t.csv").write_bytes(b'\xef\xbb\xbfid,text\r\n1,"a review, quoted"\r\n2,\r\n3,"two\r\nlines"\r\n')  # Excel's CSV UTF-8
+    assert read_target_texts(str(tmp_path / "t.csv"), config) == ["a review, quoted", "two\r\nlines"]
     (tmp_path / "t.jsonl").write_text('{"text": "a"}\n{"txt": "b"}\n')
     with pytest.raises(InputError, match=r"t.jsonl, line 2: a JSON line needs a string field 'text'"):
         read_target_texts(str(tmp_path / "t.jsonl"), config)
