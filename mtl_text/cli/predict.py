@@ -143,14 +143,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     inputs = read_inputs(args, texts)
     from tqdm.auto import tqdm
 
-    with tqdm(total=len(inputs.texts), desc="Predicting", unit="text", disable=None, leave=False, dynamic_ncols=True) as progress:
-        for start in range(0, len(inputs.texts), CHUNK):  # disable=None: no bar where standard error is not a terminal
-            chunk = slice(start, start + CHUNK)
-            pairs = None if inputs.text_pairs is None else inputs.text_pairs[chunk]
-            for kept, result in zip(inputs.kept[chunk], predictor.predict(inputs.texts[chunk], args.tasks, pairs)):
-                print(json.dumps({**kept, **result}, ensure_ascii=False))
-            sys.stdout.flush()
-            progress.update(len(inputs.texts[chunk]))
+    results = predictor.predict_iter(inputs.texts, args.tasks, inputs.text_pairs, chunk_size=CHUNK)
+    progress = tqdm(results, total=len(inputs.texts), desc="Predicting", unit="text", disable=None, leave=False,
+                    dynamic_ncols=True)  # disable=None: no bar where standard error is not a terminal
+    for kept, result in zip(inputs.kept, progress):
+        print(json.dumps({**kept, **result}, ensure_ascii=False))
     return 0
 
 

@@ -24,7 +24,7 @@ vector, and gets the heads' prior prediction; its output carries ``"empty_text":
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -134,6 +134,26 @@ class HeadOutputs:
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
             results.append(out)
         return results
+
+    def predict_iter(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None,
+                     chunk_size: int = 4096) -> Iterator[dict]:
+        """:meth:`predict`'s results one at a time, in input order, scoring ``chunk_size`` texts (or
+        pairs) at a time: a large input's results then need not all be held at once (the first come
+        after one chunk). Each is the result :meth:`predict` gives. ``mtl-text predict`` uses it.
+
+        Raises:
+            ValueError: ``chunk_size`` < 1.
+            UnknownHeadError, InputError, ModelOutputError: as :meth:`predict_logits`, when the chunk
+                holding the cause is scored (the kind of input and the tasks: at the first).
+        """
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
+        if text_pairs is not None and len(text_pairs) != len(texts):
+            raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
+        for start in range(0, len(texts), chunk_size):
+            chunk = slice(start, start + chunk_size)
+            yield from self.predict(texts[chunk], tasks, None if text_pairs is None else text_pairs[chunk])
 
 
 class Predictor(HeadOutputs):

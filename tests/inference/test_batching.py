@@ -4,7 +4,7 @@ one pass per text, in input order."""
 import pytest
 import torch
 
-from mtl_text import ConfigError, Predictor
+from mtl_text import ConfigError, InputError, Predictor
 from mtl_text.data.tokenization import train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
 from mtl_text.modeling.model import MultiTaskModel
@@ -55,3 +55,18 @@ def test_a_datasets_column_or_a_tuple_predicts_as_a_list(predictor):
     expected = predictor.predict(TEXTS)
     assert predictor.predict(column) == expected and predictor.predict(tuple(TEXTS)) == expected
     assert torch.equal(predictor.predict_labels(column)["qtype"], predictor.predict_labels(TEXTS)["qtype"])
+
+
+def test_predict_iter_gives_predicts_results_chunk_by_chunk(predictor):
+    expected = predictor.predict(TEXTS)
+    results = predictor.predict_iter(TEXTS, chunk_size=3)
+    before = predictor.encoder_passes
+    first = next(results)
+    after_first = predictor.encoder_passes  # only the first chunk of 3 is scored yet
+    rest = list(results)
+    assert before < after_first < predictor.encoder_passes and [first, *rest] == expected
+    assert list(predictor.predict_iter([], chunk_size=3)) == []
+    with pytest.raises(ValueError, match="chunk_size must be >= 1, got 0"):
+        next(predictor.predict_iter(TEXTS, chunk_size=0))
+    with pytest.raises(InputError, match="7 texts but 2 second texts"):
+        next(predictor.predict_iter(TEXTS, text_pairs=["a", "b"]))
