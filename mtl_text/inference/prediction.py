@@ -123,7 +123,7 @@ class HeadOutputs:
 
     def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None) -> list[dict]:
         """One JSON-able result per text (or pair): per task, the head's output (see the module's text)."""
-        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
+        texts, text_pairs = _as_lists(texts, text_pairs)
         scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
         results = []
         for i, text in enumerate(texts):
@@ -148,9 +148,8 @@ class HeadOutputs:
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
-        if text_pairs is not None and len(text_pairs) != len(texts):
-            raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
+        texts, text_pairs = _as_lists(texts, text_pairs)
+        _check_pair_count(texts, text_pairs)
         for start in range(0, len(texts), chunk_size):
             chunk = slice(start, start + chunk_size)
             yield from self.predict(texts[chunk], tasks, None if text_pairs is None else text_pairs[chunk])
@@ -302,10 +301,9 @@ class Predictor(HeadOutputs):
             ModelOutputError: a head gave NaN or infinite logits (damaged weights).
         """
         tasks = self.input_tasks(tasks, pairs=text_pairs is not None)
-        texts, text_pairs = _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
+        texts, text_pairs = _as_lists(texts, text_pairs)
         if text_pairs is not None:
-            if len(text_pairs) != len(texts):
-                raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
+            _check_pair_count(texts, text_pairs)
             parts = [(list(range(len(texts))), self._logits(texts, tasks, text_pairs))]
         else:
             blank = [i for i, text in enumerate(texts) if not text.strip()]
@@ -340,6 +338,19 @@ class Predictor(HeadOutputs):
             for t in tasks:
                 out[t][rows] = logits[t].float().cpu()
         return out
+
+
+def _as_lists(texts: Sequence[str], text_pairs: Sequence[str] | None) -> tuple[list[str], list[str] | None]:
+    """``texts`` and ``text_pairs`` (``None`` stays ``None``) as lists (:func:`_as_list`)."""
+    return _as_list(texts), None if text_pairs is None else _as_list(text_pairs)
+
+
+def _check_pair_count(texts: list[str], text_pairs: list[str] | None) -> None:
+    """Raises:
+        InputError: ``text_pairs`` of another length than ``texts``.
+    """
+    if text_pairs is not None and len(text_pairs) != len(texts):
+        raise InputError(f"{len(texts)} texts but {len(text_pairs)} second texts (text_pairs)")
 
 
 def _as_list(items: Sequence[str]) -> list[str]:
