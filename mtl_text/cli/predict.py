@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 
 from ..arguments import Arguments, PositiveInt, ensemble_option, token_option
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
-from ..inference.inputs import Inputs, input_format, read_input
+from ..inference.inputs import Example, input_format, one_kind, read_examples
+from ..utils.iteration import chunked
 from .parsing import ArgumentParser
 
 
@@ -61,17 +64,24 @@ def build_parser(prog: str | None = None) -> ArgumentParser:
 
 
 OUTPUT_KEYS = ("text", "text_pair", "predictions", "empty_text")  # what an output line holds besides the kept columns
-CHUNK = 4096  # texts scored, then written, at a time: the output streams, and a progress bar counts them on a terminal
+CHUNK = 4096  # records read, scored, then written at a time: input and output stream, and a progress bar counts them on a terminal
 
 
-def read_inputs(args: PredictArguments, texts: list[str]) -> Inputs:
-    """The command-line texts, then the records of ``--input`` (or standard input when neither is
-    given), with the second texts when the input holds sentence pairs and each record's kept columns.
+def input_examples(args: PredictArguments, texts: list[str]) -> tuple[Iterator[Example], int | None]:
+    """The records to score, read lazily: the command-line texts, then the records of ``--input``
+    (or standard input when neither is given), each with its second text when the input holds
+    sentence pairs and its kept columns; and how many there are where that is known before scoring.
+
+    A file is read twice: once whole, checking every record and counting them (so a bad record
+    stops the command before any output, and the progress bar knows its end), then as it is
+    scored. Standard input and pipes are read once, as they come: a bad record there stops the
+    command after the results before its chunk were written.
 
     Raises:
-        InputError: ``--input`` not found, a bad line (named by file and line), pairs after single
-            texts given as arguments, ``--text-column``/``--text-pair-column``/``--keep-columns``
-            for texts without fields, or a kept column that an output line holds already.
+        InputError: ``--input`` not found or a folder, a bad line (named by file and line), pairs
+            after single texts given as arguments, ``--text-column``/``--text-pair-column``/
+            ``--keep-columns`` for texts without fields, or a kept column that an output line holds
+            already; for standard input and pipes, the bad line's error comes as it is read.
     """
     fmt = input_format(args.input, args.input_format)
     columns = {"text_column": args.text_column or "text", "text_pair_column": args.text_pair_column or "text_pair",
@@ -87,19 +97,31 @@ def read_inputs(args: PredictArguments, texts: list[str]) -> Inputs:
     clash = [c for c in args.keep_columns or () if c in OUTPUT_KEYS]
     if clash:
         raise InputError(f"--keep-columns {clash[0]!r}: an output line holds {clash[0]!r} already ({', '.join(OUTPUT_KEYS)})")
+    given = [Example(i, text, None, {}) for i, text in enumerate(texts, start=1)]
+
+    def records(stream, source: str) -> Iterator[Example]:
+        for example in one_kind(read_examples(stream, source, fmt, **columns), source):
+            if given and example.text_pair is not None:
+                raise InputError("texts given as arguments are single texts, but the input holds sentence pairs; give them in one place")
+            yield example
+
+    def file_records(path: Path) -> Iterator[Example]:
+        with open(path, "rb") as f:
+            yield from records(f, str(path))
+
     if args.input and args.input != "-":
         path = Path(args.input)
-        if not path.is_file():
+        if not path.exists():
             raise InputError(f"--input: {path} not found")
-        with open(path, "rb") as f:
-            inputs = read_input(f, str(path), fmt, **columns)
-    elif args.input == "-" or not texts:
-        inputs = read_input(sys.stdin.buffer, "<stdin>", fmt, **columns)
-    else:
-        return Inputs(texts, None, [{} for _ in texts])
-    if inputs.text_pairs is not None and texts:
-        raise InputError("texts given as arguments are single texts, but the input holds sentence pairs; give them in one place")
-    return Inputs(texts + inputs.texts, inputs.text_pairs, [{} for _ in texts] + inputs.kept)
+        if path.is_dir():
+            raise InputError(f"--input: {path} is a folder; give a file")
+        if path.is_file():
+            count = sum(1 for _ in file_records(path))  # the first reading: every record checked, nothing kept
+            return chain(given, file_records(path)), len(given) + count
+        return chain(given, file_records(path)), None  # a named pipe (--input <(zcat texts.gz)): read once
+    if args.input == "-" or not texts:
+        return chain(given, records(sys.stdin.buffer, "<stdin>")), None
+    return iter(given), len(given)
 
 
 def check_swallowed_texts(args: PredictArguments) -> None:
@@ -140,14 +162,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
-    inputs = read_inputs(args, texts)
+    examples, total = input_examples(args, texts)
     from tqdm.auto import tqdm
 
-    results = predictor.predict_iter(inputs.texts, args.tasks, inputs.text_pairs, chunk_size=CHUNK)
-    progress = tqdm(results, total=len(inputs.texts), desc="Predicting", unit="text", disable=None, leave=False,
-                    dynamic_ncols=True)  # disable=None: no bar where standard error is not a terminal
-    for kept, result in zip(inputs.kept, progress):
-        print(json.dumps({**kept, **result}, ensure_ascii=False))
+    with tqdm(total=total, desc="Predicting", unit="text", disable=None, leave=False, dynamic_ncols=True) as progress:
+        # disable=None: no bar where standard error is not a terminal
+        for chunk in chunked(examples, CHUNK):
+            pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
+            for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs)):
+                print(json.dumps({**example.kept, **result}, ensure_ascii=False))
+            progress.update(len(chunk))
     return 0
 
 

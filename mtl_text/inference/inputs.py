@@ -152,28 +152,36 @@ def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_c
         yield Example(line_no, obj[text_column], obj.get(text_pair_column), {c: obj[c] for c in keep_columns})
 
 
+def one_kind(examples: Iterable[Example], source: str) -> Iterator[Example]:
+    """``examples`` as they come, checked to be all single texts or all sentence pairs (as the first).
+
+    Raises:
+        InputError: the first example of the other kind, named by ``source`` and line.
+    """
+    first_kind = None
+    for example in examples:
+        kind = example.text_pair is not None
+        if first_kind is None:
+            first_kind = kind
+        elif kind != first_kind:
+            raise InputError(f"{source}, line {example.line}: " + ("a sentence pair among single texts" if kind else
+                                                                   "a single text among sentence pairs (no 'text_pair')")
+                             + "; one input holds single texts or pairs, not both")
+        yield example
+
+
 def read_input(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",
                text_pair_column: str = "text_pair", keep_columns: Sequence[str] = ()) -> Inputs:
     """Every record of an input as :class:`Inputs`; the arguments as :func:`read_examples`.
 
     Raises:
-        InputError: as :func:`read_examples`; also an input that mixes single texts and pairs (the
-            first line of the other kind is named).
+        InputError: as :func:`read_examples`; also an input that mixes single texts and pairs
+            (:func:`one_kind`).
         ValueError: as :func:`read_examples`.
     """
-    texts, pairs, kept, first_kind = [], [], [], None
-    for line_no, text, pair, fields in read_examples(lines, source, fmt, text_column, text_pair_column, keep_columns):
-        kind = pair is not None
-        if first_kind is None:
-            first_kind = kind
-        elif kind != first_kind:
-            raise InputError(f"{source}, line {line_no}: " + ("a sentence pair among single texts" if kind else
-                                                              "a single text among sentence pairs (no 'text_pair')")
-                             + "; one input holds single texts or pairs, not both")
-        texts.append(text)
-        pairs.append(pair)
-        kept.append(fields)
-    return Inputs(texts, pairs if first_kind else None, kept)
+    examples = list(one_kind(read_examples(lines, source, fmt, text_column, text_pair_column, keep_columns), source))
+    pairs = bool(examples) and examples[0].text_pair is not None
+    return Inputs([e.text for e in examples], [e.text_pair for e in examples] if pairs else None, [e.kept for e in examples])
 
 
 def read_texts(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",

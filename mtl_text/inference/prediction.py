@@ -24,7 +24,8 @@ vector, and gets the heads' prior prediction; its output carries ``"empty_text":
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from ..data.collation import pad_batch
 from ..data.tokenization import TokenIds
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
 from ..modeling.model import MultiTaskModel
+from ..utils.iteration import chunked
 from . import DEFAULT_MAX_BATCH_TOKENS
 
 
@@ -135,24 +137,37 @@ class HeadOutputs:
             results.append(out)
         return results
 
-    def predict_iter(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None,
+    def predict_iter(self, texts: Iterable[str], tasks: Sequence[str] | None = None, text_pairs: Iterable[str] | None = None,
                      chunk_size: int = 4096) -> Iterator[dict]:
         """:meth:`predict`'s results one at a time, in input order, scoring ``chunk_size`` texts (or
         pairs) at a time: a large input's results then need not all be held at once (the first come
-        after one chunk). Each is the result :meth:`predict` gives. ``mtl-text predict`` uses it.
+        after one chunk). Each is the result :meth:`predict` gives. ``texts`` and ``text_pairs`` that
+        are iterators (a generator, ``map`` over a file's lines) are read lazily, one chunk at a
+        time, so an input larger than memory can be scored; other collections are taken whole.
 
         Raises:
             ValueError: ``chunk_size`` < 1.
+            InputError: ``text_pairs`` of another length than ``texts``: for collections before any
+                scoring; for iterators at the chunk where one of them runs out (the results before it
+                were given).
             UnknownHeadError, InputError, ModelOutputError: as :meth:`predict_logits`, when the chunk
                 holding the cause is scored (the kind of input and the tasks: at the first).
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        texts, text_pairs = _as_lists(texts, text_pairs)
-        _check_pair_count(texts, text_pairs)
-        for start in range(0, len(texts), chunk_size):
-            chunk = slice(start, start + chunk_size)
-            yield from self.predict(texts[chunk], tasks, None if text_pairs is None else text_pairs[chunk])
+        if not isinstance(texts, Iterator) and not isinstance(text_pairs, Iterator):
+            texts, text_pairs = _as_lists(texts, text_pairs)
+            _check_pair_count(texts, text_pairs)
+        pairs = None if text_pairs is None else iter(text_pairs)
+        done = 0
+        for chunk in chunked(texts, chunk_size):
+            chunk_pairs = None if pairs is None else list(islice(pairs, len(chunk)))
+            if chunk_pairs is not None and len(chunk_pairs) < len(chunk):
+                raise InputError(f"text_pairs ran out after {done + len(chunk_pairs)} second texts, before the texts")
+            yield from self.predict(chunk, tasks, chunk_pairs)
+            done += len(chunk)
+        if pairs is not None and next(pairs, None) is not None:
+            raise InputError(f"{done} texts but more second texts (text_pairs)")
 
 
 class Predictor(HeadOutputs):

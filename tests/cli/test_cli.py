@@ -331,6 +331,37 @@ def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys
         assert capsys.readouterr().err == f"error: {message}\n"
 
 
+def test_predict_checks_a_file_whole_before_output_and_streams_standard_input(small_model, tmp_path, capsys, monkeypatch):
+    """A file is read twice: checked whole (a bad record: no output at all), then scored. Standard
+    input and named pipes are read once, a chunk at a time: the chunks before a bad record are
+    written before its error."""
+    import io
+    import threading
+
+    monkeypatch.setattr("mtl_text.cli.predict.CHUNK", 3)
+    texts = ["is it ?", "it is .", "who won ?", "a film", "the cup"]
+    data = "".join(json.dumps({"text": t}) + "\n" for t in texts)
+    path = tmp_path / "in.jsonl"
+    path.write_text(data + "{bad\n")
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: {path}, line 6: invalid JSON")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+    assert run_command(predict_main, ["--model", str(small_model), "--input-format", "jsonl"]) == 2
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["text"] for line in out.splitlines()] == texts[:3]  # the first chunk; the second holds line 6
+    assert err.startswith("error: <stdin>, line 6: invalid JSON")
+    fifo = tmp_path / "fifo.jsonl"  # as --input <(zcat texts.jsonl.gz) gives
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=fifo.write_text, args=(data,))
+    writer.start()
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(fifo)]) == 0
+    writer.join()
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == texts
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: --input: {tmp_path} is a folder; give a file\n"
+
+
 def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
     for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
                           ([os.fsdecode(b"caf\xe9")], "error: text argument 1: not valid UTF-8"),

@@ -70,3 +70,21 @@ def test_predict_iter_gives_predicts_results_chunk_by_chunk(predictor):
         next(predictor.predict_iter(TEXTS, chunk_size=0))
     with pytest.raises(InputError, match="7 texts but 2 second texts"):
         next(predictor.predict_iter(TEXTS, text_pairs=["a", "b"]))
+
+
+def test_predict_iter_reads_iterators_a_chunk_at_a_time(predictor):
+    pulled = []
+
+    def texts():
+        for text in TEXTS:
+            pulled.append(text)
+            yield text
+
+    results = predictor.predict_iter(texts(), chunk_size=3)
+    first = next(results)
+    assert len(pulled) == 3  # the first chunk only
+    assert [first, *results] == predictor.predict(TEXTS)
+    with pytest.raises(InputError, match="text_pairs ran out after 2 second texts, before the texts"):
+        next(predictor.predict_iter(iter(TEXTS), text_pairs=iter(["a", "b"]), chunk_size=3))
+    with pytest.raises(InputError, match="0 texts but more second texts"):
+        next(predictor.predict_iter(iter([]), text_pairs=iter(["a"])))
