@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import itertools
 import json
 import logging
 import os
@@ -281,6 +282,53 @@ def long_csv_fields() -> Iterator[None]:
         csv.field_size_limit(previous)
 
 
+_SEPARATOR_NAMES = {",": "a comma", "\t": "a tab", ";": "a semicolon", "|": "a bar"}
+
+
+def csv_records(lines: Iterable[bytes], source: str | os.PathLike, encoding: str = "utf-8",
+                error: type[Exception] = DataFormatError, delimiter: str = ",", quoting: int = csv.QUOTE_MINIMAL,
+                header: bool = True) -> Iterator[tuple[int, list[str]]]:
+    """Each record of delimited text (CSV, TSV) as its first line and its fields, read lazily by
+    :mod:`csv` in strict mode, blank lines skipped. The first record is the header where there is one
+    (its names stripped of surrounding spaces); it sets the number of fields every later record
+    must have. A quoted field may hold the separator, quotes and line breaks, and is as long as
+    :func:`long_csv_fields` allows.
+
+    Strict mode makes a quote left open or stray an error, where :mod:`csv`'s default would glue
+    the records that follow into one field (the ``"a great film,1`` of a spreadsheet), losing them.
+
+    Raises:
+        error: a line that is not valid ``encoding``; text that is not valid CSV (named by the
+            record's first line, and the line where the fault was found when the record runs on);
+            a record with another number of fields than the first. Each names ``source`` and line.
+    """
+    reader = csv.reader(decoded_lines(lines, source, encoding, error), delimiter=delimiter, quoting=quoting, strict=True)
+    width = None
+    with long_csv_fields():
+        start = 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                runs_on = f"; the record runs on to line {reader.line_num}: is a quote left open?" if reader.line_num > start else ""
+                raise error(f"{source}, line {start}: not valid CSV ({e}{runs_on})") from None
+            line, start = start, reader.line_num + 1
+            if not row:  # a blank line between records is not a record
+                continue
+            if width is None:
+                width = len(row)
+                yield line, [name.strip() for name in row] if header else row
+                continue
+            if len(row) != width:
+                hint = (f"; a field holding {_SEPARATOR_NAMES.get(delimiter, repr(delimiter))} must be quoted"
+                        if quoting != csv.QUOTE_NONE else "")
+                raise error(f"{source}, line {line}: {len(row)} field(s), but the {'header names' if header else 'first record has'} "
+                            f"{width}{hint}")
+            yield line, row
+
+
 def read_csv(
     path: PathLike,
     text_field: str | int = "text",
@@ -315,39 +363,33 @@ def read_csv(
 
     Raises:
         FileNotFoundError: the file does not exist.
-        DataFormatError: a missing column, a row with the wrong number of fields, text that is not in
-            ``encoding``, an unknown label, or an empty second text; the message names the file and line.
+        DataFormatError: an empty file, a missing column, a row with the wrong number of fields, text
+            that is not in ``encoding`` or not valid CSV (a quote left open or stray: :func:`csv_records`),
+            an unknown label, or an empty second text; the message names the file and the record's
+            first line.
     """
     path = Path(path)
     out = _Collector(path, pairs=text_pair_field is not None)
     fields = [text_field, label_field] + ([text_pair_field] if text_pair_field is not None else [])
-    with open(path, "rb") as f, long_csv_fields():
-        reader = csv.reader(decoded_lines(f, path, encoding), delimiter=delimiter, quoting=quoting)
+    with open(path, "rb") as f:
+        records = csv_records(f, path, encoding, DataFormatError, delimiter, quoting, header)
+        first = next(records, None)
+        if first is None:
+            raise DataFormatError(f"{path}: the file is empty; expected " + ("a header row" if header else "records"))
+        line, row = first
         if header:
-            try:
-                names = [h.strip() for h in next(reader)]
-            except StopIteration:
-                raise DataFormatError(f"{path}: the file is empty; expected a header row") from None
-            missing = [c for c in fields if c not in names]
+            missing = [c for c in fields if c not in row]
             if missing:
-                raise DataFormatError(f"{path}, line 1: header {names} lacks the column(s) {missing}")
-            width, columns = len(names), [names.index(c) for c in fields]
+                raise DataFormatError(f"{path}, line {line}: header {row} lacks the column(s) {missing}")
+            columns = [row.index(c) for c in fields]
         else:
-            width, columns = None, [int(c) for c in fields]
+            columns = [int(c) for c in fields]
+            beyond = [c for c in columns if not 0 <= c < len(row)]
+            if beyond:
+                raise DataFormatError(f"{path}, line {line}: no field {beyond[0]}; the records have {len(row)} (fields count from 0)")
+            records = itertools.chain([first], records)
         ti, li = columns[:2]
-        while True:
-            try:
-                row = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as e:
-                raise DataFormatError(f"{path}, line {reader.line_num}: {e}") from None
-            line = reader.line_num
-            if not row:
-                continue  # a blank line between records is not a row
-            width = width or max(len(row), *(c + 1 for c in columns))
-            if len(row) != width:
-                raise DataFormatError(f"{path}, line {line}: expected {width} fields ({delimiter!r}-separated), found {len(row)}")
+        for line, row in records:
             pair = row[columns[2]] if text_pair_field is not None else None
             out.add(row[ti], _label(row[li], labels, f"{path}, line {line}", multi_label), line, pair)
     return out.result()

@@ -20,14 +20,13 @@ in TSV, ``.csv`` CSV, anything else plain text. One input holds single texts or 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..data.readers import decoded_lines, long_csv_fields
+from ..data.readers import csv_records, decoded_lines
 from ..errors import InputError
 
 FORMATS = ("text", "jsonl", "tsv", "csv")
@@ -65,32 +64,21 @@ def input_format(path: str | os.PathLike | None, chosen: str | None = None) -> s
 def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pair_column: str, keep_columns: Sequence[str]
                   ) -> Iterator[Example]:
     """Each CSV record after the header, named by its first line."""
-    reader = csv.reader(decoded_lines(lines, source, "UTF-8", InputError), strict=True)  # a quote left open or stray is an error, not glued text
-    with long_csv_fields():  # a field may be longer than the csv module's default limit
-        try:
-            header = next(reader, None)
-            if header is None:
-                return
-            names = [name.strip() for name in header]
-            if text_column not in names:
-                raise InputError(f"{source}, line 1: the CSV header has no column {text_column!r} (it names {names}); "
-                                 "the first row must name the columns (--text-column chooses the text's)")
-            missing = [c for c in keep_columns if c not in names]
-            if missing:
-                raise InputError(f"{source}, line 1: the CSV header has no column(s) {missing} to keep (it names {names})")
-            text_at, pair_at = names.index(text_column), names.index(text_pair_column) if text_pair_column in names else None
-            keep_at = {c: names.index(c) for c in keep_columns}
-            line_no = reader.line_num
-            for row in reader:
-                start, line_no = line_no + 1, reader.line_num
-                if not row:  # a blank line
-                    continue
-                if len(row) != len(names):
-                    raise InputError(f"{source}, line {start}: {len(row)} field(s), but the header names {len(names)}; "
-                                     "a field holding a comma must be quoted")
-                yield Example(start, row[text_at], row[pair_at] if pair_at is not None else None, {c: row[i] for c, i in keep_at.items()})
-        except csv.Error as e:
-            raise InputError(f"{source}, line {reader.line_num}: not valid CSV ({e})") from None
+    records = csv_records(lines, source, "UTF-8", InputError)
+    first = next(records, None)
+    if first is None:
+        return
+    _, names = first
+    if text_column not in names:
+        raise InputError(f"{source}, line 1: the CSV header has no column {text_column!r} (it names {names}); "
+                         "the first row must name the columns (--text-column chooses the text's)")
+    missing = [c for c in keep_columns if c not in names]
+    if missing:
+        raise InputError(f"{source}, line 1: the CSV header has no column(s) {missing} to keep (it names {names})")
+    text_at, pair_at = names.index(text_column), names.index(text_pair_column) if text_pair_column in names else None
+    keep_at = {c: names.index(c) for c in keep_columns}
+    for line, row in records:
+        yield Example(line, row[text_at], row[pair_at] if pair_at is not None else None, {c: row[i] for c, i in keep_at.items()})
 
 
 def read_examples(lines: Iterable[bytes], source: str, fmt: str = "text", text_column: str = "text",

@@ -41,8 +41,30 @@ def test_csv_reads_a_field_longer_than_the_csv_modules_default_limit(tmp_path):
 
 def test_csv_wrong_field_count_names_file_and_line(tmp_path):
     path = write(tmp_path, "a.csv", "text,label\nfine,pos\nbroken,pos,extra\n")
-    with pytest.raises(DataFormatError, match=r"a\.csv, line 3: expected 2 fields"):
+    with pytest.raises(DataFormatError, match=r"a\.csv, line 3: 3 field\(s\), but the header names 2; a field holding a comma must be quoted"):
         read_csv(path, labels=LABELS)
+    path = write(tmp_path, "b.tsv", "fine\tpos\nbroken\n")
+    with pytest.raises(DataFormatError, match=r"b\.tsv, line 2: 1 field\(s\), but the first record has 2$"):
+        read_tsv(path, text_field=0, label_field=1, header=False)
+    with pytest.raises(DataFormatError, match=r"b\.tsv, line 1: no field 2; the records have 2"):
+        read_tsv(path, text_field=2, label_field=1, header=False)
+
+
+def test_csv_quote_left_open_is_an_error_not_glued_records(tmp_path):
+    """A spreadsheet's stray quote: read leniently, the three records below became one text with the
+    last one's label, the other two lost without a word."""
+    path = write(tmp_path, "a.csv", 'text,label\n"a great film,pos\na dull film,neg\n"fine" they said,pos\n')
+    with pytest.raises(DataFormatError, match=r"a\.csv, line 2: not valid CSV \(',' expected after '\"'; the record runs on to line 4: "
+                                              r"is a quote left open\?\)"):
+        read_csv(path, labels=LABELS)
+    path = write(tmp_path, "b.csv", 'text,label\n"never closed,pos\n')
+    with pytest.raises(DataFormatError, match=r"b\.csv, line 2: not valid CSV \(unexpected end of data"):
+        read_csv(path, labels=LABELS)
+    path = write(tmp_path, "c.csv", 'text,label\n"a film, in two\nlines",pos\n\n"",neg\nshort,neg\n')
+    assert read_csv(path, labels=LABELS) == {"text": ["a film, in two\nlines", "short"], "label": [1, 0], "source": str(path), "lines": [2, 6]}
+    path = write(tmp_path, "d.csv", "\n\n")
+    with pytest.raises(DataFormatError, match=r"d\.csv: the file is empty; expected a header row"):
+        read_csv(path)
 
 
 def test_csv_missing_column(tmp_path):
