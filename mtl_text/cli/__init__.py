@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -28,9 +29,16 @@ COMMANDS = {
 def run_command(command: Callable[..., int | None], argv: list[str] | None = None, prog: str | None = None) -> int:
     """Run a command's ``main(argv, prog)`` and return its exit status: 0, or 2 with one ``error:``
     line on standard error for bad input (a typed error of the library, or an operating-system error
-    such as a missing or unwritable file)."""
+    such as a missing or unwritable file), or 141 without a word when the reader of standard output
+    went away (``mtl-text predict ... | head``): the status a shell reports for a filter stopped by a
+    closed pipe (128 + SIGPIPE), as Python's documentation advises for ``BrokenPipeError``."""
     try:
-        return command(argv, prog) or 0
+        status = command(argv, prog) or 0
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return status
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere at exit
+        return 141
     except (MtlTextError, OSError) as e:
         logging.getLogger("mtl_text.cli").debug("bad input", exc_info=True)
         print(f"error: {e}", file=sys.stderr, flush=True)

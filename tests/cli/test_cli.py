@@ -362,6 +362,21 @@ def test_predict_checks_a_file_whole_before_output_and_streams_standard_input(sm
     assert capsys.readouterr().err == f"error: --input: {tmp_path} is a folder; give a file\n"
 
 
+def test_predict_stops_quietly_when_its_reader_goes_away(small_model, python, repo):
+    """``mtl-text predict ... | head -1``: status 141 (128 + SIGPIPE, as a shell reports for a filter
+    stopped by a closed pipe), no error line and no traceback."""
+    texts = b"".join(b"a film about the cup %d\n" % i for i in range(5000))  # far more output than a pipe's buffer holds
+    proc = subprocess.Popen([python, str(repo / "scripts" / "predict.py"), "--model", str(small_model)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(texts)
+    proc.stdin.close()
+    first = json.loads(proc.stdout.readline())
+    proc.stdout.close()  # the reader goes away
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 141 and first["text"] == "a film about the cup 0" and err == "", err
+
+
 def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
     for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
                           ([os.fsdecode(b"caf\xe9")], "error: text argument 1: not valid UTF-8"),
