@@ -27,6 +27,7 @@ __version__ = "0.3.15"
 from .data import (
     HubDataset,
     Task,
+    file_task,
     get_task,
     list_tasks,
     load_task_file,
@@ -37,6 +38,7 @@ from .data import (
     read_csv,
     read_hub_dataset,
     read_jsonl,
+    read_labelled,
     read_local_or_hub,
     read_sha256_manifest,
     read_tsv,
@@ -82,9 +84,9 @@ _LAZY = {
 
 __all__ = [
     "CheckpointError", "ConfigError", "DataError", "DataFormatError", "DataNotFoundError", "HubUploadError", "InputError", "ModelLoadError", "ModelOutputError",
-    "HubDataset", "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "get_task",
-    "list_tasks", "load_task_file", "load_task_splits", "load_test_split", "missing_data_error", "phrase_groups", "read_csv", "read_hub_dataset", "read_jsonl", "read_local_or_hub", "read_sha256_manifest", "read_tsv",
-    "register_task", "resolve_data_dir", *_LAZY,
+    "HubDataset", "MtlTextError", "OutputDirError", "Task", "TaskError", "TaskFileError", "UnknownHeadError", "UnknownTaskError", "file_task", "get_task",
+    "list_tasks", "load_task_file", "load_task_splits", "load_test_split", "missing_data_error", "phrase_groups", "read_csv", "read_hub_dataset", "read_jsonl", "read_labelled", "read_local_or_hub", "read_sha256_manifest",
+    "read_tsv", "register_task", "resolve_data_dir", *_LAZY,
 ]
 
 

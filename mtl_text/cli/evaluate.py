@@ -18,7 +18,7 @@ from ..arguments import (
     task_file_option,
     token_option,
 )
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError, UnknownHeadError
 from .parsing import ArgumentParser
 
 
@@ -30,7 +30,17 @@ class EvaluateArguments(Arguments):
     task: str | None = field(default=None, metadata={
         "help": "cross-domain evaluation: score --head on this task's split instead (any registered task with the same problem "
                 "type and label names, e.g. a sentiment head on another sentiment data set)"})
-    head: str | None = field(default=None, metadata={"help": "the head that scores --task"})
+    head: str | None = field(default=None, metadata={"help": "the head that scores --task or --input"})
+    input: str | None = field(default=None, metadata={
+        "metavar": "FILE", "help": "score --head on your own labelled examples instead of a task: a CSV or TSV file whose header "
+                                   "row names the columns, or JSON Lines; labels as the head's label names or ids (for a "
+                                   "multi-label head, names or ids separated by commas; for regression, the value)"})
+    input_format: Literal["csv", "tsv", "jsonl"] | None = field(default=None, metadata={
+        "help": "the --input file's format (default: from its name's ending: .csv, .tsv, .jsonl)"})
+    text_column: str | None = field(default=None, metadata={"help": "--input: the column (JSON field) of the text (default: text)"})
+    text_pair_column: str | None = field(default=None, metadata={
+        "help": "--input: the column (JSON field) of a sentence pair's second text, for a pair head (default: text_pair)"})
+    label_column: str | None = field(default=None, metadata={"help": "--input: the column (JSON field) of the label (default: label)"})
     task_file: list[str] = task_file_option()
     split: Literal["test", "validation"] = field(default="test", metadata={
         "help": "which split; validation is carved out of train as in training (same --seed and --validation-size)"})
@@ -53,12 +63,47 @@ class EvaluateArguments(Arguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if (self.task is None) != (self.head is None):
-            raise ConfigError("--task and --head go together: --head NAME scores --task OTHER")
-        if self.task and self.tasks:
-            raise ConfigError("--tasks excludes --task/--head (one cross-task evaluation at a time)")
-        if self.ensemble_with and self.task:
-            raise ConfigError("--ensemble-with scores the ensemble's own tasks: it excludes --task/--head")
+        if self.task and self.input:
+            raise ConfigError("--task and --input each give the examples --head scores: give one")
+        scored = "--task" if self.task else "--input" if self.input else None
+        if (scored is None) != (self.head is None):
+            raise ConfigError("--head goes with --task or --input: --head NAME scores --task OTHER, or the labelled file --input FILE")
+        if scored and self.tasks:
+            raise ConfigError(f"--tasks excludes {scored}/--head (one cross-task evaluation at a time)")
+        if self.ensemble_with and scored:
+            raise ConfigError(f"--ensemble-with scores the ensemble's own tasks: it excludes {scored}/--head")
+        if self.input and self.split != "test":
+            raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
+        named = next((o for o, v in (("--input-format", self.input_format), ("--text-column", self.text_column),
+                                     ("--text-pair-column", self.text_pair_column), ("--label-column", self.label_column)) if v), None)
+        if named and not self.input:
+            raise ConfigError(f"{named} describes the labelled file of --input, which is not given")
+
+
+def input_task(args: EvaluateArguments):
+    """The task of ``--input``'s labelled examples, shaped as ``--head`` (its labels, problem type, and
+    single texts or pairs), the file checked when it is read.
+
+    Raises:
+        ModelLoadError: ``--model`` is not a saved model.
+        UnknownHeadError: no head ``--head``.
+        InputError: ``--input`` not found, or a folder.
+    """
+    from pathlib import Path
+
+    from ..data.tasks import file_task
+    from ..modeling.hub import resolve_model
+    from ..modeling.model import MultiTaskModel
+
+    path = Path(args.input)
+    if not path.is_file():
+        raise InputError(f"--input: {path} " + ("is a folder; give a file" if path.is_dir() else "not found"))
+    config = MultiTaskModel.read_config(resolve_model(args.model, token=args.token))
+    if args.head not in config["tasks"]:
+        raise UnknownHeadError(f"--head {args.head}: the model has no such head; its heads are {sorted(config['tasks'])}")
+    head = config["tasks"][args.head]
+    return file_task(path, head["labels"], head["problem_type"], head["text_pair"], args.input_format, args.text_column or "text",
+                     args.text_pair_column or "text_pair", args.label_column or "label")
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -84,11 +129,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
                                     reports=reports)
     else:
+        heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
-                                 accelerator, args.verify_hashes, {args.task: args.head} if args.task else None, predictions,
-                                 token=args.token, reports=reports)
+                                 accelerator, args.verify_hashes, heads_of, predictions, token=args.token, reports=reports)
     if accelerator.is_main_process:
-        if args.task:
+        if args.input:
+            print(f"head {args.head} of {args.model} on {args.input}:")
+        elif args.task:
             print(f"head {args.head} of {args.model} on task {args.task} ({args.split} split):")
         elif args.ensemble_with:
             print(f"ensemble of {', '.join([args.model, *args.ensemble_with])} ({args.split} split):")

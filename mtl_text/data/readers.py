@@ -447,3 +447,28 @@ def read_jsonl(
             pair = obj.get(text_pair_field) if text_pair_field is not None else None
             out.add(obj[text_field], _label(obj[label_field], labels, where, multi_label), line_no, pair)
     return out.result()
+
+
+LABELLED_FORMATS = ("csv", "tsv", "jsonl")
+
+
+def read_labelled(path: PathLike, fmt: str | None = None, text_field: str = "text", label_field: str = "label",
+                  text_pair_field: str | None = None) -> dict[str, list]:
+    """A labelled file in the format its name ends with (``.csv``, ``.tsv``, ``.jsonl``) or ``fmt``:
+    :func:`read_csv`, :func:`read_tsv` (a header row, GLUE's convention) or :func:`read_jsonl`, by
+    column (field) names. The labels are left raw (names, ids, numbers, lists): the task's head
+    type encodes them.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataFormatError: a format that is neither chosen nor shown by the name, or as the reader.
+    """
+    path = Path(path)
+    fmt = fmt or path.suffix.lower().lstrip(".")
+    if fmt not in LABELLED_FORMATS:
+        raise DataFormatError(f"{path}: a labelled file is read as {', '.join(LABELLED_FORMATS)}; its name ends with none of them, "
+                              "so choose the format")
+    if fmt == "jsonl":
+        return read_jsonl(path, text_field, label_field, text_pair_field=text_pair_field)
+    return (read_csv if fmt == "csv" else read_tsv)(path, text_field, label_field, text_pair_field=text_pair_field)
+

@@ -239,9 +239,10 @@ def _read_splits(task: Task, data_dir: str | os.PathLike | None, only: Sequence[
     """The splits in ``only`` that the task's loader returns, as checked datasets (see
     :func:`load_task_splits` for the errors)."""
     raw = task.load(resolve_data_dir(data_dir))
-    for split in ("train", "test"):
+    for split in ("train", "test") if "train" in only else ("test",):  # a task scored alone needs no train split
         if split not in raw:
-            raise DataFormatError(f"task '{task.name}': the loader returned splits {sorted(raw)}; 'train' and 'test' are required")
+            raise DataFormatError(f"task '{task.name}': the loader returned splits {sorted(raw)}; "
+                                  + ("'train' and 'test' are required" if "train" in only else "'test' is required to score it"))
     splits = {split: _to_dataset(task, split, cols) for split, cols in raw.items() if split in only}
     for split, dataset in splits.items():
         check_split(task, split, dataset, _source(raw[split]))

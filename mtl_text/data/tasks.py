@@ -213,6 +213,39 @@ _BUILTINS_LOADED = False
 _LOADED_FILES: dict[Path, str] = {}
 
 
+def file_task(path: str | os.PathLike, labels: Sequence[str], problem_type: str = SINGLE_LABEL, text_pair: bool = False,
+              fmt: str | None = None, text_column: str = "text", text_pair_column: str = "text_pair", label_column: str = "label",
+              name: str | None = None) -> Task:
+    """A task whose test split is one labelled file and which has no training data: the user's own
+    labelled examples, for a head to score (``mtl-text evaluate --input FILE --head HEAD``). Not
+    registered. The file is read when the split is loaded (:func:`~mtl_text.data.readers.read_labelled`:
+    CSV, TSV with a header, or JSON Lines), and checked as every split is.
+
+    Args:
+        labels, problem_type, text_pair: as :class:`Task` (a head's: its label names, problem type,
+            and whether it reads pairs).
+        fmt: ``csv``, ``tsv`` or ``jsonl``; default: the file name's ending.
+        text_column, text_pair_column, label_column: the columns (JSON fields) of the text, of a
+            pair's second text, and of the label (a name or id; names or ids separated by commas for
+            multi-label; a number for regression).
+        name: the task's name (default: the file's name without its extension, with characters a
+            task name cannot hold replaced by ``_``).
+
+    Raises:
+        ValueError: as :class:`Task`.
+    """
+    from .readers import read_labelled
+
+    path = Path(path)
+    name = name or "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in path.stem) or "file"
+
+    def load(data_dir):
+        return {"test": read_labelled(path, fmt, text_column, label_column, text_pair_column if text_pair else None)}
+
+    return Task(name=name, labels=labels, load=load, problem_type=problem_type, text_pair=text_pair,
+                description=f"the labelled examples of {path}")
+
+
 def register_task(task: Task, *, replace: bool = False) -> Task:
     """Add ``task`` to the registry and return it.
 

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from ..data.collation import PaddingCollator
 from ..data.splits import column, load_task_splits, load_test_split
-from ..data.tasks import get_task
+from ..data.tasks import Task, get_task
 from ..data.tokenization import tokenize_splits
 from ..errors import ModelLoadError
 from ..modeling.model import MultiTaskModel
@@ -146,7 +146,7 @@ def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
 
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
-                   accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str, str] | None = None,
+                   accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str | Task, str] | None = None,
                    predictions: dict | None = None, token: str | None = None, reports: dict | None = None) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
@@ -158,8 +158,9 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
 
     Args:
         tasks: the tasks to score (default: every head's own task).
-        heads_of: task name -> the head that scores it (the task need not be one of the model's);
-            its tasks are scored instead of ``tasks``.
+        heads_of: task (a registered name, or a :class:`~mtl_text.data.tasks.Task`, such as
+            :func:`~mtl_text.data.tasks.file_task`'s of a labelled file) -> the head that scores it
+            (the task need not be one of the model's); its tasks are scored instead of ``tasks``.
         predictions, reports: if given, filled as in :func:`evaluate`.
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
@@ -178,12 +179,13 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
-    heads_of = dict(heads_of) if heads_of else {name: name for name in model.check_tasks(tasks)}
+    scored_tasks = [(get_task(t) if isinstance(t, str) else t, h) for t, h in (heads_of or {t: t for t in model.check_tasks(tasks)}).items()]
+    heads_of = {task.name: head for task, head in scored_tasks}
     trained = trained_with(config)
     collator = PaddingCollator(tokenizer)
     dataloaders = {}
-    for name, head in heads_of.items():
-        task = get_task(name)
+    for task, head in scored_tasks:
+        name = task.name
         check_cross_task(model, head, task)
         scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained, seed, validation_size)
         tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]

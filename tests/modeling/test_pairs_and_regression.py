@@ -166,3 +166,17 @@ def test_restored_pair_model_gives_identical_outputs_and_predicts_pairs(pair_mod
     proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--", "a single text"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "takes single texts" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_regression_pair_head_scores_glues_own_file(pair_model, shared_dir):
+    """GLUE's STS-B dev file, read as a labelled file by its columns, scores as the stsb task's test split."""
+    from mtl_text import file_task
+    from mtl_text.inference.evaluation import evaluate_model
+
+    result, out = pair_model
+    task = file_task(shared_dir / "data" / "glue" / "STS-B" / "dev.tsv", ["similarity"], "regression", text_pair=True,
+                     text_column="sentence1", text_pair_column="sentence2", label_column="score")
+    metrics = evaluate_model(out, heads_of={task: "stsb"})["dev"]
+    assert metrics["examples"] == 1500
+    assert metrics["pearson"] == pytest.approx(result.metrics["stsb"]["pearson"], abs=1e-6)
+    assert metrics["mse"] == pytest.approx(result.metrics["stsb"]["mse"], rel=1e-5)

@@ -80,6 +80,27 @@ def mixed_model(tmp_path_factory, data_dir):
     return train(config), out
 
 
+def test_a_multi_label_head_scores_a_file_of_label_names(mixed_model, data_dir, tmp_path):
+    """GoEmotions' test comments as JSON Lines with lists of emotion names, and as CSV with the names
+    joined by commas: scored as the goemotions task's test split."""
+    import csv
+
+    from mtl_text import file_task, load_test_split
+    from mtl_text.inference.evaluation import evaluate_model
+
+    result, out = mixed_model
+    labels = json.loads((out / "config.json").read_text())["tasks"]["goemotions"]["labels"]
+    test = load_test_split("goemotions", data_dir)
+    names = [[labels[i] for i, hot in enumerate(row) if hot] for row in test["label"]]
+    (tmp_path / "comments.jsonl").write_text("".join(json.dumps({"text": t, "label": n}) + "\n" for t, n in zip(test["text"], names)))
+    with open(tmp_path / "comments.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *((t, ",".join(n)) for t, n in zip(test["text"], names))])
+    for name in ("comments.jsonl", "comments.csv"):
+        task = file_task(tmp_path / name, labels, "multi_label_classification")
+        metrics = evaluate_model(out, heads_of={task: "goemotions"})["comments"]
+        assert metrics == pytest.approx(result.metrics["goemotions"], rel=1e-5)
+
+
 def test_multi_label_and_weighted_tasks_train_together(mixed_model):
     result, out = mixed_model
     assert set(result.metrics["goemotions"]) == {"macro_f1", "micro_f1", "exact_match", "loss", "examples"}

@@ -69,6 +69,49 @@ def test_cross_domain_evaluation_scores_a_head_on_another_task(adapted, data_dir
     assert [f["support"] for f in metrics["amazon_kitchen"]["per_class"].values()] == [sum(row) for row in matrix] == [200, 200]
 
 
+def test_a_head_scores_a_labelled_file_as_it_scores_the_task(adapted, data_dir, tmp_path, capsys):
+    """The kitchen reviews (multi-line, commas, quotes) written as CSV with label names and as JSON Lines
+    with label ids: --input scores them with the books head exactly as --task amazon_kitchen does."""
+    import csv
+
+    from mtl_text import load_test_split
+    from mtl_text.cli import run_command
+    from mtl_text.cli.evaluate import main
+
+    assert main(["--model", str(adapted), "--task", "amazon_kitchen", "--head", "amazon_books", "--data-dir", str(data_dir),
+                 "--json", str(tmp_path / "task.json"), "--predictions", str(tmp_path / "task-p.json")]) == 0
+    expected, expected_predictions = (json.loads((tmp_path / f).read_text())["amazon_kitchen"] for f in ("task.json", "task-p.json"))
+    test = load_test_split("amazon_kitchen", data_dir)
+    labels = ["negative", "positive"]
+    with open(tmp_path / "kitchen.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["review", "stars", "sentiment"])
+        writer.writerows((text, "?", labels[label]) for text, label in zip(test["text"], test["label"]))
+    (tmp_path / "kitchen.jsonl").write_text("".join(json.dumps({"text": t, "label": y}) + "\n" for t, y in zip(test["text"], test["label"])))
+    for args in (["--input", str(tmp_path / "kitchen.csv"), "--text-column", "review", "--label-column", "sentiment"],
+                 ["--input", str(tmp_path / "kitchen.jsonl")]):
+        assert main(["--model", str(adapted), "--head", "amazon_books", *args, "--json", str(tmp_path / "file.json"),
+                     "--predictions", str(tmp_path / "file-p.json")]) == 0
+        [(name, metrics)] = json.loads((tmp_path / "file.json").read_text()).items()
+        assert name == "kitchen" and metrics == pytest.approx(expected)
+        assert json.loads((tmp_path / "file-p.json").read_text())["kitchen"] == expected_predictions
+    assert "head amazon_books of" in capsys.readouterr().out
+    (tmp_path / "bad.csv").write_text("text,label\nfine,positive\ngood,great\n")
+    for args, message in ((["--input", str(tmp_path / "kitchen.csv"), "--head", "amazon_books"],
+                           "header ['review', 'stars', 'sentiment'] lacks the column(s) ['text', 'label']"),
+                          (["--input", str(tmp_path / "bad.csv"), "--head", "amazon_books"],
+                           f"{tmp_path / 'bad.csv'}, line 3: unknown label 'great'; expected one of ['negative', 'positive'] or an id 0..1"),
+                          (["--input", str(tmp_path / "bad.csv"), "--head", "trec"], "--head trec: the model has no such head"),
+                          (["--input", str(tmp_path / "none.csv"), "--head", "amazon_books"], f"--input: {tmp_path / 'none.csv'} not found"),
+                          (["--input", str(tmp_path / "bad.csv")], "--head goes with --task or --input"),
+                          (["--input", str(tmp_path / "bad.csv"), "--head", "amazon_books", "--split", "validation"],
+                           "--split validation: a labelled file (--input) is scored whole"),
+                          (["--label-column", "y"], "--label-column describes the labelled file of --input, which is not given")):
+        assert run_command(main, ["--model", str(adapted), *args]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, err
+
+
 def test_cross_domain_evaluation_refuses_other_labels(adapted, data_dir, python, repo):
     import subprocess
 
