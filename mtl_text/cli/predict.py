@@ -163,14 +163,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
     examples, total = input_examples(args, texts)
+    typed = (args.input == "-" or not (args.input or texts)) and sys.stdin.isatty()  # each line answered as it is typed
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc="Predicting", unit="text", disable=None, leave=False, dynamic_ncols=True) as progress:
-        # disable=None: no bar where standard error is not a terminal
-        for chunk in chunked(examples, CHUNK):
+    with tqdm(total=total, desc="Predicting", unit="text", disable=True if typed else None, leave=False, dynamic_ncols=True) as progress:
+        # disable=None: no bar where standard error is not a terminal; none between typed lines either
+        for chunk in chunked(examples, 1 if typed else CHUNK):
             pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
             for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs)):
                 print(json.dumps({**example.kept, **result}, ensure_ascii=False))
+            sys.stdout.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
             progress.update(len(chunk))
     return 0
 

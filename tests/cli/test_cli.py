@@ -362,6 +362,27 @@ def test_predict_checks_a_file_whole_before_output_and_streams_standard_input(sm
     assert capsys.readouterr().err == f"error: --input: {tmp_path} is a folder; give a file\n"
 
 
+def test_predict_answers_each_line_typed_at_a_terminal(small_model, capsys, monkeypatch):
+    """Standard input from a terminal: each line is scored and answered before the next is read."""
+    answered = []
+
+    def typed():
+        for text in (b"is it ?\n", b"it is .\n", b"who won ?\n"):
+            yield text
+            answered.append(capsys.readouterr().out)  # what was printed before the next line was typed
+
+    class Terminal:
+        buffer = typed()
+
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert run_command(predict_main, ["--model", str(small_model)]) == 0
+    answered.append(capsys.readouterr().out)
+    assert [[json.loads(line)["text"] for line in out.splitlines()] for out in answered] == [["is it ?"], ["it is ."], ["who won ?"], []]
+
+
 def test_predict_stops_quietly_when_its_reader_goes_away(small_model, python, repo):
     """``mtl-text predict ... | head -1``: status 141 (128 + SIGPIPE, as a shell reports for a filter
     stopped by a closed pipe), no error line and no traceback."""
