@@ -44,6 +44,9 @@ class PredictArguments(Arguments):
     tasks: list[str] | None = field(default=None, metadata={
         "help": "heads to use (default: every task of the model that takes the input's kind, single texts or pairs); put texts "
                 "before this option, or after '--'"})
+    top_k: PositiveInt | None = field(default=None, metadata={
+        "help": "classification heads: print only the K most probable labels' probabilities, the most probable first (default: "
+                "every label's, in label order); the predicted label or labels are unchanged"})
     batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     max_batch_tokens: PositiveInt = field(default=DEFAULT_MAX_BATCH_TOKENS, metadata={
         "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
@@ -170,7 +173,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         # disable=None: no bar where standard error is not a terminal; none between typed lines either
         for chunk in chunked(examples, 1 if typed else CHUNK):
             pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
-            for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs)):
+            for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs, args.top_k)):
                 print(json.dumps({**example.kept, **result}, ensure_ascii=False))
             sys.stdout.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
             progress.update(len(chunk))

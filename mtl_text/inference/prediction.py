@@ -123,8 +123,18 @@ class HeadOutputs:
         ``(len(texts), num_labels)`` for multi-label, values ``(len(texts), k)`` for regression."""
         return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
 
-    def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None) -> list[dict]:
-        """One JSON-able result per text (or pair): per task, the head's output (see the module's text)."""
+    def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None,
+                top_k: int | None = None) -> list[dict]:
+        """One JSON-able result per text (or pair): per task, the head's output (see the module's
+        text); with ``top_k``, only the ``top_k`` most probable labels' probabilities, the most
+        probable first (:meth:`keep_top_k`).
+
+        Raises:
+            ValueError: ``top_k`` < 1.
+            UnknownHeadError, InputError, ModelOutputError: as :meth:`predict_logits`.
+        """
+        if top_k is not None and top_k < 1:
+            raise ValueError(f"top_k must be >= 1, got {top_k}")
         texts, text_pairs = _as_lists(texts, text_pairs)
         scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
         results = []
@@ -134,19 +144,29 @@ class HeadOutputs:
                 out["empty_text"] = True
             for t, p in scores.items():
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
-            results.append(out)
+            results.append(out if top_k is None else self.keep_top_k(out, top_k))
         return results
 
+    def keep_top_k(self, result: dict, top_k: int) -> dict:
+        """One of :meth:`predict`'s results with each head's output cut to its ``top_k`` most probable
+        labels' probabilities (:meth:`~mtl_text.modeling.heads.Head.top_k`); the server applies it
+        to each request after scoring requests together.
+
+        Raises:
+            ValueError: ``top_k`` < 1.
+        """
+        return {**result, "predictions": {t: self.model.head(t).top_k(out, top_k) for t, out in result["predictions"].items()}}
+
     def predict_iter(self, texts: Iterable[str], tasks: Sequence[str] | None = None, text_pairs: Iterable[str] | None = None,
-                     chunk_size: int = 4096) -> Iterator[dict]:
+                     chunk_size: int = 4096, top_k: int | None = None) -> Iterator[dict]:
         """:meth:`predict`'s results one at a time, in input order, scoring ``chunk_size`` texts (or
         pairs) at a time: a large input's results then need not all be held at once (the first come
-        after one chunk). Each is the result :meth:`predict` gives. ``texts`` and ``text_pairs`` that
+        after one chunk). Each is the result :meth:`predict` gives (``top_k`` as there). ``texts`` and ``text_pairs`` that
         are iterators (a generator, ``map`` over a file's lines) are read lazily, one chunk at a
         time, so an input larger than memory can be scored; other collections are taken whole.
 
         Raises:
-            ValueError: ``chunk_size`` < 1.
+            ValueError: ``chunk_size`` < 1, or ``top_k`` < 1 (at the first chunk).
             InputError: ``text_pairs`` of another length than ``texts``: for collections before any
                 scoring; for iterators at the chunk where one of them runs out (the results before it
                 were given).
@@ -164,7 +184,7 @@ class HeadOutputs:
             chunk_pairs = None if pairs is None else list(islice(pairs, len(chunk)))
             if chunk_pairs is not None and len(chunk_pairs) < len(chunk):
                 raise InputError(f"text_pairs ran out after {done + len(chunk_pairs)} second texts, before the texts")
-            yield from self.predict(chunk, tasks, chunk_pairs)
+            yield from self.predict(chunk, tasks, chunk_pairs, top_k)
             done += len(chunk)
         if pairs is not None and next(pairs, None) is not None:
             raise InputError(f"{done} texts but more second texts (text_pairs)")

@@ -197,6 +197,23 @@ class Head(nn.Module):
         """One text's output for ``predict.py`` (JSON-able), from its ``(num_outputs,)`` :meth:`scores`."""
         raise NotImplementedError
 
+    def top_k(self, output: dict, k: int) -> dict:
+        """:meth:`format_prediction`'s ``output`` with only its ``k`` most probable labels'
+        probabilities, the most probable first (as the ``top_k`` of transformers' text-classification
+        pipeline); the predicted label or labels stay as they are. Labels are ranked by the output's
+        (rounded) probabilities; those that round alike keep their label order. An output without
+        probabilities (regression) is returned unchanged.
+
+        Raises:
+            ValueError: ``k`` < 1.
+        """
+        if k < 1:
+            raise ValueError(f"top_k must be >= 1, got {k}")
+        if "probabilities" not in output:
+            return output
+        ranked = sorted(output["probabilities"].items(), key=lambda item: item[1], reverse=True)[:k]  # stable: ties keep label order
+        return {**output, "probabilities": dict(ranked)}
+
 
 class SingleLabelClassificationHead(Head):
     """One label per text: softmax over the labels, cross-entropy loss, ``argmax`` decoding.

@@ -383,6 +383,14 @@ def test_predict_answers_each_line_typed_at_a_terminal(small_model, capsys, monk
     assert [[json.loads(line)["text"] for line in out.splitlines()] for out in answered] == [["is it ?"], ["it is ."], ["who won ?"], []]
 
 
+def test_predict_top_k(small_model, capsys):
+    assert run_command(predict_main, ["--model", str(small_model), "--top-k", "1", "is it ?", "it is ."]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 2 and all(list(p["probabilities"]) == [p["label"]] for x in lines for p in x["predictions"].values())
+    assert run_command(predict_main, ["--model", str(small_model), "--top-k", "0", "is it ?"]) == 2
+    assert capsys.readouterr().err == "error: --top-k must be an integer >= 1, got 0\n"
+
+
 def test_predict_stops_quietly_when_its_reader_goes_away(small_model, python, repo):
     """``mtl-text predict ... | head -1``: status 141 (128 + SIGPIPE, as a shell reports for a filter
     stopped by a closed pipe), no error line and no traceback."""

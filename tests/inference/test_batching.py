@@ -88,3 +88,17 @@ def test_predict_iter_reads_iterators_a_chunk_at_a_time(predictor):
         next(predictor.predict_iter(iter(TEXTS), text_pairs=iter(["a", "b"]), chunk_size=3))
     with pytest.raises(InputError, match="0 texts but more second texts"):
         next(predictor.predict_iter(iter([]), text_pairs=iter(["a"])))
+
+
+def test_top_k_keeps_the_most_probable_labels_first(predictor):
+    whole = predictor.predict(TEXTS)
+    for k in (1, 2, 5):
+        cut = predictor.predict(TEXTS, top_k=k)
+        assert list(predictor.predict_iter(TEXTS, chunk_size=3, top_k=k)) == cut
+        for full, short in zip(whole, cut):
+            for task, output in short["predictions"].items():
+                ranked = sorted(full["predictions"][task]["probabilities"].items(), key=lambda kv: -kv[1])[:k]
+                assert list(output["probabilities"].items()) == ranked and output["label"] == full["predictions"][task]["label"]
+    assert predictor.model.head("qtype").top_k({"value": 1.5}, 1) == {"value": 1.5}  # no probabilities: unchanged
+    with pytest.raises(ValueError, match="top_k must be >= 1, got 0"):
+        predictor.predict(TEXTS, top_k=0)

@@ -100,6 +100,18 @@ def test_predict_equals_the_offline_predictor(server, offline):
     assert same(pairs, offline.predict(["the film"], text_pairs=["great fun"]))
 
 
+def test_top_k_cuts_each_requests_probabilities(server, offline):
+    """Requests with and without top_k batched together: each gets its own form."""
+    with ThreadPoolExecutor(2) as pool:
+        cut, whole = pool.map(lambda body: httpx.post(server + "/predict", json=body, timeout=60).json()["predictions"],
+                              [{"texts": TEXTS[:3], "top_k": 1}, {"texts": TEXTS[:3]}])
+    assert same(whole, offline.predict(TEXTS[:3]))
+    assert cut == [offline.keep_top_k(r, 1) for r in whole]
+    assert all(list(p["probabilities"]) == [p["label"]] for r in cut for p in r["predictions"].values())
+    response = httpx.post(server + "/predict", json={"texts": ["a"], "top_k": 0})
+    assert response.status_code == 422 and "top_k" in response.json()["detail"]
+
+
 def test_concurrent_requests_share_encoder_passes(server, offline):
     before = httpx.get(server + "/health").json()
     with ThreadPoolExecutor(12) as pool:
