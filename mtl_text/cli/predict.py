@@ -70,6 +70,11 @@ OUTPUT_KEYS = ("text", "text_pair", "predictions", "empty_text")  # what an outp
 CHUNK = 4096  # records read, scored, then written at a time: input and output stream, and a progress bar counts them on a terminal
 
 
+def reads_standard_input(args: PredictArguments, texts: list[str]) -> bool:
+    """Whether the records come from standard input: ``--input -``, or neither texts nor ``--input``."""
+    return args.input == "-" or not (args.input or texts)
+
+
 def input_examples(args: PredictArguments, texts: list[str]) -> tuple[Iterator[Example], int | None]:
     """The records to score, read lazily: the command-line texts, then the records of ``--input``
     (or standard input when neither is given), each with its second text when the input holds
@@ -122,7 +127,7 @@ def input_examples(args: PredictArguments, texts: list[str]) -> tuple[Iterator[E
             count = sum(1 for _ in file_records(path))  # the first reading: every record checked, nothing kept
             return chain(given, file_records(path)), len(given) + count
         return chain(given, file_records(path)), None  # a named pipe (--input <(zcat texts.gz)): read once
-    if args.input == "-" or not texts:
+    if reads_standard_input(args, texts):
         return chain(given, records(sys.stdin.buffer, "<stdin>")), None
     return iter(given), len(given)
 
@@ -166,7 +171,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
     examples, total = input_examples(args, texts)
-    typed = (args.input == "-" or not (args.input or texts)) and sys.stdin.isatty()  # each line answered as it is typed
+    typed = reads_standard_input(args, texts) and sys.stdin.isatty()  # each line answered as it is typed
     from tqdm.auto import tqdm
 
     with tqdm(total=total, desc="Predicting", unit="text", disable=True if typed else None, leave=False, dynamic_ncols=True) as progress:

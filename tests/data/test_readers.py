@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from mtl_text import DataFormatError, read_csv, read_jsonl, read_tsv
+from mtl_text import DataFormatError, read_csv, read_jsonl, read_labelled, read_tsv
 
 LABELS = ["neg", "pos"]
 
@@ -125,3 +125,15 @@ def test_hub_datasets_are_read_into_our_columns(monkeypatch):
                               {"text": "sentence1", "text_pair": "sentence2", "label": "label"})
     assert calls == [("nyu-mll/glue", "mrpc")]
     assert splits == {"train": {"text": ["a"], "text_pair": ["b"], "label": [1]}, "test": {"text": ["c"], "text_pair": ["d"], "label": [0]}}
+
+
+def test_a_labelled_file_is_read_by_its_ending_or_the_chosen_format(tmp_path):
+    tsv = write(tmp_path, "a.tsv", "sentence\tscore\nfine\t4.5\n")
+    assert read_labelled(tsv, text_field="sentence", label_field="score")["label"] == ["4.5"]  # raw: the head type encodes it
+    jsonl = write(tmp_path, "a.jsonl", '{"text": "a", "text_pair": "b", "label": ["x", "y"]}\n')
+    assert read_labelled(jsonl, text_pair_field="text_pair") == {"text": ["a"], "text_pair": ["b"], "label": [["x", "y"]],
+                                                                "source": str(jsonl), "lines": [1]}
+    txt = write(tmp_path, "a.txt", "text,label\nfine,pos\n")
+    with pytest.raises(DataFormatError, match=r"a\.txt: a labelled file is read as csv, tsv, jsonl; its name ends with none of them"):
+        read_labelled(txt)
+    assert read_labelled(txt, "csv")["text"] == ["fine"]
