@@ -96,7 +96,7 @@ def input_task(args: EvaluateArguments):
     from ..modeling.model import MultiTaskModel
 
     path = Path(args.input)
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # a named pipe (--input <(zcat labelled.csv.gz)) is read as a file
         raise InputError(f"--input: {path} " + ("is a folder; give a file" if path.is_dir() else "not found"))
     config = MultiTaskModel.read_config(resolve_model(args.model, token=args.token))
     if args.head not in config["tasks"]:

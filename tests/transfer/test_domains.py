@@ -96,6 +96,16 @@ def test_a_head_scores_a_labelled_file_as_it_scores_the_task(adapted, data_dir, 
         assert name == "kitchen" and metrics == pytest.approx(expected)
         assert json.loads((tmp_path / "file-p.json").read_text())["kitchen"] == expected_predictions
     assert "head amazon_books of" in capsys.readouterr().out
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / "piped.jsonl")  # as --input <(zcat kitchen.jsonl.gz) gives
+    writer = threading.Thread(target=(tmp_path / "piped.jsonl").write_bytes, args=((tmp_path / "kitchen.jsonl").read_bytes(),))
+    writer.start()
+    assert main(["--model", str(adapted), "--head", "amazon_books", "--input", str(tmp_path / "piped.jsonl"), "--json",
+                 str(tmp_path / "piped.json")]) == 0
+    writer.join()
+    assert json.loads((tmp_path / "piped.json").read_text())["piped"] == pytest.approx(expected)
     (tmp_path / "bad.csv").write_text("text,label\nfine,positive\ngood,great\n")
     for args, message in ((["--input", str(tmp_path / "kitchen.csv"), "--head", "amazon_books"],
                            "header ['review', 'stars', 'sentiment'] lacks the column(s) ['text', 'label']"),
