@@ -70,8 +70,6 @@ class EvaluateArguments(Arguments):
             raise ConfigError("--head goes with --task or --input: --head NAME scores --task OTHER, or the labelled file --input FILE")
         if scored and self.tasks:
             raise ConfigError(f"--tasks excludes {scored}/--head (one cross-task evaluation at a time)")
-        if self.ensemble_with and scored:
-            raise ConfigError(f"--ensemble-with scores the ensemble's own tasks: it excludes {scored}/--head")
         if self.input and self.split != "test":
             raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
         named = next((o for o, v in (("--input-format", self.input_format), ("--text-column", self.text_column),
@@ -122,23 +120,24 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         load_task_file(spec)
     predictions = {} if args.predictions else None
     reports = {} if args.per_class else None
+    heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
     if args.ensemble_with:
         if accelerator.num_processes > 1:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
-                                    reports=reports)
+                                    reports=reports, heads_of=heads_of)
     else:
-        heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
                                  accelerator, args.verify_hashes, heads_of, predictions, token=args.token, reports=reports)
     if accelerator.is_main_process:
+        scorer = f"ensemble of {', '.join([args.model, *args.ensemble_with])}" if args.ensemble_with else args.model
         if args.input:
-            print(f"head {args.head} of {args.model} on {args.input}:")
+            print(f"head {args.head} of {scorer} on {args.input}:")
         elif args.task:
-            print(f"head {args.head} of {args.model} on task {args.task} ({args.split} split):")
+            print(f"head {args.head} of {scorer} on task {args.task} ({args.split} split):")
         elif args.ensemble_with:
-            print(f"ensemble of {', '.join([args.model, *args.ensemble_with])} ({args.split} split):")
+            print(f"{scorer} ({args.split} split):")
         print(format_table(results))
         for name, report in (reports or {}).items():
             print(f"\n{name}, per class:\n{format_class_report(report)}")

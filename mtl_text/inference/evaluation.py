@@ -144,6 +144,17 @@ def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
                           "task only when the label names are the same (in the same order, for other than single-label tasks)")
 
 
+def tasks_and_heads(heads_of: dict[str | Task, str], check_heads) -> list[tuple[Task, str]]:
+    """``heads_of`` (a task's registered name or the :class:`~mtl_text.data.tasks.Task` itself ->
+    the head that scores it) as (task, head) pairs, each head checked by ``check_heads([head])``.
+
+    Raises:
+        UnknownTaskError: a task name that is not registered.
+        UnknownHeadError: a head the model (or ensemble) does not have.
+    """
+    return [(get_task(t) if isinstance(t, str) else t, check_heads([h])[0]) for t, h in heads_of.items()]
+
+
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str | Task, str] | None = None,
@@ -179,7 +190,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
-    scored_tasks = [(get_task(t) if isinstance(t, str) else t, h) for t, h in (heads_of or {t: t for t in model.check_tasks(tasks)}).items()]
+    scored_tasks = tasks_and_heads(heads_of or {t: t for t in model.check_tasks(tasks)}, model.check_tasks)
     heads_of = {task.name: head for task, head in scored_tasks}
     trained = trained_with(config)
     collator = PaddingCollator(tokenizer)
@@ -223,7 +234,7 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
 def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
                       verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None,
-                      reports: dict | None = None) -> dict[str, dict[str, float]]:
+                      reports: dict | None = None, heads_of: dict[str | Task, str] | None = None) -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -233,31 +244,36 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
         tasks: the tasks to score (default: every task of the ensemble).
         predictions, reports: if given, filled as in :func:`evaluate`.
         token: for the Hub ids, as :meth:`MultiTaskModel.from_pretrained` takes it.
+        heads_of: as :func:`evaluate_model`'s: a head of the ensemble on another task or a labelled
+            file (:func:`~mtl_text.data.tasks.file_task`), scored instead of ``tasks``.
 
     Returns:
         task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits) and ``examples``.
 
     Raises:
         ModelLoadError, ConfigError: as :meth:`Ensemble.from_pretrained <mtl_text.inference.ensemble.Ensemble.from_pretrained>`.
-        UnknownHeadError: a task that is not one of the ensemble's.
+        UnknownHeadError: a task or head that is not one of the ensemble's.
+        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     from .ensemble import Ensemble
 
     ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes, token=token)
     trained = trained_with(MultiTaskModel.read_config(ensemble.members[0].directory))  # the first model's validation split
+    scored_tasks = tasks_and_heads(heads_of or {t: t for t in ensemble.check_tasks(tasks)}, ensemble.check_tasks)
     results = {}
-    for name in ensemble.check_tasks(tasks):
-        head = ensemble.model.head(name)
-        scored = scored_split(get_task(name), head.labels, split, data_dir, trained, seed, validation_size)
+    for task, head_name in scored_tasks:
+        name, head = task.name, ensemble.model.head(head_name)
+        check_cross_task(ensemble.model, head_name, task)
+        scored = scored_split(task, head.labels, split, data_dir, trained, seed, validation_size)
         pairs = column(scored, "text_pair") if "text_pair" in scored.column_names else None
-        logits = ensemble.predict_logits(column(scored, "text"), [name], pairs)[name]
+        logits = ensemble.predict_logits(column(scored, "text"), [head_name], pairs)[head_name]
         references = torch.as_tensor(column(scored, "label"))
         decoded = head.decode(logits)
         results[name] = {**head.compute_metrics(decoded, references), "loss": float(head.loss(logits, references)),
                          "examples": len(references)}
         if predictions is not None:
-            predictions[name] = {"head": name, "predictions": decoded.tolist(), "references": references.tolist()}
+            predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": references.tolist()}
         add_class_report(reports, name, head, decoded, references)
     return results
 

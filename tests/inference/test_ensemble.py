@@ -106,7 +106,14 @@ def test_evaluate_scores_the_ensemble_on_a_whole_test_split(members, data_dir, t
     assert main(["--model", str(members[0]), "--ensemble-with", str(members[1]), str(members[2]), "--data-dir", str(data_dir),
                  "--predictions", str(out)]) == 0
     assert json.loads(out.read_text()) == predictions
-    with pytest.raises(ConfigError, match="excludes --task"):
-        main(["--model", str(members[0]), "--ensemble-with", str(members[1]), "--task", "sst2", "--head", "sst2"])
+    # its own test sentences as a labelled file (--input) score as its task does, predictions and all
+    (tmp_path / "sst2.jsonl").write_text("".join(json.dumps({"text": t, "label": y}) + "\n"
+                                                 for t, y in zip(column(test, "text"), references)))
+    assert main(["--model", str(members[0]), "--ensemble-with", str(members[1]), str(members[2]), "--head", "sst2", "--input",
+                 str(tmp_path / "sst2.jsonl"), "--predictions", str(out), "--json", str(tmp_path / "m.json")]) == 0
+    assert json.loads(out.read_text()) == {"sst2": predictions["sst2"]}
+    assert json.loads((tmp_path / "m.json").read_text())["sst2"] == pytest.approx(results["sst2"])
+    with pytest.raises(ConfigError, match="head sst2 has labels .* task trec has"):
+        main(["--model", str(members[0]), "--ensemble-with", str(members[1]), "--task", "trec", "--head", "sst2"])
     with pytest.raises(UnknownHeadError, match="topic"):
         evaluate_ensemble(members, ["topic"], data_dir=str(data_dir))
