@@ -36,7 +36,8 @@ class EvaluateArguments(Arguments):
                                    "row names the columns, or JSON Lines; labels as the head's label names or ids (for a "
                                    "multi-label head, names or ids separated by commas; for regression, the value)"})
     input_format: Literal["csv", "tsv", "jsonl"] | None = field(default=None, metadata={
-        "help": "the --input file's format (default: from its name's ending: .csv, .tsv, .jsonl)"})
+        "help": "the --input file's format (default: from its name's ending: .csv, .tsv, .jsonl, each also with .gz after it, "
+                "decompressed)"})
     text_column: str | None = field(default=None, metadata={"help": "--input: the column (JSON field) of the text (default: text)"})
     text_pair_column: str | None = field(default=None, metadata={
         "help": "--input: the column (JSON field) of a sentence pair's second text, for a pair head (default: text_pair)"})

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..arguments import Arguments, PositiveInt, ensemble_option, token_option
+from ..data.readers import open_data
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import Example, input_format, one_kind, read_examples
@@ -27,13 +28,14 @@ class PredictArguments(Arguments):
     ensemble_with: list[str] | None = ensemble_option(
         "only the tasks every model has with the same labels; put texts before this option, or after '--'")
     input: str | None = field(default=None, metadata={
-        "metavar": "FILE", "help": "file of texts ('-' for standard input); with no texts and no --input, standard input is read"})
+        "metavar": "FILE", "help": "file of texts ('-' for standard input; a .gz file is decompressed); with no texts and no "
+                                  "--input, standard input is read"})
     input_format: Literal["text", "jsonl", "tsv", "csv"] | None = field(default=None, metadata={
         "help": "text: one text per line, taken as it is; jsonl: one JSON object per line with a 'text' field (and 'text_pair' "
                 "for sentence-pair tasks); tsv: one sentence pair per line, the two texts separated by a tab; csv: comma-separated "
                 "values whose header row names a 'text' column (and 'text_pair'), other columns ignored, quoted fields may hold "
-                "commas and line breaks. Default: jsonl for a .jsonl file, tsv for a .tsv file, csv for a .csv file, text otherwise "
-                "(standard input included)"})
+                "commas and line breaks. Default: jsonl for a .jsonl file, tsv for a .tsv file, csv for a .csv file (each also "
+                "with .gz after it), text otherwise (standard input included)"})
     text_column: str | None = field(default=None, metadata={
         "help": "jsonl and csv input: the field or column holding the text (default: text)"})
     text_pair_column: str | None = field(default=None, metadata={
@@ -114,7 +116,7 @@ def input_examples(args: PredictArguments, texts: list[str]) -> tuple[Iterator[E
             yield example
 
     def file_records(path: Path) -> Iterator[Example]:
-        with open(path, "rb") as f:
+        with open_data(path) as f:  # a .gz file is decompressed
             yield from records(f, str(path))
 
     if args.input and args.input != "-":

@@ -10,6 +10,9 @@ row silently:
   whose second text is missing or empty) raises :class:`DataFormatError` naming the file and the line;
 * a row whose (first) text is empty or whitespace only is skipped, and the number of skipped rows and
   their line numbers are logged as a warning (an empty text carries no signal to learn from).
+
+A file whose name ends with ``.gz`` is read through :mod:`gzip` (:func:`open_data`): ``train.csv.gz``
+is a compressed CSV file.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
+import gzip
 import itertools
 import json
 import logging
 import os
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ..errors import DataFormatError, DataNotFoundError
 from .labels import label_id, label_list
@@ -248,6 +254,28 @@ def read_sha256_manifest(path: PathLike) -> dict[str, str]:
     return manifest
 
 
+def open_data(path: PathLike) -> BinaryIO:
+    """A data or input file opened for reading bytes; one whose name ends with ``.gz`` is read through
+    :mod:`gzip` (``reviews.csv.gz``: CSV, compressed). A damaged compressed file is reported by
+    :func:`decoded_lines` as it reads.
+
+    Raises:
+        FileNotFoundError, OSError: as :func:`open`.
+    """
+    path = Path(path)
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+
+
+def format_suffix(path: PathLike | None) -> str:
+    """The ending that names a file's format, lower-case and without its dot, past a ``.gz``:
+    ``csv`` for ``reviews.CSV.gz``; ``""`` for none."""
+    if path is None:
+        return ""
+    name = Path(path).name.lower()
+    name = name[:-3] if name.endswith(".gz") else name
+    return name.rsplit(".", 1)[-1] if "." in name else ""
+
+
 def decoded_lines(lines: Iterable[bytes], source: str | os.PathLike, encoding: str = "utf-8",
                   error: type[Exception] = DataFormatError) -> Iterator[str]:
     """Raw lines (a binary file, standard input's buffer) decoded one by one, line ends kept, so
@@ -256,10 +284,19 @@ def decoded_lines(lines: Iterable[bytes], source: str | os.PathLike, encoding: s
     spreadsheet programs write) is not part of the text, as with Python's ``utf-8-sig`` codec.
 
     Raises:
-        error: a line that is not valid ``encoding``, named by ``source``, line and column.
+        error: a line that is not valid ``encoding``, named by ``source``, line and column; a
+            compressed file (:func:`open_data`) that is damaged or cut short, named by the line
+            where reading failed.
     """
     utf8 = codecs.lookup(encoding).name == "utf-8"
-    for line_no, raw in enumerate(lines, start=1):
+    lines = iter(lines)
+    for line_no in itertools.count(1):
+        try:
+            raw = next(lines)
+        except StopIteration:
+            return
+        except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # a compressed file (open_data) that is damaged or cut short
+            raise error(f"{source}, line {line_no}: the compressed file is damaged or truncated ({type(e).__name__}: {e})") from None
         try:
             line = raw.decode(encoding)
         except UnicodeDecodeError as e:
@@ -371,7 +408,7 @@ def read_csv(
     path = Path(path)
     out = _Collector(path, pairs=text_pair_field is not None)
     fields = [text_field, label_field] + ([text_pair_field] if text_pair_field is not None else [])
-    with open(path, "rb") as f:
+    with open_data(path) as f:
         records = csv_records(f, path, encoding, DataFormatError, delimiter, quoting, header)
         first = next(records, None)
         if first is None:
@@ -427,7 +464,7 @@ def read_jsonl(
     """
     path = Path(path)
     out = _Collector(path, pairs=text_pair_field is not None)
-    with open(path, "rb") as f:
+    with open_data(path) as f:
         for line_no, line in enumerate(decoded_lines(f, path, encoding), start=1):
             where = f"{path}, line {line_no}"
             if not line.strip():
@@ -464,7 +501,7 @@ def read_labelled(path: PathLike, fmt: str | None = None, text_field: str = "tex
         DataFormatError: a format that is neither chosen nor shown by the name, or as the reader.
     """
     path = Path(path)
-    fmt = fmt or path.suffix.lower().lstrip(".")
+    fmt = fmt or format_suffix(path)
     if fmt not in LABELLED_FORMATS:
         raise DataFormatError(f"{path}: a labelled file is read as {', '.join(LABELLED_FORMATS)}; its name ends with none of them, "
                               "so choose the format")

@@ -228,8 +228,8 @@ def file_task(path: str | os.PathLike, labels: Sequence[str], problem_type: str 
         text_column, text_pair_column, label_column: the columns (JSON fields) of the text, of a
             pair's second text, and of the label (a name or id; names or ids separated by commas for
             multi-label; a number for regression).
-        name: the task's name (default: the file's name without its extension, with characters a
-            task name cannot hold replaced by ``_``).
+        name: the task's name (default: the file's name without its extension and a ``.gz``, with
+            characters a task name cannot hold replaced by ``_``).
 
     Raises:
         ValueError: as :class:`Task`.
@@ -237,7 +237,9 @@ def file_task(path: str | os.PathLike, labels: Sequence[str], problem_type: str 
     from .readers import read_labelled
 
     path = Path(path)
-    name = name or "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in path.stem) or "file"
+    stem = path.name[:-3] if path.name.lower().endswith(".gz") else path.name  # reviews.csv.gz -> reviews
+    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
+    name = name or "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in stem) or "file"
 
     def load(data_dir):
         return {"test": read_labelled(path, fmt, text_column, label_column, text_pair_column if text_pair else None)}

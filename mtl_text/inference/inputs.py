@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from ..data.readers import csv_records, decoded_lines
+from ..data.readers import csv_records, decoded_lines, format_suffix
 from ..errors import InputError
 
 FORMATS = ("text", "jsonl", "tsv", "csv")
@@ -54,11 +54,12 @@ class Inputs:
 
 def input_format(path: str | os.PathLike | None, chosen: str | None = None) -> str:
     """The format to read: ``chosen`` if given, else ``jsonl`` for a ``.jsonl`` file, ``tsv`` for a
-    ``.tsv`` file, ``csv`` for a ``.csv`` file, else ``text``."""
+    ``.tsv`` file, ``csv`` for a ``.csv`` file, else ``text``; a ``.gz`` ending is looked past
+    (``texts.jsonl.gz`` is JSON Lines, :func:`~mtl_text.data.readers.open_data` decompresses it)."""
     if chosen:
         return chosen
-    suffix = str(path).lower().rsplit(".", 1)[-1] if path is not None else ""
-    return {"jsonl": "jsonl", "tsv": "tsv", "csv": "csv"}.get(suffix, "text")
+    suffix = format_suffix(path)
+    return suffix if suffix in ("jsonl", "tsv", "csv") else "text"
 
 
 def _csv_examples(lines: Iterable[bytes], source: str, text_column: str, text_pair_column: str, keep_columns: Sequence[str]

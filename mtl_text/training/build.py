@@ -132,6 +132,7 @@ def read_target_texts(target: str, config: TrainingConfig, option: str = "--adap
     """
     from pathlib import Path
 
+    from ..data.readers import open_data
     from ..data.tasks import list_tasks
     from ..errors import DataError
     from ..inference.inputs import input_format, read_examples
@@ -144,8 +145,9 @@ def read_target_texts(target: str, config: TrainingConfig, option: str = "--adap
         path = Path(target)
         if not path.is_file():
             raise ConfigError(f"{option}: {target!r} is neither a registered task nor a file")
-        with open(path, "rb") as f:  # the formats of prediction input: text lines, JSON Lines or CSV with 'text'
-            texts = [t for example in read_examples(f, str(path), input_format(path) if path.suffix != ".tsv" else "text")
+        fmt = input_format(path)
+        with open_data(path) as f:  # the formats of prediction input: text lines, JSON Lines or CSV with 'text' (.gz: compressed)
+            texts = [t for example in read_examples(f, str(path), fmt if fmt != "tsv" else "text")
                      for t in (example.text, example.text_pair) if t is not None]
     texts = [t for t in texts if t.strip()]
     if not texts:

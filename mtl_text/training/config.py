@@ -242,7 +242,7 @@ class EncoderArguments(Arguments):
         "help": "(word vectors) unlabelled texts that join the tasks' training text where it builds the vocabulary and trains "
                 "Word2Vec, so that words no labelled example holds get a vector (with --vectors: a row of the pretrained "
                 "file). Never training examples. SOURCE: a file (.jsonl with a 'text' field, .csv with a 'text' column, else one "
-                "text per line) or a registered task whose training texts are used without their labels; several sources join. e.g. "
+                "text per line; .gz: decompressed) or a registered task whose training texts are used without their labels; several sources join. e.g. "
                 "--embedding-texts goemotions review-sentences.txt"})
     random_init: bool = field(default=False, metadata={
         "help": "(word vectors) random embeddings, no Word2Vec and no vectors file (a no-transfer baseline)"})
@@ -580,7 +580,7 @@ class AdaptationArguments(Arguments):
         "metavar": "TASK=TARGET",
         "help": "domain adaptation with MMD: each step of TASK adds --mmd-weight x MMD^2 between its batch's pooled vectors and those "
                 "of a batch of unlabelled target text. TARGET: a file (.jsonl with a 'text' field, .csv with a 'text' column, else "
-                "one text per line) or a registered task whose training texts are used without their labels. With word vectors the "
+                "one text per line; .gz: decompressed) or a registered task whose training texts are used without their labels. With word vectors the "
                 "target texts also join the vocabulary and the Word2Vec corpus"})
     mmd_weight: NonNegativeFloat = field(default=1.0, metadata={
         "help": "λ, the weight of the MMD^2 term (multi-kernel Gaussian, median-heuristic bandwidths; 0 keeps the target text in "
@@ -631,7 +631,7 @@ class DistillationArguments(Arguments):
         "metavar": "TASK=SOURCE",
         "help": "a transfer set (Tang et al. 2019): unlabelled texts that the teacher labels (its decoded label and its logits) "
                 "and that join TASK's training split (never validation or test). SOURCE: a file (.jsonl with a 'text' field, "
-                ".csv with a 'text' column, else one text per line) or a registered task whose training texts are used without "
+                ".csv with a 'text' column, else one text per line; .gz: decompressed) or a registered task whose training texts are used without "
                 "their labels; repeat for several sources. Single-text tasks only. With word vectors the texts also join the vocabulary and Word2Vec"})
     distill_weight: Annotated[float, Range(min=0, max=1)] = field(default=0.5, metadata={
         "help": "α, the weight of the distillation loss (1: the teacher's logits alone; 0: the labels alone, the transfer set "

@@ -362,6 +362,20 @@ def test_predict_checks_a_file_whole_before_output_and_streams_standard_input(sm
     assert capsys.readouterr().err == f"error: --input: {tmp_path} is a folder; give a file\n"
 
 
+def test_predict_reads_a_gz_file_by_the_format_before_gz(small_model, tmp_path, capsys):
+    import gzip
+
+    texts = ["is it ?", "it is , surely .", "who won ?"]
+    path = tmp_path / "texts.jsonl.gz"
+    path.write_bytes(gzip.compress("".join(json.dumps({"text": t}) + "\n" for t in texts).encode()))
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path)]) == 0
+    assert [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()] == texts
+    path.write_bytes(path.read_bytes()[:-12])  # cut short: checked before any output
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"error: {path}, line ") and "the compressed file is damaged or truncated" in err
+
+
 def test_predict_answers_each_line_typed_at_a_terminal(small_model, capsys, monkeypatch):
     """Standard input from a terminal: each line is scored and answered before the next is read."""
     answered = []

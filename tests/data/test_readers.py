@@ -137,3 +137,18 @@ def test_a_labelled_file_is_read_by_its_ending_or_the_chosen_format(tmp_path):
     with pytest.raises(DataFormatError, match=r"a\.txt: a labelled file is read as csv, tsv, jsonl; its name ends with none of them"):
         read_labelled(txt)
     assert read_labelled(txt, "csv")["text"] == ["fine"]
+
+
+def test_a_gz_file_is_read_through_gzip_and_a_damaged_one_is_named(tmp_path):
+    import gzip
+
+    path = tmp_path / "a.csv.gz"
+    path.write_bytes(gzip.compress(b"text,label\n\"fine, really\",pos\nbad,neg\n"))
+    assert read_labelled(path, text_field="text")["text"] == ["fine, really", "bad"]  # the format named past .gz
+    rows = "".join(f"review {i * 7919 % 10007},pos\n" for i in range(5000))
+    path.write_bytes(gzip.compress(f"text,label\n{rows}".encode())[:-100])  # cut short
+    with pytest.raises(DataFormatError, match=r"a\.csv\.gz, line \d+: the compressed file is damaged or truncated \(EOFError"):
+        read_csv(path, labels=LABELS)
+    path.write_bytes(b"text,label\nplain,pos\n")  # named .gz, but not compressed
+    with pytest.raises(DataFormatError, match=r"a\.csv\.gz, line 1: the compressed file is damaged or truncated \(BadGzipFile"):
+        read_csv(path, labels=LABELS)

@@ -12,6 +12,7 @@ def test_format_is_inferred_from_the_suffix_unless_chosen():
     assert input_format("texts.txt") == "text" and input_format(None) == "text"
     assert input_format("texts.jsonl", "text") == "text"
     assert input_format("pairs.tsv") == "tsv" and input_format("reviews.CSV") == "csv"
+    assert input_format("texts.jsonl.gz") == "jsonl" and input_format("texts.txt.gz") == "text" and input_format("a.gz") == "text"
 
 
 def test_text_lines_stay_as_they_are():
