@@ -266,14 +266,24 @@ def open_data(path: PathLike) -> BinaryIO:
     return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
 
 
+def _name_and_format(path: PathLike) -> tuple[str, str]:
+    """A file's name without its format ending, and that ending (lower-case, no dot; ``""`` for none),
+    past a ``.gz``: ``("reviews", "csv")`` for ``reviews.CSV.gz``."""
+    name = Path(path).name
+    name = name[:-3] if name.lower().endswith(".gz") else name
+    stem, dot, suffix = name.rpartition(".")
+    return (stem, suffix.lower()) if dot else (name, "")
+
+
 def format_suffix(path: PathLike | None) -> str:
     """The ending that names a file's format, lower-case and without its dot, past a ``.gz``:
     ``csv`` for ``reviews.CSV.gz``; ``""`` for none."""
-    if path is None:
-        return ""
-    name = Path(path).name.lower()
-    name = name[:-3] if name.endswith(".gz") else name
-    return name.rsplit(".", 1)[-1] if "." in name else ""
+    return "" if path is None else _name_and_format(path)[1]
+
+
+def format_stem(path: PathLike) -> str:
+    """A file's name without its format ending and a ``.gz``: ``reviews`` for ``reviews.csv.gz``."""
+    return _name_and_format(path)[0]
 
 
 def decoded_lines(lines: Iterable[bytes], source: str | os.PathLike, encoding: str = "utf-8",

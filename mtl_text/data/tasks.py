@@ -234,12 +234,10 @@ def file_task(path: str | os.PathLike, labels: Sequence[str], problem_type: str 
     Raises:
         ValueError: as :class:`Task`.
     """
-    from .readers import read_labelled
+    from .readers import format_stem, read_labelled
 
     path = Path(path)
-    stem = path.name[:-3] if path.name.lower().endswith(".gz") else path.name  # reviews.csv.gz -> reviews
-    stem = stem.rsplit(".", 1)[0] if "." in stem else stem
-    name = name or "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in stem) or "file"
+    name = name or "".join(c if c.isascii() and (c.isalnum() or c in "_-") else "_" for c in format_stem(path)) or "file"
 
     def load(data_dir):
         return {"test": read_labelled(path, fmt, text_column, label_column, text_pair_column if text_pair else None)}

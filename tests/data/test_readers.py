@@ -137,6 +137,9 @@ def test_a_labelled_file_is_read_by_its_ending_or_the_chosen_format(tmp_path):
     with pytest.raises(DataFormatError, match=r"a\.txt: a labelled file is read as csv, tsv, jsonl; its name ends with none of them"):
         read_labelled(txt)
     assert read_labelled(txt, "csv")["text"] == ["fine"]
+    from mtl_text import file_task
+
+    assert [file_task(p, LABELS).name for p in ("d/20ng-test.csv.gz", "my reviews.v2.jsonl", ".csv")] == ["20ng-test", "my_reviews_v2", "file"]
 
 
 def test_a_gz_file_is_read_through_gzip_and_a_damaged_one_is_named(tmp_path):
