@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -26,12 +27,16 @@ COMMANDS = {
 }
 
 
+INTERRUPTED = 130  # the exit status of a command stopped by Ctrl-C: 128 + SIGINT
+
+
 def run_command(command: Callable[..., int | None], argv: list[str] | None = None, prog: str | None = None) -> int:
     """Run a command's ``main(argv, prog)`` and return its exit status: 0, or 2 with one ``error:``
     line on standard error for bad input (a typed error of the library, or an operating-system error
     such as a missing or unwritable file), or 141 without a word when the reader of standard output
     went away (``mtl-text predict ... | head``): the status a shell reports for a filter stopped by a
-    closed pipe (128 + SIGPIPE), as Python's documentation advises for ``BrokenPipeError``."""
+    closed pipe (128 + SIGPIPE), as Python's documentation advises for ``BrokenPipeError``; or
+    :data:`INTERRUPTED` (130, 128 + SIGINT), without a traceback, when interrupted (Ctrl-C)."""
     try:
         status = command(argv, prog) or 0
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
@@ -39,6 +44,8 @@ def run_command(command: Callable[..., int | None], argv: list[str] | None = Non
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is still buffered goes nowhere at exit
         return 141
+    except KeyboardInterrupt:  # Ctrl-C, e.g. to leave predict answering typed lines; the command's own cleanup has run
+        return INTERRUPTED
     except (MtlTextError, OSError) as e:
         logging.getLogger("mtl_text.cli").debug("bad input", exc_info=True)
         print(f"error: {e}", file=sys.stderr, flush=True)
@@ -46,8 +53,19 @@ def run_command(command: Callable[..., int | None], argv: list[str] | None = Non
 
 
 def exit_with(command: Callable[..., int | None], argv: list[str] | None = None, prog: str | None = None) -> None:
-    """``sys.exit(run_command(...))``: for ``if __name__ == "__main__"`` blocks and console scripts."""
-    sys.exit(run_command(command, argv, prog))
+    """``sys.exit(run_command(...))``: for ``if __name__ == "__main__"`` blocks and console scripts.
+    An interrupted command ends the process by SIGINT itself, as Python does after an uncaught
+    ``KeyboardInterrupt``, so that a shell script running it stops too (a shell reports 130)."""
+    status = run_command(command, argv, prog)
+    if status == INTERRUPTED and os.name == "posix":
+        for stream in (sys.stdout, sys.stderr):  # the results already written reach the reader; a signal skips Python's exit
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    sys.exit(status)
 
 
 def main(argv: list[str] | None = None) -> None:

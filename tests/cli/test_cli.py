@@ -420,6 +420,27 @@ def test_predict_stops_quietly_when_its_reader_goes_away(small_model, python, re
     assert proc.wait(timeout=300) == 141 and first["text"] == "a film about the cup 0" and err == "", err
 
 
+def test_predict_interrupted_ends_by_sigint_without_a_traceback(small_model, python, repo):
+    """Ctrl-C (SIGINT) while predict waits for more input: the process ends by SIGINT, as Python ends
+    after an uncaught KeyboardInterrupt (a shell reports 130 and a script running it stops), with
+    nothing on standard error (no traceback)."""
+    import signal
+
+    proc = subprocess.Popen([python, str(repo / "scripts" / "predict.py"), "--model", str(small_model)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(b"a film about the cup\n" * 4096)  # one chunk, then the input stays open
+    proc.stdin.flush()
+    assert json.loads(proc.stdout.readline())["text"] == "a film about the cup"  # scoring: the model is loaded
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGINT and err == b"", err.decode()
+
+    def interrupted(argv, prog):
+        raise KeyboardInterrupt
+
+    assert run_command(interrupted, []) == 130  # in process: the status
+
+
 def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
     for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
                           ([os.fsdecode(b"caf\xe9")], "error: text argument 1: not valid UTF-8"),
