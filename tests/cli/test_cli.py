@@ -427,7 +427,8 @@ def test_predict_interrupted_ends_by_sigint_without_a_traceback(small_model, pyt
     import signal
 
     proc = subprocess.Popen([python, str(repo / "scripts" / "predict.py"), "--model", str(small_model)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # SIGINT as at a terminal, even where the suite
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # runs in the background (ignored)
     proc.stdin.write(b"a film about the cup\n" * 4096)  # one chunk, then the input stays open
     proc.stdin.flush()
     assert json.loads(proc.stdout.readline())["text"] == "a film about the cup"  # scoring: the model is loaded
