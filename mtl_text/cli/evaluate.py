@@ -18,8 +18,8 @@ from ..arguments import (
     task_file_option,
     token_option,
 )
-from ..errors import ConfigError, InputError, UnknownHeadError
-from .parsing import ArgumentParser
+from ..errors import ConfigError, UnknownHeadError
+from .parsing import ArgumentParser, input_file
 
 
 @dataclass
@@ -88,15 +88,11 @@ def input_task(args: EvaluateArguments):
         UnknownHeadError: no head ``--head``.
         InputError: ``--input`` not found, or a folder.
     """
-    from pathlib import Path
-
     from ..data.tasks import file_task
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
 
-    path = Path(args.input)
-    if not path.exists() or path.is_dir():  # a named pipe (--input <(zcat labelled.csv.gz)) is read as a file
-        raise InputError(f"--input: {path} " + ("is a folder; give a file" if path.is_dir() else "not found"))
+    path = input_file(args.input)
     config = MultiTaskModel.read_config(resolve_model(args.model, token=args.token))
     if args.head not in config["tasks"]:
         raise UnknownHeadError(f"--head {args.head}: the model has no such head; its heads are {sorted(config['tasks'])}")

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from transformers import HfArgumentParser
 
 from ..arguments import field_ranges
+from ..errors import InputError
 
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -49,3 +51,18 @@ class ArgumentParser(HfArgumentParser):
             used |= keys
         rest = argparse.Namespace(**{k: v for k, v in values.items() if k not in used})
         return instances, rest
+
+
+def input_file(path: str, option: str = "--input") -> Path:
+    """``path`` checked to be readable as a file: it exists and is not a folder (a named pipe, as
+    ``--input <(zcat texts.jsonl.gz)`` gives, is read as a file).
+
+    Raises:
+        InputError: ``path`` does not exist, or is a folder (named with ``option``).
+    """
+    file = Path(path)
+    if not file.exists():
+        raise InputError(f"{option}: {file} not found")
+    if file.is_dir():
+        raise InputError(f"{option}: {file} is a folder; give a file")
+    return file

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import Example, input_format, one_kind, read_examples
 from ..utils.iteration import chunked
-from .parsing import ArgumentParser
+from .parsing import ArgumentParser, input_file
 
 
 @dataclass
@@ -120,11 +120,7 @@ def input_examples(args: PredictArguments, texts: list[str]) -> tuple[Iterator[E
             yield from records(f, str(path))
 
     if args.input and args.input != "-":
-        path = Path(args.input)
-        if not path.exists():
-            raise InputError(f"--input: {path} not found")
-        if path.is_dir():
-            raise InputError(f"--input: {path} is a folder; give a file")
+        path = input_file(args.input)
         if path.is_file():
             count = sum(1 for _ in file_records(path))  # the first reading: every record checked, nothing kept
             return chain(given, file_records(path)), len(given) + count
