@@ -262,15 +262,19 @@ def open_data(path: PathLike) -> BinaryIO:
     Raises:
         FileNotFoundError, OSError: as :func:`open`.
     """
-    path = Path(path)
-    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else open(path, "rb")
+    return gzip.open(path, "rb") if _compressed(path) else open(path, "rb")
+
+
+def _compressed(path: PathLike) -> bool:
+    """Whether the file's name says gzip: it ends with ``.gz`` (any case)."""
+    return Path(path).name.lower().endswith(".gz")
 
 
 def _name_and_format(path: PathLike) -> tuple[str, str]:
     """A file's name without its format ending, and that ending (lower-case, no dot; ``""`` for none),
     past a ``.gz``: ``("reviews", "csv")`` for ``reviews.CSV.gz``."""
     name = Path(path).name
-    name = name[:-3] if name.lower().endswith(".gz") else name
+    name = name[:-3] if _compressed(path) else name
     stem, dot, suffix = name.rpartition(".")
     return (stem, suffix.lower()) if dot else (name, "")
 
