@@ -70,6 +70,7 @@ _LAZY = {
     "register_head_type": "mtl_text.modeling.heads",
     "Predictor": "mtl_text.inference.prediction",
     "Ensemble": "mtl_text.inference.ensemble",
+    "calibrate_model": "mtl_text.inference.calibration",
     "push_to_hub": "mtl_text.modeling.hub",
     "train": "mtl_text.training.trainer",
     "TrainingResult": "mtl_text.training.trainer",

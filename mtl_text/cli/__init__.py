@@ -1,4 +1,4 @@
-"""The command line: ``mtl-text train|predict|serve|export-onnx|push-to-hub|evaluate|benchmark`` (also ``python -m mtl_text`` and the
+"""The command line: ``mtl-text train|predict|serve|export-onnx|push-to-hub|evaluate|calibrate|benchmark`` (also ``python -m mtl_text`` and the
 thin ``scripts/*.py``). Options come from the library's typed dataclasses; errors from the library
 (:class:`~mtl_text.errors.MtlTextError`) become one ``error:`` line and exit status 2 here, in
 :func:`run_command`, and nowhere else.
@@ -23,6 +23,7 @@ COMMANDS = {
     "export-onnx": ("mtl_text.cli.export", "export a saved model to ONNX, every head an output (needs the onnx extra)"),
     "push-to-hub": ("mtl_text.cli.hub", "upload a saved model folder to the Hugging Face Hub (model card included)"),
     "evaluate": ("mtl_text.cli.evaluate", "score a saved model on its tasks' test or validation splits"),
+    "calibrate": ("mtl_text.cli.calibrate", "temperature scaling of a saved model's heads on its validation split"),
     "benchmark": ("mtl_text.cli.benchmark", "the benchmark: baselines, single- vs multi-task, transfer (needs the bench extra)"),
 }
 

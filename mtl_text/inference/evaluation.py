@@ -28,7 +28,7 @@ from .prediction import load_tokenizer
 logger = logging.getLogger("mtl_text.evaluate")
 
 DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": "exact match", "matthews_corrcoef": "MCC", "f1": "F1",
-                 "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE"}
+                 "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE", "ece": "ECE"}
 
 
 @torch.no_grad()
@@ -48,7 +48,9 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
             (:meth:`~mtl_text.modeling.heads.Head.class_report`) where it has classes.
 
     Returns:
-        name -> the head's metrics, plus ``loss`` (mean per example) and ``examples``.
+        name -> the head's metrics, plus ``loss`` (mean per example), ``ece`` (the expected
+        calibration error of its probabilities, :meth:`~mtl_text.modeling.heads.Head.calibration_error`;
+        classification heads) and ``examples``.
     """
     heads = accelerator.unwrap_model(model)
     results = {}
@@ -57,13 +59,19 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
         head = heads.head(head_name)
         logits, refs, loss_sum = collect_logits(model, dl, head_name, accelerator)
         decoded = head.decode(logits)
-        results[name] = head.compute_metrics(decoded, refs)
-        results[name]["loss"] = loss_sum / max(len(refs), 1)
-        results[name]["examples"] = len(refs)
+        results[name] = {**head.compute_metrics(decoded, refs), "loss": loss_sum / max(len(refs), 1),
+                         **calibration(head, logits, refs), "examples": len(refs)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": refs.tolist()}
         add_class_report(reports, name, head, decoded, refs)
     return results
+
+
+def calibration(head, logits: torch.Tensor, references: torch.Tensor) -> dict[str, float]:
+    """``{"ece": the expected calibration error}`` of ``head``'s probabilities from ``logits``
+    ``(examples, num_outputs)``, or nothing for a head without probabilities (regression)."""
+    ece = head.calibration_error(logits, references)
+    return {} if ece is None else {"ece": ece}
 
 
 def add_class_report(reports: dict | None, name: str, head, predictions: torch.Tensor, references: torch.Tensor) -> None:
@@ -98,7 +106,8 @@ def model_inputs(batch: dict) -> dict:
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """Markdown table: one row per task, one column per metric any task reports."""
-    metrics = [m for m in dict.fromkeys(k for r in results.values() for k in r) if m not in ("loss", "examples")]
+    metrics = [m for m in dict.fromkeys(k for r in results.values() for k in r) if m not in ("loss", "ece", "examples")]
+    metrics += ["ece"] if any("ece" in r for r in results.values()) else []  # last: a property of the probabilities
     lines = ["| task | " + " | ".join(DISPLAY_NAMES.get(m, m) for m in metrics) + " | examples |",
              "|---|" + "---|" * (len(metrics) + 1)]
     for name, m in results.items():
@@ -181,8 +190,6 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
-    from datasets import DatasetDict
-
     from ..modeling.hub import resolve_model
 
     accelerator = accelerator or Accelerator()
@@ -192,19 +199,34 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     tokenizer = load_tokenizer(model_dir)
     scored_tasks = tasks_and_heads(heads_of or {t: t for t in model.check_tasks(tasks)}, model.check_tasks)
     heads_of = {task.name: head for task, head in scored_tasks}
-    trained = trained_with(config)
-    collator = PaddingCollator(tokenizer)
-    dataloaders = {}
-    for task, head in scored_tasks:
-        name = task.name
-        check_cross_task(model, head, task)
-        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained, seed, validation_size)
-        tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]
-        dataloaders[name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
+    dataloaders = split_dataloaders(model, tokenizer, scored_tasks, split, data_dir, trained_with(config), seed, validation_size,
+                                    batch_size, accelerator)
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
     return evaluate(model, dataloaders, accelerator, predictions, heads_of, reports)
+
+
+def split_dataloaders(model: MultiTaskModel, tokenizer, scored_tasks: list[tuple[Task, str]], split: str, data_dir: str | None,
+                      trained: dict, seed: int | None, validation_size: float | None, batch_size: int,
+                      accelerator: Accelerator) -> dict[str, DataLoader]:
+    """Task name -> the prepared dataloader of its ``split`` (:func:`scored_split`), tokenized for
+    the head that scores it (``scored_tasks``: :func:`tasks_and_heads`), ``batch_size`` per process.
+
+    Raises:
+        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
+        UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
+    """
+    from datasets import DatasetDict
+
+    collator = PaddingCollator(tokenizer)
+    dataloaders = {}
+    for task, head in scored_tasks:
+        check_cross_task(model, head, task)
+        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained, seed, validation_size)
+        tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]
+        dataloaders[task.name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
+    return dataloaders
 
 
 def scored_split(task, head_labels: list[str], split: str, data_dir: str | None, trained: dict, seed: int | None = None,
@@ -248,7 +270,8 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
             file (:func:`~mtl_text.data.tasks.file_task`), scored instead of ``tasks``.
 
     Returns:
-        task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits) and ``examples``.
+        task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits), ``ece`` (as
+        :func:`evaluate` reports it) and ``examples``.
 
     Raises:
         ModelLoadError, ConfigError: as :meth:`Ensemble.from_pretrained <mtl_text.inference.ensemble.Ensemble.from_pretrained>`.
@@ -271,7 +294,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
         references = torch.as_tensor(column(scored, "label"))
         decoded = head.decode(logits)
         results[name] = {**head.compute_metrics(decoded, references), "loss": float(head.loss(logits, references)),
-                         "examples": len(references)}
+                         **calibration(head, logits, references), "examples": len(references)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": references.tolist()}
         add_class_report(reports, name, head, decoded, references)

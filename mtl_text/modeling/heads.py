@@ -60,6 +60,8 @@ class Head(nn.Module):
         primary_metric: the metric model selection uses for this task, one of the head's metrics
             where higher is better (default: the head type's first, e.g. CoLA picks
             ``matthews_corrcoef`` over ``accuracy``).
+        temperature: ``T`` > 0 that the task's logits are divided by (:meth:`calibrated`), 1 as
+            trained; :meth:`fit_temperature` sets it on held-out data (temperature scaling).
 
     Class attributes a subclass sets:
         problem_type: the registered name.
@@ -70,7 +72,8 @@ class Head(nn.Module):
 
     Raises:
         ValueError: ``dropout`` outside ``[0, 1)``, a ``primary_metric`` the head does not report (or
-            one where lower is better), or an option the head type does not take.
+            one where lower is better), a ``temperature`` that is not a finite number > 0, or an
+            option the head type does not take.
     """
 
     problem_type: str = ""
@@ -79,12 +82,13 @@ class Head(nn.Module):
     min_labels: int = 2
 
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
-                 primary_metric: str | None = None, **options):
+                 primary_metric: str | None = None, temperature: float = 1.0, **options):
         super().__init__()
         if options:
             raise ValueError(f"{type(self).__name__} takes no option(s) {sorted(options)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.temperature = check_temperature(temperature)
         self.labels = list(labels)
         self.chosen_primary = primary_metric
         self.metric_names = ordered_metrics(self.task_metric_names(self.labels), primary_metric)
@@ -118,7 +122,8 @@ class Head(nn.Module):
 
     def options(self) -> dict:
         """The head's options as saved in ``config.json`` (rebuilt with them on loading)."""
-        return {"primary_metric": self.chosen_primary} if self.chosen_primary else {}
+        return {**({"primary_metric": self.chosen_primary} if self.chosen_primary else {}),
+                **({"temperature": self.temperature} if self.temperature != 1.0 else {})}
 
     @property
     def num_outputs(self) -> int:
@@ -131,8 +136,47 @@ class Head(nn.Module):
         return self.metric_names[0]
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        """``(batch, input_dim)`` -> logits ``(batch, num_outputs)``."""
+        """``(batch, input_dim)`` -> logits ``(batch, num_outputs)``, before :meth:`calibrated`."""
         return self.layers(pooled)
+
+    def calibrated(self, logits: torch.Tensor) -> torch.Tensor:
+        """A task's whole logits ``(batch, num_outputs)`` (the head's, plus a wide part's) divided by
+        the head's temperature: the logits the model outputs. The same tensor when it is 1."""
+        return logits if self.temperature == 1.0 else logits / self.temperature
+
+    def fit_temperature(self, logits: torch.Tensor, references: torch.Tensor) -> float:
+        """Temperature scaling (Guo et al. 2017, "On Calibration of Modern Neural Networks"): the
+        factor ``t`` > 0 that minimises :meth:`calibration_loss` of ``logits / t`` against
+        ``references`` on held-out data, folded into the head's temperature (``T <- T * t``, since
+        ``logits`` ``(examples, num_outputs)`` are the model's outputs, already divided by ``T``).
+        One number per head, so decoding by ``argmax`` is unchanged; probabilities and the loss
+        change. Fitted with L-BFGS over ``log t`` in float64. Returns the new temperature.
+
+        Raises:
+            NotImplementedError: a head type whose outputs are not probabilities (regression).
+        """
+        z = logits.double()
+        log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        optimizer = torch.optim.LBFGS([log_t], max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure():
+            optimizer.zero_grad()
+            loss = self.calibration_loss(z / log_t.clamp(-10, 10).exp(), references)
+            loss.backward()
+            return loss
+
+        with torch.enable_grad():
+            optimizer.step(closure)
+        self.temperature = check_temperature(self.temperature * float(log_t.detach().clamp(-10, 10).exp()))
+        return self.temperature
+
+    def calibration_error(self, logits: torch.Tensor, references: torch.Tensor, bins: int = 15) -> float | None:
+        """The expected calibration error (ECE; Naeini et al. 2015, as Guo et al. 2017 measure it) of
+        ``logits`` ``(examples, num_outputs)`` against ``references``: the examples' confidences are
+        put in ``bins`` equal-width bins of ``(0, 1]``, and ECE is the mean over examples of
+        ``|accuracy - mean confidence|`` of their bin (0 for perfectly calibrated probabilities; in
+        probability units). ``None`` for a head type without probabilities (regression)."""
+        return None
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The training loss of ``logits`` ``(batch, num_outputs)`` against ``labels``; ``reduction``
@@ -294,6 +338,11 @@ class SingleLabelClassificationHead(Head):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits.float(), dim=-1)
 
+    def calibration_error(self, logits: torch.Tensor, references: torch.Tensor, bins: int = 15) -> float:
+        """ECE of the predicted label's probability (the confidence) against whether it is right."""
+        confidence, predicted = self.probabilities(logits).max(-1)
+        return expected_calibration_error(confidence, (predicted == references).float(), bins)
+
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Class ids ``(batch,)``."""
         return logits.argmax(-1)
@@ -391,6 +440,11 @@ class MultiLabelClassificationHead(Head):
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits.float())
+
+    def calibration_error(self, logits: torch.Tensor, references: torch.Tensor, bins: int = 15) -> float:
+        """ECE of every label's probability against whether the text has the label, all labels'
+        probabilities pooled (each a yes/no forecast)."""
+        return expected_calibration_error(self.probabilities(logits).flatten(), references.float().flatten(), bins)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Multi-hot predictions ``(batch, num_labels)``: probability >= the label's threshold."""
@@ -491,7 +545,8 @@ class RegressionHead(Head):
         target_mean, target_std: per-target scaling (``std > 0``), or ``None`` for no scaling.
 
     Raises:
-        ValueError: scaling of another length than the targets, or ``std <= 0``.
+        ValueError: scaling of another length than the targets, or ``std <= 0``; a ``temperature``
+            other than 1 (a value has no temperature).
     """
 
     problem_type = "regression"
@@ -501,6 +556,8 @@ class RegressionHead(Head):
     def __init__(self, input_dim: int, labels: Sequence[str], hidden_size: int = 256, dropout: float = 0.1,
                  target_mean: Sequence[float] | None = None, target_std: Sequence[float] | None = None, **options):
         super().__init__(input_dim, labels, hidden_size, dropout, **options)
+        if self.temperature != 1.0:
+            raise ValueError(f"a regression head has no temperature (its outputs are values), got temperature={self.temperature}")
         k = len(self.labels)
         mean = [0.0] * k if target_mean is None else [float(m) for m in target_mean]
         std = [1.0] * k if target_std is None else [float(v) for v in target_std]
@@ -554,6 +611,10 @@ class RegressionHead(Head):
         (Liang et al. 2021 use the MSE for STS-B)."""
         return nn.functional.mse_loss(logits_a.float(), logits_b.float())
 
+    def fit_temperature(self, logits: torch.Tensor, references: torch.Tensor) -> float:
+        """Raises NotImplementedError: a regression head's outputs are values, not probabilities."""
+        raise NotImplementedError(f"{type(self).__name__} ({self.problem_type}) has no temperature: its outputs are values")
+
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """Raises TypeError: a regression head predicts values, not probabilities (see :meth:`scores`)."""
         raise TypeError("a regression head has no probabilities; use its predicted values (Predictor.predict_labels or predict)")
@@ -584,6 +645,31 @@ class RegressionHead(Head):
         """``{"value": v}`` for one target, ``{"values": {target: v}}`` for several."""
         row = [round(v, 6) for v in scores.tolist()]
         return {"value": row[0]} if len(row) == 1 else {"values": dict(zip(self.labels, row))}
+
+
+def check_temperature(temperature: float) -> float:
+    """``temperature`` as a float.
+
+    Raises:
+        ValueError: not a finite number > 0.
+    """
+    value = float(temperature)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    return value
+
+
+def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> float:
+    """ECE (Naeini et al. 2015; Guo et al. 2017, eq. 3): ``sum_b |B_b| / n * |acc(B_b) - conf(B_b)|``
+    over ``bins`` equal-width bins ``((b - 1) / bins, b / bins]`` of the forecasts' ``confidence``
+    ``(n,)`` in ``[0, 1]``, ``correct`` ``(n,)`` being 1 where the forecast came true (0 for none)."""
+    confidence, correct = confidence.double().flatten(), correct.double().flatten()
+    if len(confidence) == 0:
+        return 0.0
+    which = (confidence * bins).ceil().clamp(1, bins).long() - 1  # confidence 0 joins the first bin
+    count = torch.bincount(which, minlength=bins).double()
+    gap = (torch.bincount(which, confidence, bins) - torch.bincount(which, correct, bins)).abs()
+    return float(gap.sum() / count.sum())
 
 
 LOWER_IS_BETTER = frozenset({"mse"})  # metrics model selection cannot maximise

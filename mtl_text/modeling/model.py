@@ -180,19 +180,21 @@ class MultiTaskModel(nn.Module):
     def _logits(self, task: str, features: torch.Tensor, input_ids: torch.Tensor | None, attention_mask: torch.Tensor | None,
                 token_type_ids: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The task's logits ``(batch, num_outputs)``: the head's, from the pooled vectors ``(batch,
-        pooled_dim)``, plus the wide part's from the token ids when the model has one; and the wide
-        part's logits alone (``None`` without one).
+        pooled_dim)``, plus the wide part's from the token ids when the model has one, divided by the
+        head's temperature (:meth:`Head.calibrated <mtl_text.modeling.heads.Head.calibrated>`); and
+        the wide part's logits alone, divided alike (``None`` without one).
 
         Raises:
             ValueError: a model with a wide part given no ``input_ids``.
         """
-        logits = self.heads[task](features)
+        head = self.heads[task]
+        logits = head(features)
         if self.wide is None:
-            return logits, None
+            return head.calibrated(logits), None
         if input_ids is None:
             raise ValueError(f"task {task} has a wide part (hashed n-grams of the token ids): give input_ids, not only features")
         wide = self.wide[task](input_ids, attention_mask, token_type_ids).to(logits.dtype)
-        return logits + wide, wide
+        return head.calibrated(logits + wide), head.calibrated(wide)
 
     def pool(self, task: str, hidden: torch.Tensor, mask: torch.Tensor, token_type_ids: torch.Tensor | None,
              input_ids: torch.Tensor | None = None) -> torch.Tensor:

@@ -29,6 +29,7 @@ from ..data.splits import column, load_task_splits
 from ..data.tasks import REGRESSION, SINGLE_LABEL, Task, get_task
 from ..data.tokenization import tokenize_splits, train_word_tokenizer, word_sequences
 from ..errors import ConfigError, ModelLoadError
+from ..inference.calibration import calibrated_tasks
 from ..modeling.encoders import TransformerEncoder, WordVectorEncoder
 from ..modeling.heads import LOWER_IS_BETTER, Head, head_type
 from ..modeling.model import MultiTaskModel
@@ -109,6 +110,7 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         from .wide_fit import check_tasks
 
         check_tasks(tasks, chosen_svm)
+    calibrated_tasks({n: t.problem_type for n, t in tasks.items()}, config.heads.calibrate)  # its task names, before training
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         reported = {n: set(tasks[n].metric_names) - LOWER_IS_BETTER for n in config.selection_tasks}

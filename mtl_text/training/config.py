@@ -420,6 +420,13 @@ class HeadArguments(Arguments):
     tune_thresholds: bool = field(default=False, metadata={
         "help": "multi-label heads: after training, set each label's decision threshold to the one (0.05 to 0.95, step 0.05) "
                 "that maximises its F1 on the validation split, and save them with the model (default: 0.5 each)"})
+    calibrate: list[str] = field(default_factory=list, metadata={
+        "metavar": "TASK|all|none",
+        "help": "after training, temperature scaling (Guo et al. 2017) of these tasks' heads ('all': every classification task): "
+                "each head's logits are divided by one temperature, fitted on the validation split by the head's loss, so that "
+                "its probabilities match how often it is right; the predictions and accuracy are unchanged, the loss and ECE "
+                "(expected calibration error) change. Saved with the model; before --tune-thresholds, which then tunes on the "
+                "calibrated probabilities. Classification tasks only. Default: none (mtl-text calibrate does it for a saved model)"})
 
     def __post_init__(self):
         if isinstance(self.class_weights, dict):  # Python users may give {"cola": "balanced"}

@@ -130,12 +130,16 @@ def validation_score(results: dict[str, dict[str, float]], metric: str, primary:
     return sum(results[name][primary[name] if metric == "primary" else metric] for name in tasks) / len(tasks)
 
 
-def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None, wide_svm: dict | None = None) -> dict:
+def saved_config(run: TrainingSetup, config: TrainingConfig, best_step: int | None, wide_svm: dict | None = None,
+                 calibration: dict | None = None) -> dict:
     """What ``config.json`` records beside the architecture: the training configuration, the best
     step, after ``--init-from`` the model's lineage and, once a linear SVM was added to wide parts
-    (``--wide-svm``), ``wide_svm``: task -> its weight and validation metric before and after."""
+    (``--wide-svm``), ``wide_svm``: task -> its weight and validation metric before and after; after
+    ``--calibrate``, ``calibration``: ``{"split": "validation", "tasks": task -> its temperature and
+    the split's loss and ECE before and after}`` (:func:`~mtl_text.inference.calibration.calibrate`)."""
     return {"training_config": config.to_dict(), "best_step": best_step, **({"lineage": run.lineage} if run.lineage else {}),
-            **({"wide_svm": wide_svm} if wide_svm else {})}
+            **({"wide_svm": wide_svm} if wide_svm else {}),
+            **({"calibration": {"split": "validation", "tasks": calibration}} if calibration else {})}
 
 
 def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tuple[Path, dict] | None = None) -> dict:

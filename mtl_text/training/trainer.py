@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, HubUploadError
+from ..inference.calibration import calibrate, calibrated_tasks
 from ..inference.evaluation import collect_logits, evaluate, format_table
 from ..modeling.hub import check_adapter_base, prepare_upload, push_to_hub, upload_target, write_model_card
 from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
@@ -180,11 +181,15 @@ def train(config: TrainingConfig) -> TrainingResult:
             fitted = add_svm_to_wide(run.model, {n: run.train_datasets[n] for n in svm_tasks}, run.collator, run.val_dataloaders,
                                      accelerator, C=config.heads.wide_svm_c, seed=config.optimization.seed)
             log.log({"step": summary["steps"], "split": "wide-svm", "tasks": fitted})
-        if config.heads.tune_thresholds:
+        calibrated = None
+        if calibrate_tasks := calibrated_tasks({n: t.problem_type for n, t in run.tasks.items()}, config.heads.calibrate):
+            calibrated = calibrate(run.model, {n: run.val_dataloaders[n] for n in calibrate_tasks}, accelerator)
+            log.log({"step": summary["steps"], "split": "calibration", "tasks": calibrated})
+        if config.heads.tune_thresholds:  # on the calibrated probabilities
             tune_thresholds(run, accelerator, unwrapped)
-        if (fitted or config.heads.tune_thresholds) and accelerator.is_main_process:
-            # the wide parts' new weights and their SVMs' weights, the tuned thresholds (config.json)
-            unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"], fitted))
+        if (fitted or calibrated or config.heads.tune_thresholds) and accelerator.is_main_process:
+            # the wide parts' new weights and their SVMs' weights, the temperatures, the tuned thresholds (config.json)
+            unwrapped.save_pretrained(output_dir, run.tokenizer, saved_config(run, config, summary["best_step"], fitted, calibrated))
         if getattr(unwrapped.encoder, "saves_adapters", False):  # the updates into the fixed weights, as a load merges them (a
             unwrapped.encoder.fold_lora()                            # merged save's read-back above has folded them already)
         if run.adaptation:

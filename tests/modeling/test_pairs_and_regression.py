@@ -138,7 +138,7 @@ def pair_model(tmp_path_factory, data_dir):
 def test_pair_and_regression_tasks_train_and_report_their_own_metrics(pair_model):
     result, out = pair_model
     assert set(result.metrics["stsb"]) == {"pearson", "spearman", "mse", "loss", "examples"}
-    assert set(result.metrics["mrpc"]) == {"accuracy", "f1", "macro_f1", "matthews_corrcoef", "loss", "examples"}
+    assert set(result.metrics["mrpc"]) == {"accuracy", "f1", "macro_f1", "matthews_corrcoef", "loss", "ece", "examples"}
     assert [result.metrics[t]["examples"] for t in ("stsb", "mrpc", "rte")] == [1500, 408, 277]
     assert set(result.class_reports) == {"mrpc", "rte"}  # a regression head has no classes
     tasks = json.loads((out / "config.json").read_text())["tasks"]

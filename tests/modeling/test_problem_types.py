@@ -103,8 +103,8 @@ def test_a_multi_label_head_scores_a_file_of_label_names(mixed_model, data_dir, 
 
 def test_multi_label_and_weighted_tasks_train_together(mixed_model):
     result, out = mixed_model
-    assert set(result.metrics["goemotions"]) == {"macro_f1", "micro_f1", "exact_match", "loss", "examples"}
-    assert set(result.metrics["cola"]) == {"accuracy", "f1", "macro_f1", "matthews_corrcoef", "loss", "examples"}
+    assert set(result.metrics["goemotions"]) == {"macro_f1", "micro_f1", "exact_match", "loss", "ece", "examples"}
+    assert set(result.metrics["cola"]) == {"accuracy", "f1", "macro_f1", "matthews_corrcoef", "loss", "ece", "examples"}
     assert result.metrics["goemotions"]["examples"] == 5427 and result.metrics["cola"]["examples"] == 1043
     tasks = json.loads((out / "config.json").read_text())["tasks"]
     assert tasks["goemotions"]["problem_type"] == "multi_label_classification"

@@ -1,0 +1,149 @@
+"""Temperature scaling: calibrated probabilities for a trained model's heads.
+
+A network trained with cross-entropy is often over-confident: its top probability exceeds how often
+it is right (Guo et al. 2017, "On Calibration of Modern Neural Networks"). Temperature scaling
+divides a head's logits by one number ``T``, fitted on held-out data (the validation split) by the
+head's loss without label smoothing. ``argmax`` decoding, and so accuracy, is unchanged; the
+probabilities, the loss and the expected calibration error (ECE) change. The temperature is a head
+option, saved in ``config.json`` and applied by the model itself
+(:meth:`~mtl_text.modeling.heads.Head.calibrated`), so prediction, serving, ONNX export and
+ensembles all see calibrated logits.
+
+Used by training (``--calibrate``) and by ``mtl-text calibrate`` for a saved model. The split a
+temperature is fitted on must not be the one it is judged on: the test split stays untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+
+from ..data.tasks import REGRESSION
+from ..errors import ConfigError, OutputDirError
+from .evaluation import collect_logits
+
+logger = logging.getLogger("mtl_text.calibrate")
+
+
+def calibrated_tasks(problem_types: dict[str, str], chosen: list[str]) -> list[str]:
+    """The tasks whose heads get a temperature: ``chosen`` names them, ``all`` every classification
+    task of ``problem_types`` (task name -> its problem type), ``none`` or nothing none; in the
+    order of ``problem_types``.
+
+    Raises:
+        ConfigError: a name that is not one of ``tasks``, ``none`` beside names, or a regression task
+            (its outputs are values, not probabilities).
+    """
+    unknown = sorted(set(chosen) - set(problem_types) - {"all", "none"})
+    if unknown:
+        raise ConfigError(f"--calibrate names task(s) that are not the model's {list(problem_types)}: {unknown}")
+    if "none" in chosen and len(chosen) > 1:
+        raise ConfigError(f"--calibrate: 'none' excludes task names, got {chosen}")
+    regression = [name for name in chosen if problem_types.get(name) == REGRESSION]
+    if regression:
+        raise ConfigError(f"--calibrate fits a temperature to probabilities: the regression task(s) {regression} have none; "
+                          f"name the classification tasks instead")
+    if "all" in chosen:
+        return [name for name, problem_type in problem_types.items() if problem_type != REGRESSION]
+    return [name for name in problem_types if name in chosen]
+
+
+def calibrate(model, dataloaders: dict[str, DataLoader], accelerator) -> dict[str, dict[str, float]]:
+    """Fit each task's temperature on its (prepared) held-out ``dataloaders`` (task -> batches with
+    ``labels``), in ``model`` (prepared or not), in place; the same on every process (the logits of
+    the whole split are gathered on each, and the fit is deterministic).
+
+    Returns:
+        task -> ``temperature`` (the head's new one), and the split's ``loss`` (the head's loss
+        without label smoothing, per example) and ``ece`` (:meth:`~mtl_text.modeling.heads.Head.calibration_error`)
+        ``_before`` and ``_after``.
+
+    Raises:
+        NotImplementedError: a head without probabilities (regression).
+    """
+    unwrapped = accelerator.unwrap_model(model)
+    report = {}
+    for name, dataloader in dataloaders.items():
+        head = unwrapped.head(name)
+        logits, references, _ = collect_logits(model, dataloader, name, accelerator)
+        old = head.temperature
+        before = {"loss_before": float(head.calibration_loss(logits, references)), "ece_before": head.calibration_error(logits, references)}
+        new = head.fit_temperature(logits, references)
+        scaled = logits * (old / new)  # what the model now outputs for the split
+        report[name] = {"temperature": new, **before, "loss_after": float(head.calibration_loss(scaled, references)),
+                        "ece_after": head.calibration_error(scaled, references)}
+        logger.info("task %s: temperature %.4f fitted on %d held-out examples; their loss %.4f -> %.4f, ECE %.4f -> %.4f", name, new,
+                    len(references), report[name]["loss_before"], report[name]["loss_after"], report[name]["ece_before"],
+                    report[name]["ece_after"])
+    return report
+
+
+def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike, tasks: list[str] | None = None,
+                    data_dir: str | None = None, batch_size: int = 128, accelerator: Accelerator | None = None,
+                    verify_hashes: bool = True, token: str | None = None, overwrite: bool = False) -> dict[str, dict[str, float]]:
+    """Temperature scaling of a saved model (``mtl-text calibrate``): fit the heads of ``tasks``
+    (default: every classification task; ``all`` and ``none`` as :func:`calibrated_tasks` reads them)
+    on the validation split the model was trained with (carved from train with its recorded seed and
+    size) and save the calibrated model to ``output_dir``: the same weights and tokenizer, the
+    temperatures in ``config.json`` with the report under ``calibration``. The test split is not
+    read: score the new folder with ``mtl-text evaluate``.
+
+    Returns:
+        :func:`calibrate`'s report.
+
+    Raises:
+        ModelLoadError: the folder is not a saved model.
+        ConfigError: ``tasks`` as :func:`calibrated_tasks` refuses them; ``output_dir`` is
+            ``model_dir`` (its test results were measured without the temperatures).
+        OutputDirError: ``output_dir`` holds a model and ``overwrite`` is false.
+        UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the tasks' data.
+    """
+    from ..modeling.hub import resolve_model
+    from ..modeling.model import MultiTaskModel
+    from .evaluation import split_dataloaders, tasks_and_heads, trained_with
+    from .prediction import load_tokenizer
+
+    accelerator = accelerator or Accelerator()
+    model_dir, output_dir = Path(resolve_model(model_dir, token=token)), Path(output_dir)
+    if output_dir.resolve() == model_dir.resolve():
+        raise ConfigError(f"--output-dir {output_dir} is the model's own folder; write the calibrated model to another one "
+                          "(the model's test results there were measured without the temperatures)")
+    check_free_folder(output_dir, overwrite)
+    config = MultiTaskModel.read_config(model_dir)
+    model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
+    tokenizer = load_tokenizer(model_dir)
+    chosen = calibrated_tasks({n: info["problem_type"] for n, info in model.tasks.items()}, ["all"] if tasks is None else tasks)
+    if not chosen:
+        raise ConfigError(f"--tasks {tasks}: no classification task to calibrate among the model's {list(model.tasks)}")
+    dataloaders = split_dataloaders(model, tokenizer, tasks_and_heads({t: t for t in chosen}, model.check_tasks), "validation",
+                                    data_dir, trained_with(config), None, None, batch_size, accelerator)
+    model = accelerator.prepare_model(model, evaluation_mode=True)
+    report = calibrate(model, dataloaders, accelerator)
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        kept = {k: v for k, v in config.items() if k not in unwrapped.config_dict() and k not in ("files", "calibration")}
+        earlier = config.get("calibration", {}).get("tasks", {}) if isinstance(config.get("calibration"), dict) else {}
+        calibration = {"split": "validation", "tasks": {**earlier, **report}}
+        unwrapped.save_pretrained(output_dir, tokenizer, {**kept, "calibration": calibration, "calibrated_from": str(model_dir)})
+    accelerator.wait_for_everyone()
+    return report
+
+
+def check_free_folder(output_dir: Path, overwrite: bool) -> None:
+    """Refuse an ``output_dir`` that is not a folder, or that holds a model unless ``overwrite``.
+
+    Raises:
+        OutputDirError: as described.
+    """
+    from ..utils.files import CONFIG_NAME, WEIGHTS_NAME
+
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputDirError(f"--output-dir {output_dir} exists and is not a folder")
+    held = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if (output_dir / name).is_file()]
+    if held and not overwrite:
+        raise OutputDirError(f"--output-dir {output_dir} already holds a model ({', '.join(held)}); pass --overwrite-output-dir to "
+                             "replace it, or choose another folder")

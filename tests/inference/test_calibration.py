@@ -1,0 +1,168 @@
+"""Temperature scaling and the expected calibration error: ECE follows its definition; a fitted
+temperature recovers a known over-confidence and leaves the argmax alone; the model divides a task's
+whole logits (wide part included) by it, and it survives saving; training with --calibrate and
+`mtl-text calibrate` on the same trained model fit the same temperature on real data, the predicted
+labels unchanged; bad choices of tasks and folders are refused."""
+
+import json
+
+import pytest
+import torch
+
+import mtl_text
+from mtl_text import ConfigError, DataArguments, ModelLoadError, OptimizationArguments, OutputDirError, TrainingConfig
+from mtl_text.cli import run_command
+from mtl_text.cli.calibrate import main as calibrate_main
+from mtl_text.data.splits import column
+from mtl_text.inference.calibration import calibrated_tasks
+from mtl_text.inference.evaluation import evaluate_model
+from mtl_text.modeling.encoders import WordVectorEncoder
+from mtl_text.modeling.heads import MultiLabelClassificationHead, RegressionHead, SingleLabelClassificationHead, expected_calibration_error
+from mtl_text.modeling.model import MultiTaskModel
+
+
+def test_ece_follows_its_definition():
+    # bins of width 0.1: (0.8, 0.9] holds two forecasts at 0.9, one right (gap 0.4); (0.5, 0.6] two at 0.6, both right (gap 0.4)
+    confidence, correct = torch.tensor([0.9, 0.9, 0.6, 0.6]), torch.tensor([1.0, 0.0, 1.0, 1.0])
+    assert expected_calibration_error(confidence, correct, bins=10) == pytest.approx(0.5 * 0.4 + 0.5 * 0.4)
+    generator = torch.Generator().manual_seed(0)
+    confidence, correct = torch.rand(5000, generator=generator), (torch.rand(5000, generator=generator) < 0.7).float()
+    expected = 0.0
+    for b in range(15):  # a plain loop over the bins ((b / 15, (b + 1) / 15])
+        inside = (confidence > b / 15) & (confidence <= (b + 1) / 15)
+        if inside.any():
+            expected += inside.float().mean() * (confidence[inside].mean() - correct[inside].mean()).abs()
+    assert expected_calibration_error(confidence, correct) == pytest.approx(float(expected), abs=1e-6)
+    assert expected_calibration_error(torch.ones(10), torch.ones(10)) == 0.0  # sure and right
+
+
+def over_confident(scale: float, n: int = 20000, classes: int = 5, seed: int = 0):
+    """Labels drawn from softmax(z), and logits ``scale * z``: a model ``scale`` times too sure."""
+    generator = torch.Generator().manual_seed(seed)
+    z = 2.0 * torch.randn(n, classes, generator=generator)
+    labels = torch.multinomial(torch.softmax(z, -1), 1, generator=generator).squeeze(1)
+    return scale * z, labels
+
+
+def test_a_fitted_temperature_recovers_the_over_confidence_and_keeps_the_argmax():
+    logits, labels = over_confident(3.0)
+    head = SingleLabelClassificationHead(4, list("abcde"), hidden_size=0)
+    before = head.calibration_error(logits, labels)
+    assert head.fit_temperature(logits, labels) == pytest.approx(3.0, rel=0.05)
+    calibrated = head.calibrated(logits)
+    assert torch.equal(head.decode(calibrated), head.decode(logits))
+    assert head.calibration_error(calibrated, labels) < 0.02 < 0.1 < before
+    refit = head.fit_temperature(calibrated, labels)  # already calibrated: the factor is ~1, folded into the temperature
+    assert refit == pytest.approx(head.temperature) and refit == pytest.approx(3.0, rel=0.05)
+    multi = MultiLabelClassificationHead(4, list("abcde"), hidden_size=0)  # each label a yes/no forecast
+    hot = torch.nn.functional.one_hot(labels, 5).float()
+    assert multi.fit_temperature(logits, hot) > 1.5 and multi.calibration_error(multi.calibrated(logits), hot) < multi.calibration_error(logits, hot)
+
+
+def test_temperatures_are_checked_and_regression_has_none():
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="temperature"):
+            SingleLabelClassificationHead(4, ["a", "b"], temperature=bad)
+    with pytest.raises(ValueError, match="regression"):
+        RegressionHead(4, ["score"], temperature=2.0)
+    with pytest.raises(NotImplementedError, match="values"):
+        RegressionHead(4, ["score"]).fit_temperature(torch.zeros(3, 1), torch.zeros(3, 1))
+    assert RegressionHead(4, ["score"]).calibration_error(torch.zeros(3, 1), torch.zeros(3, 1)) is None
+
+
+def test_the_model_divides_a_tasks_whole_logits_and_the_temperature_is_saved(tmp_path):
+    torch.manual_seed(0)
+    model = MultiTaskModel(WordVectorEncoder(50, 8), {"t": {"labels": ["a", "b", "c"], "max_length": 16}}, pooling="mean",
+                           wide_buckets=64).eval()
+    with torch.no_grad():
+        model.wide["t"].weight.weight.normal_()  # a wide part that adds something
+    ids, mask = torch.randint(1, 50, (4, 7)), torch.ones(4, 7, dtype=torch.long)
+    with torch.no_grad():
+        raw = model(ids, mask, task="t")
+        model.head("t").temperature = 2.5
+        scaled = model(ids, mask, task="t")
+        assert torch.allclose(scaled, raw / 2.5)
+        assert torch.allclose(model.predict_logits(ids, mask)["t"], scaled)
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["tasks"]["t"]["head_options"] == {"temperature": 2.5}
+    with torch.no_grad():
+        assert torch.allclose(MultiTaskModel.from_pretrained(tmp_path)(ids, mask, task="t"), scaled)
+    config["tasks"]["t"]["head_options"]["temperature"] = -1  # a hand-edited config.json
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="temperature must be a finite number > 0"):
+        MultiTaskModel.from_pretrained(tmp_path)
+
+
+def test_task_choices():
+    kinds = {"trec": "single_label_classification", "go": "multi_label_classification", "stsb": "regression"}
+    assert calibrated_tasks(kinds, ["all"]) == ["trec", "go"]
+    assert calibrated_tasks(kinds, ["go", "trec"]) == ["trec", "go"]
+    assert calibrated_tasks(kinds, []) == calibrated_tasks(kinds, ["none"]) == []
+    with pytest.raises(ConfigError, match="regression"):
+        calibrated_tasks(kinds, ["stsb"])
+    with pytest.raises(ConfigError, match="sst2"):
+        calibrated_tasks(kinds, ["sst2"])
+    with pytest.raises(ConfigError, match="'none' excludes"):
+        calibrated_tasks(kinds, ["none", "trec"])
+
+
+def small_run(data_dir, out, calibrate):
+    config = TrainingConfig(data=DataArguments(tasks=["trec", "stsb"], data_dir=str(data_dir), max_train_examples=600, cache_dir="none"),
+                            optimization=OptimizationArguments(max_steps=60, batch_size=16, seed=5))
+    config.encoder.embedding_dim, config.encoder.w2v_epochs = 16, 1
+    config.heads.wide_buckets, config.heads.calibrate = 4096, calibrate
+    config.checkpoints.output_dir, config.checkpoints.save_total_limit = str(out), 0
+    return mtl_text.train(config)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, data_dir):
+    """TREC (single-label) and STS-B (regression), trained alike without and with --calibrate trec."""
+    root = tmp_path_factory.mktemp("calibration")
+    return root, small_run(data_dir, root / "plain", []), small_run(data_dir, root / "calibrated", ["trec"])
+
+
+def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained, data_dir, capsys):
+    root, plain, calibrated = trained
+    saved = json.loads((root / "calibrated" / "config.json").read_text())
+    record = saved["calibration"]["tasks"]["trec"]
+    assert saved["calibration"]["split"] == "validation" and set(saved["calibration"]["tasks"]) == {"trec"}
+    assert saved["tasks"]["trec"]["head_options"]["temperature"] == record["temperature"] != 1.0
+    assert "temperature" not in saved["tasks"]["stsb"].get("head_options", {})
+    assert record["loss_after"] <= record["loss_before"]  # the fit minimises it; T = 1 was a candidate
+    assert calibrated.metrics["trec"]["accuracy"] == plain.metrics["trec"]["accuracy"]  # the same run, the argmax untouched
+    assert "ece" in calibrated.metrics["trec"] and "ece" not in calibrated.metrics["stsb"]
+
+    out = root / "posthoc"
+    assert run_command(calibrate_main, ["--model", str(root / "plain"), "--output-dir", str(out), "--data-dir", str(data_dir)]) == 0
+    assert "| trec |" in capsys.readouterr().out
+    posthoc = json.loads((out / "config.json").read_text())
+    assert posthoc["tasks"]["trec"]["head_options"]["temperature"] == pytest.approx(record["temperature"], rel=1e-4)
+    assert posthoc["training_config"] == json.loads((root / "plain" / "config.json").read_text())["training_config"]
+    assert posthoc["calibration"]["tasks"]["trec"]["ece_before"] == pytest.approx(record["ece_before"], abs=1e-6)
+    test = mtl_text.load_test_split("trec", data_dir)
+    before = mtl_text.Predictor.from_pretrained(root / "plain").predict(column(test, "text")[:50], ["trec"])
+    after = mtl_text.Predictor.from_pretrained(out).predict(column(test, "text")[:50], ["trec"])
+    assert [r["predictions"]["trec"]["label"] for r in before] == [r["predictions"]["trec"]["label"] for r in after]
+    assert [r["predictions"]["trec"]["probabilities"] for r in before] != [r["predictions"]["trec"]["probabilities"] for r in after]
+    scored = evaluate_model(out, data_dir=str(data_dir))  # the test table of the new folder: accuracy as trained, ECE as calibrated
+    assert scored["trec"]["accuracy"] == plain.metrics["trec"]["accuracy"]
+    assert scored["trec"]["ece"] == pytest.approx(calibrated.metrics["trec"]["ece"], abs=1e-4)
+    assert scored["stsb"]["pearson"] == pytest.approx(plain.metrics["stsb"]["pearson"], abs=1e-6)
+
+
+def test_the_command_refuses_bad_tasks_and_folders(trained, data_dir, capsys):
+    root, _, _ = trained
+    model = ["--model", str(root / "plain"), "--data-dir", str(data_dir)]
+    for extra, message in ((["--output-dir", str(root / "plain")], "the model's own folder"),
+                           (["--output-dir", str(root / "calibrated")], "already holds a model"),
+                           (["--output-dir", str(root / "x"), "--tasks", "stsb"], "regression"),
+                           (["--output-dir", str(root / "x"), "--tasks", "sst2"], "sst2")):
+        capsys.readouterr()
+        assert run_command(calibrate_main, [*model, *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and message in err
+    assert not (root / "x").exists()
+    with pytest.raises(OutputDirError):
+        mtl_text.calibrate_model(root / "plain", root / "calibrated", data_dir=str(data_dir))
