@@ -69,19 +69,29 @@ def exit_with(command: Callable[..., int | None], argv: list[str] | None = None,
     sys.exit(status)
 
 
+def _overview(argv: list[str], prog: str | None = None) -> int:
+    """``mtl-text --help`` (status 0), or the same with no command (status 2)."""
+    width = max(map(len, COMMANDS))
+    print("usage: mtl-text {" + ",".join(COMMANDS) + "} [OPTIONS]\n\nMulti-task text classification with one shared encoder "
+          "and one head per task.\n\ncommands:\n" + "\n".join(f"  {n:{width}}  {h}" for n, (_, h) in COMMANDS.items())
+          + "\n\n`mtl-text COMMAND --help` explains each command's options. Several processes or GPUs: "
+          "`accelerate launch -m mtl_text train ...`.")
+    return 0 if argv else 2
+
+
+def _version(argv: list[str], prog: str | None = None) -> int:
+    """``mtl-text --version``."""
+    print(f"mtl-text {__version__}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """``mtl-text COMMAND [OPTIONS]``: the console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
-        width = max(map(len, COMMANDS))
-        print("usage: mtl-text {" + ",".join(COMMANDS) + "} [OPTIONS]\n\nMulti-task text classification with one shared encoder "
-              "and one head per task.\n\ncommands:\n" + "\n".join(f"  {n:{width}}  {h}" for n, (_, h) in COMMANDS.items())
-              + "\n\n`mtl-text COMMAND --help` explains each command's options. Several processes or GPUs: "
-              "`accelerate launch -m mtl_text train ...`.")
-        sys.exit(0 if argv else 2)
+        exit_with(_overview, argv)
     if argv[0] == "--version":
-        print(f"mtl-text {__version__}")
-        sys.exit(0)
+        exit_with(_version, argv)
     if argv[0] not in COMMANDS:
         print(f"error: unknown command {argv[0]!r}; expected one of {', '.join(COMMANDS)} (see mtl-text --help)", file=sys.stderr)
         sys.exit(2)

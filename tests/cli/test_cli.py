@@ -575,3 +575,14 @@ def test_texts_written_after_a_many_valued_option_are_named_before_any_model_loa
         assert run_command(predict_main, ["--model", missing, *args]) == 2
         err = capsys.readouterr().err
         assert message in err and "put texts before it or after '--'" in err
+
+
+@pytest.mark.parametrize("option", ["--help", "--version"])
+def test_overview_and_version_stop_quietly_when_their_reader_is_gone(python, repo, option):
+    """``mtl-text --help | head -0``: the overview and the version go through the same exit as the
+    commands (141, no traceback)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    proc = subprocess.run([python, "-m", "mtl_text", option], stdout=write_end, stderr=subprocess.PIPE, cwd=repo, timeout=120)
+    os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == b"", proc.stderr.decode()
