@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from accelerate import Accelerator
@@ -29,10 +30,11 @@ from .evaluation import collect_logits
 logger = logging.getLogger("mtl_text.calibrate")
 
 
-def calibrated_tasks(problem_types: dict[str, str], chosen: list[str]) -> list[str]:
+def calibrated_tasks(problem_types: dict[str, str], chosen: list[str], asked: Iterable[str] = ()) -> list[str]:
     """The tasks whose heads get a temperature: ``chosen`` names them, ``all`` every classification
-    task of ``problem_types`` (task name -> its problem type), ``none`` or nothing none; in the
-    order of ``problem_types``.
+    task of ``problem_types`` (task name -> its problem type), ``none`` none; nothing chosen, the
+    tasks that ask for it (``asked``: those whose :class:`~mtl_text.data.tasks.Task` sets
+    ``calibrate``); in the order of ``problem_types``.
 
     Raises:
         ConfigError: a name that is not one of ``tasks``, ``none`` beside names, or a regression task
@@ -49,7 +51,7 @@ def calibrated_tasks(problem_types: dict[str, str], chosen: list[str]) -> list[s
                           f"name the classification tasks instead")
     if "all" in chosen:
         return [name for name, problem_type in problem_types.items() if problem_type != REGRESSION]
-    return [name for name in problem_types if name in chosen]
+    return [name for name in problem_types if name in (chosen or set(asked))]
 
 
 def calibrate(model, dataloaders: dict[str, DataLoader], accelerator) -> dict[str, dict[str, float]]:

@@ -110,7 +110,7 @@ def resolve_tasks(config: TrainingConfig) -> dict[str, Task]:
         from .wide_fit import check_tasks
 
         check_tasks(tasks, chosen_svm)
-    calibrated_tasks({n: t.problem_type for n, t in tasks.items()}, config.heads.calibrate)  # its task names, before training
+    calibrated_tasks(*config.heads.calibration_choice(tasks))  # its task names, before training
     metric = config.evaluation.metric_for_best
     if metric != "primary":
         reported = {n: set(tasks[n].metric_names) - LOWER_IS_BETTER for n in config.selection_tasks}

@@ -426,7 +426,9 @@ class HeadArguments(Arguments):
                 "each head's logits are divided by one temperature, fitted on the validation split by the head's loss, so that "
                 "its probabilities match how often it is right; the predictions and accuracy are unchanged, the loss and ECE "
                 "(expected calibration error) change. Saved with the model; before --tune-thresholds, which then tunes on the "
-                "calibrated probabilities. Classification tasks only. Default: none (mtl-text calibrate does it for a saved model)"})
+                "calibrated probabilities. Classification tasks only. Default: the tasks that ask for it (20newsgroups, whose "
+                "test probabilities came out over-confident; a task's calibrate); 'none' for no task. mtl-text calibrate does "
+                "it for a saved model"})
 
     def __post_init__(self):
         if isinstance(self.class_weights, dict):  # Python users may give {"cola": "balanced"}
@@ -458,6 +460,11 @@ class HeadArguments(Arguments):
         if self.wide_svm_named:
             return [name for name in tasks if name in self.wide_svm or "all" in self.wide_svm]
         return [name for name, task in tasks.items() if task.wide_svm]
+
+    def calibration_choice(self, tasks: Mapping[str, Task]) -> tuple[dict[str, str], list[str], list[str]]:
+        """:func:`~mtl_text.inference.calibration.calibrated_tasks`'s arguments for ``tasks`` (name ->
+        task): their problem types, ``--calibrate``, and the tasks whose :class:`Task` sets ``calibrate``."""
+        return {n: t.problem_type for n, t in tasks.items()}, self.calibrate, [n for n, t in tasks.items() if t.calibrate]
 
     def class_weight_overrides(self) -> dict[str, str | list[float] | None]:
         """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.

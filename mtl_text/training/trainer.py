@@ -182,7 +182,7 @@ def train(config: TrainingConfig) -> TrainingResult:
                                      accelerator, C=config.heads.wide_svm_c, seed=config.optimization.seed)
             log.log({"step": summary["steps"], "split": "wide-svm", "tasks": fitted})
         calibrated = None
-        if calibrate_tasks := calibrated_tasks({n: t.problem_type for n, t in run.tasks.items()}, config.heads.calibrate):
+        if calibrate_tasks := calibrated_tasks(*config.heads.calibration_choice(run.tasks)):
             calibrated = calibrate(run.model, {n: run.val_dataloaders[n] for n in calibrate_tasks}, accelerator)
             log.log({"step": summary["steps"], "split": "calibration", "tasks": calibrated})
         if config.heads.tune_thresholds:  # on the calibrated probabilities

@@ -4,13 +4,14 @@ whole logits (wide part included) by it, and it survives saving; training with -
 `mtl-text calibrate` on the same trained model fit the same temperature on real data, the predicted
 labels unchanged; bad choices of tasks and folders are refused."""
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 import mtl_text
-from mtl_text import ConfigError, DataArguments, ModelLoadError, OptimizationArguments, OutputDirError, TrainingConfig
+from mtl_text import ConfigError, DataArguments, ModelLoadError, OptimizationArguments, OutputDirError, TrainingConfig, get_task
 from mtl_text.cli import run_command
 from mtl_text.cli.calibrate import main as calibrate_main
 from mtl_text.data.splits import column
@@ -105,6 +106,17 @@ def test_task_choices():
         calibrated_tasks(kinds, ["sst2"])
     with pytest.raises(ConfigError, match="'none' excludes"):
         calibrated_tasks(kinds, ["none", "trec"])
+
+
+def test_by_default_the_tasks_that_ask_for_it():
+    tasks = {name: get_task(name) for name in ("20newsgroups", "sst2", "stsb")}
+    assert [name for name, task in tasks.items() if task.calibrate] == ["20newsgroups"]
+    assert calibrated_tasks(*TrainingConfig.from_options(tasks=list(tasks)).heads.calibration_choice(tasks)) == ["20newsgroups"]
+    for chosen, expected in ((["none"], []), (["sst2"], ["sst2"]), (["all"], ["20newsgroups", "sst2"])):
+        config = TrainingConfig.from_options(tasks=list(tasks), calibrate=chosen)
+        assert calibrated_tasks(*config.heads.calibration_choice(tasks)) == expected
+    with pytest.raises(ValueError, match="regression"):  # a task file cannot ask for it either
+        dataclasses.replace(get_task("stsb"), calibrate=True)
 
 
 def small_run(data_dir, out, calibrate):
