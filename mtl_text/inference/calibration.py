@@ -90,22 +90,24 @@ def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike,
     """Temperature scaling of a saved model (``mtl-text calibrate``): fit the heads of ``tasks``
     (default: every classification task; ``all`` and ``none`` as :func:`calibrated_tasks` reads them)
     on the validation split the model was trained with (carved from train with its recorded seed and
-    size) and save the calibrated model to ``output_dir``: the same weights and tokenizer, the
-    temperatures in ``config.json`` with the report under ``calibration``. The test split is not
-    read: score the new folder with ``mtl-text evaluate``.
+    size) and save the calibrated model to ``output_dir``: the model's files copied as they are
+    (weights, tokenizer; LoRA adapters stay adapters), its ``config.json`` with the temperatures in
+    the heads' options and the report under ``calibration``. The test split is not read: score the
+    new folder with ``mtl-text evaluate``.
 
     Returns:
         :func:`calibrate`'s report.
 
     Raises:
-        ModelLoadError: the folder is not a saved model.
+        ModelLoadError: the folder is not a saved model, or one saved before mtl-text 0.2.0 (no file records).
         ConfigError: ``tasks`` as :func:`calibrated_tasks` refuses them; ``output_dir`` is
             ``model_dir`` (its test results were measured without the temperatures).
         OutputDirError: ``output_dir`` holds a model and ``overwrite`` is false.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the tasks' data.
     """
+    from .. import __version__
     from ..modeling.hub import resolve_model
-    from ..modeling.model import MultiTaskModel
+    from ..modeling.model import MultiTaskModel, copy_model_folder
     from .evaluation import split_dataloaders, tasks_and_heads, trained_with
     from .prediction import load_tokenizer
 
@@ -125,12 +127,14 @@ def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike,
                                     data_dir, trained_with(config), None, None, batch_size, accelerator)
     model = accelerator.prepare_model(model, evaluation_mode=True)
     report = calibrate(model, dataloaders, accelerator)
-    if accelerator.is_main_process:
+    if accelerator.is_main_process:  # the weights as they are; config.json with the temperatures
         unwrapped = accelerator.unwrap_model(model)
-        kept = {k: v for k, v in config.items() if k not in unwrapped.config_dict() and k not in ("files", "calibration")}
+        tasks = {name: {**info, "head_options": unwrapped.head(name).options()} if name in report else info
+                 for name, info in config["tasks"].items()}
         earlier = config.get("calibration", {}).get("tasks", {}) if isinstance(config.get("calibration"), dict) else {}
-        calibration = {"split": "validation", "tasks": {**earlier, **report}}
-        unwrapped.save_pretrained(output_dir, tokenizer, {**kept, "calibration": calibration, "calibrated_from": str(model_dir)})
+        copy_model_folder(model_dir, output_dir, {**config, "mtl_text_version": __version__, "tasks": tasks,
+                                                  "calibration": {"split": "validation", "tasks": {**earlier, **report}},
+                                                  "calibrated_from": str(model_dir)})
     accelerator.wait_for_everyone()
     return report
 

@@ -200,6 +200,14 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
                  _metric_table(results), ""]
         if current and results.get("datasets"):
             body += ["Test data:", "", *(f"- {task}: {_dataset_link(ref)}" for task, ref in results["datasets"].items()), ""]
+    calibration = config.get("calibration") if current else None  # temperatures fitted on validation (--calibrate, mtl-text calibrate)
+    if isinstance(calibration, dict) and isinstance(calibration.get("tasks"), dict) and calibration["tasks"]:
+        body += ["## Calibration", "", "Temperature scaling (Guo et al. 2017): each of these heads divides its logits by a temperature "
+                 "fitted on the validation split, so that its probabilities match how often it is right; the predicted labels are "
+                 "those of the model as trained. ECE: the expected calibration error on the validation split.", "",
+                 "| task | temperature | ECE before | ECE after |", "|---|---:|---:|---:|",
+                 *(f"| {task} | {_number(fit, 'temperature')} | {_number(fit, 'ece_before')} | {_number(fit, 'ece_after')} |"
+                   for task, fit in calibration["tasks"].items()), ""]
     if "training_config" in config and config["training_config"]:
         body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
                  f"The same options from this folder, on another seed or into another folder: `mtl-text train --config "
@@ -225,6 +233,12 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
     from_hub = parent.get("init_from_commit") is not None  # --init-from a Hub id: the model it was fine-tuned from
     return {"body": "\n".join(body), "base_model": split_revision(parent["init_from"])[0] if from_hub else transformer, "transformer": transformer,
             "metrics": metrics, "results": results, "onnx": onnx, "adapter": bool(lora)}
+
+
+def _number(record, key: str) -> str:
+    """``record[key]`` with four decimals, or ``-`` where it is not a number."""
+    value = record.get(key) if isinstance(record, dict) else None
+    return f"{value:.4f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
 
 
 def _dataset_link(ref: dict) -> str:

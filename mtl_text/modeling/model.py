@@ -47,7 +47,16 @@ from torch import nn
 
 from .. import __version__
 from ..errors import ModelLoadError, UnknownHeadError
-from ..utils.files import CONFIG_NAME, WEIGHTS_NAME, file_record, load_safetensors, load_safetensors_into, staging_dir, verify_files
+from ..utils.files import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    file_record,
+    load_safetensors,
+    load_safetensors_into,
+    member_path,
+    staging_dir,
+    verify_files,
+)
 from .encoders import ENCODER_TYPES, build_encoder
 from .heads import HEAD_TYPES, SingleLabelClassificationHead, head_type
 from .pooling import POOLING_MODES, Pooling
@@ -449,6 +458,32 @@ class MultiTaskModel(nn.Module):
 
 
 # --- the schema of config.json ------------------------------------------------------------------------
+
+
+def copy_model_folder(source: str | os.PathLike, target: str | os.PathLike, config: Mapping) -> Path:
+    """A saved model's files, byte for byte, into ``target`` with another ``config.json`` (``config``,
+    e.g. with new head options): the weights stay in the form they were saved in (a LoRA adapters
+    folder stays one). Every file is written to a temporary folder inside ``target`` first and moved
+    into place, ``config.json`` last, its file records written afresh.
+
+    Raises:
+        ModelLoadError: ``source``'s ``config.json`` records no files (a model saved before mtl-text
+            0.2.0: load it and save it with :meth:`MultiTaskModel.save_pretrained` first).
+    """
+    source, target = Path(source), Path(target)
+    recorded = config.get("files")
+    if not isinstance(recorded, dict) or not recorded:
+        raise ModelLoadError(f"{source / CONFIG_NAME} records no files (a model saved before mtl-text 0.2.0); load it and save it "
+                             "again with MultiTaskModel.save_pretrained first")
+    with staging_dir(target, ".saving-") as tmp:
+        for name in recorded:
+            shutil.copyfile(member_path(source, name, ModelLoadError), tmp / name)
+        written = {**config, "files": {name: file_record(tmp / name) for name in sorted(recorded)}}
+        (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2) + "\n")
+        for f in sorted(tmp.iterdir(), key=lambda f: f.name == CONFIG_NAME):
+            os.chmod(f, 0o644)
+            os.replace(f, target / f.name)
+    return target
 
 
 def validate_config(config: dict, path: str | os.PathLike) -> None:

@@ -152,7 +152,13 @@ def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained,
     posthoc = json.loads((out / "config.json").read_text())
     assert posthoc["tasks"]["trec"]["head_options"]["temperature"] == pytest.approx(record["temperature"], rel=1e-4)
     assert posthoc["training_config"] == json.loads((root / "plain" / "config.json").read_text())["training_config"]
+    assert (out / "model.safetensors").read_bytes() == (root / "plain" / "model.safetensors").read_bytes()  # only config.json changes
     assert posthoc["calibration"]["tasks"]["trec"]["ece_before"] == pytest.approx(record["ece_before"], abs=1e-6)
+    from mtl_text.modeling import hub
+
+    hub.write_model_card(out)  # the card says what was done, with the fitted numbers
+    body = hub.read_model_card(out)[1].splitlines()
+    assert "## Calibration" in body and f"| trec | {posthoc['tasks']['trec']['head_options']['temperature']:.4f} |" in "\n".join(body)
     test = mtl_text.load_test_split("trec", data_dir)
     before = mtl_text.Predictor.from_pretrained(root / "plain").predict(column(test, "text")[:50], ["trec"])
     after = mtl_text.Predictor.from_pretrained(out).predict(column(test, "text")[:50], ["trec"])

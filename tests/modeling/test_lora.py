@@ -15,7 +15,7 @@ from mtl_text.errors import ConfigError, ModelLoadError
 from mtl_text.inference.evaluation import evaluate_model
 from mtl_text.modeling.encoders import TransformerEncoder, weights_sha256
 from mtl_text.modeling.hub import push_to_hub
-from mtl_text.modeling.model import MultiTaskModel
+from mtl_text.modeling.model import MultiTaskModel, copy_model_folder
 from mtl_text.training.config import EncoderArguments, TrainingConfig
 
 from helpers import tiny_bert
@@ -117,6 +117,23 @@ def test_adapters_saved_apart_from_their_base_load_onto_the_checked_base_and_are
     model.encoder.fold_lora()  # the trainer's last step: the updates in the fixed weights, the same numbers as the loaded model
     folded = model.predict_logits(ids, mask)
     assert all(torch.equal(folded[t], after[t]) for t in TASKS)
+
+
+def test_a_copy_with_new_head_options_stays_an_adapters_folder(tiny_bert_dir, tmp_path):
+    """What `mtl-text calibrate` writes: the files as they are (the adapters alone), a new config.json."""
+    model = lora_model(TransformerEncoder.from_pretrained(str(tiny_bert_dir)), save_adapters=True)
+    model.save_pretrained(tmp_path / "adapters")
+    config = MultiTaskModel.read_config(tmp_path / "adapters")
+    config["tasks"]["qtype"]["head_options"] = {"temperature": 2.0}
+    copy_model_folder(tmp_path / "adapters", tmp_path / "copy", config)
+    assert (tmp_path / "copy" / "model.safetensors").read_bytes() == (tmp_path / "adapters" / "model.safetensors").read_bytes()
+    assert json.loads((tmp_path / "copy" / "config.json").read_text())["files"] == config["files"]
+    ids, mask = batch()
+    original, copied = (MultiTaskModel.from_pretrained(tmp_path / d).predict_logits(ids, mask) for d in ("adapters", "copy"))
+    assert torch.allclose(copied["qtype"], original["qtype"] / 2.0) and torch.equal(copied["sentiment"], original["sentiment"])
+    del config["files"]
+    with pytest.raises(ModelLoadError, match="records no files"):
+        copy_model_folder(tmp_path / "adapters", tmp_path / "copy2", config)
 
 
 def test_adapters_do_not_load_onto_another_base_nor_without_it(tiny_bert_dir, tmp_path):
