@@ -8,7 +8,8 @@ each difference with a paired-bootstrap 95% interval over the test examples.
         runs/default runs/lora/row0d-lora-s42 runs/lora/trec-full-s42
 
 Prints one markdown row per model and task (Guo et al. 2017, "On Calibration of Modern Neural
-Networks", for the method and the measure).
+Networks", for the method and the measure). ``--plot DIR`` also draws each model's and task's
+reliability diagram before and after (matplotlib, the bench extra): ``DIR/<model folder>-<task>.png``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 
 import mtl_text
 from mtl_text.data.splits import column
+from mtl_text.modeling.heads import reliability_bins
 from mtl_text.transfer.significance import paired_bootstrap
 
 
@@ -44,11 +46,38 @@ def judge(head, raw: torch.Tensor, factor: float, references: torch.Tensor) -> d
     return figures
 
 
+def reliability_diagram(head, raw: torch.Tensor, factor: float, references: torch.Tensor, title: str, path: Path, bins: int = 15) -> None:
+    """Accuracy against confidence per bin, before and after, with the diagonal of perfect calibration."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharey=True)
+    for ax, (name, logits) in zip(axes, (("as trained", raw), (f"temperature {factor:.2f}", raw / factor))):
+        count, confidence_sum, correct_sum = reliability_bins(*head.calibration_forecasts(logits, references), bins)
+        full = count > 0
+        centres = (torch.arange(bins, dtype=torch.float64) + 0.5) / bins
+        ax.bar(centres[full], (correct_sum / count.clamp(min=1))[full], width=1 / bins, edgecolor="black", alpha=0.7, label="accuracy")
+        ax.plot((confidence_sum / count.clamp(min=1))[full], (correct_sum / count.clamp(min=1))[full], "o", color="C3", ms=3,
+                label="mean confidence, accuracy")
+        ax.plot([0, 1], [0, 1], "--", color="gray", label="perfect calibration")
+        ax.set(title=f"{name}: ECE {head.calibration_error(logits, references, bins):.4f}", xlabel="confidence", xlim=(0, 1), ylim=(0, 1))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", help="saved model folders")
     parser.add_argument("--data-dir", required=True, help="the tasks' data")
     parser.add_argument("--output", help="also write the figures here as JSON")
+    parser.add_argument("--plot", metavar="DIR", help="also draw each model's and task's reliability diagram here (PNG)")
     args = parser.parse_args(argv)
     results = {}
     print("| model | task | temperature | test accuracy | test ECE: before, after (difference, 95% interval) "
@@ -63,7 +92,12 @@ def main(argv: list[str] | None = None) -> None:
             pairs = column(test, "text_pair") if "text_pair" in test.column_names else None
             raw = predictor.predict_logits(column(test, "text"), [task], pairs)[task].float().clone()
             references = torch.as_tensor(np.asarray(column(test, "label")))
-            figures = judge(head, raw, fitted["temperature"] / head.temperature, references)
+            factor = fitted["temperature"] / head.temperature
+            figures = judge(head, raw, factor, references)
+            if args.plot:
+                Path(args.plot).mkdir(parents=True, exist_ok=True)
+                reliability_diagram(head, raw, factor, references, f"{Path(model_dir).name}: {task}, test split",
+                                    Path(args.plot) / f"{Path(model_dir).name}-{task}.png")
             results.setdefault(model_dir, {})[task] = {"temperature": fitted["temperature"], "validation": fitted, **figures}
             e, n = figures["ece"], figures["loss"]
             print(f"| {model_dir} | {task} | {fitted['temperature']:.3f} | {figures['accuracy']:.4f} | "

@@ -170,13 +170,20 @@ class Head(nn.Module):
         self.temperature = check_temperature(self.temperature * float(log_t.detach().clamp(-10, 10).exp()))
         return self.temperature
 
+    def calibration_forecasts(self, logits: torch.Tensor, references: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The probabilistic forecasts that calibration is judged on, from ``logits`` ``(examples,
+        num_outputs)`` and ``references``: each forecast's probability ``(n,)`` and whether it came
+        true ``(n,)`` (1.0 or 0.0). ``None`` for a head type without probabilities (regression)."""
+        return None
+
     def calibration_error(self, logits: torch.Tensor, references: torch.Tensor, bins: int = 15) -> float | None:
         """The expected calibration error (ECE; Naeini et al. 2015, as Guo et al. 2017 measure it) of
-        ``logits`` ``(examples, num_outputs)`` against ``references``: the examples' confidences are
-        put in ``bins`` equal-width bins of ``(0, 1]``, and ECE is the mean over examples of
-        ``|accuracy - mean confidence|`` of their bin (0 for perfectly calibrated probabilities; in
-        probability units). ``None`` for a head type without probabilities (regression)."""
-        return None
+        :meth:`calibration_forecasts`: the forecasts are put in ``bins`` equal-width bins of their
+        probability, and ECE is the mean over forecasts of ``|accuracy - mean probability|`` of their
+        bin (0 for perfectly calibrated probabilities; in probability units). ``None`` for a head
+        type without probabilities (regression)."""
+        forecasts = self.calibration_forecasts(logits, references)
+        return None if forecasts is None else expected_calibration_error(*forecasts, bins)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The training loss of ``logits`` ``(batch, num_outputs)`` against ``labels``; ``reduction``
@@ -338,10 +345,10 @@ class SingleLabelClassificationHead(Head):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.softmax(logits.float(), dim=-1)
 
-    def calibration_error(self, logits: torch.Tensor, references: torch.Tensor, bins: int = 15) -> float:
-        """ECE of the predicted label's probability (the confidence) against whether it is right."""
+    def calibration_forecasts(self, logits: torch.Tensor, references: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The predicted label's probability (the confidence) and whether it is right, per text."""
         confidence, predicted = self.probabilities(logits).max(-1)
-        return expected_calibration_error(confidence, (predicted == references).float(), bins)
+        return confidence, (predicted == references).float()
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Class ids ``(batch,)``."""
@@ -441,10 +448,10 @@ class MultiLabelClassificationHead(Head):
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits.float())
 
-    def calibration_error(self, logits: torch.Tensor, references: torch.Tensor, bins: int = 15) -> float:
-        """ECE of every label's probability against whether the text has the label, all labels'
-        probabilities pooled (each a yes/no forecast)."""
-        return expected_calibration_error(self.probabilities(logits).flatten(), references.float().flatten(), bins)
+    def calibration_forecasts(self, logits: torch.Tensor, references: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every label's probability and whether the text has the label, all labels pooled (each a
+        yes/no forecast)."""
+        return self.probabilities(logits).flatten(), references.float().flatten()
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Multi-hot predictions ``(batch, num_labels)``: probability >= the label's threshold."""
@@ -659,17 +666,22 @@ def check_temperature(temperature: float) -> float:
     return value
 
 
+def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The forecasts' ``confidence`` ``(n,)`` in ``[0, 1]`` and ``correct`` ``(n,)`` (1 where the
+    forecast came true) in ``bins`` equal-width bins ``((b - 1) / bins, b / bins]`` (a confidence of 0
+    joins the first): per bin ``(bins,)``, the number of forecasts, the sum of their confidences and
+    the number that came true (float64). A reliability diagram plots the two sums over the count."""
+    confidence, correct = confidence.double().flatten(), correct.double().flatten()
+    which = (confidence * bins).ceil().clamp(1, bins).long() - 1
+    return (torch.bincount(which, minlength=bins).double(), torch.bincount(which, confidence, bins),
+            torch.bincount(which, correct, bins))
+
+
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> float:
     """ECE (Naeini et al. 2015; Guo et al. 2017, eq. 3): ``sum_b |B_b| / n * |acc(B_b) - conf(B_b)|``
-    over ``bins`` equal-width bins ``((b - 1) / bins, b / bins]`` of the forecasts' ``confidence``
-    ``(n,)`` in ``[0, 1]``, ``correct`` ``(n,)`` being 1 where the forecast came true (0 for none)."""
-    confidence, correct = confidence.double().flatten(), correct.double().flatten()
-    if len(confidence) == 0:
-        return 0.0
-    which = (confidence * bins).ceil().clamp(1, bins).long() - 1  # confidence 0 joins the first bin
-    count = torch.bincount(which, minlength=bins).double()
-    gap = (torch.bincount(which, confidence, bins) - torch.bincount(which, correct, bins)).abs()
-    return float(gap.sum() / count.sum())
+    over the :func:`reliability_bins` of the forecasts (0 for none)."""
+    count, confidence_sum, correct_sum = reliability_bins(confidence, correct, bins)
+    return float((confidence_sum - correct_sum).abs().sum() / count.sum()) if count.sum() > 0 else 0.0
 
 
 LOWER_IS_BETTER = frozenset({"mse"})  # metrics model selection cannot maximise
