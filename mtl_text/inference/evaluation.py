@@ -233,18 +233,19 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
                  validation_size: float | None = None):
     """The examples a head scores: ``task``'s test split, or its validation split carved out of train
     as the model's training carved it (``trained``: :func:`trained_with`; ``seed`` and
-    ``validation_size`` override it), with the references as the head's label ids (the same label
-    names in another order are remapped).
+    ``validation_size`` override it; a model trained on one cross-validation fold, its fold), with
+    the references as the head's label ids (the same label names in another order are remapped).
 
     Raises:
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     if split == "test":  # the test split alone: no validation carved
         scored = load_test_split(task, data_dir)
-    else:
+    else:  # a model of one cross-validation fold (--cv-folds K --fold k) was validated on that fold
+        fold = (trained["fold"], trained["cv_folds"]) if trained.get("fold") is not None and trained.get("cv_folds") is not None else None
         scored = load_task_splits(task, data_dir, seed=seed if seed is not None else trained.get("seed", 42),
                                   validation_size=validation_size if validation_size is not None else trained.get("validation_size", 0.1),
-                                  group_validation=trained.get("group_validation", False))[split]
+                                  group_validation=trained.get("group_validation", False), fold=fold)[split]
     head_labels = list(head_labels)
     if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
         order = [head_labels.index(label) for label in task.labels]

@@ -122,3 +122,10 @@ def test_cross_validation_writes_mean_and_std_over_folds(data_dir, tmp_path):
     assert summary["test"]["trec"]["accuracy"]["n"] == 2
     with pytest.raises(ConfigError, match="--fold 3 needs --cv-folds"):
         TrainingConfig.from_options(cv_folds=3, fold=3)
+    # a fold's saved model is scored (and calibrated) on its own fold, as its run validated it
+    from mtl_text.inference.evaluation import evaluate_model
+
+    fold = tmp_path / "cv" / "fold-1"
+    again = evaluate_model(fold, split="validation", data_dir=str(data_dir))["trec"]
+    assert again["examples"] == len(mtl_text.load_task_splits("trec", data_dir, seed=2, fold=(1, 2))["validation"])
+    assert again["accuracy"] == pytest.approx(summary["per_fold"][1]["validation"]["trec"]["accuracy"], abs=1e-9)
