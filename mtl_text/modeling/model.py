@@ -33,11 +33,12 @@ weight is finite.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -321,23 +322,13 @@ class MultiTaskModel(nn.Module):
             extra_config: more JSON-able keys for ``config.json`` (e.g. ``training_args``).
         """
         directory = Path(directory)
-        for stale in directory.glob(".saving-*"):  # left by a process killed while saving
-            shutil.rmtree(stale, ignore_errors=True)
-        with staging_dir(directory, ".saving-") as tmp:
+        with _staged_model_folder(directory, {**self.config_dict(), **(extra_config or {})}) as tmp:
             if getattr(self.encoder, "lora", None):  # LoRA: the updates merged (a plain transformer) or the adapters alone
                 save_file(self.saved_state_dict(), str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})
             else:
                 save_model(self, str(tmp / WEIGHTS_NAME), metadata={"format": "pt"})  # shared (tied) tensors stored once
             if tokenizer is not None:
                 tokenizer.save_pretrained(str(tmp))
-            config = self.config_dict()
-            config.update(extra_config or {})
-            config["files"] = {f.name: file_record(f) for f in sorted(tmp.iterdir()) if f.is_file()}
-            (tmp / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
-            files = sorted(tmp.iterdir(), key=lambda f: f.name == CONFIG_NAME)
-            for f in files:
-                os.chmod(f, 0o644)
-                os.replace(f, directory / f.name)
         return directory
 
     @staticmethod
@@ -475,15 +466,28 @@ def copy_model_folder(source: str | os.PathLike, target: str | os.PathLike, conf
     if not isinstance(recorded, dict) or not recorded:
         raise ModelLoadError(f"{source / CONFIG_NAME} records no files (a model saved before mtl-text 0.2.0); load it and save it "
                              "again with MultiTaskModel.save_pretrained first")
-    with staging_dir(target, ".saving-") as tmp:
+    with _staged_model_folder(target, config) as tmp:
         for name in recorded:
             shutil.copyfile(member_path(source, name, ModelLoadError), tmp / name)
-        written = {**config, "files": {name: file_record(tmp / name) for name in sorted(recorded)}}
+    return target
+
+
+@contextlib.contextmanager
+def _staged_model_folder(directory: Path, config: Mapping) -> Iterator[Path]:
+    """A temporary folder inside ``directory`` for a model's files (staging folders left by a process
+    killed while saving are removed first). Once the block has written them, ``config`` goes beside
+    them as ``config.json`` with each file's size and SHA-256 under ``files``, and every file is moved
+    into ``directory`` with an atomic rename, ``config.json`` last: a reader never sees a half-written
+    file, and a folder without ``config.json`` is not taken for a model."""
+    for stale in directory.glob(".saving-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    with staging_dir(directory, ".saving-") as tmp:
+        yield tmp
+        written = {**config, "files": {f.name: file_record(f) for f in sorted(tmp.iterdir()) if f.is_file()}}
         (tmp / CONFIG_NAME).write_text(json.dumps(written, indent=2) + "\n")
         for f in sorted(tmp.iterdir(), key=lambda f: f.name == CONFIG_NAME):
             os.chmod(f, 0o644)
-            os.replace(f, target / f.name)
-    return target
+            os.replace(f, directory / f.name)
 
 
 def validate_config(config: dict, path: str | os.PathLike) -> None:
