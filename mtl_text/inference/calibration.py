@@ -24,7 +24,7 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
 from ..data.tasks import REGRESSION
-from ..errors import ConfigError, OutputDirError
+from ..errors import ConfigError
 from .evaluation import collect_logits
 
 logger = logging.getLogger("mtl_text.calibrate")
@@ -102,12 +102,14 @@ def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike,
         ModelLoadError: the folder is not a saved model, or one saved before mtl-text 0.2.0 (no file records).
         ConfigError: ``tasks`` as :func:`calibrated_tasks` refuses them; ``output_dir`` is
             ``model_dir`` (its test results were measured without the temperatures).
-        OutputDirError: ``output_dir`` holds a model and ``overwrite`` is false.
+        OutputDirError: ``output_dir`` is in use by a training run, or holds a model or checkpoints and
+            ``overwrite`` is false (with it, they and the earlier results are removed, as training does).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the tasks' data.
     """
     from .. import __version__
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel, copy_model_folder
+    from ..training.outputs import check_output_dir, clear_previous_run
     from .evaluation import split_dataloaders, tasks_and_heads, trained_with
     from .prediction import load_tokenizer
 
@@ -116,7 +118,7 @@ def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike,
     if output_dir.resolve() == model_dir.resolve():
         raise ConfigError(f"--output-dir {output_dir} is the model's own folder; write the calibrated model to another one "
                           "(the model's test results there were measured without the temperatures)")
-    check_free_folder(output_dir, overwrite)
+    check_output_dir(output_dir, overwrite, resume=False, resumable=False)
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
@@ -132,24 +134,11 @@ def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike,
         tasks = {name: {**info, "head_options": unwrapped.head(name).options()} if name in report else info
                  for name, info in config["tasks"].items()}
         earlier = config.get("calibration", {}).get("tasks", {}) if isinstance(config.get("calibration"), dict) else {}
+        if overwrite:  # the earlier model's checkpoints and results go with it, as when training overwrites
+            clear_previous_run(output_dir)
         copy_model_folder(model_dir, output_dir, {**config, "mtl_text_version": __version__, "tasks": tasks,
                                                   "calibration": {"split": "validation", "tasks": {**earlier, **report}},
                                                   "calibrated_from": str(model_dir)})
     accelerator.wait_for_everyone()
     return report
 
-
-def check_free_folder(output_dir: Path, overwrite: bool) -> None:
-    """Refuse an ``output_dir`` that is not a folder, or that holds a model unless ``overwrite``.
-
-    Raises:
-        OutputDirError: as described.
-    """
-    from ..utils.files import CONFIG_NAME, WEIGHTS_NAME
-
-    if output_dir.exists() and not output_dir.is_dir():
-        raise OutputDirError(f"--output-dir {output_dir} exists and is not a folder")
-    held = [name for name in (CONFIG_NAME, WEIGHTS_NAME) if (output_dir / name).is_file()]
-    if held and not overwrite:
-        raise OutputDirError(f"--output-dir {output_dir} already holds a model ({', '.join(held)}); pass --overwrite-output-dir to "
-                             "replace it, or choose another folder")

@@ -36,9 +36,10 @@ PREDICTIONS_JSON = "test_predictions.json"  # every test example's prediction an
 RESULTS_NAMES = (RESULTS_NAME, RESULTS_MD, PREDICTIONS_JSON)
 
 
-def check_output_dir(output_dir: Path, overwrite: bool, resume: bool) -> None:
+def check_output_dir(output_dir: Path, overwrite: bool, resume: bool, resumable: bool = True) -> None:
     """Refuse a folder in use by a live run (always), or one that holds a model or checkpoints
-    (unless overwriting or resuming).
+    (unless overwriting or resuming). ``resumable``: whether the refusal may advise resuming (a
+    training run; not ``mtl-text calibrate``).
 
     Raises:
         OutputDirError: the folder is in use, holds a model or checkpoints, or is not a folder.
@@ -52,8 +53,9 @@ def check_output_dir(output_dir: Path, overwrite: bool, resume: bool) -> None:
     if list_checkpoints(output_dir):
         held.append(f"{CHECKPOINT_DIR}/")
     if held:
+        resuming = "--resume-from-checkpoint latest to continue its run, " if resumable else ""
         raise OutputDirError(f"--output-dir {output_dir} already holds a model ({', '.join(held)}); pass --overwrite-output-dir to "
-                             "replace it, --resume-from-checkpoint latest to continue its run, or choose another --output-dir")
+                             f"replace it, {resuming}or choose another --output-dir")
 
 
 def clear_previous_run(output_dir: Path) -> None:

@@ -6,6 +6,7 @@ labels unchanged; bad choices of tasks and folders are refused."""
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 import torch
@@ -184,3 +185,9 @@ def test_the_command_refuses_bad_tasks_and_folders(trained, data_dir, capsys):
     assert not (root / "x").exists()
     with pytest.raises(OutputDirError):
         mtl_text.calibrate_model(root / "plain", root / "calibrated", data_dir=str(data_dir))
+    # replacing a trained model: its results and checkpoints go with it, as when training overwrites
+    shutil.copytree(root / "plain", root / "old")
+    (root / "old" / "checkpoints").mkdir(exist_ok=True)
+    assert run_command(calibrate_main, [*model, "--output-dir", str(root / "old"), "--overwrite-output-dir"]) == 0
+    assert not any((root / "old" / name).exists() for name in ("test_results.json", "metrics.jsonl", "checkpoints"))
+    assert json.loads((root / "old" / "config.json").read_text())["calibration"]["tasks"].keys() == {"trec"}
