@@ -19,6 +19,7 @@ import math
 import os
 import types
 import typing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -225,3 +226,22 @@ def group_validation_option(help: str) -> Any:
     see the same splits)."""
     return field(default=True, metadata={"help": help})
 
+
+def chosen_tasks(option: str, chosen: Sequence[str], names: Iterable[str], asked: Iterable[str] = ()) -> list[str]:
+    """The tasks a ``TASK|all|none`` option picks among ``names``, in their order: those it names,
+    every one for ``all``, none for ``none``; given nothing, ``asked`` (the tasks whose
+    :class:`~mtl_text.data.tasks.Task` asks for it by default, as ``wide_svm`` and ``calibrate`` do).
+
+    Raises:
+        ConfigError: a name that is not one of ``names``, or ``none`` beside names (``option`` named).
+    """
+    names = list(names)
+    unknown = sorted(set(chosen) - set(names) - {"all", "none"})
+    if unknown:
+        raise ConfigError(f"{option} names task(s) not among the tasks {names}: {unknown}")
+    if "none" in chosen and len(chosen) > 1:
+        raise ConfigError(f"{option}: 'none' excludes task names, got {list(chosen)}")
+    if "all" in chosen:
+        return names
+    picked = set(chosen or asked)
+    return [name for name in names if name in picked]

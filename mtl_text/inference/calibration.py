@@ -23,6 +23,7 @@ from pathlib import Path
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from ..arguments import chosen_tasks
 from ..data.tasks import REGRESSION
 from ..errors import ConfigError
 from .evaluation import collect_logits
@@ -37,22 +38,15 @@ def calibrated_tasks(problem_types: dict[str, str], chosen: list[str], asked: It
     ``calibrate``); in the order of ``problem_types``.
 
     Raises:
-        ConfigError: a name that is not one of ``tasks``, ``none`` beside names, or a regression task
-            (its outputs are values, not probabilities).
+        ConfigError: as :func:`~mtl_text.arguments.chosen_tasks`, or a regression task named (its
+            outputs are values, not probabilities).
     """
-    unknown = sorted(set(chosen) - set(problem_types) - {"all", "none"})
-    if unknown:
-        raise ConfigError(f"--calibrate names task(s) that are not the model's {list(problem_types)}: {unknown}")
-    if "none" in chosen and len(chosen) > 1:
-        raise ConfigError(f"--calibrate: 'none' excludes task names, got {chosen}")
     regression = [name for name in chosen if problem_types.get(name) == REGRESSION]
     if regression:
         raise ConfigError(f"--calibrate fits a temperature to probabilities: the regression task(s) {regression} have none; "
                           f"name the classification tasks instead")
-    if "all" in chosen:
-        return [name for name, problem_type in problem_types.items() if problem_type != REGRESSION]
-    return [name for name in problem_types if name in (chosen or set(asked))]
-
+    picked = chosen_tasks("--calibrate", chosen, problem_types, asked)
+    return [name for name in picked if problem_types[name] != REGRESSION]  # 'all': the classification tasks
 
 def calibrate(model, dataloaders: dict[str, DataLoader], accelerator) -> dict[str, dict[str, float]]:
     """Fit each task's temperature on its (prepared) held-out ``dataloaders`` (task -> batches with

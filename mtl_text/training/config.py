@@ -41,6 +41,7 @@ from ..arguments import (
     Probability,
     Range,
     Seed,
+    chosen_tasks,
     data_dir_option,
     field_ranges,
     group_validation_option,
@@ -452,14 +453,8 @@ class HeadArguments(Arguments):
         Raises:
             ConfigError: a name that is not one of ``tasks`` (nor ``all``).
         """
-        unknown = sorted(set(self.wide_svm) - set(tasks) - {"all", "none"})
-        if unknown:
-            raise ConfigError(f"--wide-svm names task(s) not in --tasks {list(tasks)}: {unknown}")
-        if not self.wide_buckets or self.wide_svm == ["none"]:
-            return []
-        if self.wide_svm_named:
-            return [name for name in tasks if name in self.wide_svm or "all" in self.wide_svm]
-        return [name for name, task in tasks.items() if task.wide_svm]
+        chosen = chosen_tasks("--wide-svm", self.wide_svm, tasks, [name for name, task in tasks.items() if task.wide_svm])
+        return chosen if self.wide_buckets else []
 
     def calibration_choice(self, tasks: Mapping[str, Task]) -> tuple[dict[str, str], list[str], list[str]]:
         """:func:`~mtl_text.inference.calibration.calibrated_tasks`'s arguments for ``tasks`` (name ->
