@@ -156,18 +156,8 @@ class Head(nn.Module):
             NotImplementedError: a head type whose outputs are not probabilities (regression).
         """
         z = logits.double()
-        log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-        optimizer = torch.optim.LBFGS([log_t], max_iter=200, line_search_fn="strong_wolfe")
-
-        def closure():
-            optimizer.zero_grad()
-            loss = self.calibration_loss(z / log_t.clamp(-10, 10).exp(), references)
-            loss.backward()
-            return loss
-
-        with torch.enable_grad():
-            optimizer.step(closure)
-        self.temperature = check_temperature(self.temperature * float(log_t.detach().clamp(-10, 10).exp()))
+        (t,) = fit_positive_scales(lambda scale: self.calibration_loss(z / scale, references), 1, bound=10.0)
+        self.temperature = check_temperature(self.temperature * float(t))
         return self.temperature
 
     def calibration_forecasts(self, logits: torch.Tensor, references: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -652,6 +642,24 @@ class RegressionHead(Head):
         """``{"value": v}`` for one target, ``{"values": {target: v}}`` for several."""
         row = [round(v, 6) for v in scores.tolist()]
         return {"value": row[0]} if len(row) == 1 else {"values": dict(zip(self.labels, row))}
+
+
+def fit_positive_scales(loss, size: int, bound: float) -> torch.Tensor:
+    """The ``size`` positive numbers ``s = exp(p)`` that minimise ``loss(s)`` (a 0-d tensor), by L-BFGS
+    (strong Wolfe line search, 200 iterations) over ``p`` in float64 from ``p = 0``, each ``p`` held in
+    ``[-bound, bound]``: a temperature, or stacking weights. Returns ``s``, ``(size,)`` float64."""
+    log_s = torch.zeros(size, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_s], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        value = loss(log_s.clamp(-bound, bound).exp())
+        value.backward()
+        return value
+
+    with torch.enable_grad():
+        optimizer.step(closure)
+    return log_s.detach().clamp(-bound, bound).exp()
 
 
 def check_temperature(temperature: float) -> float:

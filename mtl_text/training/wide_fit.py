@@ -33,6 +33,7 @@ from torch.utils.data import DataLoader
 from ..data.tasks import REGRESSION, Task
 from ..errors import ConfigError
 from ..inference.evaluation import collect_logits
+from ..modeling.heads import fit_positive_scales
 from ..modeling.wide import WideNgrams
 
 logger = logging.getLogger("mtl_text.train")
@@ -100,19 +101,7 @@ def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, reference
     ignores). Fitted with L-BFGS over ``log a`` and ``log b`` in float64; the head's loss itself
     computes in float32, as in training (its ``logits.float()``)."""
     z, s = logits.double(), margins.double()
-    log_ab = torch.zeros(2, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_ab], max_iter=200, line_search_fn="strong_wolfe")
-
-    def closure():
-        optimizer.zero_grad()
-        a, b = log_ab.clamp(-30, 30).exp()
-        loss = head.calibration_loss(a * z + b * s, references)
-        loss.backward()
-        return loss
-
-    with torch.enable_grad():
-        optimizer.step(closure)
-    a, b = log_ab.detach().clamp(-30, 30).exp()
+    a, b = fit_positive_scales(lambda ab: head.calibration_loss(ab[0] * z + ab[1] * s, references), 2, bound=30.0)
     return float(b / a)
 
 
