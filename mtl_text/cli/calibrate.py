@@ -19,7 +19,9 @@ class CalibrateArguments(Arguments):
     tasks: list[str] | None = field(default=None, metadata={
         "metavar": "TASK|all",
         "help": "the heads to calibrate (default: every classification head; regression heads have no probabilities)"})
-    overwrite_output_dir: bool = field(default=False, metadata={"help": "replace a model already in --output-dir"})
+    overwrite_output_dir: bool = field(default=False, metadata={
+        "help": "replace a model already in --output-dir, removing its checkpoints, metrics.jsonl and test results first, as "
+                "training does (other files stay)"})
     task_file: list[str] = task_file_option()
     data_dir: str | None = data_dir_option()
     batch_size: PositiveInt = field(default=128, metadata={"help": "examples per batch and process"})
