@@ -1,8 +1,8 @@
 """``mtl-text calibrate``: temperature scaling of a saved model's classification heads: each head's
 logits are divided by one temperature, fitted on the validation split the model was trained with, so
 that its probabilities match how often it is right (Guo et al. 2017); the predictions and accuracy
-are unchanged. The calibrated model is written to a new folder; mtl-text evaluate scores it (its ECE
-column)."""
+are unchanged. The calibrated model is written to a new folder, scored on the test splits (the ECE
+column shows the change) with its test results and model card beside it, as training writes them."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     from ..data.tasks import load_task_file
     from ..inference.calibration import calibrate_model
+    from ..inference.evaluation import format_table
     from ..utils.log import setup_logging
 
     (args,), _ = ArgumentParser(CalibrateArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
@@ -43,14 +44,15 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     setup_logging(accelerator.is_main_process)
     for spec in args.task_file:
         load_task_file(spec)
+    metrics: dict = {}
     report = calibrate_model(args.model, args.output_dir, args.tasks, args.data_dir, args.batch_size, accelerator, args.verify_hashes,
-                             args.token, args.overwrite_output_dir)
+                             args.token, args.overwrite_output_dir, metrics)
     if accelerator.is_main_process:
         print("| task | temperature | validation loss | validation ECE |\n|---|---|---|---|")
         for name, r in report.items():
             print(f"| {name} | {r['temperature']:.4f} | {r['loss_before']:.4f} -> {r['loss_after']:.4f} | "
                   f"{r['ece_before']:.4f} -> {r['ece_after']:.4f} |")
-        print(f"Calibrated model saved to {args.output_dir}")
+        print(f"\nTest results (calibrated model):\n{format_table(metrics)}\nCalibrated model saved to {args.output_dir}")
     accelerator.end_training()
     return 0
 

@@ -15,6 +15,8 @@ temperature is fitted on must not be the one it is judged on: the test split sta
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 from collections.abc import Iterable
@@ -78,61 +80,99 @@ def calibrate(model, dataloaders: dict[str, DataLoader], accelerator) -> dict[st
     return report
 
 
-def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike, tasks: list[str] | None = None,
+def calibrate_model(model_dir: str | os.PathLike, output_dir: str | os.PathLike | None, tasks: list[str] | None = None,
                     data_dir: str | None = None, batch_size: int = 128, accelerator: Accelerator | None = None,
-                    verify_hashes: bool = True, token: str | None = None, overwrite: bool = False) -> dict[str, dict[str, float]]:
+                    verify_hashes: bool = True, token: str | None = None, overwrite: bool = False,
+                    metrics: dict | None = None) -> dict[str, dict[str, float]]:
     """Temperature scaling of a saved model (``mtl-text calibrate``): fit the heads of ``tasks``
     (default: every classification task; ``all`` and ``none`` as :func:`calibrated_tasks` reads them)
     on the validation split the model was trained with (carved from train with its recorded seed and
-    size) and save the calibrated model to ``output_dir``: the model's files copied as they are
-    (weights, tokenizer; LoRA adapters stay adapters), its ``config.json`` with the temperatures in
-    the heads' options and the report under ``calibration``. The test split is not read: score the
-    new folder with ``mtl-text evaluate``.
+    size) and save the calibrated model to ``output_dir``, a complete model folder as training writes
+    one:
+
+    * the model's files copied as they are (weights, tokenizer; LoRA adapters stay adapters);
+    * its ``config.json`` with the temperatures in the heads' options and the report under ``calibration``;
+    * the calibrated model scored on every task's test split (which the fit never reads):
+      ``test_results.{json,md}``, ``test_predictions.json`` and the model card (``README.md``), as
+      training writes them; ``test_results.json`` keeps the summary of the model's training run.
+
+    With ``output_dir=None`` the temperatures are fitted and reported, and nothing is written or scored.
+
+    Args:
+        metrics: if given (and ``output_dir`` is), filled with the calibrated model's test metrics,
+            task -> as :func:`~mtl_text.inference.evaluation.evaluate` returns them.
 
     Returns:
-        :func:`calibrate`'s report.
+        :func:`calibrate`'s report: task -> its new ``temperature`` and the validation split's loss
+        and ECE before and after.
 
     Raises:
         ModelLoadError: the folder is not a saved model, or one saved before mtl-text 0.2.0 (no file records).
         ConfigError: ``tasks`` as :func:`calibrated_tasks` refuses them; ``output_dir`` is
             ``model_dir`` (its test results were measured without the temperatures).
-        OutputDirError: ``output_dir`` is in use by a training run, or holds a model or checkpoints and
+        OutputDirError: ``output_dir`` is in use by another run, or holds a model or checkpoints and
             ``overwrite`` is false (with it, they and the earlier results are removed, as training does).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the tasks' data.
     """
     from .. import __version__
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel, copy_model_folder
-    from ..training.outputs import check_output_dir, clear_previous_run
-    from .evaluation import split_dataloaders, tasks_and_heads, trained_with
+    from ..training.outputs import OutputLock, check_output_dir, clear_previous_run, write_test_results
+    from ..utils.files import RESULTS_NAME
+    from .evaluation import evaluate, split_dataloaders, tasks_and_heads, trained_with
     from .prediction import load_tokenizer
 
     accelerator = accelerator or Accelerator()
-    model_dir, output_dir = Path(resolve_model(model_dir, token=token)), Path(output_dir)
-    if output_dir.resolve() == model_dir.resolve():
-        raise ConfigError(f"--output-dir {output_dir} is the model's own folder; write the calibrated model to another one "
-                          "(the model's test results there were measured without the temperatures)")
-    check_output_dir(output_dir, overwrite, resume=False, resumable=False)
+    model_dir = Path(resolve_model(model_dir, token=token))
+    output_dir = Path(output_dir) if output_dir is not None else None
+    if output_dir is not None:
+        if output_dir.resolve() == model_dir.resolve():
+            raise ConfigError(f"--output-dir {output_dir} is the model's own folder; write the calibrated model to another one "
+                              "(the model's test results there were measured without the temperatures)")
+        check_output_dir(output_dir, overwrite, resume=False, resumable=False)
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
     tokenizer = load_tokenizer(model_dir)
     chosen = calibrated_tasks({n: info["problem_type"] for n, info in model.tasks.items()}, ["all"] if tasks is None else tasks)
     if not chosen:
         raise ConfigError(f"--tasks {tasks}: no classification task to calibrate among the model's {list(model.tasks)}")
-    dataloaders = split_dataloaders(model, tokenizer, tasks_and_heads({t: t for t in chosen}, model.check_tasks), "validation",
-                                    data_dir, trained_with(config), None, None, batch_size, accelerator)
+    trained = trained_with(config)
+    validation = split_dataloaders(model, tokenizer, tasks_and_heads({t: t for t in chosen}, model.check_tasks), "validation",
+                                   data_dir, trained, None, None, batch_size, accelerator)
+    scored = tasks_and_heads({t: t for t in model.tasks}, model.check_tasks) if output_dir is not None else []
+    test = split_dataloaders(model, tokenizer, scored, "test", data_dir, trained, None, None, batch_size, accelerator)
     model = accelerator.prepare_model(model, evaluation_mode=True)
-    report = calibrate(model, dataloaders, accelerator)
-    if accelerator.is_main_process:  # the weights as they are; config.json with the temperatures
-        unwrapped = accelerator.unwrap_model(model)
-        tasks = {name: {**info, "head_options": unwrapped.head(name).options()} if name in report else info
-                 for name, info in config["tasks"].items()}
-        earlier = config.get("calibration", {}).get("tasks", {}) if isinstance(config.get("calibration"), dict) else {}
-        if overwrite:  # the earlier model's checkpoints and results go with it, as when training overwrites
-            clear_previous_run(output_dir)
-        copy_model_folder(model_dir, output_dir, {**config, "mtl_text_version": __version__, "tasks": tasks,
-                                                  "calibration": {"split": "validation", "tasks": {**earlier, **report}},
-                                                  "calibrated_from": str(model_dir)})
-    accelerator.wait_for_everyone()
+    if output_dir is None:
+        return calibrate(model, validation, accelerator)
+    with OutputLock(output_dir) if accelerator.is_main_process else contextlib.nullcontext():  # every data file read: no run may write here now
+        report = calibrate(model, validation, accelerator)
+        predictions, reports = {}, {}
+        scores = evaluate(model, test, accelerator, predictions, reports=reports)
+        if metrics is not None:
+            metrics.update(scores)
+        if accelerator.is_main_process:  # the weights as they are; config.json with the temperatures; the test results
+            unwrapped = accelerator.unwrap_model(model)
+            heads = {name: {**info, "head_options": unwrapped.head(name).options()} if name in report else info
+                     for name, info in config["tasks"].items()}
+            earlier = config.get("calibration", {}).get("tasks", {}) if isinstance(config.get("calibration"), dict) else {}
+            if overwrite:  # the earlier model's checkpoints and results go with it, as when training overwrites
+                clear_previous_run(output_dir)
+            copy_model_folder(model_dir, output_dir, {**config, "mtl_text_version": __version__, "tasks": heads,
+                                                      "calibration": {"split": "validation", "tasks": {**earlier, **report}},
+                                                      "calibrated_from": str(model_dir)})
+            write_test_results(output_dir, {**_training_summary(model_dir / RESULTS_NAME), "metrics": scores, "class_reports": reports},
+                               predictions, [task for task, _ in scored])
+        accelerator.wait_for_everyone()
     return report
 
+
+def _training_summary(path: Path) -> dict:
+    """The summary of how a model was trained (steps, time, processes) from its ``test_results.json``,
+    without the results themselves; ``{}`` when there is none (a model saved from Python) or it is unreadable."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(record, dict):
+        return {}
+    return {key: value for key, value in record.items() if key not in ("metrics", "class_reports", "datasets")}

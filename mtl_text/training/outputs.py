@@ -1,5 +1,6 @@
 """A run's output folder: who may write into it (one run at a time, never over a model by accident),
-and the run's log (``metrics.jsonl`` and the experiment trackers).
+the run's log (``metrics.jsonl`` and the experiment trackers), and the test results written beside
+the model (:func:`write_test_results`).
 
 Rules, checked before anything is loaded:
 
@@ -70,6 +71,30 @@ def clear_previous_run(output_dir: Path) -> None:
         removed.append(f"{CHECKPOINT_DIR}/")
     if removed:
         logger.warning("--overwrite-output-dir: removed the earlier run's %s from %s", ", ".join(removed), output_dir)
+
+
+def write_test_results(output_dir: Path, record: dict, predictions: dict, tasks) -> str:
+    """A model's test results beside it: ``test_results.json`` (``record``: its ``metrics`` and
+    ``class_reports``, the summary of how it was trained, and under ``datasets`` the Hub dataset of
+    each of the ``tasks``' test splits that has one, for the card's metadata), ``test_results.md``
+    (the metrics table, also returned), ``test_predictions.json`` (``predictions``: every example's
+    prediction and reference, as :func:`~mtl_text.inference.evaluation.evaluate` fills them) and the
+    model card (``README.md``, which shows the table); each written atomically. Used by training and
+    ``mtl-text calibrate``.
+
+    Args:
+        tasks: the scored :class:`~mtl_text.data.tasks.Task` objects.
+    """
+    from ..inference.evaluation import format_table
+    from ..modeling.hub import write_model_card
+
+    datasets = {task.name: task.hub_dataset.test_reference() for task in tasks if task.hub_dataset is not None}
+    table = format_table(record["metrics"])
+    atomic_write_text(output_dir / RESULTS_NAME, json.dumps({**record, **({"datasets": datasets} if datasets else {})}, indent=2) + "\n")
+    atomic_write_text(output_dir / RESULTS_MD, table + "\n")
+    atomic_write_text(output_dir / PREDICTIONS_JSON, json.dumps(predictions) + "\n")
+    write_model_card(output_dir)  # README.md: a Hub model card with the test table and the training command
+    return table
 
 
 class OutputLock:

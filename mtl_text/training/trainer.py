@@ -19,21 +19,20 @@ and ``scripts/train.py`` are thin wrappers around it)::
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, HubUploadError
 from ..inference.calibration import calibrate, calibrated_tasks
-from ..inference.evaluation import collect_logits, evaluate, format_table
-from ..modeling.hub import check_adapter_base, prepare_upload, push_to_hub, upload_target, write_model_card
-from ..utils.files import RESULTS_NAME, WEIGHTS_NAME, atomic_write_text
+from ..inference.evaluation import collect_logits, evaluate
+from ..modeling.hub import check_adapter_base, prepare_upload, push_to_hub, upload_target
+from ..utils.files import WEIGHTS_NAME
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
 from .config import TrainingConfig
 from .loop import domain_mmd, fit, saved_config
-from .outputs import PREDICTIONS_JSON, RESULTS_MD, OutputLock, RunLog, check_output_dir, clear_previous_run
+from .outputs import OutputLock, RunLog, check_output_dir, clear_previous_run, write_test_results
 from .runtime import make_accelerator, tracker_config
 
 logger = logging.getLogger("mtl_text.train")
@@ -202,15 +201,9 @@ def train(config: TrainingConfig) -> TrainingResult:
         metrics = evaluate(run.model, run.test_dataloaders, accelerator, predictions, reports=reports)
         validation = evaluate(run.model, run.val_dataloaders, accelerator) if config.data.fold is not None else None
         log.log({"step": summary["steps"], "split": "test", "metrics": metrics})
-        table = format_table(metrics)
         if accelerator.is_main_process:
-            datasets = {n: t.hub_dataset.test_reference() for n, t in run.tasks.items() if t.hub_dataset is not None}
-            record = {**summary, "num_processes": accelerator.num_processes, "metrics": metrics, "class_reports": reports,
-                      **({"datasets": datasets} if datasets else {})}
-            atomic_write_text(output_dir / RESULTS_NAME, json.dumps(record, indent=2) + "\n")
-            atomic_write_text(output_dir / RESULTS_MD, table + "\n")
-            atomic_write_text(output_dir / PREDICTIONS_JSON, json.dumps(predictions) + "\n")
-            write_model_card(output_dir)  # README.md: a Hub model card with the test table and the training command
+            table = write_test_results(output_dir, {**summary, "num_processes": accelerator.num_processes, "metrics": metrics,
+                                                    "class_reports": reports}, predictions, run.tasks.values())
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
         hub_url, upload_error = None, None

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 
@@ -147,9 +148,12 @@ def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained,
     assert calibrated.metrics["trec"]["accuracy"] == plain.metrics["trec"]["accuracy"]  # the same run, the argmax untouched
     assert "ece" in calibrated.metrics["trec"] and "ece" not in calibrated.metrics["stsb"]
 
+    fitted = mtl_text.calibrate_model(root / "plain", None, data_dir=str(data_dir))  # fit only: the same numbers, nothing written
+    assert fitted["trec"]["temperature"] == pytest.approx(record["temperature"], rel=1e-4) and set(fitted) == {"trec"}
     out = root / "posthoc"
     assert run_command(calibrate_main, ["--model", str(root / "plain"), "--output-dir", str(out), "--data-dir", str(data_dir)]) == 0
-    assert "| trec |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| trec |" in printed and "Test results (calibrated model)" in printed
     posthoc = json.loads((out / "config.json").read_text())
     assert posthoc["tasks"]["trec"]["head_options"]["temperature"] == pytest.approx(record["temperature"], rel=1e-4)
     assert posthoc["training_config"] == json.loads((root / "plain" / "config.json").read_text())["training_config"]
@@ -157,9 +161,9 @@ def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained,
     assert posthoc["calibration"]["tasks"]["trec"]["ece_before"] == pytest.approx(record["ece_before"], abs=1e-6)
     from mtl_text.modeling import hub
 
-    hub.write_model_card(out)  # the card says what was done, with the fitted numbers
-    body = hub.read_model_card(out)[1].splitlines()
+    body = hub.read_model_card(out)[1].splitlines()  # written by the command: what was done, with the fitted numbers and the test table
     assert "## Calibration" in body and f"| trec | {posthoc['tasks']['trec']['head_options']['temperature']:.4f} |" in "\n".join(body)
+    assert "## Test results" in body
     test = mtl_text.load_test_split("trec", data_dir)
     before = mtl_text.Predictor.from_pretrained(root / "plain").predict(column(test, "text")[:50], ["trec"])
     after = mtl_text.Predictor.from_pretrained(out).predict(column(test, "text")[:50], ["trec"])
@@ -169,6 +173,15 @@ def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained,
     assert scored["trec"]["accuracy"] == plain.metrics["trec"]["accuracy"]
     assert scored["trec"]["ece"] == pytest.approx(calibrated.metrics["trec"]["ece"], abs=1e-4)
     assert scored["stsb"]["pearson"] == pytest.approx(plain.metrics["stsb"]["pearson"], abs=1e-6)
+    results = json.loads((out / "test_results.json").read_text())  # the command wrote the same table, and kept the training summary
+    trained_record = json.loads((root / "plain" / "test_results.json").read_text())
+    assert results["metrics"]["trec"]["ece"] == pytest.approx(scored["trec"]["ece"], abs=1e-9)
+    assert results["metrics"]["trec"]["ece"] != pytest.approx(trained_record["metrics"]["trec"]["ece"], abs=1e-6)
+    assert results["steps"] == trained_record["steps"] and results["class_reports"]["trec"] == trained_record["class_reports"]["trec"]
+    assert (out / "test_results.md").is_file()
+    written, as_trained = (json.loads((folder / "test_predictions.json").read_text()) for folder in (out, root / "plain"))
+    assert written["trec"] == as_trained["trec"]  # the same labels, example by example
+    assert np.allclose(written["stsb"]["predictions"], as_trained["stsb"]["predictions"], atol=1e-5)  # other batches: float rounding
 
 
 def test_the_command_refuses_bad_tasks_and_folders(trained, data_dir, capsys):
@@ -189,5 +202,7 @@ def test_the_command_refuses_bad_tasks_and_folders(trained, data_dir, capsys):
     shutil.copytree(root / "plain", root / "old")
     (root / "old" / "checkpoints").mkdir(exist_ok=True)
     assert run_command(calibrate_main, [*model, "--output-dir", str(root / "old"), "--overwrite-output-dir"]) == 0
-    assert not any((root / "old" / name).exists() for name in ("test_results.json", "metrics.jsonl", "checkpoints"))
+    assert not any((root / "old" / name).exists() for name in ("metrics.jsonl", "checkpoints"))
+    assert (json.loads((root / "old" / "test_results.json").read_text())["metrics"]["trec"]["ece"]  # the calibrated model's, not the old one's
+            == pytest.approx(trained[2].metrics["trec"]["ece"], abs=1e-4))
     assert json.loads((root / "old" / "config.json").read_text())["calibration"]["tasks"].keys() == {"trec"}
