@@ -150,13 +150,13 @@ class Head(nn.Module):
         ``references`` on held-out data, folded into the head's temperature (``T <- T * t``, since
         ``logits`` ``(examples, num_outputs)`` are the model's outputs, already divided by ``T``).
         One number per head, so decoding by ``argmax`` is unchanged; probabilities and the loss
-        change. Fitted with L-BFGS over ``log t`` in float64. Returns the new temperature.
+        change. Fitted with L-BFGS over ``log t`` in float64, ``t`` in ``[e^-30, e^30]``. Returns the new temperature.
 
         Raises:
             NotImplementedError: a head type whose outputs are not probabilities (regression).
         """
         z = logits.double()
-        (t,) = fit_positive_scales(lambda scale: self.calibration_loss(z / scale, references), 1, bound=10.0)
+        (t,) = fit_positive_scales(lambda scale: self.calibration_loss(z / scale, references), 1, bound=30.0)
         self.temperature = check_temperature(self.temperature * float(t))
         return self.temperature
 

@@ -57,6 +57,10 @@ def test_a_fitted_temperature_recovers_the_over_confidence_and_keeps_the_argmax(
     assert head.calibration_error(calibrated, labels) < 0.02 < 0.1 < before
     refit = head.fit_temperature(calibrated, labels)  # already calibrated: the factor is ~1, folded into the temperature
     assert refit == pytest.approx(head.temperature) and refit == pytest.approx(3.0, rel=0.05)
+    # logits a million times too large (a wide part's SVM stacked beside a deep path that learned nothing
+    # gets a huge weight): the temperature reaches that far, beyond e^10
+    wild = SingleLabelClassificationHead(4, list("abcde"), hidden_size=0)
+    assert wild.fit_temperature(logits * 1e6 / 3.0, labels) == pytest.approx(1e6, rel=0.05)
     multi = MultiLabelClassificationHead(4, list("abcde"), hidden_size=0)  # each label a yes/no forecast
     hot = torch.nn.functional.one_hot(labels, 5).float()
     assert multi.fit_temperature(logits, hot) > 1.5 and multi.calibration_error(multi.calibrated(logits), hot) < multi.calibration_error(logits, hot)
