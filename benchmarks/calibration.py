@@ -7,7 +7,9 @@ each difference with a paired-bootstrap 95% interval over the test examples.
     python benchmarks/calibration.py --data-dir ../shared/data --output benchmarks/calibration.json \\
         runs/default runs/lora/row0d-lora-s42 runs/lora/trec-full-s42
 
-Prints one markdown row per model and task (Guo et al. 2017, "On Calibration of Modern Neural
+For single-label heads it also reports selective prediction (``Head.risk_coverage``): the AURC
+before and after, with its interval, and how many test texts a minimum confidence of 0.9 keeps and
+their accuracy. Prints one markdown row per model and task (Guo et al. 2017, "On Calibration of Modern Neural
 Networks", for the method and the measure). ``--plot DIR`` also draws each model's and task's
 reliability diagram before and after (matplotlib, the bench extra): ``DIR/<model folder>-<task>.png``.
 """
@@ -37,11 +39,19 @@ def judge(head, raw: torch.Tensor, factor: float, references: torch.Tensor) -> d
     def nll(logits, refs):
         return float(head.calibration_loss(torch.as_tensor(logits), torch.as_tensor(refs)))
 
+    def aurc(logits, refs):  # single-label heads: selective prediction by the predicted label's probability
+        return head.risk_coverage(torch.as_tensor(logits), torch.as_tensor(refs))["aurc"]
+
     figures = {"examples": len(references), "accuracy": head.compute_metrics(head.decode(raw), references)[head.primary_metric]}
-    for name, metric in (("ece", ece), ("loss", nll)):
+    selective = head.risk_coverage(raw, references) is not None
+    for name, metric in (("ece", ece), ("loss", nll), *((("aurc", aurc),) if selective else ())):
         difference = paired_bootstrap(scaled.numpy(), raw.numpy(), references.numpy(), metric=metric, n_resamples=1000, seed=0)
         figures[name] = {"before": metric(raw, references), "after": metric(scaled, references),
                          "difference": [difference.delta, difference.low, difference.high]}
+    if selective:  # "keep a text whose confidence >= 0.9": how many are kept, and how many of those are right
+        figures["confidence_0.9"] = {when: next(({"coverage": p["coverage"], "accuracy": p["accuracy"]} for p in
+                                                 head.risk_coverage(logits, references)["points"] if p["min_confidence"] == 0.9), None)
+                                     for when, logits in (("before", raw), ("after", scaled))}
     return figures
 
 
@@ -80,7 +90,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     results = {}
     print("| model | task | temperature | test accuracy | test ECE: before, after (difference, 95% interval) "
-          "| test loss: before, after (difference, 95% interval) |\n|---|---|---|---|---|---|")
+          "| test loss: before, after (difference, 95% interval) | test AURC: before, after (difference, 95% interval) "
+          "|\n|---|---|---|---|---|---|---|")
     for model_dir in args.models:
         report = mtl_text.calibrate_model(model_dir, None, data_dir=args.data_dir)  # fitted and reported; nothing written
         predictor = mtl_text.Predictor.from_pretrained(model_dir)
@@ -97,11 +108,9 @@ def main(argv: list[str] | None = None) -> None:
                 reliability_diagram(head, raw, factor, references, f"{Path(model_dir).name}: {task}, test split",
                                     Path(args.plot) / f"{Path(model_dir).name}-{task}.png")
             results.setdefault(model_dir, {})[task] = {"temperature": fitted["temperature"], "validation": fitted, **figures}
-            e, n = figures["ece"], figures["loss"]
-            print(f"| {model_dir} | {task} | {fitted['temperature']:.3f} | {figures['accuracy']:.4f} | "
-                  f"{e['before']:.4f}, {e['after']:.4f} ({e['difference'][0]:+.4f} [{e['difference'][1]:+.4f}, {e['difference'][2]:+.4f}]) | "
-                  f"{n['before']:.4f}, {n['after']:.4f} ({n['difference'][0]:+.4f} [{n['difference'][1]:+.4f}, {n['difference'][2]:+.4f}]) |",
-                  flush=True)
+            cells = [f"{f['before']:.4f}, {f['after']:.4f} ({f['difference'][0]:+.4f} [{f['difference'][1]:+.4f}, {f['difference'][2]:+.4f}])"
+                     if (f := figures.get(name)) else "-" for name in ("ece", "loss", "aurc")]
+            print(f"| {model_dir} | {task} | {fitted['temperature']:.3f} | {figures['accuracy']:.4f} | {' | '.join(cells)} |", flush=True)
     if args.output:
         Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
 

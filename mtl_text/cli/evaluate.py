@@ -55,6 +55,10 @@ class EvaluateArguments(Arguments):
         "help": "also print each classification task's precision, recall, F1 and support per class (per label for multi-label "
                 "tasks) and, for single-label tasks, the most frequent confusions; with --json the file also holds them "
                 "('per_class', and 'confusion_matrix': rows the reference labels, columns the predicted ones, in label order)"})
+    risk_coverage: bool = field(default=False, metadata={
+        "help": "also print, for each single-label task, selective prediction: the accuracy on the texts whose predicted label's "
+                "probability reaches a minimum confidence, at several minimums (those keeping 100%%, 95%%, 90%%, 80%%, 70%% and 50%% "
+                "of the texts, and 0.5, 0.8, 0.9, 0.95, 0.99), and the AURC; with --json the file also holds them ('risk_coverage')"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import Accelerator
 
     from ..data.tasks import load_task_file
-    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_class_report, format_table
+    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_class_report, format_risk_coverage, format_table
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 
@@ -116,7 +120,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     predictions = {} if args.predictions else None
-    reports = {} if args.per_class else None
+    reports = {} if args.per_class or args.risk_coverage else None
     heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
     if args.ensemble_with:
         if accelerator.num_processes > 1:
@@ -137,8 +141,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             print(f"{scorer} ({args.split} split):")
         print(format_table(results))
         for name, report in (reports or {}).items():
-            print(f"\n{name}, per class:\n{format_class_report(report)}")
-            results[name].update(report)  # for --json
+            if args.per_class and "per_class" in report:
+                print(f"\n{name}, per class:\n{format_class_report(report)}")
+            if args.risk_coverage and "risk_coverage" in report:
+                print(f"\n{name}, selective prediction (keep the texts whose confidence reaches a minimum):\n"
+                      f"{format_risk_coverage(report['risk_coverage'])}")
+            asked = {"per_class": args.per_class, "confusion_matrix": args.per_class, "risk_coverage": args.risk_coverage}
+            results[name].update({k: v for k, v in report.items() if asked[k]})  # for --json
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)

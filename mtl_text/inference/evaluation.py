@@ -63,7 +63,7 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
                          **calibration(head, logits, refs), "examples": len(refs)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": refs.tolist()}
-        add_class_report(reports, name, head, decoded, refs)
+        add_class_report(reports, name, head, logits, decoded, refs)
     return results
 
 
@@ -74,9 +74,18 @@ def calibration(head, logits: torch.Tensor, references: torch.Tensor) -> dict[st
     return {} if ece is None else {"ece": ece}
 
 
-def add_class_report(reports: dict | None, name: str, head, predictions: torch.Tensor, references: torch.Tensor) -> None:
-    """``reports[name]``: ``head``'s per-class figures, where ``reports`` is given and the head has classes."""
-    if reports is not None and (report := head.class_report(predictions, references)) is not None:
+def add_class_report(reports: dict | None, name: str, head, logits: torch.Tensor, predictions: torch.Tensor,
+                     references: torch.Tensor) -> None:
+    """``reports[name]``, where ``reports`` is given: ``head``'s per-class figures (where it has
+    classes: :meth:`~mtl_text.modeling.heads.Head.class_report`) and ``risk_coverage`` (where it has
+    one confidence per text: :meth:`~mtl_text.modeling.heads.Head.risk_coverage`), from its
+    ``logits`` ``(examples, num_outputs)`` and their decoded ``predictions``."""
+    if reports is None:
+        return
+    report = head.class_report(predictions, references) or {}
+    if (selective := head.risk_coverage(logits, references)) is not None:
+        report["risk_coverage"] = selective
+    if report:
         reports[name] = report
 
 
@@ -114,6 +123,18 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
         cells = [f"{m[k]:.4f}" if k in m else "-" for k in metrics]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {m['examples']} |")
     return "\n".join(lines)
+
+
+def format_risk_coverage(selective: dict) -> str:
+    """A head's :func:`~mtl_text.modeling.heads.risk_coverage` as a markdown table, the most coverage
+    first, with its AURC below."""
+    def confidence(value: float) -> str:  # saturated probabilities apart: 1 - 3.0e-07 is not 1 - 2.0e-09
+        return f"{value:.4f}" if value < 0.9999 else "1" if value >= 1 else f"1 - {1 - value:.1e}"
+
+    lines = ["| min. confidence | coverage | accuracy | examples |", "|---:|---:|---:|---:|"]
+    lines += [f"| {confidence(p['min_confidence'])} | {p['coverage']:.4f} | {p['accuracy']:.4f} | {p['examples']} |"
+              for p in selective["points"]]
+    return "\n".join([*lines, "", f"AURC (area under the risk-coverage curve; lower is better): {selective['aurc']:.4f}"])
 
 
 def format_class_report(report: dict, most_confused: int = 5) -> str:
@@ -298,7 +319,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
                          **calibration(head, logits, references), "examples": len(references)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": references.tolist()}
-        add_class_report(reports, name, head, decoded, references)
+        add_class_report(reports, name, head, logits, decoded, references)
     return results
 
 

@@ -175,6 +175,12 @@ class Head(nn.Module):
         forecasts = self.calibration_forecasts(logits, references)
         return None if forecasts is None else expected_calibration_error(*forecasts, bins)
 
+    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor) -> dict | None:
+        """Selective prediction on labelled data: how accuracy rises as the least confident texts are
+        set aside (:func:`risk_coverage`), from ``logits`` ``(examples, num_outputs)``. ``None`` for a
+        head type without one confidence per text (multi-label, regression)."""
+        return None
+
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The training loss of ``logits`` ``(batch, num_outputs)`` against ``labels``; ``reduction``
         ``"mean"`` or ``"sum"`` over the batch."""
@@ -339,6 +345,10 @@ class SingleLabelClassificationHead(Head):
         """The predicted label's probability (the confidence) and whether it is right, per text."""
         confidence, predicted = self.probabilities(logits).max(-1)
         return confidence, (predicted == references).float()
+
+    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor) -> dict:
+        """:func:`risk_coverage` of the predicted label's probability (the confidence) and whether it is right."""
+        return risk_coverage(*self.calibration_forecasts(logits, references))
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Class ids ``(batch,)``."""
@@ -683,6 +693,50 @@ def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, bins: int 
     which = (confidence * bins).ceil().clamp(1, bins).long() - 1
     return (torch.bincount(which, minlength=bins).double(), torch.bincount(which, confidence, bins),
             torch.bincount(which, correct, bins))
+
+
+RISK_COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)  # the shares of texts kept that risk_coverage reports
+RISK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)  # the minimum confidences it reports
+
+
+def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Sequence[float] = RISK_COVERAGES,
+                  thresholds: Sequence[float] = RISK_THRESHOLDS) -> dict:
+    """Selective prediction (Geifman & El-Yaniv 2017, "Selective Classification for Deep Neural
+    Networks"): keep the texts whose ``confidence`` ``(n,)`` reaches a minimum, set the others aside
+    (for a person to label, say), and see the accuracy on those kept (``correct`` ``(n,)``: 1 where the
+    prediction is right).
+
+    Returns:
+        ``aurc``: the area under the risk-coverage curve, the error rate of the ``k`` most confident
+        texts averaged over ``k = 1..n`` (Geifman et al. 2019, "Bias-Reduced Uncertainty Estimation
+        for Deep Neural Classifiers"; lower is better; texts of equal confidence, such as probabilities
+        saturated at 1, averaged over their orders), and
+        ``points``: for each of ``coverages`` (the minimum confidence that keeps at least that share
+        of the texts) and each of ``thresholds`` (a minimum confidence that keeps at least one text),
+        ``{"min_confidence", "coverage", "accuracy", "examples"}``: the rule "keep a text whose
+        confidence >= min_confidence" applied to these texts (ties at it kept, so a coverage may come
+        out above the one asked), the share kept, their accuracy and their number; the most
+        coverage first, one point per set of texts kept (a threshold of ``thresholds`` named where
+        it keeps the same texts as a coverage's rule).
+    """
+    confidence, correct = confidence.flatten(), correct.double().flatten()
+    n = len(confidence)
+    if n == 0:
+        return {"aurc": 0.0, "points": []}
+    order = torch.argsort(confidence, descending=True, stable=True)
+    ranked, right = confidence[order], correct[order].cumsum(0)
+    # the texts of one confidence have no order among them: each counts as their mean correctness (the
+    # expected curve over their orders), so the AURC does not depend on the order of the data
+    _, group, sizes = torch.unique_consecutive(ranked, return_inverse=True, return_counts=True)
+    mean_right = torch.zeros(len(sizes), dtype=torch.float64).index_add_(0, group, correct[order]) / sizes
+    aurc = float((1 - mean_right[group].cumsum(0) / torch.arange(1, n + 1, dtype=torch.float64)).mean())
+    rules = [float(ranked[max(1, int(np.ceil(c * n - 1e-9))) - 1]) for c in coverages] + [float(t) for t in thresholds]
+    kept_by = {}  # texts kept -> the rule; a round threshold wins over a coverage's confidence that keeps the same texts
+    for rule in rules:  # compared in the confidences' own precision: a float32 0.9 reaches the threshold 0.9
+        if kept := int((ranked >= torch.tensor(rule, dtype=ranked.dtype)).sum()):
+            kept_by[kept] = rule
+    return {"aurc": aurc, "points": [{"min_confidence": rule, "coverage": kept / n, "accuracy": float(right[kept - 1] / kept), "examples": kept}
+                                     for kept, rule in sorted(kept_by.items(), reverse=True)]}
 
 
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> float:

@@ -16,11 +16,18 @@ import mtl_text
 from mtl_text import ConfigError, DataArguments, ModelLoadError, OptimizationArguments, OutputDirError, TrainingConfig, get_task
 from mtl_text.cli import run_command
 from mtl_text.cli.calibrate import main as calibrate_main
+from mtl_text.cli.evaluate import main as evaluate_main
 from mtl_text.data.splits import column
 from mtl_text.inference.calibration import calibrated_tasks
 from mtl_text.inference.evaluation import evaluate_model
 from mtl_text.modeling.encoders import WordVectorEncoder
-from mtl_text.modeling.heads import MultiLabelClassificationHead, RegressionHead, SingleLabelClassificationHead, expected_calibration_error
+from mtl_text.modeling.heads import (
+    MultiLabelClassificationHead,
+    RegressionHead,
+    SingleLabelClassificationHead,
+    expected_calibration_error,
+    risk_coverage,
+)
 from mtl_text.modeling.model import MultiTaskModel
 
 
@@ -37,6 +44,35 @@ def test_ece_follows_its_definition():
             expected += inside.float().mean() * (confidence[inside].mean() - correct[inside].mean()).abs()
     assert expected_calibration_error(confidence, correct) == pytest.approx(float(expected), abs=1e-6)
     assert expected_calibration_error(torch.ones(10), torch.ones(10)) == 0.0  # sure and right
+
+
+def test_risk_coverage_follows_its_definition_and_ignores_the_order_of_the_data():
+    generator = torch.Generator().manual_seed(1)
+    confidence = (torch.rand(3000, generator=generator) * 20).round() / 20  # 21 values: many ties
+    correct = (torch.rand(3000, generator=generator) < confidence).float()  # the more confident, the more often right
+    selective = risk_coverage(confidence, correct)
+    for point in selective["points"]:  # each point is its rule applied by a plain mask
+        kept = confidence >= torch.tensor(point["min_confidence"], dtype=confidence.dtype)
+        assert point["examples"] == int(kept.sum()) and point["coverage"] == pytest.approx(float(kept.float().mean()))
+        assert point["accuracy"] == pytest.approx(float(correct[kept].mean()))
+    coverages = [p["coverage"] for p in selective["points"]]
+    assert coverages == sorted(coverages, reverse=True) and coverages[0] == 1.0 and len(set(coverages)) == len(coverages)
+    assert {0.5, 0.8, 0.9, 0.95} <= {p["min_confidence"] for p in selective["points"]}
+    assert selective["points"][-1]["accuracy"] > selective["points"][0]["accuracy"]  # setting the least sure aside pays here
+    # the AURC: the error rate of the k most confident, averaged over k, ties averaged over their orders (a plain
+    # loop over many random orders of the ties converges to it)
+    shuffles = []
+    for seed in range(200):
+        g = torch.Generator().manual_seed(seed)
+        order = torch.randperm(3000, generator=g)
+        ranked = order[torch.argsort(confidence[order], descending=True, stable=True)]
+        shuffles.append(float((1 - correct[ranked].cumsum(0) / torch.arange(1, 3001)).mean()))
+    assert selective["aurc"] == pytest.approx(sum(shuffles) / len(shuffles), abs=2e-4)
+    permuted = torch.randperm(3000, generator=generator)
+    assert risk_coverage(confidence[permuted], correct[permuted])["aurc"] == pytest.approx(selective["aurc"], abs=1e-12)
+    distinct = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([1.0, 0.0, 1.0, 0.0])  # no ties: risks 0, 1/2, 1/3, 1/2
+    assert risk_coverage(*distinct)["aurc"] == pytest.approx((0 + 1 / 2 + 1 / 3 + 1 / 2) / 4)
+    assert risk_coverage(torch.tensor([0.3, 0.2]), torch.tensor([1.0, 0.0]))["points"][-1]["min_confidence"] < 0.5  # no texts: no point
 
 
 def over_confident(scale: float, n: int = 20000, classes: int = 5, seed: int = 0):
@@ -181,7 +217,9 @@ def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained,
     trained_record = json.loads((root / "plain" / "test_results.json").read_text())
     assert results["metrics"]["trec"]["ece"] == pytest.approx(scored["trec"]["ece"], abs=1e-9)
     assert results["metrics"]["trec"]["ece"] != pytest.approx(trained_record["metrics"]["trec"]["ece"], abs=1e-6)
-    assert results["steps"] == trained_record["steps"] and results["class_reports"]["trec"] == trained_record["class_reports"]["trec"]
+    assert results["steps"] == trained_record["steps"]
+    for key in ("per_class", "confusion_matrix"):  # the same labels; the risk-coverage points move with the probabilities
+        assert results["class_reports"]["trec"][key] == trained_record["class_reports"]["trec"][key]
     assert (out / "test_results.md").is_file()
     written, as_trained = (json.loads((folder / "test_predictions.json").read_text()) for folder in (out, root / "plain"))
     assert written["trec"] == as_trained["trec"]  # the same labels, example by example
@@ -210,3 +248,23 @@ def test_the_command_refuses_bad_tasks_and_folders(trained, data_dir, capsys):
     assert (json.loads((root / "old" / "test_results.json").read_text())["metrics"]["trec"]["ece"]  # the calibrated model's, not the old one's
             == pytest.approx(trained[2].metrics["trec"]["ece"], abs=1e-4))
     assert json.loads((root / "old" / "config.json").read_text())["calibration"]["tasks"].keys() == {"trec"}
+
+
+def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, data_dir, tmp_path, capsys):
+    root, plain, _ = trained
+    out = tmp_path / "scores.json"
+    capsys.readouterr()
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--risk-coverage", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "trec, selective prediction" in printed and "stsb, selective" not in printed and "AURC" in printed
+    assert "per class" not in printed  # --per-class not asked
+    scores = json.loads(out.read_text())
+    selective = scores["trec"]["risk_coverage"]
+    assert "per_class" not in scores["trec"] and "risk_coverage" not in scores["stsb"]
+    assert selective["points"][0]["coverage"] == 1.0 and selective["points"][0]["accuracy"] == pytest.approx(plain.metrics["trec"]["accuracy"])
+    assert selective["points"][0]["examples"] == plain.metrics["trec"]["examples"] == 500
+    assert 0 < selective["aurc"] < 1
+    # training keeps it with the per-class figures of its test results
+    saved = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
+    assert saved["aurc"] == pytest.approx(selective["aurc"], abs=1e-6)
+    assert [p["examples"] for p in saved["points"]] == [p["examples"] for p in selective["points"]]
