@@ -59,6 +59,7 @@ PositiveInt = Annotated[int, Range(min=1)]
 NonNegativeInt = Annotated[int, Range(min=0)]
 Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]  # in [0, 1): a dropout rate
 Fraction = Annotated[float, FRACTION_RANGE]
+Confidence = Annotated[float, Range(min=0, max=1, min_exclusive=True)]  # in (0, 1]: a minimum probability
 PositiveFloat = Annotated[float, Range(min=0, min_exclusive=True)]  # a learning rate, a temperature
 NonNegativeFloat = Annotated[float, Range(min=0)]  # a weight, a number of seconds
 SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds

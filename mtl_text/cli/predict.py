@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Literal
 
-from ..arguments import Arguments, PositiveInt, ensemble_option, token_option
+from ..arguments import Arguments, Confidence, PositiveInt, ensemble_option, token_option
 from ..data.readers import open_data
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
@@ -49,6 +49,11 @@ class PredictArguments(Arguments):
     top_k: PositiveInt | None = field(default=None, metadata={
         "help": "classification heads: print only the K most probable labels' probabilities, the most probable first (default: "
                 "every label's, in label order); the predicted label or labels are unchanged"})
+    min_confidence: Confidence | None = field(default=None, metadata={
+        "metavar": "P", "help": "selective prediction: each single-label head's output also says \"abstain\": true where its label's "
+                                "probability is below P (false otherwise), to set those texts aside for a person; mtl-text evaluate "
+                                "--risk-coverage shows how many texts a minimum keeps and their accuracy (calibrate the model first: "
+                                "mtl-text calibrate). Other heads' outputs are unchanged"})
     batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     max_batch_tokens: PositiveInt = field(default=DEFAULT_MAX_BATCH_TOKENS, metadata={
         "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
@@ -168,6 +173,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
+    if args.min_confidence is not None:
+        predictor.check_min_confidence(args.min_confidence, args.tasks)
     examples, total = input_examples(args, texts)
     typed = reads_standard_input(args, texts) and sys.stdin.isatty()  # each line answered as it is typed
     from tqdm.auto import tqdm
@@ -176,7 +183,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         # disable=None: no bar where standard error is not a terminal; none between typed lines either
         for chunk in chunked(examples, 1 if typed else CHUNK):
             pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
-            for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs, args.top_k)):
+            for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs, args.top_k,
+                                                                                 args.min_confidence)):
                 print(json.dumps({**example.kept, **result}, ensure_ascii=False))
             sys.stdout.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
             progress.update(len(chunk))

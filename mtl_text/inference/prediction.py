@@ -124,17 +124,21 @@ class HeadOutputs:
         return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
 
     def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None,
-                top_k: int | None = None) -> list[dict]:
+                top_k: int | None = None, min_confidence: float | None = None) -> list[dict]:
         """One JSON-able result per text (or pair): per task, the head's output (see the module's
         text); with ``top_k``, only the ``top_k`` most probable labels' probabilities, the most
-        probable first (:meth:`keep_top_k`).
+        probable first (:meth:`keep_top_k`); with ``min_confidence``, selective prediction: each
+        single-label head's output says whether it abstains (:meth:`mark_abstentions`).
 
         Raises:
-            ValueError: ``top_k`` < 1.
+            ValueError: ``top_k`` < 1, or ``min_confidence`` not in ``(0, 1]``.
+            ConfigError: ``min_confidence`` where none of the tasks scored is single-label.
             UnknownHeadError, InputError, ModelOutputError: as :meth:`predict_logits`.
         """
         if top_k is not None and top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {top_k}")
+        if min_confidence is not None:
+            self.check_min_confidence(min_confidence, tasks)
         texts, text_pairs = _as_lists(texts, text_pairs)
         scores = {t: self.model.head(t).scores(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
         results = []
@@ -144,8 +148,32 @@ class HeadOutputs:
                 out["empty_text"] = True
             for t, p in scores.items():
                 out["predictions"][t] = self.model.head(t).format_prediction(p[i])
+            out = out if min_confidence is None else self.mark_abstentions(out, min_confidence)
             results.append(out if top_k is None else self.keep_top_k(out, top_k))
         return results
+
+    def check_min_confidence(self, min_confidence: float, tasks: Sequence[str] | None = None) -> None:
+        """Check a minimum confidence for selective prediction, before any scoring.
+
+        Raises:
+            ValueError: not a number in ``(0, 1]``.
+            ConfigError: none of ``tasks`` (default: every task) has a single-label head, whose outputs alone can abstain.
+            UnknownHeadError: a task the model has no head for.
+        """
+        if isinstance(min_confidence, bool) or not 0 < float(min_confidence) <= 1:
+            raise ValueError(f"min_confidence must be in (0, 1], got {min_confidence}")
+        names = self.check_tasks(tasks)
+        if not any(self.model.head(t).abstains for t in names):
+            raise ConfigError(f"a minimum confidence applies to single-label classification heads; the tasks {names} have none "
+                              "(multi-label heads have one decision per label, regression heads values)")
+
+    def mark_abstentions(self, result: dict, min_confidence: float) -> dict:
+        """One of :meth:`predict`'s results with each single-label head's output marked ``"abstain":
+        true`` where its label's probability, as printed, is below ``min_confidence``, else ``false``
+        (:meth:`~mtl_text.modeling.heads.Head.abstain`; other heads' outputs unchanged): set those
+        texts aside for a person. ``mtl-text evaluate --risk-coverage`` shows what a minimum keeps
+        and their accuracy. The server applies it to each request after scoring requests together."""
+        return {**result, "predictions": {t: self.model.head(t).abstain(out, min_confidence) for t, out in result["predictions"].items()}}
 
     def keep_top_k(self, result: dict, top_k: int) -> dict:
         """One of :meth:`predict`'s results with each head's output cut to its ``top_k`` most probable
@@ -158,15 +186,16 @@ class HeadOutputs:
         return {**result, "predictions": {t: self.model.head(t).top_k(out, top_k) for t, out in result["predictions"].items()}}
 
     def predict_iter(self, texts: Iterable[str], tasks: Sequence[str] | None = None, text_pairs: Iterable[str] | None = None,
-                     chunk_size: int = 4096, top_k: int | None = None) -> Iterator[dict]:
+                     chunk_size: int = 4096, top_k: int | None = None, min_confidence: float | None = None) -> Iterator[dict]:
         """:meth:`predict`'s results one at a time, in input order, scoring ``chunk_size`` texts (or
         pairs) at a time: a large input's results then need not all be held at once (the first come
-        after one chunk). Each is the result :meth:`predict` gives (``top_k`` as there). ``texts`` and ``text_pairs`` that
+        after one chunk). Each is the result :meth:`predict` gives (``top_k`` and ``min_confidence`` as there). ``texts`` and ``text_pairs`` that
         are iterators (a generator, ``map`` over a file's lines) are read lazily, one chunk at a
         time, so an input larger than memory can be scored; other collections are taken whole.
 
         Raises:
-            ValueError: ``chunk_size`` < 1, or ``top_k`` < 1 (at the first chunk).
+            ValueError: ``chunk_size`` < 1, or ``top_k`` or ``min_confidence`` out of range (at the first chunk).
+            ConfigError: as :meth:`predict` (at the first chunk).
             InputError: ``text_pairs`` of another length than ``texts``: for collections before any
                 scoring; for iterators at the chunk where one of them runs out (the results before it
                 were given).
@@ -184,7 +213,7 @@ class HeadOutputs:
             chunk_pairs = None if pairs is None else list(islice(pairs, len(chunk)))
             if chunk_pairs is not None and len(chunk_pairs) < len(chunk):
                 raise InputError(f"text_pairs ran out after {done + len(chunk_pairs)} second texts, before the texts")
-            yield from self.predict(chunk, tasks, chunk_pairs, top_k)
+            yield from self.predict(chunk, tasks, chunk_pairs, top_k, min_confidence)
             done += len(chunk)
         if pairs is not None and next(pairs, None) is not None:
             raise InputError(f"{done} texts but more second texts (text_pairs)")

@@ -261,6 +261,15 @@ class Head(nn.Module):
         ranked = sorted(output["probabilities"].items(), key=lambda item: item[1], reverse=True)[:k]  # stable: ties keep label order
         return {**output, "probabilities": dict(ranked)}
 
+    def abstain(self, output: dict, min_confidence: float) -> dict:
+        """:meth:`format_prediction`'s ``output`` marked for selective prediction: ``"abstain": true``
+        where the head is less sure of it than ``min_confidence`` (:meth:`risk_coverage` shows what
+        a minimum keeps). A head type without one confidence per text (multi-label, regression)
+        returns it unchanged (see :attr:`abstains`)."""
+        return output
+
+    abstains = False  # whether abstain() marks this head type's outputs
+
 
 class SingleLabelClassificationHead(Head):
     """One label per text: softmax over the labels, cross-entropy loss, ``argmax`` decoding.
@@ -365,6 +374,12 @@ class SingleLabelClassificationHead(Head):
 
         matrix = confusion_matrix(np.asarray(references), np.asarray(predictions), labels=list(range(len(self.labels))))
         return {"per_class": per_class_figures(self.labels, predictions, references), "confusion_matrix": matrix.tolist()}
+
+    abstains = True
+
+    def abstain(self, output: dict, min_confidence: float) -> dict:
+        """``output`` with ``"abstain"``: whether its label's probability, as printed, is below ``min_confidence``."""
+        return {**output, "abstain": output["probabilities"][output["label"]] < min_confidence}
 
     def format_prediction(self, probabilities: torch.Tensor) -> dict:
         """``{"label": best label, "probabilities": {label: p}}``."""

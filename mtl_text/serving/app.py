@@ -73,6 +73,8 @@ class PredictRequest(BaseModel):
     tasks: list[str] | None = Field(default=None, min_length=1, description="heads to use; default: every task that takes this kind of input")
     top_k: int | None = Field(default=None, ge=1, description="classification heads: only the top_k most probable labels' "
                                                           "probabilities, the most probable first; default: every label's")
+    min_confidence: float | None = Field(default=None, gt=0, le=1, description="selective prediction: each single-label head's "
+                                         "output also says whether it abstains (its label's probability below this)")
 
 
 def _field(loc: tuple) -> str:
@@ -88,7 +90,7 @@ def _validation_message(error: ValidationError) -> str:
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # "text" for "texts" explains "texts: missing"
     where = _field(tuple(first["loc"]))
     if first["type"] == "extra_forbidden":
-        return f"{where}: unknown field; expected texts, text_pairs (optional), tasks (optional) and top_k (optional)"
+        return f"{where}: unknown field; expected texts, text_pairs (optional), tasks (optional), top_k (optional) and min_confidence (optional)"
     return f"{where}: {first['msg']}"
 
 
@@ -197,7 +199,14 @@ def create_app(predictor: HeadOutputs, metadata: dict, limits: ServerLimits | No
             tasks = predictor.input_tasks(req.tasks, pairs=req.text_pairs is not None)
         except MtlTextError as e:  # an unknown task, or a task for the other kind of input
             raise HTTPException(422, f"tasks: {e}") from None
+        if req.min_confidence is not None:
+            try:
+                predictor.check_min_confidence(req.min_confidence, tasks)
+            except MtlTextError as e:  # no single-label head among the tasks
+                raise HTTPException(422, f"min_confidence: {e}") from None
         predictions = await batcher.submit(req.texts, tasks if req.tasks is not None else None, req.text_pairs)
+        if req.min_confidence is not None:  # per request, after scoring, as top_k
+            predictions = [predictor.mark_abstentions(p, req.min_confidence) for p in predictions]
         if req.top_k is not None:  # per request, after scoring: requests with other top_k share the encoder pass
             predictions = [predictor.keep_top_k(p, req.top_k) for p in predictions]
         # serialized here: FastAPI's jsonable_encoder walks every nested value of a returned dict (a fifth of a request's time)

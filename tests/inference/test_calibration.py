@@ -17,6 +17,7 @@ from mtl_text import ConfigError, DataArguments, ModelLoadError, OptimizationArg
 from mtl_text.cli import run_command
 from mtl_text.cli.calibrate import main as calibrate_main
 from mtl_text.cli.evaluate import main as evaluate_main
+from mtl_text.cli.predict import main as predict_main
 from mtl_text.data.splits import column
 from mtl_text.inference.calibration import calibrated_tasks
 from mtl_text.inference.evaluation import evaluate_model
@@ -268,3 +269,31 @@ def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, d
     saved = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
     assert saved["aurc"] == pytest.approx(selective["aurc"], abs=1e-6)
     assert [p["examples"] for p in saved["points"]] == [p["examples"] for p in selective["points"]]
+
+
+def test_predict_abstains_below_a_minimum_confidence_as_evaluate_counts_it(trained, data_dir, capsys):
+    root, _, _ = trained
+    predictor = mtl_text.Predictor.from_pretrained(root / "plain")
+    texts = column(mtl_text.load_test_split("trec", data_dir), "text")
+    selective = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
+    point = next(p for p in selective["points"] if p["coverage"] < 0.9)
+    results = predictor.predict(texts, ["trec"], min_confidence=point["min_confidence"])
+    kept = sum(not r["predictions"]["trec"]["abstain"] for r in results)
+    assert abs(kept - point["examples"]) <= 2  # the rule evaluate applied (printed probabilities: 6 decimals at the boundary)
+    assert all(r["predictions"]["trec"]["abstain"] == (r["predictions"]["trec"]["probabilities"][r["predictions"]["trec"]["label"]]
+                                                        < point["min_confidence"]) for r in results)
+    plain = predictor.predict(texts[:5], ["trec"])
+    assert [{k: v for k, v in r["predictions"]["trec"].items() if k != "abstain"} for r in results[:5]] == \
+        [r["predictions"]["trec"] for r in plain]  # nothing else changes
+    with pytest.raises(ConfigError, match="single-label"):  # a regression head alone: nothing could abstain
+        predictor.predict(["a man plays"], ["stsb"], ["a man is playing"], min_confidence=0.5)
+    with pytest.raises(ValueError, match="min_confidence"):
+        predictor.predict(["Who?"], ["trec"], min_confidence=0)
+    model = ["--model", str(root / "plain"), "--tasks", "trec"]
+    capsys.readouterr()
+    assert run_command(predict_main, [*model, "--min-confidence", "1", "--", "Who wrote Hamlet?"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"]["trec"]["abstain"] is True  # nothing this model says is that sure
+    for bad, message in ((["--min-confidence", "0"], "(0, 1]"), (["--min-confidence", "0.5", "--tasks", "stsb"], "single-label")):
+        assert run_command(predict_main, ["--model", str(root / "plain"), *bad, "--", "a"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and message in err

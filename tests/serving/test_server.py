@@ -112,6 +112,24 @@ def test_top_k_cuts_each_requests_probabilities(server, offline):
     assert response.status_code == 422 and "top_k" in response.json()["detail"]
 
 
+def test_min_confidence_marks_each_requests_abstentions(server, offline):
+    """Requests with and without a minimum confidence batched together: each single-label output of the
+    first says whether it abstains, by its label's probability as printed; the second is as always."""
+    confidences = [p["probabilities"][p["label"]] for r in offline.predict(TEXTS[:4]) for p in r["predictions"].values()]
+    minimum = sorted(confidences)[len(confidences) // 2]  # about half abstain
+    with ThreadPoolExecutor(2) as pool:
+        marked, whole = pool.map(lambda body: httpx.post(server + "/predict", json=body, timeout=60).json()["predictions"],
+                                 [{"texts": TEXTS[:4], "min_confidence": minimum}, {"texts": TEXTS[:4]}])
+    assert same(whole, offline.predict(TEXTS[:4])) and not any("abstain" in p for r in whole for p in r["predictions"].values())
+    assert marked == [offline.mark_abstentions(r, minimum) for r in whole]
+    flags = [p["abstain"] for r in marked for p in r["predictions"].values()]
+    assert flags == [p["probabilities"][p["label"]] < minimum for r in marked for p in r["predictions"].values()]
+    assert any(flags) and not all(flags)
+    for bad in (0, 1.5, "0.9"):
+        response = httpx.post(server + "/predict", json={"texts": ["a"], "min_confidence": bad})
+        assert response.status_code == 422 and "min_confidence" in response.json()["detail"]
+
+
 def test_concurrent_requests_share_encoder_passes(server, offline):
     before = httpx.get(server + "/health").json()
     with ThreadPoolExecutor(12) as pool:
