@@ -10,7 +10,8 @@ option, saved in ``config.json`` and applied by the model itself
 ensembles all see calibrated logits.
 
 Used by training (``--calibrate``) and by ``mtl-text calibrate`` for a saved model. The split a
-temperature is fitted on must not be the one it is judged on: the test split stays untouched.
+temperature is fitted on must not be the one it is judged on: the fit reads the validation split
+only, and the test split is scored after it, to judge the calibrated model.
 """
 
 from __future__ import annotations
