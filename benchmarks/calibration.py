@@ -9,7 +9,8 @@ each difference with a paired-bootstrap 95% interval over the test examples.
 
 For single-label heads it also reports selective prediction (``Head.risk_coverage``): the AURC
 before and after, with its interval, and how many test texts a minimum confidence of 0.9 keeps and
-their accuracy. Prints one markdown row per model and task (Guo et al. 2017, "On Calibration of Modern Neural
+their accuracy, and the share of test texts whose top probability is exactly 1 in float32 (ties no
+minimum can split). Prints one markdown row per model and task (Guo et al. 2017, "On Calibration of Modern Neural
 Networks", for the method and the measure). ``--plot DIR`` also draws each model's and task's
 reliability diagram before and after (matplotlib, the bench extra): ``DIR/<model folder>-<task>.png``.
 """
@@ -48,7 +49,10 @@ def judge(head, raw: torch.Tensor, factor: float, references: torch.Tensor) -> d
         difference = paired_bootstrap(scaled.numpy(), raw.numpy(), references.numpy(), metric=metric, n_resamples=1000, seed=0)
         figures[name] = {"before": metric(raw, references), "after": metric(scaled, references),
                          "difference": [difference.delta, difference.low, difference.high]}
-    if selective:  # "keep a text whose confidence >= 0.9": how many are kept, and how many of those are right
+    if selective:  # saturated: the share of texts whose top probability is exactly 1 in float32, which no minimum can rank
+        figures["saturated"] = {when: float((head.probabilities(logits).max(-1).values == 1).float().mean())
+                                for when, logits in (("before", raw), ("after", scaled))}
+        # "keep a text whose confidence >= 0.9": how many are kept, and how many of those are right
         figures["confidence_0.9"] = {when: next(({"coverage": p["coverage"], "accuracy": p["accuracy"]} for p in
                                                  head.risk_coverage(logits, references)["points"] if p["min_confidence"] == 0.9), None)
                                      for when, logits in (("before", raw), ("after", scaled))}

@@ -163,7 +163,7 @@ class HeadOutputs:
         if isinstance(min_confidence, bool) or not 0 < float(min_confidence) <= 1:
             raise ValueError(f"min_confidence must be in (0, 1], got {min_confidence}")
         names = self.check_tasks(tasks)
-        if not any(self.model.head(t).abstains for t in names):
+        if not any(self.model.head(t).can_abstain for t in names):
             raise ConfigError(f"a minimum confidence applies to single-label classification heads; the tasks {names} have none "
                               "(multi-label heads have one decision per label, regression heads values)")
 

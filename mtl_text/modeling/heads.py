@@ -265,10 +265,10 @@ class Head(nn.Module):
         """:meth:`format_prediction`'s ``output`` marked for selective prediction: ``"abstain": true``
         where the head is less sure of it than ``min_confidence`` (:meth:`risk_coverage` shows what
         a minimum keeps). A head type without one confidence per text (multi-label, regression)
-        returns it unchanged (see :attr:`abstains`)."""
+        returns it unchanged (see :attr:`can_abstain`)."""
         return output
 
-    abstains = False  # whether abstain() marks this head type's outputs
+    can_abstain = False  # whether abstain() marks this head type's outputs
 
 
 class SingleLabelClassificationHead(Head):
@@ -375,7 +375,7 @@ class SingleLabelClassificationHead(Head):
         matrix = confusion_matrix(np.asarray(references), np.asarray(predictions), labels=list(range(len(self.labels))))
         return {"per_class": per_class_figures(self.labels, predictions, references), "confusion_matrix": matrix.tolist()}
 
-    abstains = True
+    can_abstain = True
 
     def abstain(self, output: dict, min_confidence: float) -> dict:
         """``output`` with ``"abstain"``: whether its label's probability, as printed, is below ``min_confidence``."""
