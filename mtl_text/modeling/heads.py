@@ -734,7 +734,7 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
         coverage first, one point per set of texts kept (a threshold of ``thresholds`` named where
         it keeps the same texts as a coverage's rule).
     """
-    confidence, correct = confidence.flatten(), correct.double().flatten()
+    confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
     n = len(confidence)
     if n == 0:
         return {"aurc": 0.0, "points": []}
