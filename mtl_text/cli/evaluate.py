@@ -59,6 +59,10 @@ class EvaluateArguments(Arguments):
         "help": "also print, for each single-label task, selective prediction: the accuracy on the texts whose predicted label's "
                 "probability reaches a minimum confidence, at several minimums (those keeping 100%%, 95%%, 90%%, 80%%, 70%% and 50%% "
                 "of the texts, and 0.5, 0.8, 0.9, 0.95, 0.99), and the AURC; with --json the file also holds them ('risk_coverage')"})
+    min_confidence: list[float] | None = field(default=None, metadata={
+        "metavar": "P", "help": "with --risk-coverage (which it turns on): also the share of texts these minimum confidences keep "
+                                "and their accuracy, each as given, e.g. the one for mtl-text predict --min-confidence; with --json "
+                                "under 'risk_coverage.requested'"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
@@ -70,6 +74,8 @@ class EvaluateArguments(Arguments):
         super().__post_init__()
         if self.task and self.input:
             raise ConfigError("--task and --input each give the examples --head scores: give one")
+        if any(not 0 < p <= 1 for p in self.min_confidence or ()):
+            raise ConfigError(f"--min-confidence must be numbers in (0, 1], got {' '.join(f'{p:g}' for p in self.min_confidence)}")
         scored = "--task" if self.task else "--input" if self.input else None
         if (scored is None) != (self.head is None):
             raise ConfigError("--head goes with --task or --input: --head NAME scores --task OTHER, or the labelled file --input FILE")
@@ -120,17 +126,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     predictions = {} if args.predictions else None
-    reports = {} if args.per_class or args.risk_coverage else None
+    risk_coverage = args.risk_coverage or bool(args.min_confidence)
+    reports = {} if args.per_class or risk_coverage else None
     heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
     if args.ensemble_with:
         if accelerator.num_processes > 1:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
-                                    reports=reports, heads_of=heads_of)
+                                    reports=reports, heads_of=heads_of, min_confidences=args.min_confidence or ())
     else:
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
-                                 accelerator, args.verify_hashes, heads_of, predictions, token=args.token, reports=reports)
+                                 accelerator, args.verify_hashes, heads_of, predictions, token=args.token, reports=reports,
+                                 min_confidences=args.min_confidence or ())
     if accelerator.is_main_process:
         scorer = f"ensemble of {', '.join([args.model, *args.ensemble_with])}" if args.ensemble_with else args.model
         if args.input:
@@ -143,10 +151,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         for name, report in (reports or {}).items():
             if args.per_class and "per_class" in report:
                 print(f"\n{name}, per class:\n{format_class_report(report)}")
-            if args.risk_coverage and "risk_coverage" in report:
+            if risk_coverage and "risk_coverage" in report:
                 print(f"\n{name}, selective prediction (keep the texts whose confidence reaches a minimum):\n"
                       f"{format_risk_coverage(report['risk_coverage'])}")
-            asked = {"per_class": args.per_class, "confusion_matrix": args.per_class, "risk_coverage": args.risk_coverage}
+            asked = {"per_class": args.per_class, "confusion_matrix": args.per_class, "risk_coverage": risk_coverage}
             results[name].update({k: v for k, v in report.items() if asked[k]})  # for --json
         if args.json:
             with open(args.json, "w") as f:

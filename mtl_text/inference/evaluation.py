@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 import torch
 from accelerate import Accelerator
@@ -33,7 +34,8 @@ DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": 
 
 @torch.no_grad()
 def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator, predictions: dict | None = None,
-             heads_of: dict[str, str] | None = None, reports: dict | None = None) -> dict[str, dict[str, float]]:
+             heads_of: dict[str, str] | None = None, reports: dict | None = None,
+             min_confidences: Sequence[float] = ()) -> dict[str, dict[str, float]]:
     """Per-task metrics on the given (prepared) dataloaders; every example counted once across processes.
 
     Args:
@@ -45,7 +47,10 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
         heads_of: name -> the head that scores those batches (default: the head of the same name);
             cross-task evaluation scores one task's head on another task's split.
         reports: if given, filled with name -> the head's per-class figures
-            (:meth:`~mtl_text.modeling.heads.Head.class_report`) where it has classes.
+            (:meth:`~mtl_text.modeling.heads.Head.class_report`) where it has classes, and its
+            ``risk_coverage`` where it has one confidence per text (:func:`add_class_report`).
+        min_confidences: minimum confidences the ``risk_coverage`` reports also apply, beside its
+            own (e.g. the one a user means to predict with).
 
     Returns:
         name -> the head's metrics, plus ``loss`` (mean per example), ``ece`` (the expected
@@ -63,7 +68,7 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
                          **calibration(head, logits, refs), "examples": len(refs)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": refs.tolist()}
-        add_class_report(reports, name, head, logits, decoded, refs)
+        add_class_report(reports, name, head, logits, decoded, refs, min_confidences)
     return results
 
 
@@ -75,15 +80,16 @@ def calibration(head, logits: torch.Tensor, references: torch.Tensor) -> dict[st
 
 
 def add_class_report(reports: dict | None, name: str, head, logits: torch.Tensor, predictions: torch.Tensor,
-                     references: torch.Tensor) -> None:
+                     references: torch.Tensor, min_confidences: Sequence[float] = ()) -> None:
     """``reports[name]``, where ``reports`` is given: ``head``'s per-class figures (where it has
     classes: :meth:`~mtl_text.modeling.heads.Head.class_report`) and ``risk_coverage`` (where it has
-    one confidence per text: :meth:`~mtl_text.modeling.heads.Head.risk_coverage`), from its
-    ``logits`` ``(examples, num_outputs)`` and their decoded ``predictions``."""
+    one confidence per text: :meth:`~mtl_text.modeling.heads.Head.risk_coverage`, with
+    ``min_confidences`` besides its own minimums), from its ``logits`` ``(examples, num_outputs)`` and
+    their decoded ``predictions``."""
     if reports is None:
         return
     report = head.class_report(predictions, references) or {}
-    if (selective := head.risk_coverage(logits, references)) is not None:
+    if (selective := head.risk_coverage(logits, references, min_confidences)) is not None:
         report["risk_coverage"] = selective
     if report:
         reports[name] = report
@@ -127,14 +133,19 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def format_risk_coverage(selective: dict) -> str:
     """A head's :func:`~mtl_text.modeling.heads.risk_coverage` as a markdown table, the most coverage
-    first, with its AURC below."""
+    first, with its AURC below, then the minimums asked for (its ``requested``), if any."""
     def confidence(value: float) -> str:  # saturated probabilities apart: 1 - 3.0e-07 is not 1 - 2.0e-09
         return f"{value:.4f}" if value < 0.9999 else "1" if value >= 1 else f"1 - {1 - value:.1e}"
 
-    lines = ["| min. confidence | coverage | accuracy | examples |", "|---:|---:|---:|---:|"]
-    lines += [f"| {confidence(p['min_confidence'])} | {p['coverage']:.4f} | {p['accuracy']:.4f} | {p['examples']} |"
-              for p in selective["points"]]
-    return "\n".join([*lines, "", f"AURC (area under the risk-coverage curve; lower is better): {selective['aurc']:.4f}"])
+    def rows(points: list[dict]) -> list[str]:
+        return [f"| {confidence(p['min_confidence'])} | {p['coverage']:.4f} | "
+                f"{'-' if p['accuracy'] is None else format(p['accuracy'], '.4f')} | {p['examples']} |" for p in points]
+
+    header = ["| min. confidence | coverage | accuracy | examples |", "|---:|---:|---:|---:|"]
+    lines = [*header, *rows(selective["points"]), "", f"AURC (area under the risk-coverage curve; lower is better): {selective['aurc']:.4f}"]
+    if selective.get("requested"):  # the minimums asked for (--min-confidence), each whatever it keeps
+        lines += ["", "the minimums asked for:", *header, *rows(selective["requested"])]
+    return "\n".join(lines)
 
 
 def format_class_report(report: dict, most_confused: int = 5) -> str:
@@ -188,7 +199,8 @@ def tasks_and_heads(heads_of: dict[str | Task, str], check_heads) -> list[tuple[
 def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str | Task, str] | None = None,
-                   predictions: dict | None = None, token: str | None = None, reports: dict | None = None) -> dict[str, dict[str, float]]:
+                   predictions: dict | None = None, token: str | None = None, reports: dict | None = None,
+                   min_confidences: Sequence[float] = ()) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
@@ -202,7 +214,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         heads_of: task (a registered name, or a :class:`~mtl_text.data.tasks.Task`, such as
             :func:`~mtl_text.data.tasks.file_task`'s of a labelled file) -> the head that scores it
             (the task need not be one of the model's); its tasks are scored instead of ``tasks``.
-        predictions, reports: if given, filled as in :func:`evaluate`.
+        predictions, reports, min_confidences: as in :func:`evaluate`.
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
     Raises:
@@ -225,7 +237,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
-    return evaluate(model, dataloaders, accelerator, predictions, heads_of, reports)
+    return evaluate(model, dataloaders, accelerator, predictions, heads_of, reports, min_confidences)
 
 
 def split_dataloaders(model: MultiTaskModel, tokenizer, scored_tasks: list[tuple[Task, str]], split: str, data_dir: str | None,
@@ -278,7 +290,8 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
 def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
                       verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None,
-                      reports: dict | None = None, heads_of: dict[str | Task, str] | None = None) -> dict[str, dict[str, float]]:
+                      reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
+                      min_confidences: Sequence[float] = ()) -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -286,7 +299,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     Args:
         model_dirs: the model folders (or Hub ids), two or more; the first one's heads decode.
         tasks: the tasks to score (default: every task of the ensemble).
-        predictions, reports: if given, filled as in :func:`evaluate`.
+        predictions, reports, min_confidences: as in :func:`evaluate`.
         token: for the Hub ids, as :meth:`MultiTaskModel.from_pretrained` takes it.
         heads_of: as :func:`evaluate_model`'s: a head of the ensemble on another task or a labelled
             file (:func:`~mtl_text.data.tasks.file_task`), scored instead of ``tasks``.
@@ -319,7 +332,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
                          **calibration(head, logits, references), "examples": len(references)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": references.tolist()}
-        add_class_report(reports, name, head, logits, decoded, references)
+        add_class_report(reports, name, head, logits, decoded, references, min_confidences)
     return results
 
 

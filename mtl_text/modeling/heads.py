@@ -175,10 +175,11 @@ class Head(nn.Module):
         forecasts = self.calibration_forecasts(logits, references)
         return None if forecasts is None else expected_calibration_error(*forecasts, bins)
 
-    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor) -> dict | None:
+    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor, min_confidences: Sequence[float] = ()) -> dict | None:
         """Selective prediction on labelled data: how accuracy rises as the least confident texts are
-        set aside (:func:`risk_coverage`), from ``logits`` ``(examples, num_outputs)``. ``None`` for a
-        head type without one confidence per text (multi-label, regression)."""
+        set aside (:func:`risk_coverage`, with ``min_confidences`` besides its own minimums), from
+        ``logits`` ``(examples, num_outputs)``. ``None`` for a head type without one confidence per
+        text (multi-label, regression)."""
         return None
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -355,9 +356,10 @@ class SingleLabelClassificationHead(Head):
         confidence, predicted = self.probabilities(logits).max(-1)
         return confidence, (predicted == references).float()
 
-    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor) -> dict:
-        """:func:`risk_coverage` of the predicted label's probability (the confidence) and whether it is right."""
-        return risk_coverage(*self.calibration_forecasts(logits, references))
+    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor, min_confidences: Sequence[float] = ()) -> dict:
+        """:func:`risk_coverage` of the predicted label's probability (the confidence) and whether it
+        is right, at its own minimums and ``min_confidences``."""
+        return risk_coverage(*self.calibration_forecasts(logits, references), requested=min_confidences)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Class ids ``(batch,)``."""
@@ -715,7 +717,7 @@ RISK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)  # the minimum confidences it repo
 
 
 def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Sequence[float] = RISK_COVERAGES,
-                  thresholds: Sequence[float] = RISK_THRESHOLDS) -> dict:
+                  thresholds: Sequence[float] = RISK_THRESHOLDS, requested: Sequence[float] = ()) -> dict:
     """Selective prediction (Geifman & El-Yaniv 2017, "Selective Classification for Deep Neural
     Networks"): keep the texts whose ``confidence`` ``(n,)`` reaches a minimum, set the others aside
     (for a person to label, say), and see the accuracy on those kept (``correct`` ``(n,)``: 1 where the
@@ -732,7 +734,9 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
         confidence >= min_confidence" applied to these texts (ties at it kept, so a coverage may come
         out above the one asked), the share kept, their accuracy and their number; the most
         coverage first, one point per set of texts kept (a threshold of ``thresholds`` named where
-        it keeps the same texts as a coverage's rule).
+        it keeps the same texts as a coverage's rule); with ``requested`` minimums, also
+        ``requested``: a point for each, in their order, whatever it keeps (``accuracy`` ``None``
+        where it keeps no text).
     """
     confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
     n = len(confidence)
@@ -745,13 +749,17 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
     _, group, sizes = torch.unique_consecutive(ranked, return_inverse=True, return_counts=True)
     mean_right = torch.zeros(len(sizes), dtype=torch.float64).index_add_(0, group, correct[order]) / sizes
     aurc = float((1 - mean_right[group].cumsum(0) / torch.arange(1, n + 1, dtype=torch.float64)).mean())
+    def point(rule: float) -> dict:  # compared in the confidences' own precision: a float32 0.9 reaches the threshold 0.9
+        kept = int((ranked >= torch.tensor(rule, dtype=ranked.dtype)).sum())
+        return {"min_confidence": rule, "coverage": kept / n, "accuracy": float(right[kept - 1] / kept) if kept else None, "examples": kept}
+
     rules = [float(ranked[max(1, int(np.ceil(c * n - 1e-9))) - 1]) for c in coverages] + [float(t) for t in thresholds]
-    kept_by = {}  # texts kept -> the rule; a round threshold wins over a coverage's confidence that keeps the same texts
-    for rule in rules:  # compared in the confidences' own precision: a float32 0.9 reaches the threshold 0.9
-        if kept := int((ranked >= torch.tensor(rule, dtype=ranked.dtype)).sum()):
-            kept_by[kept] = rule
-    return {"aurc": aurc, "points": [{"min_confidence": rule, "coverage": kept / n, "accuracy": float(right[kept - 1] / kept), "examples": kept}
-                                     for kept, rule in sorted(kept_by.items(), reverse=True)]}
+    kept_by = {}  # texts kept -> the point; a round threshold wins over a coverage's confidence that keeps the same texts
+    for rule in rules:
+        if (p := point(rule))["examples"]:
+            kept_by[p["examples"]] = p
+    report = {"aurc": aurc, "points": [kept_by[kept] for kept in sorted(kept_by, reverse=True)]}
+    return {**report, "requested": [point(float(m)) for m in requested]} if requested else report
 
 
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> float:

@@ -74,6 +74,13 @@ def test_risk_coverage_follows_its_definition_and_ignores_the_order_of_the_data(
     distinct = torch.tensor([0.9, 0.8, 0.7, 0.6]), torch.tensor([1.0, 0.0, 1.0, 0.0])  # no ties: risks 0, 1/2, 1/3, 1/2
     assert risk_coverage(*distinct)["aurc"] == pytest.approx((0 + 1 / 2 + 1 / 3 + 1 / 2) / 4)
     assert risk_coverage(torch.tensor([0.3, 0.2]), torch.tensor([1.0, 0.0]))["points"][-1]["min_confidence"] < 0.5  # no texts: no point
+    asked = risk_coverage(confidence, correct, requested=[0.62, 0.9, 1.0])["requested"]  # a user's minimums: each, whatever it keeps
+    assert [p["min_confidence"] for p in asked] == [0.62, 0.9, 1.0]
+    for point in asked:
+        kept = confidence >= torch.tensor(point["min_confidence"], dtype=confidence.dtype)
+        assert point["examples"] == int(kept.sum()) > 0 and point["accuracy"] == pytest.approx(float(correct[kept].mean()))
+    assert risk_coverage(torch.tensor([0.3]), torch.tensor([1.0]), requested=[0.5])["requested"] == [
+        {"min_confidence": 0.5, "coverage": 0.0, "accuracy": None, "examples": 0}]
 
 
 def over_confident(scale: float, n: int = 20000, classes: int = 5, seed: int = 0):
@@ -265,6 +272,14 @@ def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, d
     assert selective["points"][0]["coverage"] == 1.0 and selective["points"][0]["accuracy"] == pytest.approx(plain.metrics["trec"]["accuracy"])
     assert selective["points"][0]["examples"] == plain.metrics["trec"]["examples"] == 500
     assert 0 < selective["aurc"] < 1
+    rule = selective["points"][2]["min_confidence"]  # a minimum of one's own: the same figures as the point it equals
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--tasks", "trec",
+                                       "--min-confidence", str(rule), "1", "--json", str(out)]) == 0
+    assert "the minimums asked for" in capsys.readouterr().out
+    requested = json.loads(out.read_text())["trec"]["risk_coverage"]["requested"]
+    assert requested[0]["examples"] == selective["points"][2]["examples"] and requested[1]["accuracy"] is None
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--min-confidence", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --min-confidence must be numbers in (0, 1]")
     # training keeps it with the per-class figures of its test results
     saved = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
     assert saved["aurc"] == pytest.approx(selective["aurc"], abs=1e-6)
