@@ -177,10 +177,12 @@ class Head(nn.Module):
 
     def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor, min_confidences: Sequence[float] = ()) -> dict | None:
         """Selective prediction on labelled data: how accuracy rises as the least confident texts are
-        set aside (:func:`risk_coverage`, with ``min_confidences`` besides its own minimums), from
-        ``logits`` ``(examples, num_outputs)``. ``None`` for a head type without one confidence per
-        text (multi-label, regression)."""
-        return None
+        set aside (:func:`risk_coverage` of its :meth:`calibration_forecasts`, one per text, with
+        ``min_confidences`` besides its own minimums), from ``logits`` ``(examples, num_outputs)``.
+        ``None`` for a head type that cannot abstain (:attr:`can_abstain`: multi-label, regression)."""
+        if not self.can_abstain:
+            return None
+        return risk_coverage(*self.calibration_forecasts(logits, references), requested=min_confidences)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The training loss of ``logits`` ``(batch, num_outputs)`` against ``labels``; ``reduction``
@@ -269,7 +271,9 @@ class Head(nn.Module):
         returns it unchanged (see :attr:`can_abstain`)."""
         return output
 
-    can_abstain = False  # whether abstain() marks this head type's outputs
+    # whether the head type has one confidence per text, its calibration_forecasts (the decision's
+    # probability and whether it is right): then abstain() marks its outputs and risk_coverage() judges them
+    can_abstain = False
 
 
 class SingleLabelClassificationHead(Head):
@@ -355,11 +359,6 @@ class SingleLabelClassificationHead(Head):
         """The predicted label's probability (the confidence) and whether it is right, per text."""
         confidence, predicted = self.probabilities(logits).max(-1)
         return confidence, (predicted == references).float()
-
-    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor, min_confidences: Sequence[float] = ()) -> dict:
-        """:func:`risk_coverage` of the predicted label's probability (the confidence) and whether it
-        is right, at its own minimums and ``min_confidences``."""
-        return risk_coverage(*self.calibration_forecasts(logits, references), requested=min_confidences)
 
     def decode(self, logits: torch.Tensor) -> torch.Tensor:
         """Class ids ``(batch,)``."""
