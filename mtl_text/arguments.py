@@ -59,7 +59,8 @@ PositiveInt = Annotated[int, Range(min=1)]
 NonNegativeInt = Annotated[int, Range(min=0)]
 Probability = Annotated[float, Range(min=0, max=1, max_exclusive=True)]  # in [0, 1): a dropout rate
 Fraction = Annotated[float, FRACTION_RANGE]
-Confidence = Annotated[float, Range(min=0, max=1, min_exclusive=True)]  # in (0, 1]: a minimum probability
+CONFIDENCE_RANGE = Range(min=0, max=1, min_exclusive=True)  # in (0, 1]: a minimum probability
+Confidence = Annotated[float, CONFIDENCE_RANGE]
 PositiveFloat = Annotated[float, Range(min=0, min_exclusive=True)]  # a learning rate, a temperature
 NonNegativeFloat = Annotated[float, Range(min=0)]  # a weight, a number of seconds
 SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds
@@ -75,10 +76,12 @@ def option_name(name: str) -> str:
 
 def declared_range(hint) -> Range | None:
     """The :class:`Range` a type declares: ``Annotated[int, Range(min=1)]``, also inside an
-    optional type (``PositiveInt | None``: the range holds for every value but ``None``); ``None``
-    where it declares none."""
+    optional type (``PositiveInt | None``: the range holds for every value but ``None``) or a list
+    (``list[Confidence]``: it holds for each value); ``None`` where it declares none."""
     if typing.get_origin(hint) is Annotated:
         return next((m for m in hint.__metadata__ if isinstance(m, Range)), None)
+    if typing.get_origin(hint) is list:
+        return declared_range(typing.get_args(hint)[0])
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         found = [r for r in map(declared_range, typing.get_args(hint)) if r is not None]
         return found[0] if len(found) == 1 else None
@@ -125,8 +128,14 @@ def type_error(hint, value) -> str | None:
 def range_error(hint, valid: Range, value) -> str | None:
     """What a numeric option of type ``hint`` (its hint without ``Annotated`` extras: ``int | None``)
     expects, e.g. ``"an integer >= 1"``, where ``value`` is not a number of that type inside
-    ``valid``; ``None`` where it is, or where ``value`` is ``None``."""
+    ``valid``; ``None`` where it is, or where ``value`` is ``None``. A list option (``list[float] |
+    None``) expects each of its values inside ``valid``: ``"a list of numbers in (0, 1]"``."""
     if value is None:
+        return None
+    if isinstance(value, list):
+        item = next((typing.get_args(h)[0] for h in (typing.get_args(hint) or (hint,)) if typing.get_origin(h) is list), hint)
+        if any(range_error(item, valid, v) for v in value):
+            return f"a list of {'integers' if item is int else 'numbers'} {valid}"
         return None
     wants_int = int in (typing.get_args(hint) or (hint,)) and float not in typing.get_args(hint)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (wants_int and not isinstance(value, int)) or value not in valid:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from ..arguments import (
     Arguments,
+    Confidence,
     Fraction,
     PositiveInt,
     Seed,
@@ -59,7 +60,7 @@ class EvaluateArguments(Arguments):
         "help": "also print, for each single-label task, selective prediction: the accuracy on the texts whose predicted label's "
                 "probability reaches a minimum confidence, at several minimums (those keeping 100%%, 95%%, 90%%, 80%%, 70%% and 50%% "
                 "of the texts, and 0.5, 0.8, 0.9, 0.95, 0.99), and the AURC; with --json the file also holds them ('risk_coverage')"})
-    min_confidence: list[float] | None = field(default=None, metadata={
+    min_confidence: list[Confidence] | None = field(default=None, metadata={
         "metavar": "P", "help": "with --risk-coverage (which it turns on): also the share of texts these minimum confidences keep "
                                 "and their accuracy, each as given, e.g. the one for mtl-text predict --min-confidence; with --json "
                                 "under 'risk_coverage.requested'"})
@@ -74,8 +75,6 @@ class EvaluateArguments(Arguments):
         super().__post_init__()
         if self.task and self.input:
             raise ConfigError("--task and --input each give the examples --head scores: give one")
-        if any(not 0 < p <= 1 for p in self.min_confidence or ()):
-            raise ConfigError(f"--min-confidence must be numbers in (0, 1], got {' '.join(f'{p:g}' for p in self.min_confidence)}")
         scored = "--task" if self.task else "--input" if self.input else None
         if (scored is None) != (self.head is None):
             raise ConfigError("--head goes with --task or --input: --head NAME scores --task OTHER, or the labelled file --input FILE")

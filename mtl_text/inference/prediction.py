@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
+from ..arguments import CONFIDENCE_RANGE
 from ..data.collation import pad_batch
 from ..data.tokenization import TokenIds
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
@@ -160,8 +161,8 @@ class HeadOutputs:
             ConfigError: none of ``tasks`` (default: every task) has a single-label head, whose outputs alone can abstain.
             UnknownHeadError: a task the model has no head for.
         """
-        if isinstance(min_confidence, bool) or not 0 < float(min_confidence) <= 1:
-            raise ValueError(f"min_confidence must be in (0, 1], got {min_confidence}")
+        if isinstance(min_confidence, bool) or float(min_confidence) not in CONFIDENCE_RANGE:
+            raise ValueError(f"min_confidence must be {CONFIDENCE_RANGE}, got {min_confidence}")
         names = self.check_tasks(tasks)
         if not any(self.model.head(t).can_abstain for t in names):
             raise ConfigError(f"a minimum confidence applies to single-label classification heads; the tasks {names} have none "

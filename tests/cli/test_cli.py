@@ -89,6 +89,22 @@ def test_an_optional_option_keeps_its_shared_range():
     assert "a share (valid: in (0, 1))" in " ".join(ArgumentParser([Options]).format_help().split())
 
 
+def test_a_list_option_holds_each_value_to_its_range():
+    @dataclass
+    class Options(Arguments):
+        widths: list[PositiveInt] | None = None
+        shares: list[Fraction] = field(default_factory=list)
+
+    assert declared_range(list[PositiveInt] | None) == Range(min=1)
+    assert Options(widths=[1, 3], shares=[0.5]).widths == [1, 3] and Options().widths is None
+    with pytest.raises(ConfigError, match=r"^--widths must be a list of integers >= 1, got \[3, 0\]$"):
+        Options(widths=[3, 0])
+    with pytest.raises(ConfigError, match=r"^--shares must be a list of numbers in \(0, 1\), got \[0.5, 1.0\]$"):
+        Options(shares=[0.5, 1.0])
+    with pytest.raises(ConfigError, match=r"^--widths must be a list of integers, got \[2.5\]$"):  # the type first
+        Options(widths=[2.5])
+
+
 PYTHON_TYPE_CASES = [  # what a Python user may pass, and the one error it gets before anything loads
     ({"tasks": "sst2"}, "--tasks must be a list of strings, got 'sst2'"),
     ({"tasks": ["sst2", 3]}, "--tasks must be a list of strings, got ['sst2', 3]"),

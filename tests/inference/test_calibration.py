@@ -279,7 +279,7 @@ def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, d
     requested = json.loads(out.read_text())["trec"]["risk_coverage"]["requested"]
     assert requested[0]["examples"] == selective["points"][2]["examples"] and requested[1]["accuracy"] is None
     assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--min-confidence", "0"]) == 2
-    assert capsys.readouterr().err.startswith("error: --min-confidence must be numbers in (0, 1]")
+    assert capsys.readouterr().err.startswith("error: --min-confidence must be a list of numbers in (0, 1]")
     # training keeps it with the per-class figures of its test results
     saved = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
     assert saved["aurc"] == pytest.approx(selective["aurc"], abs=1e-6)
