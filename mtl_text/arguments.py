@@ -133,7 +133,7 @@ def range_error(hint, valid: Range, value) -> str | None:
     if value is None:
         return None
     if isinstance(value, list):
-        item = next((typing.get_args(h)[0] for h in (typing.get_args(hint) or (hint,)) if typing.get_origin(h) is list), hint)
+        item = next((typing.get_args(h)[0] for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is list), hint)
         if any(range_error(item, valid, v) for v in value):
             return f"a list of {'integers' if item is int else 'numbers'} {valid}"
         return None

@@ -41,7 +41,7 @@ class ServingBenchmarkArguments(Arguments):
     model: str = field(metadata={"help": "the model folder to serve (e.g. runs/quickstart)"})
     task: str = field(default="sst2", metadata={"help": "the task whose test texts the clients send (single texts)"})
     data_dir: str | None = data_dir_option()
-    clients: list[int] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "numbers of concurrent clients, one level each"})
+    clients: list[PositiveInt] = field(default_factory=lambda: [1, 8, 64], metadata={"help": "numbers of concurrent clients, one level each"})
     seconds: PositiveFloat = field(default=15.0, metadata={"help": "how long each level runs"})
     max_requests: PositiveInt = field(default=200_000, metadata={"help": "at most this many requests per level"})
     texts_per_request: PositiveInt = field(default=1, metadata={"help": "texts in each request"})
@@ -52,8 +52,8 @@ class ServingBenchmarkArguments(Arguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.clients or any(c < 1 for c in self.clients):
-            raise ConfigError(f"--clients must be numbers >= 1, got {self.clients}")
+        if not self.clients:  # each number's range is its type's (PositiveInt); a list may still be empty
+            raise ConfigError("--clients must be a non-empty list of integers >= 1, got []")
 
 
 def free_port() -> int:

@@ -260,7 +260,7 @@ class EncoderArguments(Arguments):
         "metavar": "N",
         "help": "(word vectors) add to each word's vector that of the bigram it ends, from a table of N hashed rows (fastText's "
                 "n-gram features), so that pooling sees word order; 0: none. e.g. 200000"})
-    conv_widths: list[int] = field(default_factory=lambda: [3, 4, 5], metadata={
+    conv_widths: list[PositiveInt] = field(default_factory=lambda: [3, 4, 5], metadata={
         "metavar": "W", "help": "(word vectors, with --conv-filters) the filter widths, in tokens"})
 
     def __post_init__(self):
@@ -323,8 +323,8 @@ class EncoderArguments(Arguments):
             if self.freeze_encoder:
                 raise ConfigError("--freeze-encoder would keep a new, random convolution fixed: train it (leave out "
                                   "--freeze-encoder), or freeze a trained one with --init-from MODEL_DIR --freeze-encoder")
-            if not self.conv_widths or min(self.conv_widths) < 1:
-                raise ConfigError(f"--conv-widths must be positive widths in tokens, got {self.conv_widths}")
+            if not self.conv_widths:  # each width's range is its type's (PositiveInt); a list may still be empty
+                raise ConfigError("--conv-widths must be a non-empty list of widths in tokens, got []")
         if self.embedding_texts and (transformer or self.init_from):
             raise ConfigError("--embedding-texts extends a new word-vector encoder's vocabulary and Word2Vec text: it does not apply "
                               "to --encoder transformer or --init-from (their vocabulary is fixed)")

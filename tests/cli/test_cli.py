@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mtl_text.arguments import Arguments, Fraction, PositiveInt, Range, declared_range, field_ranges
+from mtl_text.bench.serving import ServingBenchmarkArguments
 from mtl_text.cli import run_command
 from mtl_text.cli.evaluate import EvaluateArguments
 from mtl_text.cli.evaluate import main as evaluate_main
@@ -22,7 +23,7 @@ from mtl_text.cli.predict import main as predict_main
 from mtl_text.cli.train import main as train_main
 from mtl_text.cli.train import parse_config
 from mtl_text.errors import ConfigError
-from mtl_text.training.config import GROUPS, TrainingConfig
+from mtl_text.training.config import GROUPS, EncoderArguments, TrainingConfig
 
 from helpers import write_user_task
 
@@ -94,6 +95,7 @@ def test_a_list_option_holds_each_value_to_its_range():
     class Options(Arguments):
         widths: list[PositiveInt] | None = None
         shares: list[Fraction] = field(default_factory=list)
+        counts: list[PositiveInt] = field(default_factory=lambda: [1])
 
     assert declared_range(list[PositiveInt] | None) == Range(min=1)
     assert Options(widths=[1, 3], shares=[0.5]).widths == [1, 3] and Options().widths is None
@@ -103,6 +105,15 @@ def test_a_list_option_holds_each_value_to_its_range():
         Options(shares=[0.5, 1.0])
     with pytest.raises(ConfigError, match=r"^--widths must be a list of integers, got \[2.5\]$"):  # the type first
         Options(widths=[2.5])
+    with pytest.raises(ConfigError, match=r"^--counts must be a list of integers >= 1, got \[0\]$"):  # not optional: the same words
+        Options(counts=[0])
+    # the options that declare it: training's --conv-widths and the serving benchmark's --clients
+    with pytest.raises(ConfigError, match=r"^--conv-widths must be a list of integers >= 1, got \[3, 0\]$"):
+        EncoderArguments(conv_filters=8, conv_widths=[3, 0])
+    with pytest.raises(ConfigError, match=r"^--conv-widths must be a non-empty list of widths in tokens, got \[\]$"):
+        EncoderArguments(conv_filters=8, conv_widths=[])
+    with pytest.raises(ConfigError, match=r"^--clients must be a list of integers >= 1, got \[8, 0\]$"):
+        ServingBenchmarkArguments(model="m", clients=[8, 0])
 
 
 PYTHON_TYPE_CASES = [  # what a Python user may pass, and the one error it gets before anything loads
