@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import Accelerator
 
     from ..data.tasks import load_task_file
-    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_class_report, format_risk_coverage, format_table
+    from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_class_report, format_table
+    from ..modeling.heads import format_risk_coverage
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 

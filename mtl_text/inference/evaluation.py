@@ -131,23 +131,6 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def format_risk_coverage(selective: dict) -> str:
-    """A head's :func:`~mtl_text.modeling.heads.risk_coverage` as a markdown table, the most coverage
-    first, with its AURC below, then the minimums asked for (its ``requested``), if any."""
-    def confidence(value: float) -> str:  # saturated probabilities apart: 1 - 3.0e-07 is not 1 - 2.0e-09
-        return f"{value:.4f}" if value < 0.9999 else "1" if value >= 1 else f"1 - {1 - value:.1e}"
-
-    def rows(points: list[dict]) -> list[str]:
-        return [f"| {confidence(p['min_confidence'])} | {p['coverage']:.4f} | "
-                f"{'-' if p['accuracy'] is None else format(p['accuracy'], '.4f')} | {p['examples']} |" for p in points]
-
-    header = ["| min. confidence | coverage | accuracy | examples |", "|---:|---:|---:|---:|"]
-    lines = [*header, *rows(selective["points"]), "", f"AURC (area under the risk-coverage curve; lower is better): {selective['aurc']:.4f}"]
-    if selective.get("requested"):  # the minimums asked for (--min-confidence), each whatever it keeps
-        lines += ["", "the minimums asked for:", *header, *rows(selective["requested"])]
-    return "\n".join(lines)
-
-
 def format_class_report(report: dict, most_confused: int = 5) -> str:
     """A head's per-class figures (:meth:`~mtl_text.modeling.heads.Head.class_report`) as a markdown
     table, one row per class, followed where there is a confusion matrix by its ``most_confused``

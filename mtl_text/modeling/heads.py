@@ -761,6 +761,24 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
     return {**report, "requested": [point(float(m)) for m in requested]} if requested else report
 
 
+def format_risk_coverage(selective: dict) -> str:
+    """A head's :func:`risk_coverage` as a markdown table, the most coverage first, with its AURC
+    below, then the minimums asked for (its ``requested``), if any: what ``mtl-text evaluate
+    --risk-coverage`` prints and the model card shows."""
+    def confidence(value: float) -> str:  # saturated probabilities apart: 1 - 3.0e-07 is not 1 - 2.0e-09
+        return f"{value:.4f}" if value < 0.9999 else "1" if value >= 1 else f"1 - {1 - value:.1e}"
+
+    def rows(points: list[dict]) -> list[str]:
+        return [f"| {confidence(p['min_confidence'])} | {p['coverage']:.4f} | "
+                f"{'-' if p['accuracy'] is None else format(p['accuracy'], '.4f')} | {p['examples']} |" for p in points]
+
+    header = ["| min. confidence | coverage | accuracy | examples |", "|---:|---:|---:|---:|"]
+    lines = [*header, *rows(selective["points"]), "", f"AURC (area under the risk-coverage curve; lower is better): {selective['aurc']:.4f}"]
+    if selective.get("requested"):  # the minimums asked for (--min-confidence), each whatever it keeps
+        lines += ["", "the minimums asked for:", *header, *rows(selective["requested"])]
+    return "\n".join(lines)
+
+
 def expected_calibration_error(confidence: torch.Tensor, correct: torch.Tensor, bins: int = 15) -> float:
     """ECE (Naeini et al. 2015; Guo et al. 2017, eq. 3): ``sum_b |B_b| / n * |acc(B_b) - conf(B_b)|``
     over the :func:`reliability_bins` of the forecasts (0 for none)."""

@@ -5,7 +5,8 @@ loading a model by Hub id (``huggingface_hub``).
   mtl-text``, ``pipeline_tag``, ``tags``, ``base_model`` (the Hub model it was trained from: the
   mtl-text model of ``--init-from``, else a transformer from the Hub; the Hub's model tree), the metric
   names, the test results as ``model-index``) and a body with the tasks (problem type, labels,
-  input, max length), the test table, the training command and the lineage, stamped with its
+  input, max length), the test table, the calibration and selective prediction where the folder
+  has them, the training command and the lineage, stamped with its
   SHA-256 (:func:`card_is_unedited`). Training writes it after the test table; it reads only the
   folder, so any saved model can be given one.
 * :func:`push_to_hub` uploads a folder (``HfApi.create_repo`` + ``HfApi.upload_folder``), to ``main``
@@ -167,7 +168,7 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
     (``test_results.json``, ``{}`` when absent), ``onnx`` (an export folder of ``mtl-text
     export-onnx``: its use names ``--backend onnx``; ``current=False``: as mtl-text 0.3.8 and 0.3.9
     wrote the body, which did not)."""
-    from .heads import SingleLabelClassificationHead
+    from .heads import SingleLabelClassificationHead, format_risk_coverage
     from .model import MultiTaskModel
 
     config = MultiTaskModel.read_config(directory)
@@ -208,6 +209,14 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
                  "| task | temperature | ECE before | ECE after |", "|---|---:|---:|---:|",
                  *(f"| {task} | {_number(fit, 'temperature')} | {_number(fit, 'ece_before')} | {_number(fit, 'ece_after')} |"
                    for task, fit in calibration["tasks"].items()), ""]
+    selective = {task: report["risk_coverage"] for task, report in (results.get("class_reports") or {}).items()
+                 if current and isinstance(report, dict) and report.get("risk_coverage")}  # single-label heads (evaluate --risk-coverage)
+    if selective:
+        body += ["## Selective prediction", "", "Each single-label head on its test split, keeping only the texts whose predicted label's "
+                 "probability reaches a minimum (`--min-confidence`; ties kept, the others set aside): the share of the texts kept "
+                 "(coverage) and their accuracy, at the minimums that keep set shares of the texts and at set probabilities.", ""]
+        for task, report in selective.items():
+            body += [f"**{task}**", "", format_risk_coverage(report), ""]
     if "training_config" in config and config["training_config"]:
         body += ["## Training", "", "```bash", training_command(config["training_config"]), "```", "",
                  f"The same options from this folder, on another seed or into another folder: `mtl-text train --config "

@@ -228,6 +228,14 @@ def test_training_and_the_command_fit_the_same_temperature_on_real_data(trained,
     assert results["steps"] == trained_record["steps"]
     for key in ("per_class", "confusion_matrix"):  # the same labels; the risk-coverage points move with the probabilities
         assert results["class_reports"]["trec"][key] == trained_record["class_reports"]["trec"][key]
+    # each card shows its own model's selective prediction, as evaluate --risk-coverage prints it: TREC's, not STS-B's (regression)
+    from mtl_text.modeling.heads import format_risk_coverage
+
+    for folder, record in ((out, results), (root / "plain", trained_record)):
+        text = hub.read_model_card(folder)[1]
+        assert "## Selective prediction" in text and "**stsb**" not in text
+        assert f"**trec**\n\n{format_risk_coverage(record['class_reports']['trec']['risk_coverage'])}\n" in text
+    assert results["class_reports"]["trec"]["risk_coverage"]["aurc"] != trained_record["class_reports"]["trec"]["risk_coverage"]["aurc"]
     assert (out / "test_results.md").is_file()
     written, as_trained = (json.loads((folder / "test_predictions.json").read_text()) for folder in (out, root / "plain"))
     assert written["trec"] == as_trained["trec"]  # the same labels, example by example

@@ -70,6 +70,7 @@ def test_the_model_card_renders_metadata_tasks_metrics_and_the_command(folder):
     assert "| trec | single_label_classification | HUM, LOC | texts | 32 |" in body.splitlines()
     table = [line for line in body.splitlines() if line.startswith("| sst2 |") and "0.8245" in line]
     assert table == ["| sst2 | 0.8245 | 0.8244 |"]
+    assert "## Selective prediction" not in body  # its test results hold no risk-coverage reports
     command = next(line for line in body.splitlines() if line.startswith("mtl-text train"))
     assert "--tasks trec sst2" in command and "--seed 7" in command and "--group-by-length" in command
     reparsed, _ = parse_config(command.split()[2:])
