@@ -64,6 +64,14 @@ class EvaluateArguments(Arguments):
         "metavar": "P", "help": "with --risk-coverage (which it turns on): also the share of texts these minimum confidences keep "
                                 "and their accuracy, each as given, e.g. the one for mtl-text predict --min-confidence; with --json "
                                 "under 'risk_coverage.requested'"})
+    target_accuracy: list[Fraction] | None = field(default=None, metadata={
+        "metavar": "A", "help": "with --risk-coverage (which it turns on): also, for each single-label task, the lowest minimum "
+                                "confidence whose kept texts reach accuracy A with probability 1 - --delta, for texts drawn like "
+                                "the ones scored: selection with guaranteed risk (SGR, Geifman & El-Yaniv 2017), with its coverage and "
+                                "accuracy bound; score a sample like the texts you will predict (--input FILE --head NAME), then "
+                                "give the minimum to mtl-text predict --min-confidence; with --json under 'risk_coverage.guaranteed'"})
+    delta: Fraction = field(default=0.05, metadata={
+        "help": "--target-accuracy: the probability that the guarantee fails (its accuracy bound holds with 1 - delta)"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
@@ -115,7 +123,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     from ..data.tasks import load_task_file
     from ..inference.evaluation import evaluate_ensemble, evaluate_model, format_class_report, format_table
-    from ..modeling.heads import format_risk_coverage
+    from ..modeling.heads import SelectiveRequest, format_risk_coverage
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 
@@ -126,7 +134,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     predictions = {} if args.predictions else None
-    risk_coverage = args.risk_coverage or bool(args.min_confidence)
+    risk_coverage = args.risk_coverage or bool(args.min_confidence) or bool(args.target_accuracy)
+    selective = SelectiveRequest(tuple(args.min_confidence or ()), tuple(args.target_accuracy or ()), args.delta)
     reports = {} if args.per_class or risk_coverage else None
     heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
     if args.ensemble_with:
@@ -134,11 +143,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
-                                    reports=reports, heads_of=heads_of, min_confidences=args.min_confidence or ())
+                                    reports=reports, heads_of=heads_of, selective=selective)
     else:
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
                                  accelerator, args.verify_hashes, heads_of, predictions, token=args.token, reports=reports,
-                                 min_confidences=args.min_confidence or ())
+                                 selective=selective)
     if accelerator.is_main_process:
         scorer = f"ensemble of {', '.join([args.model, *args.ensemble_with])}" if args.ensemble_with else args.model
         if args.input:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 
 import torch
 from accelerate import Accelerator
@@ -23,6 +22,7 @@ from ..data.splits import column, load_task_splits, load_test_split
 from ..data.tasks import Task, get_task
 from ..data.tokenization import tokenize_splits
 from ..errors import ModelLoadError
+from ..modeling.heads import SelectiveRequest
 from ..modeling.model import MultiTaskModel
 from .prediction import load_tokenizer
 
@@ -35,7 +35,7 @@ DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": 
 @torch.no_grad()
 def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator, predictions: dict | None = None,
              heads_of: dict[str, str] | None = None, reports: dict | None = None,
-             min_confidences: Sequence[float] = ()) -> dict[str, dict[str, float]]:
+             selective: SelectiveRequest | None = None) -> dict[str, dict[str, float]]:
     """Per-task metrics on the given (prepared) dataloaders; every example counted once across processes.
 
     Args:
@@ -49,8 +49,9 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
         reports: if given, filled with name -> the head's per-class figures
             (:meth:`~mtl_text.modeling.heads.Head.class_report`) where it has classes, and its
             ``risk_coverage`` where it has one confidence per text (:func:`add_class_report`).
-        min_confidences: minimum confidences the ``risk_coverage`` reports also apply, beside its
-            own (e.g. the one a user means to predict with).
+        selective: what the ``risk_coverage`` reports also compute, beside their own points: minimum
+            confidences to apply (e.g. the one a user means to predict with) and target accuracies to
+            find the minimum for (:class:`~mtl_text.modeling.heads.SelectiveRequest`).
 
     Returns:
         name -> the head's metrics, plus ``loss`` (mean per example), ``ece`` (the expected
@@ -68,7 +69,7 @@ def evaluate(model, dataloaders: dict[str, DataLoader], accelerator: Accelerator
                          **calibration(head, logits, refs), "examples": len(refs)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": refs.tolist()}
-        add_class_report(reports, name, head, logits, decoded, refs, min_confidences)
+        add_class_report(reports, name, head, logits, decoded, refs, selective)
     return results
 
 
@@ -80,16 +81,16 @@ def calibration(head, logits: torch.Tensor, references: torch.Tensor) -> dict[st
 
 
 def add_class_report(reports: dict | None, name: str, head, logits: torch.Tensor, predictions: torch.Tensor,
-                     references: torch.Tensor, min_confidences: Sequence[float] = ()) -> None:
+                     references: torch.Tensor, selective: SelectiveRequest | None = None) -> None:
     """``reports[name]``, where ``reports`` is given: ``head``'s per-class figures (where it has
     classes: :meth:`~mtl_text.modeling.heads.Head.class_report`) and ``risk_coverage`` (where it has
-    one confidence per text: :meth:`~mtl_text.modeling.heads.Head.risk_coverage`, with
-    ``min_confidences`` besides its own minimums), from its ``logits`` ``(examples, num_outputs)`` and
+    one confidence per text: :meth:`~mtl_text.modeling.heads.Head.risk_coverage`, with what
+    ``selective`` asks for besides its own points), from its ``logits`` ``(examples, num_outputs)`` and
     their decoded ``predictions``."""
     if reports is None:
         return
     report = head.class_report(predictions, references) or {}
-    if (selective := head.risk_coverage(logits, references, min_confidences)) is not None:
+    if (selective := head.risk_coverage(logits, references, selective)) is not None:
         report["risk_coverage"] = selective
     if report:
         reports[name] = report
@@ -183,7 +184,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str | Task, str] | None = None,
                    predictions: dict | None = None, token: str | None = None, reports: dict | None = None,
-                   min_confidences: Sequence[float] = ()) -> dict[str, dict[str, float]]:
+                   selective: SelectiveRequest | None = None) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
@@ -197,7 +198,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         heads_of: task (a registered name, or a :class:`~mtl_text.data.tasks.Task`, such as
             :func:`~mtl_text.data.tasks.file_task`'s of a labelled file) -> the head that scores it
             (the task need not be one of the model's); its tasks are scored instead of ``tasks``.
-        predictions, reports, min_confidences: as in :func:`evaluate`.
+        predictions, reports, selective: as in :func:`evaluate`.
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
 
     Raises:
@@ -220,7 +221,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
-    return evaluate(model, dataloaders, accelerator, predictions, heads_of, reports, min_confidences)
+    return evaluate(model, dataloaders, accelerator, predictions, heads_of, reports, selective)
 
 
 def split_dataloaders(model: MultiTaskModel, tokenizer, scored_tasks: list[tuple[Task, str]], split: str, data_dir: str | None,
@@ -274,7 +275,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
                       verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None,
                       reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
-                      min_confidences: Sequence[float] = ()) -> dict[str, dict[str, float]]:
+                      selective: SelectiveRequest | None = None) -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -282,7 +283,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     Args:
         model_dirs: the model folders (or Hub ids), two or more; the first one's heads decode.
         tasks: the tasks to score (default: every task of the ensemble).
-        predictions, reports, min_confidences: as in :func:`evaluate`.
+        predictions, reports, selective: as in :func:`evaluate`.
         token: for the Hub ids, as :meth:`MultiTaskModel.from_pretrained` takes it.
         heads_of: as :func:`evaluate_model`'s: a head of the ensemble on another task or a labelled
             file (:func:`~mtl_text.data.tasks.file_task`), scored instead of ``tasks``.
@@ -315,7 +316,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
                          **calibration(head, logits, references), "examples": len(references)}
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": references.tolist()}
-        add_class_report(reports, name, head, logits, decoded, references, min_confidences)
+        add_class_report(reports, name, head, logits, decoded, references, selective)
     return results
 
 

@@ -26,7 +26,9 @@ Pearson correlation for regression.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -175,14 +177,16 @@ class Head(nn.Module):
         forecasts = self.calibration_forecasts(logits, references)
         return None if forecasts is None else expected_calibration_error(*forecasts, bins)
 
-    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor, min_confidences: Sequence[float] = ()) -> dict | None:
+    def risk_coverage(self, logits: torch.Tensor, references: torch.Tensor, request: SelectiveRequest | None = None) -> dict | None:
         """Selective prediction on labelled data: how accuracy rises as the least confident texts are
-        set aside (:func:`risk_coverage` of its :meth:`calibration_forecasts`, one per text, with
-        ``min_confidences`` besides its own minimums), from ``logits`` ``(examples, num_outputs)``.
+        set aside (:func:`risk_coverage` of its :meth:`calibration_forecasts`, one per text, with what
+        ``request`` asks for besides its own points), from ``logits`` ``(examples, num_outputs)``.
         ``None`` for a head type that cannot abstain (:attr:`can_abstain`: multi-label, regression)."""
         if not self.can_abstain:
             return None
-        return risk_coverage(*self.calibration_forecasts(logits, references), requested=min_confidences)
+        request = request or SelectiveRequest()
+        return risk_coverage(*self.calibration_forecasts(logits, references), requested=request.min_confidences,
+                             target_accuracies=request.target_accuracies, delta=request.delta)
 
     def loss(self, logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """The training loss of ``logits`` ``(batch, num_outputs)`` against ``labels``; ``reduction``
@@ -711,12 +715,25 @@ def reliability_bins(confidence: torch.Tensor, correct: torch.Tensor, bins: int 
             torch.bincount(which, correct, bins))
 
 
+@dataclass(frozen=True)
+class SelectiveRequest:
+    """What a risk-coverage report (:func:`risk_coverage`) computes besides its own points:
+    ``min_confidences`` to apply as given (e.g. the one a user means to predict with), and
+    ``target_accuracies`` to find the lowest minimum confidence for, each guaranteed with probability
+    ``1 - delta`` (:func:`guaranteed_min_confidence`)."""
+
+    min_confidences: tuple[float, ...] = ()
+    target_accuracies: tuple[float, ...] = ()
+    delta: float = 0.05
+
+
 RISK_COVERAGES = (1.0, 0.95, 0.9, 0.8, 0.7, 0.5)  # the shares of texts kept that risk_coverage reports
 RISK_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.99)  # the minimum confidences it reports
 
 
 def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Sequence[float] = RISK_COVERAGES,
-                  thresholds: Sequence[float] = RISK_THRESHOLDS, requested: Sequence[float] = ()) -> dict:
+                  thresholds: Sequence[float] = RISK_THRESHOLDS, requested: Sequence[float] = (),
+                  target_accuracies: Sequence[float] = (), delta: float = 0.05) -> dict:
     """Selective prediction (Geifman & El-Yaniv 2017, "Selective Classification for Deep Neural
     Networks"): keep the texts whose ``confidence`` ``(n,)`` reaches a minimum, set the others aside
     (for a person to label, say), and see the accuracy on those kept (``correct`` ``(n,)``: 1 where the
@@ -735,7 +752,8 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
         coverage first, one point per set of texts kept (a threshold of ``thresholds`` named where
         it keeps the same texts as a coverage's rule); with ``requested`` minimums, also
         ``requested``: a point for each, in their order, whatever it keeps (``accuracy`` ``None``
-        where it keeps no text).
+        where it keeps no text); with ``target_accuracies``, also ``guaranteed``: for each, in their
+        order, :func:`guaranteed_min_confidence` at ``delta`` with its ``target_accuracy`` and ``delta``.
     """
     confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
     n = len(confidence)
@@ -758,7 +776,68 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
         if (p := point(rule))["examples"]:
             kept_by[p["examples"]] = p
     report = {"aurc": aurc, "points": [kept_by[kept] for kept in sorted(kept_by, reverse=True)]}
-    return {**report, "requested": [point(float(m)) for m in requested]} if requested else report
+    if requested:
+        report["requested"] = [point(float(m)) for m in requested]
+    if target_accuracies:
+        report["guaranteed"] = [{"target_accuracy": float(t), "delta": float(delta), **guaranteed_min_confidence(confidence, correct, t, delta)}
+                                for t in target_accuracies]
+    return report
+
+
+def guaranteed_min_confidence(confidence: torch.Tensor, correct: torch.Tensor, target_accuracy: float, delta: float = 0.05) -> dict:
+    """The lowest minimum confidence whose kept texts are right at least ``target_accuracy`` of the
+    time, with probability at least ``1 - delta`` for new texts drawn like these: selection with
+    guaranteed risk (SGR; Geifman & El-Yaniv 2017, "Selective Classification for Deep Neural
+    Networks", Algorithm 1), on held-out ``confidence`` ``(n,)`` and ``correct`` ``(n,)`` (1 where the
+    prediction is right).
+
+    A binary search over the rules "keep a text whose confidence >= c" (``c`` one of the
+    confidences, ties kept) of ``ceil(log2 n)`` steps; each step bounds the error rate of the texts the
+    rule keeps by the binomial tail (the one-sided Clopper-Pearson upper bound at ``1 - delta /
+    steps``, scipy's ``beta.ppf``; the union bound over the steps makes the rule returned hold with
+    ``1 - delta``), and keeps more texts where the bound is at most ``1 - target_accuracy``, fewer
+    where not.
+
+    Returns:
+        ``{"min_confidence", "coverage", "accuracy", "examples", "accuracy_bound"}``: the rule that
+        keeps the most texts among those that passed, the share of the texts it keeps, their
+        accuracy, their number, and the lower bound on its accuracy (``>= target_accuracy``); or,
+        where no rule passed, the same keys with ``min_confidence`` ``None`` and the figures of the
+        last rule tried, the one of the fewest texts (too few texts, or a model not that accurate on
+        any share of them).
+
+    Raises:
+        ValueError: ``target_accuracy`` not in ``(0, 1)``, ``delta`` not in ``(0, 1)``, or no texts.
+    """
+    from scipy.stats import beta
+
+    if not 0 < target_accuracy < 1 or not 0 < delta < 1:
+        raise ValueError(f"target_accuracy and delta must be in (0, 1), got {target_accuracy} and {delta}")
+    confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
+    n = len(confidence)
+    if n == 0:
+        raise ValueError("guaranteed_min_confidence needs at least one text")
+    order = torch.argsort(confidence, descending=True, stable=True)
+    ranked, right = confidence[order], correct[order].cumsum(0)
+    steps = max(1, math.ceil(math.log2(n)))
+
+    def rule(z: int) -> dict:  # the rule of the z-th most confident text, its ties kept
+        kept = int((ranked >= ranked[z - 1]).sum())
+        errors = kept - int(round(float(right[kept - 1])))
+        bound = 1.0 if errors == kept else float(beta.ppf(1 - delta / steps, errors + 1, kept - errors))
+        return {"min_confidence": float(ranked[z - 1]), "coverage": kept / n, "accuracy": 1 - errors / kept, "examples": kept,
+                "accuracy_bound": 1 - bound}
+
+    low, high, best, tried = 1, n, None, None
+    for _ in range(steps):
+        z = math.ceil((low + high) / 2)
+        tried = rule(z)
+        if tried["accuracy_bound"] >= target_accuracy:
+            best = tried if best is None or tried["examples"] > best["examples"] else best
+            low = z
+        else:
+            high = z
+    return best if best is not None else {**tried, "min_confidence": None}
 
 
 def format_risk_coverage(selective: dict) -> str:
@@ -776,6 +855,17 @@ def format_risk_coverage(selective: dict) -> str:
     lines = [*header, *rows(selective["points"]), "", f"AURC (area under the risk-coverage curve; lower is better): {selective['aurc']:.4f}"]
     if selective.get("requested"):  # the minimums asked for (--min-confidence), each whatever it keeps
         lines += ["", "the minimums asked for:", *header, *rows(selective["requested"])]
+    if selective.get("guaranteed"):  # the lowest minimums for target accuracies (--target-accuracy)
+        found = [g for g in selective["guaranteed"] if g["min_confidence"] is not None]
+        lines += ["", f"the lowest minimum for a target accuracy, which holds with probability {1 - selective['guaranteed'][0]['delta']:g} "
+                  "for texts drawn like these (SGR; the minimum rounded up to the 6 decimals predict prints):"]
+        if found:
+            lines += ["| target accuracy | min. confidence | coverage | accuracy | examples | accuracy bound |", "|---:|---:|---:|---:|---:|---:|",
+                      *(f"| {g['target_accuracy']:g} | {math.ceil(g['min_confidence'] * 1e6) / 1e6:.6f} | {g['coverage']:.4f} | "
+                        f"{g['accuracy']:.4f} | {g['examples']} | {g['accuracy_bound']:.4f} |" for g in found)]
+        lines += [f"target accuracy {g['target_accuracy']:g}: no minimum guarantees it on these {round(g['examples'] / g['coverage'])} texts "
+                  f"(the last rule tried keeps {g['examples']}: accuracy {g['accuracy']:.4f}, bound {g['accuracy_bound']:.4f})"
+                  for g in selective["guaranteed"] if g["min_confidence"] is None]
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ from mtl_text.modeling.heads import (
     RegressionHead,
     SingleLabelClassificationHead,
     expected_calibration_error,
+    guaranteed_min_confidence,
     risk_coverage,
 )
 from mtl_text.modeling.model import MultiTaskModel
@@ -81,6 +82,38 @@ def test_risk_coverage_follows_its_definition_and_ignores_the_order_of_the_data(
         assert point["examples"] == int(kept.sum()) > 0 and point["accuracy"] == pytest.approx(float(correct[kept].mean()))
     assert risk_coverage(torch.tensor([0.3]), torch.tensor([1.0]), requested=[0.5])["requested"] == [
         {"min_confidence": 0.5, "coverage": 0.0, "accuracy": None, "examples": 0}]
+
+
+def test_the_guaranteed_minimum_holds_as_often_as_promised_and_bounds_as_clopper_pearson():
+    from scipy.stats import binomtest
+
+    # calibrated forecasts: confidence ~ U(0.5, 1), right with that probability, so the rule "confidence >= c"
+    # has accuracy (1 + c) / 2 exactly; fitted on 300 samples of 1,000 texts, the guarantee may fail in at most delta of them
+    target, delta, failures, found = 0.8, 0.1, 0, 0
+    for seed in range(300):
+        generator = torch.Generator().manual_seed(seed)
+        confidence = 0.5 + 0.5 * torch.rand(1000, generator=generator)
+        correct = (torch.rand(1000, generator=generator) < confidence).float()
+        fit = guaranteed_min_confidence(confidence, correct, target, delta)
+        if fit["min_confidence"] is not None:
+            found += 1
+            failures += (1 + fit["min_confidence"]) / 2 < target
+    assert found == 300 and failures <= delta * 300  # 3 of 300 here: the union bound is conservative
+    # the rule returned: its figures are those of a plain mask, and its bound is the one-sided Clopper-Pearson bound at delta / steps
+    kept = confidence >= torch.tensor(fit["min_confidence"])
+    errors, steps = int((1 - correct[kept]).sum()), 10  # steps: ceil(log2 1000)
+    assert fit["examples"] == int(kept.sum()) and fit["accuracy"] == pytest.approx(float(correct[kept].mean()))
+    exact = binomtest(errors, int(kept.sum())).proportion_ci(confidence_level=1 - 2 * delta / steps, method="exact")
+    assert fit["accuracy_bound"] == pytest.approx(1 - exact.high, abs=1e-9) and fit["accuracy_bound"] >= target
+    assert fit["coverage"] > 0.5  # not a trivially strict rule: "confidence >= 0.6" is the best possible, keeping 80%
+    # nothing reaches the target: None, with the figures of the last rule tried
+    never = guaranteed_min_confidence(confidence, torch.zeros(1000), 0.9)
+    assert never["min_confidence"] is None and never["accuracy"] == 0.0 and never["examples"] >= 1
+    assert guaranteed_min_confidence(torch.tensor([0.9, 0.8]), torch.tensor([1.0, 1.0]), 0.99)["min_confidence"] is None  # too few
+    with pytest.raises(ValueError, match="target_accuracy and delta must be in"):
+        guaranteed_min_confidence(confidence, correct, 1.0)
+    reported = risk_coverage(confidence, correct, target_accuracies=[0.8, 0.999], delta=delta)["guaranteed"]
+    assert reported[0] == {"target_accuracy": 0.8, "delta": delta, **fit} and reported[1]["min_confidence"] is None
 
 
 def over_confident(scale: float, n: int = 20000, classes: int = 5, seed: int = 0):
@@ -288,6 +321,22 @@ def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, d
     assert requested[0]["examples"] == selective["points"][2]["examples"] and requested[1]["accuracy"] is None
     assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--min-confidence", "0"]) == 2
     assert capsys.readouterr().err.startswith("error: --min-confidence must be a list of numbers in (0, 1]")
+    # the lowest minimum for a target accuracy (SGR) on the test texts, for a target between the accuracy of all of them and of
+    # the most confident half (this small model's: 0.20 and 0.30); its rule, given back as a minimum, keeps the same texts
+    target = round((selective["points"][0]["accuracy"] + selective["points"][-1]["accuracy"]) / 2, 2)
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--tasks", "trec",
+                                       "--target-accuracy", str(target), "0.9999", "--delta", "0.1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "holds with probability 0.9 for texts drawn like these" in printed and "target accuracy 0.9999: no minimum guarantees it" in printed
+    found, impossible = json.loads(out.read_text())["trec"]["risk_coverage"]["guaranteed"]
+    assert found["min_confidence"] is not None and impossible["min_confidence"] is None
+    assert found["target_accuracy"] == target and found["delta"] == 0.1 and found["accuracy_bound"] >= target
+    assert found["accuracy"] > plain.metrics["trec"]["accuracy"] and found["examples"] < 500
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--tasks", "trec",
+                                       "--min-confidence", repr(found["min_confidence"]), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["trec"]["risk_coverage"]["requested"][0]["examples"] == found["examples"]
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--target-accuracy", "1"]) == 2
+    assert capsys.readouterr().err.startswith("error: --target-accuracy must be a list of numbers in (0, 1)")
     # training keeps it with the per-class figures of its test results
     saved = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
     assert saved["aurc"] == pytest.approx(selective["aurc"], abs=1e-6)
