@@ -70,8 +70,9 @@ class EvaluateArguments(Arguments):
                                 "the ones scored: selection with guaranteed risk (SGR, Geifman & El-Yaniv 2017), with its coverage and "
                                 "accuracy bound; score a sample like the texts you will predict (--input FILE --head NAME), then "
                                 "give the minimum to mtl-text predict --min-confidence; with --json under 'risk_coverage.guaranteed'"})
-    delta: Fraction = field(default=0.05, metadata={
-        "help": "--target-accuracy: the probability that the guarantee fails (its accuracy bound holds with 1 - delta)"})
+    delta: Fraction | None = field(default=None, metadata={
+        "help": "--target-accuracy: the probability that its guarantee fails (its accuracy bound holds with 1 - delta; default: "
+                "0.05)"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
@@ -94,6 +95,8 @@ class EvaluateArguments(Arguments):
                                      ("--text-pair-column", self.text_pair_column), ("--label-column", self.label_column)) if v), None)
         if named and not self.input:
             raise ConfigError(f"{named} describes the labelled file of --input, which is not given")
+        if self.delta is not None and not self.target_accuracy:
+            raise ConfigError("--delta is the failure probability of --target-accuracy's guarantee, which is not given")
 
 
 def input_task(args: EvaluateArguments):
@@ -135,7 +138,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         load_task_file(spec)
     predictions = {} if args.predictions else None
     risk_coverage = args.risk_coverage or bool(args.min_confidence) or bool(args.target_accuracy)
-    selective = SelectiveRequest(tuple(args.min_confidence or ()), tuple(args.target_accuracy or ()), args.delta)
+    selective = SelectiveRequest(tuple(args.min_confidence or ()), tuple(args.target_accuracy or ()),
+                                 **({"delta": args.delta} if args.delta is not None else {}))
     reports = {} if args.per_class or risk_coverage else None
     heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
     if args.ensemble_with:

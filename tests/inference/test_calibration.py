@@ -337,6 +337,8 @@ def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, d
     assert json.loads(out.read_text())["trec"]["risk_coverage"]["requested"][0]["examples"] == found["examples"]
     assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--target-accuracy", "1"]) == 2
     assert capsys.readouterr().err.startswith("error: --target-accuracy must be a list of numbers in (0, 1)")
+    assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--delta", "0.1"]) == 2
+    assert capsys.readouterr().err == "error: --delta is the failure probability of --target-accuracy's guarantee, which is not given\n"
     # training keeps it with the per-class figures of its test results
     saved = json.loads((root / "plain" / "test_results.json").read_text())["class_reports"]["trec"]["risk_coverage"]
     assert saved["aurc"] == pytest.approx(selective["aurc"], abs=1e-6)
