@@ -5,9 +5,9 @@ the lowest minimum confidence whose kept texts reach a target accuracy with prob
 
 * **test halves**: the test split cut in two at random (``--repeats`` seeded cuts); fitted on one
   half, applied to the other. The two halves are drawn alike, as the guarantee assumes. Reported:
-  the share of cuts where a minimum was found, the mean coverage and accuracy on the other half,
-  and the share of cuts where that accuracy fell below the target (the guarantee allows ``delta``,
-  plus the other half's own sampling noise).
+  the number of cuts where a minimum was found, the mean coverage and accuracy on the other half,
+  and the number of those cuts where that accuracy fell below the target (the guarantee allows a
+  share ``delta``, plus the other half's own sampling noise).
 * **validation → test**: fitted on the validation split the model was trained with (carved from
   train), applied to the whole test split; one figure per target, with the kept texts' accuracy
   and its 95% Clopper-Pearson interval. Where test texts are not drawn like the training texts
@@ -67,8 +67,8 @@ def test_halves(confidence, correct, target: float, delta: float, repeats: int, 
         if other["accuracy"] is not None:
             accuracies.append(other["accuracy"])
             misses += other["accuracy"] < target
-    return {"repeats": repeats, "found": found / repeats, "coverage": float(np.mean(coverages)) if coverages else 0.0,
-            "accuracy": float(np.mean(accuracies)) if accuracies else None, "below_target": misses / max(found, 1)}
+    return {"repeats": repeats, "found": found, "coverage": float(np.mean(coverages)) if coverages else 0.0,
+            "accuracy": float(np.mean(accuracies)) if accuracies else None, "below_target": misses}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     accelerator, results = Accelerator(), {}
     print(f"delta {args.delta}; test halves: {args.repeats} random cuts\n")
-    print("| model | task | target | test halves: found, coverage, accuracy, below target | validation → test: min. confidence, "
+    print("| model | task | target | test halves: cuts with a minimum, mean coverage and accuracy on the other half, cuts below "
+          "target | validation → test: min. confidence, "
           "validation coverage, test coverage, test accuracy [95%] |\n|---|---|---:|---|---|")
     for model_dir in args.models:
         config = MultiTaskModel.read_config(model_dir)
@@ -106,8 +107,8 @@ def main(argv: list[str] | None = None) -> None:
                 row = {"test_halves": halves, "validation_fit": fit, "test": {**on_test, "interval": [interval.low, interval.high]
                                                                              if interval else None}}
                 results.setdefault(model_dir, {}).setdefault(name, {})[str(target)] = row
-                half = (f"{halves['found']:.0%}, {halves['coverage']:.4f}, {halves['accuracy']:.4f}, {halves['below_target']:.1%}"
-                        if halves["accuracy"] is not None else f"{halves['found']:.0%}, -")
+                half = (f"{halves['found']}/{args.repeats}, {halves['coverage']:.4f}, {halves['accuracy']:.4f}, "
+                        f"{halves['below_target']}/{halves['found']}" if halves["accuracy"] is not None else f"0/{args.repeats}, -")
                 if fit["min_confidence"] is None:
                     transfer = "none found on validation"
                 else:
