@@ -24,7 +24,7 @@ vector, and gets the heads' prior prediction; its output carries ``"empty_text":
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 
@@ -34,10 +34,13 @@ from transformers import AutoTokenizer
 from ..arguments import CONFIDENCE_RANGE
 from ..data.collation import pad_batch
 from ..data.tokenization import TokenIds
-from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError
+from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError, UnknownHeadError
 from ..modeling.model import MultiTaskModel
 from ..utils.iteration import chunked
 from . import DEFAULT_MAX_BATCH_TOKENS
+
+# selective prediction's minimum confidence: one for every single-label head, or task -> its own ("*": every other)
+MinConfidence = float | Mapping[str, float]
 
 
 def load_tokenizer(directory: str | os.PathLike):
@@ -125,15 +128,16 @@ class HeadOutputs:
         return {t: self.model.head(t).decode(z) for t, z in self.predict_logits(texts, tasks, text_pairs).items()}
 
     def predict(self, texts: Sequence[str], tasks: Sequence[str] | None = None, text_pairs: Sequence[str] | None = None,
-                top_k: int | None = None, min_confidence: float | None = None) -> list[dict]:
+                top_k: int | None = None, min_confidence: MinConfidence | None = None) -> list[dict]:
         """One JSON-able result per text (or pair): per task, the head's output (see the module's
         text); with ``top_k``, only the ``top_k`` most probable labels' probabilities, the most
-        probable first (:meth:`keep_top_k`); with ``min_confidence``, selective prediction: each
-        single-label head's output says whether it abstains (:meth:`mark_abstentions`).
+        probable first (:meth:`keep_top_k`); with ``min_confidence`` (one for every single-label
+        head, or per task: :meth:`check_min_confidence`), selective prediction: each single-label
+        head's output says whether it abstains (:meth:`mark_abstentions`).
 
         Raises:
             ValueError: ``top_k`` < 1, or ``min_confidence`` not in ``(0, 1]``.
-            ConfigError: ``min_confidence`` where none of the tasks scored is single-label.
+            ConfigError: ``min_confidence`` that no head scored could apply (:meth:`check_min_confidence`).
             UnknownHeadError, InputError, ModelOutputError: as :meth:`predict_logits`.
         """
         if top_k is not None and top_k < 1:
@@ -153,28 +157,55 @@ class HeadOutputs:
             results.append(out if top_k is None else self.keep_top_k(out, top_k))
         return results
 
-    def check_min_confidence(self, min_confidence: float, tasks: Sequence[str] | None = None) -> None:
-        """Check a minimum confidence for selective prediction, before any scoring.
+    def check_min_confidence(self, min_confidence: MinConfidence, tasks: Sequence[str] | None = None) -> None:
+        """Check a minimum confidence for selective prediction, before any scoring: one number for
+        every single-label head, or one per task, ``{"sst2": 0.97, "20newsgroups": 0.55}``, with
+        ``"*"`` for every single-label head not named (each task's own minimum, such as
+        ``mtl-text evaluate --target-accuracy`` finds).
 
         Raises:
-            ValueError: not a number in ``(0, 1]``.
-            ConfigError: none of ``tasks`` (default: every task) has a single-label head, whose outputs alone can abstain.
+            ValueError: a minimum that is not a number in ``(0, 1]``.
+            ConfigError: a number (or ``"*"``) where none of ``tasks`` (default: every task) has a
+                single-label head, whose outputs alone can abstain; a task named that is not among
+                ``tasks`` or whose head is not single-label.
             UnknownHeadError: a task the model has no head for.
         """
-        if isinstance(min_confidence, bool) or float(min_confidence) not in CONFIDENCE_RANGE:
-            raise ValueError(f"min_confidence must be {CONFIDENCE_RANGE}, got {min_confidence}")
         names = self.check_tasks(tasks)
-        if not any(self.model.head(t).can_abstain for t in names):
+        minimums = dict(min_confidence) if isinstance(min_confidence, Mapping) else {"*": min_confidence}
+        for task, value in minimums.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) not in CONFIDENCE_RANGE:
+                where = "" if task == "*" and not isinstance(min_confidence, Mapping) else f" of {task}"
+                raise ValueError(f"min_confidence{where} must be {CONFIDENCE_RANGE}, got {value!r}")
+            if task == "*":
+                continue
+            try:
+                self.check_tasks([task])
+            except UnknownHeadError as e:
+                raise UnknownHeadError(f"a minimum confidence for {task}: {e}") from None
+            if task not in names:
+                raise ConfigError(f"a minimum confidence for {task}, which is not among the tasks scored, {names}")
+            if not self.model.head(task).can_abstain:
+                raise ConfigError(f"a minimum confidence for {task}: it applies to single-label classification heads, and {task}'s "
+                                  f"is {self.model.head(task).problem_type} (multi-label heads have one decision per label, "
+                                  "regression heads values)")
+        if "*" in minimums and not any(self.model.head(t).can_abstain for t in names):
             raise ConfigError(f"a minimum confidence applies to single-label classification heads; the tasks {names} have none "
                               "(multi-label heads have one decision per label, regression heads values)")
 
-    def mark_abstentions(self, result: dict, min_confidence: float) -> dict:
+    def mark_abstentions(self, result: dict, min_confidence: MinConfidence) -> dict:
         """One of :meth:`predict`'s results with each single-label head's output marked ``"abstain":
-        true`` where its label's probability, as printed, is below ``min_confidence``, else ``false``
-        (:meth:`~mtl_text.modeling.heads.Head.abstain`; other heads' outputs unchanged): set those
-        texts aside for a person. ``mtl-text evaluate --risk-coverage`` shows what a minimum keeps
-        and their accuracy. The server applies it to each request after scoring requests together."""
-        return {**result, "predictions": {t: self.model.head(t).abstain(out, min_confidence) for t, out in result["predictions"].items()}}
+        true`` where its label's probability, as printed, is below its minimum confidence (one for
+        every head, or per task as :meth:`check_min_confidence` takes them; a head with none stays as
+        it is), else ``false`` (:meth:`~mtl_text.modeling.heads.Head.abstain`; other heads' outputs
+        unchanged): set those texts aside for a person. ``mtl-text evaluate --risk-coverage`` shows
+        what a minimum keeps and their accuracy. The server applies it to each request after scoring
+        requests together."""
+        minimums = min_confidence if isinstance(min_confidence, Mapping) else {"*": min_confidence}
+        marked = {}
+        for task, out in result["predictions"].items():
+            minimum = minimums.get(task, minimums.get("*"))
+            marked[task] = out if minimum is None else self.model.head(task).abstain(out, minimum)
+        return {**result, "predictions": marked}
 
     def keep_top_k(self, result: dict, top_k: int) -> dict:
         """One of :meth:`predict`'s results with each head's output cut to its ``top_k`` most probable
@@ -187,7 +218,7 @@ class HeadOutputs:
         return {**result, "predictions": {t: self.model.head(t).top_k(out, top_k) for t, out in result["predictions"].items()}}
 
     def predict_iter(self, texts: Iterable[str], tasks: Sequence[str] | None = None, text_pairs: Iterable[str] | None = None,
-                     chunk_size: int = 4096, top_k: int | None = None, min_confidence: float | None = None) -> Iterator[dict]:
+                     chunk_size: int = 4096, top_k: int | None = None, min_confidence: MinConfidence | None = None) -> Iterator[dict]:
         """:meth:`predict`'s results one at a time, in input order, scoring ``chunk_size`` texts (or
         pairs) at a time: a large input's results then need not all be held at once (the first come
         after one chunk). Each is the result :meth:`predict` gives (``top_k`` and ``min_confidence`` as there). ``texts`` and ``text_pairs`` that

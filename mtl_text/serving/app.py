@@ -26,7 +26,7 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
@@ -64,6 +64,9 @@ class BatchingArguments(Arguments):
         "help": "... or this many milliseconds after its first request arrived"})
 
 
+Minimum = Annotated[float, Field(gt=0, le=1)]  # a minimum confidence, in (0, 1]
+
+
 class PredictRequest(BaseModel):
     """The body of ``POST /predict``."""
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -73,8 +76,10 @@ class PredictRequest(BaseModel):
     tasks: list[str] | None = Field(default=None, min_length=1, description="heads to use; default: every task that takes this kind of input")
     top_k: int | None = Field(default=None, ge=1, description="classification heads: only the top_k most probable labels' "
                                                           "probabilities, the most probable first; default: every label's")
-    min_confidence: float | None = Field(default=None, gt=0, le=1, description="selective prediction: each single-label head's "
-                                         "output also says whether it abstains (its label's probability below this)")
+    min_confidence: Minimum | dict[str, Minimum] | None = Field(
+        default=None, description="selective prediction: each single-label head's output also says whether it abstains (its label's "
+                                  "probability below this); one number for every single-label head, or one per task "
+                                  "({\"sst2\": 0.97}, \"*\" for the heads not named)")
 
 
 def _field(loc: tuple) -> str:
@@ -85,13 +90,22 @@ def _field(loc: tuple) -> str:
     return out or "body"
 
 
+UNION_FIELDS = ("min_confidence",)  # PredictRequest's fields of several types: pydantic tags each error with its branch
+
+
 def _validation_message(error: ValidationError) -> str:
     errors = error.errors()
     first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])  # "text" for "texts" explains "texts: missing"
-    where = _field(tuple(first["loc"]))
     if first["type"] == "extra_forbidden":
-        return f"{where}: unknown field; expected texts, text_pairs (optional), tasks (optional), top_k (optional) and min_confidence (optional)"
-    return f"{where}: {first['msg']}"
+        return f"{_field(tuple(first['loc']))}: unknown field; expected texts, text_pairs (optional), tasks (optional), top_k (optional) and min_confidence (optional)"
+    if first["loc"][0] in UNION_FIELDS and len(first["loc"]) > 1:  # one error per type it may take, each tagged after the field's name
+        branches = [e for e in errors if e["loc"][0] == first["loc"][0]]
+        # the type that fits, with a value it refuses; else a container that fits, with an item of the wrong type
+        fitting = [e for e in branches if not e["type"].endswith("_type")] or [e for e in branches if len(e["loc"]) > 2]
+        if not fitting:  # no type fits: "Input should be a valid number, or a valid dictionary"
+            return f"{first['loc'][0]}: {branches[0]['msg']}" + "".join(f", or {e['msg'].removeprefix('Input should be ')}" for e in branches[1:])
+        first = {**fitting[0], "loc": (fitting[0]["loc"][0], *fitting[0]["loc"][2:])}
+    return f"{_field(tuple(first['loc']))}: {first['msg']}"
 
 
 def model_metadata(model: str | Path, predictor: Predictor) -> dict:

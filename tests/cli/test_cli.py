@@ -116,6 +116,17 @@ def test_a_list_option_holds_each_value_to_its_range():
         ServingBenchmarkArguments(model="m", clients=[8, 0])
 
 
+def test_predict_takes_one_minimum_confidence_and_each_tasks_own():
+    assert PredictArguments(model="m", min_confidence=0.9).min_confidences() == 0.9
+    assert PredictArguments(model="m").min_confidences() is None
+    both = PredictArguments(model="m", min_confidence=0.5, task_min_confidence=["sst2=0.968268", "20newsgroups=1"])
+    assert both.min_confidences() == {"sst2": 0.968268, "20newsgroups": 1.0, "*": 0.5}  # "*": the single-label heads not named
+    assert PredictArguments(model="m", task_min_confidence=["sst2=0.9"]).min_confidences() == {"sst2": 0.9}
+    for bad in (["sst2=0"], ["sst2=1.5"], ["=0.5"], ["sst2"], ["sst2=high"]):
+        with pytest.raises(ConfigError, match=r"^--task-min-confidence: expected TASK=P with P in \(0, 1\], got "):
+            PredictArguments(model="m", task_min_confidence=bad)
+
+
 PYTHON_TYPE_CASES = [  # what a Python user may pass, and the one error it gets before anything loads
     ({"tasks": "sst2"}, "--tasks must be a list of strings, got 'sst2'"),
     ({"tasks": ["sst2", 3]}, "--tasks must be a list of strings, got ['sst2', 3]"),

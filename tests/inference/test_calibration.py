@@ -363,11 +363,26 @@ def test_predict_abstains_below_a_minimum_confidence_as_evaluate_counts_it(train
         predictor.predict(["a man plays"], ["stsb"], ["a man is playing"], min_confidence=0.5)
     with pytest.raises(ValueError, match="min_confidence"):
         predictor.predict(["Who?"], ["trec"], min_confidence=0)
+    # a minimum per task, as evaluate --target-accuracy finds one for each: the named heads alone are marked
+    assert predictor.predict(texts, ["trec"], min_confidence={"trec": point["min_confidence"]}) == results
+    assert predictor.predict(texts[:20], ["trec"], min_confidence={"*": point["min_confidence"]}) == results[:20]
+    with pytest.raises(ConfigError, match="stsb's is regression"):
+        predictor.predict(["a man plays"], ["stsb"], ["a man is playing"], min_confidence={"stsb": 0.5})
+    with pytest.raises(ValueError, match="min_confidence of trec must be in"):
+        predictor.predict(["Who?"], ["trec"], min_confidence={"trec": 1.5})
+    with pytest.raises(mtl_text.UnknownHeadError, match="a minimum confidence for sst2: "):
+        predictor.predict(["Who?"], ["trec"], min_confidence={"sst2": 0.5})
     model = ["--model", str(root / "plain"), "--tasks", "trec"]
     capsys.readouterr()
     assert run_command(predict_main, [*model, "--min-confidence", "1", "--", "Who wrote Hamlet?"]) == 0
     assert json.loads(capsys.readouterr().out)["predictions"]["trec"]["abstain"] is True  # nothing this model says is that sure
-    for bad, message in ((["--min-confidence", "0"], "(0, 1]"), (["--min-confidence", "0.5", "--tasks", "stsb"], "single-label")):
+    assert run_command(predict_main, [*model, "--task-min-confidence", "trec=1", "--", "Who wrote Hamlet?"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"]["trec"]["abstain"] is True
+    for bad, message in ((["--min-confidence", "0"], "(0, 1]"), (["--min-confidence", "0.5", "--tasks", "stsb"], "single-label"),
+                         (["--task-min-confidence", "trec=0.5", "trec=0.6"], "trec given twice"),
+                         (["--task-min-confidence", "trec=0"], "expected TASK=P with P in (0, 1], got 'trec=0'"),
+                         (["--task-min-confidence", "trec=0.5", "Who wrote Hamlet?"], "a text? --task-min-confidence takes several"),
+                         (["--task-min-confidence", "stsb=0.5"], "stsb's is regression")):
         assert run_command(predict_main, ["--model", str(root / "plain"), *bad, "--", "a"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("error:") and message in err

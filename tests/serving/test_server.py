@@ -125,9 +125,21 @@ def test_min_confidence_marks_each_requests_abstentions(server, offline):
     flags = [p["abstain"] for r in marked for p in r["predictions"].values()]
     assert flags == [p["probabilities"][p["label"]] < minimum for r in marked for p in r["predictions"].values()]
     assert any(flags) and not all(flags)
-    for bad in (0, 1.5, "0.9"):
+    for bad in (0, 1.5, "0.9", {"mood": 0}, {"mood": "0.9"}, {"nope": 0.5}, {"same": 0.5}):
         response = httpx.post(server + "/predict", json={"texts": ["a"], "min_confidence": bad})
-        assert response.status_code == 422 and "min_confidence" in response.json()["detail"]
+        assert response.status_code == 422 and "min_confidence" in response.json()["detail"], (bad, response.text)
+    detail = lambda bad: httpx.post(server + "/predict", json={"texts": ["a"], "min_confidence": bad}).json()["detail"]  # noqa: E731
+    assert detail({"mood": 0}) == "min_confidence.mood: Input should be greater than 0"
+    assert detail("0.9") == "min_confidence: Input should be a valid number, or a valid dictionary"
+    assert "not among the tasks scored" in detail({"same": 0.5})  # a pair task, for single texts
+    # a minimum per task: only the heads named, "*" for the others
+    per_task = httpx.post(server + "/predict", json={"texts": TEXTS[:4], "min_confidence": {"mood": minimum}}).json()["predictions"]
+    assert per_task == [{**r, "predictions": {**r["predictions"], "mood": m["predictions"]["mood"]}} for r, m in zip(whole, marked)]
+    assert not any("abstain" in r["predictions"]["qtype"] for r in per_task)
+    mixed = httpx.post(server + "/predict", json={"texts": TEXTS[:4], "min_confidence": {"*": minimum, "mood": 1}}).json()["predictions"]
+    assert [r["predictions"]["qtype"] for r in mixed] == [r["predictions"]["qtype"] for r in marked]
+    assert [r["predictions"]["mood"]["abstain"] for r in mixed] == [r["predictions"]["mood"]["probabilities"][r["predictions"]["mood"]["label"]] < 1
+                                                                    for r in mixed]
 
 
 def test_concurrent_requests_share_encoder_passes(server, offline):
