@@ -121,6 +121,24 @@ def input_task(args: EvaluateArguments):
                      args.text_pair_column or "text_pair", args.label_column or "label")
 
 
+def predict_command(args: EvaluateArguments, reports: dict, target: float) -> str | None:
+    """The ``mtl-text predict`` command that marks each head's texts below the minimum
+    ``--target-accuracy`` found for it at ``target`` (``--task-min-confidence HEAD=P``: the head that
+    scored each report, ``--head`` for ``--task`` and ``--input``); ``None`` where none was found."""
+    from ..modeling.heads import printed_minimum
+
+    minimums = {}
+    for name, report in reports.items():
+        for found in report.get("risk_coverage", {}).get("guaranteed", []):
+            if found["target_accuracy"] == target and found["min_confidence"] is not None:
+                minimums[args.head or name] = printed_minimum(found["min_confidence"])
+    if not minimums:
+        return None
+    ensemble = f" --ensemble-with {' '.join(args.ensemble_with)}" if args.ensemble_with else ""
+    return (f"mtl-text predict --model {args.model}{ensemble} --task-min-confidence "
+            + " ".join(f"{head}={value}" for head, value in minimums.items()))
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import Accelerator
 
@@ -169,6 +187,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                       f"{format_risk_coverage(report['risk_coverage'])}")
             asked = {"per_class": args.per_class, "confusion_matrix": args.per_class, "risk_coverage": risk_coverage}
             results[name].update({k: v for k, v in report.items() if asked[k]})  # for --json
+        for target in args.target_accuracy or ():  # the minimums found, as mtl-text predict takes them
+            command = predict_command(args, reports or {}, target)
+            if command:
+                print(f"\nto predict with the minimums found for accuracy {target:g}:\n{command}")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(results, f, indent=2)

@@ -840,10 +840,17 @@ def guaranteed_min_confidence(confidence: torch.Tensor, correct: torch.Tensor, t
     return best if best is not None else {**tried, "min_confidence": None}
 
 
+def printed_minimum(value: float) -> str:
+    """A minimum confidence as ``mtl-text predict --min-confidence`` should be given it: rounded up to
+    the 6 decimals predict prints probabilities with, so that it keeps no text its rule sets aside."""
+    return f"{math.ceil(value * 1e6 - 1e-6) / 1e6:.6f}"
+
+
 def format_risk_coverage(selective: dict) -> str:
     """A head's :func:`risk_coverage` as a markdown table, the most coverage first, with its AURC
-    below, then the minimums asked for (its ``requested``), if any: what ``mtl-text evaluate
-    --risk-coverage`` prints and the model card shows."""
+    below, then the minimums asked for (its ``requested``) and the minimums found for target
+    accuracies (its ``guaranteed``), if any: what ``mtl-text evaluate --risk-coverage`` prints and
+    the model card shows."""
     def confidence(value: float) -> str:  # saturated probabilities apart: 1 - 3.0e-07 is not 1 - 2.0e-09
         return f"{value:.4f}" if value < 0.9999 else "1" if value >= 1 else f"1 - {1 - value:.1e}"
 
@@ -861,7 +868,7 @@ def format_risk_coverage(selective: dict) -> str:
                   "for texts drawn like these (SGR; the minimum rounded up to the 6 decimals predict prints):"]
         if found:
             lines += ["| target accuracy | min. confidence | coverage | accuracy | examples | accuracy bound |", "|---:|---:|---:|---:|---:|---:|",
-                      *(f"| {g['target_accuracy']:g} | {math.ceil(g['min_confidence'] * 1e6) / 1e6:.6f} | {g['coverage']:.4f} | "
+                      *(f"| {g['target_accuracy']:g} | {printed_minimum(g['min_confidence'])} | {g['coverage']:.4f} | "
                         f"{g['accuracy']:.4f} | {g['examples']} | {g['accuracy_bound']:.4f} |" for g in found)]
         lines += [f"target accuracy {g['target_accuracy']:g}: no minimum guarantees it on these {round(g['examples'] / g['coverage'])} texts "
                   f"(the last rule tried keeps {g['examples']}: accuracy {g['accuracy']:.4f}, bound {g['accuracy_bound']:.4f})"

@@ -28,6 +28,7 @@ from mtl_text.modeling.heads import (
     SingleLabelClassificationHead,
     expected_calibration_error,
     guaranteed_min_confidence,
+    printed_minimum,
     risk_coverage,
 )
 from mtl_text.modeling.model import MultiTaskModel
@@ -330,6 +331,9 @@ def test_evaluate_reports_selective_prediction_for_single_label_tasks(trained, d
     assert "holds with probability 0.9 for texts drawn like these" in printed and "target accuracy 0.9999: no minimum guarantees it" in printed
     found, impossible = json.loads(out.read_text())["trec"]["risk_coverage"]["guaranteed"]
     assert found["min_confidence"] is not None and impossible["min_confidence"] is None
+    command = printed.split(f"to predict with the minimums found for accuracy {target:g}:\n")[1].splitlines()[0]
+    assert command == f"mtl-text predict --model {root / 'plain'} --task-min-confidence trec={printed_minimum(found['min_confidence'])}"
+    assert "for accuracy 0.9999" not in printed  # none found: no command
     assert found["target_accuracy"] == target and found["delta"] == 0.1 and found["accuracy_bound"] >= target
     assert found["accuracy"] > plain.metrics["trec"]["accuracy"] and found["examples"] < 500
     assert run_command(evaluate_main, ["--model", str(root / "plain"), "--data-dir", str(data_dir), "--tasks", "trec",
