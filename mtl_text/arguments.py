@@ -230,6 +230,55 @@ def token_option(use: str) -> Any:
                 "command line stays in the shell's history)"})
 
 
+@dataclass
+class SelectionArguments(Arguments):
+    """Selective prediction's minimum confidences (``mtl-text predict``, ``mtl-text serve``): one for
+    every single-label head, and each head's own."""
+
+    _argument_group_name = "selective prediction"
+
+    min_confidence: Confidence | None = field(default=None, metadata={
+        "metavar": "P", "help": "each single-label head's output also says \"abstain\": true where its label's probability is below P "
+                                "(false otherwise), to set those texts aside for a person; mtl-text evaluate --risk-coverage shows how "
+                                "many texts a minimum keeps and their accuracy, --target-accuracy finds one with a guarantee "
+                                "(calibrate the model first: mtl-text calibrate). Other heads' outputs are unchanged"})
+    task_min_confidence: list[str] | None = field(default=None, metadata={
+        "metavar": "TASK=P", "help": "like --min-confidence for one head, its own minimum (e.g. sst2=0.968268 20newsgroups=0.54072, "
+                                     "as evaluate --target-accuracy finds them; P in (0, 1]); --min-confidence then applies to the "
+                                     "single-label heads not named, and without it they are not marked"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.min_confidences()
+
+    def min_confidences(self) -> float | dict[str, float] | None:
+        """The options as :class:`~mtl_text.inference.prediction.Predictor` takes a minimum
+        confidence: one number for every single-label head, or task -> its own, with ``"*"`` for the
+        heads not named; ``None`` for neither.
+
+        Raises:
+            ConfigError: an item of ``--task-min-confidence`` that is not ``TASK=P`` with ``P`` in
+                ``(0, 1]``, or one task twice.
+        """
+        if not self.task_min_confidence:
+            return self.min_confidence
+        minimums: dict[str, float] = {}
+        for item in self.task_min_confidence:
+            task, sep, value = str(item).partition("=")
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+            if not sep or not task or number is None or number not in CONFIDENCE_RANGE:
+                raise ConfigError(f"--task-min-confidence: expected TASK=P with P {CONFIDENCE_RANGE}, got {item!r}"
+                                  + ("" if sep else ": a text? --task-min-confidence takes several values, so put texts before it "
+                                                    "or after '--'"))
+            if task in minimums:
+                raise ConfigError(f"--task-min-confidence: {task} given twice ({' '.join(self.task_min_confidence)})")
+            minimums[task] = number
+        return {**minimums, **({"*": self.min_confidence} if self.min_confidence is not None else {})}
+
+
 def group_validation_option(help: str) -> Any:
     """``--group-validation`` / ``--no-group-validation``: carve the validation split by a task's
     ``validation_groups`` (on by default, the same in training and in the baselines, so that both

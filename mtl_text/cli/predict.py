@@ -11,18 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from ..arguments import CONFIDENCE_RANGE, Arguments, Confidence, PositiveInt, ensemble_option, token_option
+from ..arguments import Arguments, PositiveInt, SelectionArguments, ensemble_option, token_option
 from ..data.readers import open_data
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import Example, input_format, one_kind, read_examples
 from ..utils.iteration import chunked
 from .parsing import ArgumentParser, input_file
-
-if TYPE_CHECKING:
-    from ..inference.prediction import MinConfidence
 
 
 @dataclass
@@ -52,15 +49,6 @@ class PredictArguments(Arguments):
     top_k: PositiveInt | None = field(default=None, metadata={
         "help": "classification heads: print only the K most probable labels' probabilities, the most probable first (default: "
                 "every label's, in label order); the predicted label or labels are unchanged"})
-    min_confidence: Confidence | None = field(default=None, metadata={
-        "metavar": "P", "help": "selective prediction: each single-label head's output also says \"abstain\": true where its label's "
-                                "probability is below P (false otherwise), to set those texts aside for a person; mtl-text evaluate "
-                                "--risk-coverage shows how many texts a minimum keeps and their accuracy, --target-accuracy finds one "
-                                "with a guarantee (calibrate the model first: mtl-text calibrate). Other heads' outputs are unchanged"})
-    task_min_confidence: list[str] | None = field(default=None, metadata={
-        "metavar": "TASK=P", "help": "like --min-confidence for one head, its own minimum (e.g. sst2=0.968268 20newsgroups=0.54072, "
-                                     "as evaluate --target-accuracy finds them; P in (0, 1]); --min-confidence then applies to the "
-                                     "single-label heads not named, and without it they are not marked"})
     batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     max_batch_tokens: PositiveInt = field(default=DEFAULT_MAX_BATCH_TOKENS, metadata={
         "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
@@ -74,40 +62,8 @@ class PredictArguments(Arguments):
     token: str | None = token_option("read a private or gated Hub model")
 
 
-    def __post_init__(self):
-        super().__post_init__()
-        self.min_confidences()
-
-    def min_confidences(self) -> MinConfidence | None:
-        """``--min-confidence`` and ``--task-min-confidence`` as the
-        :class:`~mtl_text.inference.prediction.Predictor` takes them: one number for every
-        single-label head, or task -> its own, with ``"*"`` for the heads not named.
-
-        Raises:
-            ConfigError: an item of ``--task-min-confidence`` that is not ``TASK=P`` with ``P`` in
-                ``(0, 1]``, or one task twice.
-        """
-        if not self.task_min_confidence:
-            return self.min_confidence
-        minimums: dict[str, float] = {}
-        for item in self.task_min_confidence:
-            task, sep, value = str(item).partition("=")
-            try:
-                number = float(value)
-            except ValueError:
-                number = None
-            if not sep or not task or number is None or number not in CONFIDENCE_RANGE:
-                raise ConfigError(f"--task-min-confidence: expected TASK=P with P {CONFIDENCE_RANGE}, got {item!r}"
-                                  + ("" if sep else ": a text? --task-min-confidence takes several values, so put texts before it "
-                                                    "or after '--'"))
-            if task in minimums:
-                raise ConfigError(f"--task-min-confidence: {task} given twice ({' '.join(self.task_min_confidence)})")
-            minimums[task] = number
-        return {**minimums, **({"*": self.min_confidence} if self.min_confidence is not None else {})}
-
-
 def build_parser(prog: str | None = None) -> ArgumentParser:
-    parser = ArgumentParser(PredictArguments, prog=prog, description=__doc__.split(":", 1)[1].strip())
+    parser = ArgumentParser((PredictArguments, SelectionArguments), prog=prog, description=__doc__.split(":", 1)[1].strip())
     parser.add_argument("texts", nargs="*", help="texts to score; with none and no --input, texts are read from standard input")
     return parser
 
@@ -196,7 +152,7 @@ def check_swallowed_texts(args: PredictArguments) -> None:
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.allocator import tune_malloc
 
-    (args,), rest = build_parser(prog).parse(argv)
+    (args, selection), rest = build_parser(prog).parse(argv)
     from ..inference.ensemble import load_predictor
 
     texts = []
@@ -212,8 +168,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
-    if args.min_confidences() is not None:
-        predictor.check_min_confidence(args.min_confidences(), args.tasks)
+    if selection.min_confidences() is not None:
+        predictor.check_min_confidence(selection.min_confidences(), args.tasks)
     examples, total = input_examples(args, texts)
     typed = reads_standard_input(args, texts) and sys.stdin.isatty()  # each line answered as it is typed
     from tqdm.auto import tqdm
@@ -223,7 +179,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         for chunk in chunked(examples, 1 if typed else CHUNK):
             pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
             for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs, args.top_k,
-                                                                                 args.min_confidences())):
+                                                                                 selection.min_confidences())):
                 print(json.dumps({**example.kept, **result}, ensure_ascii=False))
             sys.stdout.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
             progress.update(len(chunk))

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import Arguments, PositiveInt, Range, ensemble_option, token_option
+from ..arguments import Arguments, PositiveInt, Range, SelectionArguments, ensemble_option, token_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -43,10 +43,11 @@ class ServeArguments(Arguments):
         "help": "uvicorn's log level"})
 
 
-def build_app(args: ServeArguments, limits, batching, names: list[str] | None = None):
+def build_app(args: ServeArguments, limits, batching, selection: SelectionArguments | None = None, names: list[str] | None = None):
     """Load the model (or the ensemble) and build the application (in each worker process).
-    ``names``: what ``GET /metadata`` calls the models (default: ``--model`` and
-    ``--ensemble-with`` as given); the metadata is also kept in ``app.state.metadata``."""
+    ``selection``: the minimum confidences of requests that give none; ``names``: what ``GET
+    /metadata`` calls the models (default: ``--model`` and ``--ensemble-with`` as given); the
+    metadata is also kept in ``app.state.metadata``."""
     import torch
 
     from ..inference.ensemble import load_predictor
@@ -58,12 +59,12 @@ def build_app(args: ServeArguments, limits, batching, names: list[str] | None = 
                                verify_hashes=args.verify_hashes, backend=args.backend, token=args.token)
     names = names or [args.model, *(args.ensemble_with or [])]
     metadata = ensemble_metadata(names, predictor) if args.ensemble_with else model_metadata(names[0], predictor)
-    app = create_app(predictor, metadata, limits, batching)
+    app = create_app(predictor, metadata, limits, batching, (selection or SelectionArguments()).min_confidences())
     app.state.metadata = metadata
     return app
 
 
-def worker_settings(args: ServeArguments, limits, batching, metadata: dict) -> dict:
+def worker_settings(args: ServeArguments, limits, batching, selection: SelectionArguments, metadata: dict) -> dict:
     """What the parent passes each worker process (``--workers`` > 1) in ``$MTL_TEXT_SERVE_SETTINGS``:
     the options, with every Hub id pinned to the commit the parent downloaded (``OWNER/NAME@COMMIT``,
     from ``metadata``'s ``hub_commit``), so that a push while the workers start cannot make them
@@ -73,7 +74,8 @@ def worker_settings(args: ServeArguments, limits, batching, metadata: dict) -> d
     members = metadata["ensemble"]["members"] if "ensemble" in metadata else [metadata]
     pinned = [f"{split_revision(m['model'])[0]}@{m['hub_commit']}" if "hub_commit" in m else m["model"] for m in members]
     return {"serve": {**asdict(args), "model": pinned[0], "ensemble_with": pinned[1:] or None},
-            "names": [args.model, *(args.ensemble_with or [])], "limits": asdict(limits), "batching": asdict(batching)}
+            "names": [args.model, *(args.ensemble_with or [])], "limits": asdict(limits), "batching": asdict(batching),
+            "selection": asdict(selection)}
 
 
 def app_from_environment():
@@ -83,7 +85,7 @@ def app_from_environment():
 
     settings = json.loads(os.environ[SETTINGS_ENV])
     return build_app(ServeArguments(**settings["serve"]), ServerLimits(**settings["limits"]), BatchingArguments(**settings["batching"]),
-                     settings["names"])
+                     SelectionArguments(**settings["selection"]), settings["names"])
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -96,18 +98,19 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 
-    parser = ArgumentParser((ServeArguments, ServerLimits, BatchingArguments), prog=prog, description=__doc__.split(":", 1)[1].strip())
-    (args, limits, batching), _ = parser.parse(argv)
+    parser = ArgumentParser((ServeArguments, ServerLimits, BatchingArguments, SelectionArguments), prog=prog,
+                            description=__doc__.split(":", 1)[1].strip())
+    (args, limits, batching, selection), _ = parser.parse(argv)
     setup_logging()
     tune_malloc()
-    app = build_app(args, limits, batching)  # a model that fails to load stops here, before the port opens
+    app = build_app(args, limits, batching, selection)  # a model that fails to load (or a minimum it refuses) stops here
     logging.getLogger("mtl_text.serve").info("model %s%s loaded; listening on http://%s:%d (%d worker(s))", args.model,
                                              f" (ensemble with {', '.join(args.ensemble_with)})" if args.ensemble_with else "",
                                              args.host, args.port, args.workers)
     if args.workers == 1:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=30)
     else:
-        os.environ[SETTINGS_ENV] = json.dumps(worker_settings(args, limits, batching, app.state.metadata))
+        os.environ[SETTINGS_ENV] = json.dumps(worker_settings(args, limits, batching, selection, app.state.metadata))
         del app  # each worker loads its own copy
         uvicorn.run("mtl_text.cli.serve:app_from_environment", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_level=args.log_level, timeout_graceful_shutdown=30)

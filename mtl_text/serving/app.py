@@ -38,7 +38,7 @@ from .batching import DynamicBatcher
 
 if TYPE_CHECKING:  # torch loads with the model, after the command has set the process up (mtl_text.utils.allocator)
     from ..inference.ensemble import Ensemble
-    from ..inference.prediction import HeadOutputs, Predictor
+    from ..inference.prediction import HeadOutputs, MinConfidence, Predictor
 
 logger = logging.getLogger("mtl_text.serve")
 
@@ -149,7 +149,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 
 def create_app(predictor: HeadOutputs, metadata: dict, limits: ServerLimits | None = None,
-               batching: BatchingArguments | None = None) -> FastAPI:
+               batching: BatchingArguments | None = None, min_confidence: MinConfidence | None = None) -> FastAPI:
     """The FastAPI application serving ``predictor``.
 
     Args:
@@ -158,9 +158,19 @@ def create_app(predictor: HeadOutputs, metadata: dict, limits: ServerLimits | No
         metadata: what ``GET /metadata`` shows of it (:func:`model_metadata`, :func:`ensemble_metadata`).
         limits: request limits (default values when ``None``).
         batching: dynamic batching settings (default values when ``None``).
+        min_confidence: the minimum confidence of requests that give none (serve's
+            ``--min-confidence``, ``--task-min-confidence``): one for every single-label head, or per
+            task (:meth:`~mtl_text.inference.prediction.HeadOutputs.check_min_confidence`); a
+            request's own replaces it whole.
+
+    Raises:
+        ValueError, ConfigError, UnknownHeadError: ``min_confidence`` as ``check_min_confidence``
+            refuses it for every task of the model.
     """
     limits = limits or ServerLimits()
     batching = batching or BatchingArguments()
+    if min_confidence is not None:
+        predictor.check_min_confidence(min_confidence)
     batcher = DynamicBatcher(predictor.predict, batching.max_batch_size, batching.max_wait_ms)
 
     @asynccontextmanager
@@ -174,7 +184,8 @@ def create_app(predictor: HeadOutputs, metadata: dict, limits: ServerLimits | No
                     batcher.stats.texts, batcher.stats.batches, predictor.encoder_passes)
 
     app = FastAPI(title="mtl-text", summary="Every head of a multi-task model from one encoder pass", lifespan=lifespan)
-    info = {**metadata, "limits": asdict(limits), "batching": asdict(batching)}
+    info = {**metadata, "limits": asdict(limits), "batching": asdict(batching),
+            **({"min_confidence": min_confidence} if min_confidence is not None else {})}
 
     @app.exception_handler(ModelOutputError)
     async def model_fault(request: Request, error: ModelOutputError) -> JSONResponse:  # the model's fault, not the request's
@@ -219,8 +230,9 @@ def create_app(predictor: HeadOutputs, metadata: dict, limits: ServerLimits | No
             except MtlTextError as e:  # no single-label head among the tasks
                 raise HTTPException(422, f"min_confidence: {e}") from None
         predictions = await batcher.submit(req.texts, tasks if req.tasks is not None else None, req.text_pairs)
-        if req.min_confidence is not None:  # per request, after scoring, as top_k
-            predictions = [predictor.mark_abstentions(p, req.min_confidence) for p in predictions]
+        minimum = req.min_confidence if req.min_confidence is not None else min_confidence  # the server's for requests with none
+        if minimum is not None:  # per request, after scoring, as top_k
+            predictions = [predictor.mark_abstentions(p, minimum) for p in predictions]
         if req.top_k is not None:  # per request, after scoring: requests with other top_k share the encoder pass
             predictions = [predictor.keep_top_k(p, req.top_k) for p in predictions]
         # serialized here: FastAPI's jsonable_encoder walks every nested value of a returned dict (a fifth of a request's time)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mtl_text.arguments import Arguments, Fraction, PositiveInt, Range, declared_range, field_ranges
+from mtl_text.arguments import Arguments, Fraction, PositiveInt, Range, SelectionArguments, declared_range, field_ranges
 from mtl_text.bench.serving import ServingBenchmarkArguments
 from mtl_text.cli import run_command
 from mtl_text.cli.evaluate import EvaluateArguments
@@ -116,15 +116,15 @@ def test_a_list_option_holds_each_value_to_its_range():
         ServingBenchmarkArguments(model="m", clients=[8, 0])
 
 
-def test_predict_takes_one_minimum_confidence_and_each_tasks_own():
-    assert PredictArguments(model="m", min_confidence=0.9).min_confidences() == 0.9
-    assert PredictArguments(model="m").min_confidences() is None
-    both = PredictArguments(model="m", min_confidence=0.5, task_min_confidence=["sst2=0.968268", "20newsgroups=1"])
+def test_predict_and_serve_take_one_minimum_confidence_and_each_tasks_own():
+    assert SelectionArguments(min_confidence=0.9).min_confidences() == 0.9
+    assert SelectionArguments().min_confidences() is None
+    both = SelectionArguments(min_confidence=0.5, task_min_confidence=["sst2=0.968268", "20newsgroups=1"])
     assert both.min_confidences() == {"sst2": 0.968268, "20newsgroups": 1.0, "*": 0.5}  # "*": the single-label heads not named
-    assert PredictArguments(model="m", task_min_confidence=["sst2=0.9"]).min_confidences() == {"sst2": 0.9}
+    assert SelectionArguments(task_min_confidence=["sst2=0.9"]).min_confidences() == {"sst2": 0.9}
     for bad in (["sst2=0"], ["sst2=1.5"], ["=0.5"], ["sst2"], ["sst2=high"]):
         with pytest.raises(ConfigError, match=r"^--task-min-confidence: expected TASK=P with P in \(0, 1\], got "):
-            PredictArguments(model="m", task_min_confidence=bad)
+            SelectionArguments(task_min_confidence=bad)
 
 
 PYTHON_TYPE_CASES = [  # what a Python user may pass, and the one error it gets before anything loads
@@ -158,9 +158,9 @@ def test_python_tuples_and_paths_are_taken_as_lists_and_strings(tmp_path):
     assert PredictArguments(model=tmp_path).model == str(tmp_path)
 
 
-@pytest.mark.parametrize("command, cls", [(predict_main, PredictArguments), (evaluate_main, EvaluateArguments)])
-def test_predict_and_evaluate_options_out_of_range(command, cls, capsys, tmp_path):
-    cases = list(numeric_options([cls]))
+@pytest.mark.parametrize("command, classes", [(predict_main, [PredictArguments, SelectionArguments]), (evaluate_main, [EvaluateArguments])])
+def test_predict_and_evaluate_options_out_of_range(command, classes, capsys, tmp_path):
+    cases = list(numeric_options(classes))
     assert cases
     for option, value, valid in cases:
         status = run_command(command, ["--model", str(tmp_path), option, value])

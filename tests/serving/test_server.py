@@ -16,7 +16,8 @@ import httpx
 import pytest
 import torch
 
-from mtl_text import Predictor
+from mtl_text import Predictor, UnknownHeadError
+from mtl_text.arguments import SelectionArguments
 from mtl_text.bench import serving as serving_benchmark
 from mtl_text.data.tokenization import train_word_tokenizer
 from mtl_text.modeling.encoders import WordVectorEncoder
@@ -244,13 +245,22 @@ def test_a_hub_id_is_served_and_its_metadata_names_the_commit(model_dir, tmp_pat
     offline_hub_cache(tmp_path / "cache", "someone/served", {commit: model_dir}, {"main": commit}, monkeypatch)
     monkeypatch.chdir(tmp_path)  # no folder someone/ here: the id goes to the Hub
     args, limits, batching = ServeArguments(model="someone/served"), ServerLimits(), BatchingArguments()
-    app = build_app(args, limits, batching)
+    selection = SelectionArguments(task_min_confidence=["mood=0.6"])  # a minimum for requests that give none: mood's only
+    app = build_app(args, limits, batching, selection)
     with TestClient(app) as client:
         meta = client.get("/metadata").json()
         served = client.post("/predict", json={"texts": TEXTS}).json()["predictions"]
-    assert meta["model"] == "someone/served" and meta["hub_commit"] == commit
-    assert same(served, Predictor.from_pretrained(model_dir).predict(TEXTS))
-    settings = worker_settings(args, limits, batching, app.state.metadata)  # --workers 2: each worker loads the parent's commit
+        own = client.post("/predict", json={"texts": TEXTS, "min_confidence": {"qtype": 0.6}}).json()["predictions"]
+    assert meta["model"] == "someone/served" and meta["hub_commit"] == commit and meta["min_confidence"] == {"mood": 0.6}
+    offline = Predictor.from_pretrained(model_dir)
+    assert same(served, offline.predict(TEXTS, min_confidence={"mood": 0.6}))
+    assert [r["predictions"]["mood"]["abstain"] for r in served] == [offline.mark_abstentions(r, 0.6)["predictions"]["mood"]["abstain"]
+                                                                    for r in served]
+    assert all("abstain" not in r["predictions"]["qtype"] for r in served)
+    assert all("abstain" in r["predictions"]["qtype"] and "abstain" not in r["predictions"]["mood"] for r in own)  # replaced whole
+    with pytest.raises(UnknownHeadError, match="a minimum confidence for nope"):  # refused before the port would open
+        build_app(args, limits, batching, SelectionArguments(task_min_confidence=["nope=0.5"]))
+    settings = worker_settings(args, limits, batching, selection, app.state.metadata)  # --workers 2: each worker loads the parent's commit
     assert settings["serve"]["model"] == f"someone/served@{commit}" and settings["names"] == ["someone/served"]
     monkeypatch.setenv(SETTINGS_ENV, json.dumps(settings))
     with TestClient(app_from_environment()) as client:
