@@ -16,7 +16,8 @@ from .parsing import ArgumentParser
 @dataclass
 class ExportArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME, or OWNER/NAME@REVISION for a branch, tag or commit)"})
-    output: str = field(metadata={"help": "the export folder (created; it must not hold a model)"})
+    output: str = field(metadata={"aliases": ["--output-dir"],  # the spelling of train and calibrate, which write model folders too
+                                  "help": "the export folder (created; it must not hold a model)"})
     opset: Annotated[int, Range(min=17)] = field(default=18, metadata={"help": "the ONNX opset"})
     quantize: bool = field(default=False, metadata={
         "help": "int8 dynamic quantization of the weights (ONNX Runtime's quantize_dynamic): smaller, often faster on CPUs; "

@@ -298,6 +298,16 @@ def test_every_command_explains_its_options(command, capsys):
     assert "Hub id" in out or command == "push-to-hub"
 
 
+def test_every_command_that_writes_a_model_folder_takes_output_dir():
+    from mtl_text.cli.calibrate import CalibrateArguments
+    from mtl_text.cli.export import ExportArguments
+
+    for cls, field_name in ((ExportArguments, "output"), (CalibrateArguments, "output_dir")):  # export-onnx's --output, and the common spelling
+        (parsed,), _ = ArgumentParser(cls).parse(["--model", "m", "--output-dir", "out"])
+        assert getattr(parsed, field_name) == "out"
+    assert TrainingConfig.from_options(output_dir="out").checkpoints.output_dir == "out"
+
+
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("cli") / "model"
