@@ -73,6 +73,13 @@ class EvaluateArguments(Arguments):
     delta: Fraction | None = field(default=None, metadata={
         "help": "--target-accuracy: the probability that its guarantee fails (its accuracy bound holds with 1 - delta; default: "
                 "0.05)"})
+    estimate_on: str | None = field(default=None, metadata={
+        "metavar": "FILE", "help": "instead of scoring labelled data: estimate each single-label head's accuracy on these unlabelled "
+                                   "texts (a file as mtl-text predict reads one: one text per line, or .jsonl, .csv, .tsv; "
+                                   "--text-column and --text-pair-column name its fields) from its confidences there and on the "
+                                   "validation split: ATC (average thresholded confidence, Garg et al. 2022) and DoC (difference of "
+                                   "confidences, Guillory et al. 2021), beside the validation accuracy; e.g. for texts of a new "
+                                   "domain or a later period. An estimate, not a measurement"})
     predictions: str | None = field(default=None, metadata={
         "metavar": "FILE", "help": "also write every example's prediction and reference here as JSON (for paired significance tests)"})
     verify_hashes: bool = field(default=True, metadata={
@@ -91,10 +98,21 @@ class EvaluateArguments(Arguments):
             raise ConfigError(f"--tasks excludes {scored}/--head (one cross-task evaluation at a time)")
         if self.input and self.split != "test":
             raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
+        if self.estimate_on:
+            other = next((o for o, v in (("--input", self.input), ("--task", self.task), ("--ensemble-with", self.ensemble_with),
+                                         ("--split", self.split != "test"), ("--label-column", self.label_column),
+                                         ("--per-class", self.per_class), ("--risk-coverage", self.risk_coverage),
+                                         ("--min-confidence", self.min_confidence), ("--target-accuracy", self.target_accuracy),
+                                         ("--predictions", self.predictions)) if v), None)
+            if other:
+                raise ConfigError(f"--estimate-on estimates the accuracy on unlabelled texts against the validation split; {other} "
+                                  "scores labelled data: run them apart")
+        if self.label_column and not self.input:
+            raise ConfigError("--label-column describes the labelled file of --input, which is not given")
         named = next((o for o, v in (("--input-format", self.input_format), ("--text-column", self.text_column),
-                                     ("--text-pair-column", self.text_pair_column), ("--label-column", self.label_column)) if v), None)
-        if named and not self.input:
-            raise ConfigError(f"{named} describes the labelled file of --input, which is not given")
+                                     ("--text-pair-column", self.text_pair_column)) if v), None)
+        if named and not (self.input or self.estimate_on):
+            raise ConfigError(f"{named} describes the file of --input or --estimate-on, neither of which is given")
         if self.delta is not None and not self.target_accuracy:
             raise ConfigError("--delta is the failure probability of --target-accuracy's guarantee, which is not given")
 
@@ -139,6 +157,36 @@ def predict_command(args: EvaluateArguments, reports: dict, target: float) -> st
             + " ".join(f"{head}={value}" for head, value in minimums.items()))
 
 
+def estimate_main(args: EvaluateArguments) -> int:
+    """``--estimate-on FILE``: each single-label head's estimated accuracy on the file's texts."""
+    from ..data.readers import open_data
+    from ..data.tasks import load_task_file
+    from ..inference.inputs import input_format, read_texts
+    from ..transfer.estimation import estimate_model_accuracy
+    from ..utils.log import setup_logging
+
+    setup_logging()
+    for spec in args.task_file:
+        load_task_file(spec)
+    path = input_file(args.estimate_on, "--estimate-on")
+    with open_data(path) as lines:
+        texts, pairs = read_texts(lines, str(path), input_format(str(path), args.input_format), args.text_column or "text",
+                                  args.text_pair_column or "text_pair")
+    estimates = estimate_model_accuracy(args.model, texts, pairs, args.tasks, args.data_dir, args.seed, args.validation_size,
+                                        args.batch_size, args.verify_hashes, args.token)
+    print(f"estimated accuracy of {args.model} on {args.estimate_on} ({len(texts)} texts), from the confidences; the validation "
+          "split's accuracy beside them:")
+    print("| task | validation accuracy | ATC estimate | DoC estimate | mean confidence: validation -> texts | ATC threshold |")
+    print("|---|---:|---:|---:|---|---:|")
+    for name, e in estimates.items():
+        print(f"| {name} | {e['source_accuracy']:.4f} | {e['atc']:.4f} | {e['doc']:.4f} | {e['source_confidence']:.4f} -> "
+              f"{e['target_confidence']:.4f} | {e['atc_threshold']:.4f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(estimates, f, indent=2)
+    return 0
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import Accelerator
 
@@ -150,6 +198,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     (args,), _ = ArgumentParser(EvaluateArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
     tune_malloc()
+    if args.estimate_on:
+        return estimate_main(args)
     accelerator = Accelerator()
     setup_logging(accelerator.is_main_process)
     for spec in args.task_file:

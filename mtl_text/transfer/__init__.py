@@ -6,4 +6,6 @@
   domain adaptation (``--adapt``);
 * :mod:`.significance`: paired bootstrap intervals and McNemar's test, so that a difference between
   two models is called a gain or a loss only when the data supports it.
+* :mod:`.estimation`: a head's accuracy on unlabelled texts of a new domain, estimated from its
+  confidences (ATC, DoC): ``mtl-text evaluate --estimate-on``.
 """

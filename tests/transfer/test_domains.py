@@ -173,3 +173,58 @@ def test_an_adapted_run_with_plateau_and_uncertainty_resumes_exactly(data_dir, t
     a, b = (load_file(str(list_checkpoints(d)[-1] / "model.safetensors")) for d in (reference, resumed))
     assert list_checkpoints(reference)[-1].name == list_checkpoints(resumed)[-1].name
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_accuracy_estimates_follow_their_definitions():
+    from mtl_text.modeling.heads import RegressionHead, SingleLabelClassificationHead
+    from mtl_text.transfer.estimation import average_thresholded_confidence, difference_of_confidences, estimate_accuracy
+
+    source = torch.tensor([0.95, 0.9, 0.8, 0.7, 0.6])
+    correct = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0])  # 3 right: the threshold is the 3rd highest confidence, 0.8
+    target = torch.tensor([0.99, 0.85, 0.8, 0.5])
+    atc = average_thresholded_confidence(source, correct, target)
+    assert atc == {"threshold": pytest.approx(0.8), "estimate": 0.75}  # 3 of 4 target texts reach 0.8
+    # the source itself: ATC gives back its accuracy, whatever the confidences (ties apart)
+    generator = torch.Generator().manual_seed(0)
+    confidence, right = torch.rand(1000, generator=generator), (torch.rand(1000, generator=generator) < 0.7).float()
+    assert average_thresholded_confidence(confidence, right, confidence)["estimate"] == pytest.approx(float(right.mean()))
+    assert difference_of_confidences(source, correct, target) == pytest.approx(0.6 - (0.79 - 0.785))
+    assert difference_of_confidences(source, correct, torch.zeros(3)) == 0.0  # clipped to [0, 1]
+    with pytest.raises(ValueError, match="ATC needs source and target texts"):
+        average_thresholded_confidence(source, correct, torch.tensor([]))
+    head = SingleLabelClassificationHead(4, ["a", "b"], hidden_size=0)
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [0.5, 0.0]])
+    estimate = estimate_accuracy(head, logits, torch.tensor([0, 1, 1]), logits[:2])
+    assert estimate["source_accuracy"] == pytest.approx(2 / 3) and estimate["target_examples"] == 2
+    assert estimate["target_confidence"] == pytest.approx(float(torch.softmax(logits[:2], -1).max(-1).values.mean()))
+    assert estimate_accuracy(RegressionHead(4, ["score"], hidden_size=0), logits[:, :1], torch.zeros(3, 1), logits[:, :1]) is None
+
+
+def test_evaluate_estimates_the_accuracy_on_unlabelled_texts_of_another_domain(adapted, data_dir, tmp_path, capsys):
+    """The books head on kitchen reviews without their labels: the estimates are what the estimators
+    give on the same logits, and the options that score labelled data are refused beside it."""
+    from mtl_text import load_test_split
+    from mtl_text.cli import run_command
+    from mtl_text.cli.evaluate import main
+    from mtl_text.data.splits import column
+    from mtl_text.inference.evaluation import evaluate_model
+    from mtl_text.transfer.estimation import estimate_model_accuracy
+
+    texts = column(load_test_split("amazon_kitchen", data_dir), "text")
+    path = tmp_path / "kitchen.jsonl"
+    path.write_text("".join(json.dumps({"review": t}) + "\n" for t in texts))
+    assert run_command(main, ["--model", str(adapted), "--estimate-on", str(path), "--text-column", "review", "--data-dir", str(data_dir),
+                              "--json", str(tmp_path / "e.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "(400 texts)" in printed and "| amazon_books |" in printed
+    estimates = json.loads((tmp_path / "e.json").read_text())["amazon_books"]
+    assert estimates["target_examples"] == 400 and 0 <= estimates["atc"] <= 1 and 0 <= estimates["doc"] <= 1
+    direct = estimate_model_accuracy(adapted, texts, data_dir=str(data_dir))["amazon_books"]
+    assert estimates == pytest.approx(direct)
+    validation = evaluate_model(adapted, split="validation", data_dir=str(data_dir))
+    assert estimates["source_accuracy"] == pytest.approx(validation["amazon_books"]["accuracy"])  # the split training carved
+    for other in (["--input", str(path), "--head", "amazon_books"], ["--per-class"], ["--split", "validation"]):
+        assert run_command(main, ["--model", str(adapted), "--estimate-on", str(path), *other]) == 2
+        assert "scores labelled data: run them apart" in capsys.readouterr().err
+    assert run_command(main, ["--model", str(adapted), "--text-column", "review"]) == 2
+    assert "neither of which is given" in capsys.readouterr().err
