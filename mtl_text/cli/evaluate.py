@@ -69,7 +69,8 @@ class EvaluateArguments(Arguments):
                                 "confidence whose kept texts reach accuracy A with probability 1 - --delta, for texts drawn like "
                                 "the ones scored: selection with guaranteed risk (SGR, Geifman & El-Yaniv 2017), with its coverage and "
                                 "accuracy bound; score a sample like the texts you will predict (--input FILE --head NAME), then "
-                                "give the minimum to mtl-text predict --min-confidence; with --json under 'risk_coverage.guaranteed'"})
+                                "predict with the command it prints (mtl-text predict --task-min-confidence TASK=P); with --json "
+                                "under 'risk_coverage.guaranteed'"})
     delta: Fraction | None = field(default=None, metadata={
         "help": "--target-accuracy: the probability that its guarantee fails (its accuracy bound holds with 1 - delta; default: "
                 "0.05)"})
