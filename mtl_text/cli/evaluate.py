@@ -4,6 +4,7 @@ tasks' test (or validation) splits and print the same table as training."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -166,6 +167,8 @@ def estimate_main(args: EvaluateArguments) -> int:
     from ..transfer.estimation import estimate_model_accuracy
     from ..utils.log import setup_logging
 
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # a launcher's processes, whether Accelerate sees them or not
+        raise ConfigError("evaluate --estimate-on runs in one process: start it with python or mtl-text, not accelerate launch")
     setup_logging()
     for spec in args.task_file:
         load_task_file(spec)

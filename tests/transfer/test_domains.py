@@ -200,7 +200,7 @@ def test_accuracy_estimates_follow_their_definitions():
     assert estimate_accuracy(RegressionHead(4, ["score"], hidden_size=0), logits[:, :1], torch.zeros(3, 1), logits[:, :1]) is None
 
 
-def test_evaluate_estimates_the_accuracy_on_unlabelled_texts_of_another_domain(adapted, data_dir, tmp_path, capsys):
+def test_evaluate_estimates_the_accuracy_on_unlabelled_texts_of_another_domain(adapted, data_dir, tmp_path, capsys, monkeypatch):
     """The books head on kitchen reviews without their labels: the estimates are what the estimators
     give on the same logits, and the options that score labelled data are refused beside it."""
     from mtl_text import load_test_split
@@ -228,3 +228,6 @@ def test_evaluate_estimates_the_accuracy_on_unlabelled_texts_of_another_domain(a
         assert "scores labelled data: run them apart" in capsys.readouterr().err
     assert run_command(main, ["--model", str(adapted), "--text-column", "review"]) == 2
     assert "neither of which is given" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "2")  # started by a launcher as two processes: each would print the same estimates
+    assert run_command(main, ["--model", str(adapted), "--estimate-on", str(path)]) == 2
+    assert "runs in one process" in capsys.readouterr().err
