@@ -71,6 +71,7 @@ _LAZY = {
     "Predictor": "mtl_text.inference.prediction",
     "Ensemble": "mtl_text.inference.ensemble",
     "calibrate_model": "mtl_text.inference.calibration",
+    "estimate_model_accuracy": "mtl_text.transfer.estimation",
     "push_to_hub": "mtl_text.modeling.hub",
     "train": "mtl_text.training.trainer",
     "TrainingResult": "mtl_text.training.trainer",
