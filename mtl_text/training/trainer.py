@@ -184,6 +184,10 @@ def train(config: TrainingConfig) -> TrainingResult:
         if calibrate_tasks := calibrated_tasks(*config.heads.calibration_choice(run.tasks)):
             calibrated = calibrate(run.model, {n: run.val_dataloaders[n] for n in calibrate_tasks}, accelerator)
             log.log({"step": summary["steps"], "split": "calibration", "tasks": calibrated})
+        if fitted:
+            from .wide_fit import warn_oversure
+
+            warn_oversure(fitted, calibrated or {})
         if config.heads.tune_thresholds:  # on the calibrated probabilities
             tune_thresholds(run, accelerator, unwrapped)
         if (fitted or calibrated or config.heads.tune_thresholds) and accelerator.is_main_process:

@@ -92,17 +92,23 @@ def svm_margins(features: sp.csr_matrix, labels: np.ndarray, num_outputs: int, C
     return torch.from_numpy(coef.T.copy()).float()
 
 
-def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, references: torch.Tensor) -> float:
-    """The weight of the SVM's ``margins`` beside the model's ``logits`` (both ``(examples,
-    num_outputs)``, on validation): the ratio ``b / a`` of the ``a, b >= 0`` that minimise the head's
-    calibration loss (its loss without label smoothing) of ``a * logits + b * margins`` against
-    ``references`` (a logistic-regression meta-learner over the two models' outputs, as in stacked
-    generalisation: Wolpert 1992; Ting & Witten 1999; ``a`` is a temperature, which the argmax
-    ignores). Fitted with L-BFGS over ``log a`` and ``log b`` in float64; the head's loss itself
+def stacking_scales(head, logits: torch.Tensor, margins: torch.Tensor, references: torch.Tensor) -> tuple[float, float]:
+    """The ``a, b >= 0`` that minimise the head's calibration loss (its loss without label
+    smoothing) of ``a * logits + b * margins`` against ``references``, the model's ``logits`` and
+    the SVM's ``margins`` both ``(examples, num_outputs)`` on validation: a logistic-regression
+    meta-learner over the two models' outputs, as in stacked generalisation (Wolpert 1992; Ting &
+    Witten 1999). Fitted with L-BFGS over ``log a`` and ``log b`` in float64; the head's loss itself
     computes in float32, as in training (its ``logits.float()``)."""
     z, s = logits.double(), margins.double()
     a, b = fit_positive_scales(lambda ab: head.calibration_loss(ab[0] * z + ab[1] * s, references), 2, bound=30.0)
-    return float(b / a)
+    return float(a), float(b)
+
+
+def stacking_weight(head, logits: torch.Tensor, margins: torch.Tensor, references: torch.Tensor) -> float:
+    """The weight of the SVM's ``margins`` beside the model's ``logits``: ``b / a`` of
+    :func:`stacking_scales` (``a`` is a temperature, which the argmax ignores)."""
+    a, b = stacking_scales(head, logits, margins, references)
+    return b / a
 
 
 @torch.no_grad()
@@ -113,8 +119,10 @@ def add_svm_to_wide(model, train_datasets: dict, collator, val_dataloaders: dict
     same on every process. ``val_dataloaders``: the prepared validation dataloaders.
 
     Returns:
-        task -> ``{"alpha": the weight, "validation_before": metric, "validation_after": metric}``
-        (the head's primary metric on validation).
+        task -> ``{"alpha": the weight, "scale": a of :func:`stacking_scales` (the stacked logits are
+        ``1 / scale`` times as large as the fitted combination: too sure where it is small),
+        "validation_before": metric, "validation_after": metric}`` (the head's primary metric on
+        validation).
     """
     unwrapped = accelerator.unwrap_model(model)
     report = {}
@@ -130,12 +138,31 @@ def add_svm_to_wide(model, train_datasets: dict, collator, val_dataloaders: dict
         after, _, _ = collect_logits(model, val_dataloaders[name], name, accelerator)
         wide.weight.weight.sub_(margins)
         svm = after - before  # the SVM's margins on validation (the logits are linear in the wide part's weights)
-        alpha = stacking_weight(head, before, svm, refs)
+        scale, weight = stacking_scales(head, before, svm, refs)
+        alpha = weight / scale
         wide.weight.weight.add_(alpha * margins)
         metric = head.primary_metric
         scores = [head.compute_metrics(head.decode(before + a * svm), refs)[metric] for a in (0.0, alpha)]
-        report[name] = {"alpha": alpha, "validation_before": scores[0], "validation_after": scores[1]}
+        # scale: what the stacked logits (before + alpha * svm) are multiplied by in the fitted combination, a temperature of 1 / scale
+        report[name] = {"alpha": alpha, "scale": scale, "validation_before": scores[0], "validation_after": scores[1]}
         logger.info("task %s: linear SVM on the wide part's features (%d texts, %d n-gram rows per text), its margins added with "
                     "weight %.3g (fitted on validation): validation %s %.4f -> %.4f", name, features.shape[0],
                     round(features.nnz / max(features.shape[0], 1)), alpha, metric, scores[0], scores[1])
     return report
+
+
+OVERSURE_SCALE = 0.1  # the stacking's fitted scale below which a head's probabilities are far too sure (logits 10 times too large)
+
+
+def warn_oversure(fitted: dict[str, dict], calibrated: Iterable[str]) -> list[str]:
+    """Warn for each task of :func:`add_svm_to_wide`'s report whose stacked logits are more than
+    ``1 / OVERSURE_SCALE`` times as large as the fitted combination's on validation (a deep part that
+    learned little beside the SVM gives the SVM a huge weight) and that gets no temperature
+    (``calibrated``: the tasks calibrated after it), and return those tasks."""
+    calibrated = set(calibrated)
+    flagged = [name for name, stacked in fitted.items() if stacked["scale"] < OVERSURE_SCALE and name not in calibrated]
+    for name in flagged:
+        logger.warning("task %s: after the SVM's stacking its logits are %.3g times as large as the fitted combination's on "
+                       "validation, so its probabilities are far too sure (the deep part learned little beside the SVM?): "
+                       "--calibrate %s, or mtl-text calibrate, divides them by a temperature", name, 1 / fitted[name]["scale"], name)
+    return flagged

@@ -171,3 +171,22 @@ def test_stacking_weight_ignores_label_smoothing():
     weight = stacking_weight(plain, logits, margins, refs)
     assert weight > 0.5 and stacking_weight(smoothed, logits, margins, refs) == pytest.approx(weight, rel=1e-6)
     assert smoothed.calibration_loss(logits, refs).item() == pytest.approx(torch.nn.functional.cross_entropy(logits, refs).item())
+
+
+def test_stacked_logits_far_too_large_are_flagged_unless_calibrated(caplog):
+    """The stacking's scale recovers logits that are 20 times too large (labels drawn from softmax(z),
+    logits 20 * z, margins that are noise), and such a task is flagged unless a temperature follows."""
+    from mtl_text.modeling.heads import SingleLabelClassificationHead
+    from mtl_text.training.wide_fit import stacking_scales, warn_oversure
+
+    head = SingleLabelClassificationHead(4, get_task("trec").labels, hidden_size=0)
+    generator = torch.Generator().manual_seed(2)
+    z = 2.0 * torch.randn(4000, 6, generator=generator)
+    refs = torch.multinomial(torch.softmax(z, -1), 1, generator=generator).squeeze(1)
+    scale, weight = stacking_scales(head, 20 * z, torch.randn(4000, 6, generator=generator), refs)
+    assert scale == pytest.approx(1 / 20, rel=0.1) and weight < 0.05  # the noise's own weight near 0
+    report = {"trec": {"scale": scale}, "sst2": {"scale": 0.8}, "mrpc": {"scale": 0.01}}
+    with caplog.at_level("WARNING", logger="mtl_text.train"):
+        assert warn_oversure(report, calibrated=["mrpc"]) == ["trec"]  # sst2's are fine, mrpc's get a temperature
+    assert f"task trec: after the SVM's stacking its logits are {1 / scale:.3g} times as large" in caplog.text
+    assert "--calibrate trec" in caplog.text and "sst2" not in caplog.text and "mrpc" not in caplog.text
