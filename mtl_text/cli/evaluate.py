@@ -20,7 +20,7 @@ from ..arguments import (
     task_file_option,
     token_option,
 )
-from ..errors import ConfigError, UnknownHeadError
+from ..errors import ConfigError, InputError, UnknownHeadError
 from .parsing import ArgumentParser, input_file
 
 
@@ -176,6 +176,8 @@ def estimate_main(args: EvaluateArguments) -> int:
     with open_data(path) as lines:
         texts, pairs = read_texts(lines, str(path), input_format(str(path), args.input_format), args.text_column or "text",
                                   args.text_pair_column or "text_pair")
+    if not texts:
+        raise InputError(f"--estimate-on {path}: no texts in the file")
     estimates = estimate_model_accuracy(args.model, texts, pairs, args.tasks, args.data_dir, args.seed, args.validation_size,
                                         args.batch_size, args.verify_hashes, args.token)
     print(f"estimated accuracy of {args.model} on {args.estimate_on} ({len(texts)} texts), from the confidences; the validation "

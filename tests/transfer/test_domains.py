@@ -228,6 +228,9 @@ def test_evaluate_estimates_the_accuracy_on_unlabelled_texts_of_another_domain(a
         assert "scores labelled data: run them apart" in capsys.readouterr().err
     assert run_command(main, ["--model", str(adapted), "--text-column", "review"]) == 2
     assert "neither of which is given" in capsys.readouterr().err
+    (tmp_path / "empty.txt").write_text("")
+    assert run_command(main, ["--model", str(adapted), "--estimate-on", str(tmp_path / "empty.txt")]) == 2
+    assert capsys.readouterr().err == f"error: --estimate-on {tmp_path / 'empty.txt'}: no texts in the file\n"
     monkeypatch.setenv("WORLD_SIZE", "2")  # started by a launcher as two processes: each would print the same estimates
     assert run_command(main, ["--model", str(adapted), "--estimate-on", str(path)]) == 2
     assert "runs in one process" in capsys.readouterr().err
