@@ -755,20 +755,18 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
         where it keeps no text); with ``target_accuracies``, also ``guaranteed``: for each, in their
         order, :func:`guaranteed_min_confidence` at ``delta`` with its ``target_accuracy`` and ``delta``.
     """
-    confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
-    n = len(confidence)
+    ranked, ranked_correct = _most_confident_first(confidence, correct)
+    n = len(ranked)
     if n == 0:
         return {"aurc": 0.0, "points": []}
-    order = torch.argsort(confidence, descending=True, stable=True)
-    ranked, right = confidence[order], correct[order].cumsum(0)
+    right = ranked_correct.cumsum(0)
     # the texts of one confidence have no order among them: each counts as their mean correctness (the
     # expected curve over their orders), so the AURC does not depend on the order of the data
     _, group, sizes = torch.unique_consecutive(ranked, return_inverse=True, return_counts=True)
-    mean_right = torch.zeros(len(sizes), dtype=torch.float64).index_add_(0, group, correct[order]) / sizes
+    mean_right = torch.zeros(len(sizes), dtype=torch.float64).index_add_(0, group, ranked_correct) / sizes
     aurc = float((1 - mean_right[group].cumsum(0) / torch.arange(1, n + 1, dtype=torch.float64)).mean())
-    def point(rule: float) -> dict:  # compared in the confidences' own precision: a float32 0.9 reaches the threshold 0.9
-        kept = int((ranked >= torch.tensor(rule, dtype=ranked.dtype)).sum())
-        return {"min_confidence": rule, "coverage": kept / n, "accuracy": float(right[kept - 1] / kept) if kept else None, "examples": kept}
+    def point(rule: float) -> dict:
+        return _kept_point(ranked, right, rule)
 
     rules = [float(ranked[max(1, int(np.ceil(c * n - 1e-9))) - 1]) for c in coverages] + [float(t) for t in thresholds]
     kept_by = {}  # texts kept -> the point; a round threshold wins over a coverage's confidence that keeps the same texts
@@ -779,7 +777,7 @@ def risk_coverage(confidence: torch.Tensor, correct: torch.Tensor, coverages: Se
     if requested:
         report["requested"] = [point(float(m)) for m in requested]
     if target_accuracies:
-        report["guaranteed"] = [{"target_accuracy": float(t), "delta": float(delta), **guaranteed_min_confidence(confidence, correct, t, delta)}
+        report["guaranteed"] = [{"target_accuracy": float(t), "delta": float(delta), **_guaranteed(ranked, right, t, delta)}
                                 for t in target_accuracies]
     return report
 
@@ -809,26 +807,45 @@ def guaranteed_min_confidence(confidence: torch.Tensor, correct: torch.Tensor, t
     Raises:
         ValueError: ``target_accuracy`` not in ``(0, 1)``, ``delta`` not in ``(0, 1)``, or no texts.
     """
+    ranked, ranked_correct = _most_confident_first(confidence, correct)
+    return _guaranteed(ranked, ranked_correct.cumsum(0), target_accuracy, delta)
+
+
+def _most_confident_first(confidence: torch.Tensor, correct: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forecasts ``(n,)`` on the CPU, the most confident first (ties in data order): their
+    confidences, and their correctness as float64."""
+    confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
+    order = torch.argsort(confidence, descending=True, stable=True)
+    return confidence[order], correct[order]
+
+
+def _kept_point(ranked: torch.Tensor, right: torch.Tensor, rule: float) -> dict:
+    """The rule "keep a text whose confidence >= ``rule``" on confidences ``ranked`` most confident
+    first, with ``right`` the running count of right answers: ``{"min_confidence", "coverage",
+    "accuracy", "examples"}`` (``accuracy`` ``None`` where it keeps no text). Compared in the
+    confidences' own precision: a float32 0.9 reaches the threshold 0.9."""
+    kept = int((ranked >= torch.tensor(rule, dtype=ranked.dtype)).sum())
+    return {"min_confidence": rule, "coverage": kept / len(ranked), "accuracy": float(right[kept - 1] / kept) if kept else None,
+            "examples": kept}
+
+
+def _guaranteed(ranked: torch.Tensor, right: torch.Tensor, target_accuracy: float, delta: float) -> dict:
+    """:func:`guaranteed_min_confidence` on forecasts already ranked (as :func:`_kept_point` takes them)."""
     from scipy.stats import beta
 
     if not 0 < target_accuracy < 1 or not 0 < delta < 1:
         raise ValueError(f"target_accuracy and delta must be in (0, 1), got {target_accuracy} and {delta}")
-    confidence, correct = confidence.detach().cpu().flatten(), correct.detach().cpu().double().flatten()
-    n = len(confidence)
-    if n == 0:
+    if len(ranked) == 0:
         raise ValueError("guaranteed_min_confidence needs at least one text")
-    order = torch.argsort(confidence, descending=True, stable=True)
-    ranked, right = confidence[order], correct[order].cumsum(0)
-    steps = max(1, math.ceil(math.log2(n)))
+    steps = max(1, math.ceil(math.log2(len(ranked))))
 
     def rule(z: int) -> dict:  # the rule of the z-th most confident text, its ties kept
-        kept = int((ranked >= ranked[z - 1]).sum())
-        errors = kept - int(round(float(right[kept - 1])))
-        bound = 1.0 if errors == kept else float(beta.ppf(1 - delta / steps, errors + 1, kept - errors))
-        return {"min_confidence": float(ranked[z - 1]), "coverage": kept / n, "accuracy": 1 - errors / kept, "examples": kept,
-                "accuracy_bound": 1 - bound}
+        point = _kept_point(ranked, right, float(ranked[z - 1]))
+        errors = point["examples"] - int(round(float(right[point["examples"] - 1])))
+        bound = 1.0 if errors == point["examples"] else float(beta.ppf(1 - delta / steps, errors + 1, point["examples"] - errors))
+        return {**point, "accuracy_bound": 1 - bound}
 
-    low, high, best, tried = 1, n, None, None
+    low, high, best, tried = 1, len(ranked), None, None
     for _ in range(steps):
         z = math.ceil((low + high) / 2)
         tried = rule(z)
