@@ -168,8 +168,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
     predictor = load_predictor(args.model, args.ensemble_with, **options)
     predictor.check_tasks(args.tasks)  # before reading any input
-    if selection.min_confidences() is not None:
-        predictor.check_min_confidence(selection.min_confidences(), args.tasks)
+    minimum = selection.min_confidences()
+    if minimum is not None:
+        predictor.check_min_confidence(minimum, args.tasks)
     examples, total = input_examples(args, texts)
     typed = reads_standard_input(args, texts) and sys.stdin.isatty()  # each line answered as it is typed
     from tqdm.auto import tqdm
@@ -179,7 +180,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         for chunk in chunked(examples, 1 if typed else CHUNK):
             pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
             for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs, args.top_k,
-                                                                                 selection.min_confidences())):
+                                                                                 minimum)):
                 print(json.dumps({**example.kept, **result}, ensure_ascii=False))
             sys.stdout.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
             progress.update(len(chunk))

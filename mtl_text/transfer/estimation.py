@@ -97,22 +97,21 @@ def estimate_model_accuracy(model_dir, texts: list[str], text_pairs: list[str] |
 
     from ..errors import ConfigError, InputError
     from ..inference.evaluation import collect_logits, split_dataloaders, tasks_and_heads, trained_with
-    from ..inference.prediction import Predictor, load_tokenizer
-    from ..modeling.hub import resolve_model
+    from ..inference.prediction import Predictor
     from ..modeling.model import MultiTaskModel
 
     if not texts:
         raise InputError("no texts to estimate the accuracy on")
-    model_dir = resolve_model(model_dir, token=token)
-    predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes)
+    predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, token=token)
     names = [t for t in predictor.input_tasks(tasks, pairs=text_pairs is not None) if predictor.model.head(t).can_abstain]
     if not names:
         raise ConfigError(f"accuracy estimates are for single-label classification heads; the tasks "
                           f"{predictor.input_tasks(tasks, pairs=text_pairs is not None)} have none")
     accelerator = Accelerator(cpu=predictor.device.type == "cpu")
-    validation = split_dataloaders(predictor.model, load_tokenizer(model_dir), tasks_and_heads({t: t for t in names}, predictor.model.check_tasks),
-                                   "validation", data_dir, trained_with(MultiTaskModel.read_config(model_dir)), seed, validation_size,
-                                   batch_size, accelerator)
+    # the model's own tokenizer and folder (a Hub id downloaded once, by the predictor)
+    validation = split_dataloaders(predictor.model, predictor.tokenizer, tasks_and_heads({t: t for t in names}, predictor.model.check_tasks),
+                                   "validation", data_dir, trained_with(MultiTaskModel.read_config(predictor.directory)), seed,
+                                   validation_size, batch_size, accelerator)
     target = predictor.predict_logits(texts, names, text_pairs)
     estimates = {}
     for name in names:
