@@ -32,7 +32,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..arguments import Arguments, NonNegativeFloat, PositiveInt
+from ..arguments import CONFIDENCE_RANGE, Arguments, NonNegativeFloat, PositiveInt
 from ..errors import ModelOutputError, MtlTextError
 from .batching import DynamicBatcher
 
@@ -64,7 +64,8 @@ class BatchingArguments(Arguments):
         "help": "... or this many milliseconds after its first request arrived"})
 
 
-Minimum = Annotated[float, Field(gt=0, le=1)]  # a minimum confidence, in (0, 1]
+# a minimum confidence, in (0, 1]: the range predict's --min-confidence declares, as pydantic bounds
+Minimum = Annotated[float, Field(gt=CONFIDENCE_RANGE.min, le=CONFIDENCE_RANGE.max)]
 
 
 class PredictRequest(BaseModel):
