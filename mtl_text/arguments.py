@@ -8,6 +8,9 @@ when an instance is built, from Python or from the command line, before anything
 raises :class:`~mtl_text.errors.ConfigError` naming the option. The command line's parser
 (:mod:`mtl_text.cli.parsing`) also prints each range in ``--help``.
 
+An option that gives values per task (``--max-length sst2=64 trec=32``) declares how its values
+read once, in its type too: ``Annotated[list[str], TaskValues(...)]`` (:class:`TaskValues`).
+
 The options several commands share (``--data-dir``, ``--task-file``, ``--seed``) are defined here,
 once.
 """
@@ -19,7 +22,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -67,6 +70,109 @@ SEED_RANGE = Range(min=0)  # numpy's generators take non-negative seeds
 Seed = Annotated[int, SEED_RANGE]
 
 DEFAULT_VALIDATION_SIZE = 0.1  # the share of a task's train split held out for validation, in training and the baselines
+
+
+@dataclass(frozen=True)
+class TaskValues:
+    """How the items of a ``TASK=VALUE`` option read (``--max-length sst2=64 trec=32``), declared
+    once in the option's type: ``Annotated[list[str], TaskValues("TASK=N with N >= 1",
+    positive_integer)]``. :class:`Arguments` checks every item when an instance is built and takes
+    a Python user's mapping (``max_length={"sst2": 64}``) as the same items; :meth:`read` gives
+    the option as task -> value.
+
+    Attributes:
+        expected: what an item must be, for messages: ``"TASK=N with N >= 1"``.
+        parse: one ``VALUE`` (the text after the first ``=``) -> its value; raises
+            :class:`ValueError` where the text does not fit.
+        several: a task may be named several times, its values kept in order (``--distill-texts``);
+            otherwise a task named twice is an error, never a silent "last one wins".
+        bare: an item without ``TASK=`` applies to every task not named, under the key ``"*"``
+            (``--pooling max sst2=mean``).
+        hint: added to the message where an item has no ``=`` (and ``bare`` is off), e.g. that a
+            text was taken for an item.
+    """
+
+    expected: str
+    parse: Callable[[str], Any] = str
+    several: bool = False
+    bare: bool = False
+    hint: str = ""
+
+    def items(self, mapping: Mapping[str, Any]) -> list[str]:
+        """A Python user's ``{task: value}`` as the command line's items: a list or tuple value is
+        one comma-joined ``VALUE`` (``{"cola": [1, 2]}`` -> ``cola=1,2``), or, where a task takes
+        several values, one item each; ``None`` is ``none`` (``{"cola": None}`` -> ``cola=none``); the
+        key ``"*"`` of a ``bare`` option is a bare item."""
+        items = []
+        for task, value in mapping.items():
+            for one in value if self.several and isinstance(value, (list, tuple)) else [value]:
+                text = ",".join(map(str, one)) if isinstance(one, (list, tuple)) else "none" if one is None else str(one)
+                items.append(text if self.bare and task == "*" else f"{task}={text}")
+        return items
+
+    def read(self, option: str, items: Iterable[str] | None) -> dict[str, Any]:
+        """``items`` (the option's value; ``None``: none) as task -> value, in the items' order;
+        task -> list of values where :attr:`several`.
+
+        Raises:
+            ConfigError: an item that is not ``TASK=VALUE`` with a ``VALUE`` :attr:`parse` takes, or
+                a task named twice; the message names ``option`` and the item.
+        """
+        values: dict[str, Any] = {}
+        for item in items or ():
+            task, sep, text = str(item).partition("=")
+            if not sep and self.bare:
+                task, text = "*", task
+            try:
+                if not (sep or self.bare) or not task:
+                    raise ValueError
+                value = self.parse(text)
+            except ValueError:
+                raise ConfigError(f"{option}: expected {self.expected}, got {item!r}" + ("" if sep or self.bare else self.hint)) from None
+            if self.several:
+                values.setdefault(task, []).append(value)
+            elif task in values:
+                raise ConfigError(f"{option}: {'the bare value' if task == '*' else task} given twice ({' '.join(map(str, items))})")
+            else:
+                values[task] = value
+        return values
+
+
+def positive_integer(text: str) -> int:
+    """``VALUE`` of a ``TASK=N`` option: an integer >= 1 written in digits (:class:`ValueError` otherwise)."""
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(text)
+    return int(text)
+
+
+def number_in(valid: Range) -> Callable[[str], float]:
+    """A parser of ``VALUE``: a number inside ``valid`` (:class:`ValueError` otherwise)."""
+    def parse(text: str) -> float:
+        number = float(text)
+        if number not in valid:
+            raise ValueError(text)
+        return number
+    return parse
+
+
+def non_empty(text: str) -> str:
+    """``VALUE`` of a ``TASK=FILE`` option: any text but an empty one (:class:`ValueError` otherwise)."""
+    if not text:
+        raise ValueError(text)
+    return text
+
+
+def field_task_values(cls) -> dict[str, TaskValues]:
+    """Field name -> the :class:`TaskValues` its type declares, for a dataclass type."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    found = {}
+    for name, hint in hints.items():
+        for option in (hint, *typing.get_args(hint)):  # Annotated[...] itself, or inside `... | None`
+            if typing.get_origin(option) is Annotated:
+                spec = next((m for m in option.__metadata__ if isinstance(m, TaskValues)), None)
+                if spec is not None:
+                    found[name] = spec
+    return found
 
 
 def option_name(name: str) -> str:
@@ -165,12 +271,14 @@ class Arguments:
     """Base of every options dataclass: checks every option's type and declared range on
     construction, from Python as from the command line.
 
-    Two spellings Python users write are taken as what they mean: a tuple for a list option
+    Three spellings Python users write are taken as what they mean: a tuple for a list option
     (``tasks=("sst2", "trec")``) becomes a list, a :class:`os.PathLike` for a string option
-    (``output_dir=Path("runs/x")``) becomes its string.
+    (``output_dir=Path("runs/x")``) becomes its string, and a mapping for a ``TASK=VALUE`` option
+    (``max_length={"sst2": 64}``) becomes its items (:meth:`TaskValues.items`).
 
     Raises:
-        ConfigError: a value of the wrong type, outside its range or its choices; the message names
+        ConfigError: a value of the wrong type, outside its range or its choices, or an item of a
+            ``TASK=VALUE`` option that does not read (:meth:`TaskValues.read`); the message names
             the option, e.g. ``--batch-size must be an integer >= 1, got 0`` or ``--tasks must be a
             list of strings, got 'sst2'``.
     """
@@ -178,15 +286,25 @@ class Arguments:
     def __post_init__(self):
         hints = typing.get_type_hints(type(self))
         ranges = field_ranges(type(self))
+        per_task = field_task_values(type(self))
         for name, hint in hints.items():
             value = getattr(self, name)
             if isinstance(value, tuple) and accepts(hint, list):
                 setattr(self, name, value := list(value))
             elif isinstance(value, os.PathLike) and accepts(hint, str):
                 setattr(self, name, value := os.fspath(value))
+            elif isinstance(value, Mapping) and name in per_task:
+                setattr(self, name, value := per_task[name].items(value))
             expected = option_error(hint, ranges.get(name), value)
             if expected is not None:
                 raise ConfigError(f"{option_name(name)} must be {expected}, got {value!r}")
+            if name in per_task:
+                per_task[name].read(option_name(name), value)
+
+    def task_values(self, name: str) -> dict[str, Any]:
+        """The ``TASK=VALUE`` option ``name`` (a field name: ``"max_length"``) as task -> value
+        (:meth:`TaskValues.read`)."""
+        return field_task_values(type(self))[name].read(option_name(name), getattr(self, name))
 
     def to_dict(self) -> dict[str, Any]:
         """The options as a JSON-able dict (nested option groups become nested dicts)."""
@@ -242,14 +360,12 @@ class SelectionArguments(Arguments):
                                 "(false otherwise), to set those texts aside for a person; mtl-text evaluate --risk-coverage shows how "
                                 "many texts a minimum keeps and their accuracy, --target-accuracy finds one with a guarantee "
                                 "(calibrate the model first: mtl-text calibrate). Other heads' outputs are unchanged"})
-    task_min_confidence: list[str] | None = field(default=None, metadata={
+    task_min_confidence: Annotated[list[str], TaskValues(
+        f"TASK=P with P {CONFIDENCE_RANGE}", number_in(CONFIDENCE_RANGE),
+        hint=": a text? --task-min-confidence takes several values, so put texts before it or after '--'")] | None = field(default=None, metadata={
         "metavar": "TASK=P", "help": "like --min-confidence for one head, its own minimum (e.g. sst2=0.968268 20newsgroups=0.54072, "
                                      "as evaluate --target-accuracy finds them; P in (0, 1]); --min-confidence then applies to the "
                                      "single-label heads not named, and without it they are not marked"})
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.min_confidences()
 
     def min_confidences(self) -> float | dict[str, float] | None:
         """The options as :class:`~mtl_text.inference.prediction.Predictor` takes a minimum
@@ -262,20 +378,7 @@ class SelectionArguments(Arguments):
         """
         if not self.task_min_confidence:
             return self.min_confidence
-        minimums: dict[str, float] = {}
-        for item in self.task_min_confidence:
-            task, sep, value = str(item).partition("=")
-            try:
-                number = float(value)
-            except ValueError:
-                number = None
-            if not sep or not task or number is None or number not in CONFIDENCE_RANGE:
-                raise ConfigError(f"--task-min-confidence: expected TASK=P with P {CONFIDENCE_RANGE}, got {item!r}"
-                                  + ("" if sep else ": a text? --task-min-confidence takes several values, so put texts before it "
-                                                    "or after '--'"))
-            if task in minimums:
-                raise ConfigError(f"--task-min-confidence: {task} given twice ({' '.join(self.task_min_confidence)})")
-            minimums[task] = number
+        minimums = self.task_values("task_min_confidence")
         return {**minimums, **({"*": self.min_confidence} if self.min_confidence is not None else {})}
 
 

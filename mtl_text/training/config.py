@@ -41,12 +41,16 @@ from ..arguments import (
     Probability,
     Range,
     Seed,
+    TaskValues,
     chosen_tasks,
     data_dir_option,
     field_ranges,
     group_validation_option,
+    non_empty,
+    number_in,
     option_error,
     option_name,
+    positive_integer,
     seed_option,
     task_file_option,
 )
@@ -72,6 +76,25 @@ GRADIENT_BALANCING = ("pcgrad", "upgrad", "mgda")
 AVERAGING_MODES = ("none", "ema", "swa")  # --weight-averaging (training/averaging.py)
 
 
+def pooling_mode(text: str) -> str:
+    """``MODE`` of ``--pooling``: one of :data:`~mtl_text.modeling.options.POOLING_MODES`
+    (:class:`ValueError` otherwise)."""
+    if text not in POOLING_MODES:
+        raise ValueError(text)
+    return text
+
+
+def class_weight(text: str) -> str | list[float] | None:
+    """``VALUE`` of ``--class-weights``: ``"balanced"``, ``None`` for ``none``, or the weights of
+    ``W1,W2,...``, each > 0 (:class:`ValueError` otherwise)."""
+    if text in ("balanced", "none"):
+        return None if text == "none" else text
+    weights = [float(w) for w in text.split(",")]
+    if not all(w > 0 and w != float("inf") for w in weights):
+        raise ValueError(text)
+    return weights
+
+
 @dataclass
 class DataArguments(Arguments):
     """Which tasks, where their data is, and how it is split and cut."""
@@ -88,7 +111,7 @@ class DataArguments(Arguments):
         "carve the validation split (and --cv-folds' folds) by the groups a task declares, a group on one side: SST-2's "
         "sentence with its phrases, so that validation scores no phrase of a training sentence. --no-group-validation "
         "draws examples one by one")
-    max_length: list[str] = field(default_factory=list, metadata={
+    max_length: Annotated[list[str], TaskValues("TASK=N with N >= 1", positive_integer)] = field(default_factory=list, metadata={
         "metavar": "TASK=N",
         "help": "override a task's maximum length in tokens (special tokens included); longer texts keep their first N tokens. "
                 "A transformer's limit (position embeddings, tokenizer's model_max_length) caps every task's length"})
@@ -97,7 +120,7 @@ class DataArguments(Arguments):
                 "'none' to tokenize in memory every time"})
     max_train_examples: PositiveInt | None = field(default=None, metadata={
         "help": "use only the first N (shuffled, seeded) training examples of each task; for quick runs and tests"})
-    task_train_examples: list[str] = field(default_factory=list, metadata={
+    task_train_examples: Annotated[list[str], TaskValues("TASK=N with N >= 1", positive_integer)] = field(default_factory=list, metadata={
         "metavar": "TASK=N", "help": "like --max-train-examples for one task (e.g. few labels of a target task beside full source tasks)"})
     cv_folds: Annotated[int | None, Range(min=2)] = field(default=None, metadata={
         "metavar": "K",
@@ -108,8 +131,6 @@ class DataArguments(Arguments):
         "help": "train on one fold of --cv-folds only (0 to K-1): fold k is the validation split, the others train"})
 
     def __post_init__(self):
-        if isinstance(self.max_length, dict):  # Python users may give {"sst2": 64}
-            self.max_length = [f"{k}={v}" for k, v in self.max_length.items()]
         super().__post_init__()
         if not self.tasks:
             raise ConfigError("--tasks: name at least one task")
@@ -117,39 +138,26 @@ class DataArguments(Arguments):
             raise ConfigError(f"--fold {self.fold} needs --cv-folds K with K > {self.fold}")
         if len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"--tasks: a task is named twice in {self.tasks}")
-        self.max_length_overrides()
         unknown = [i for i in self.task_train_examples if str(i).partition("=")[0] not in self.tasks]
         if unknown:
             raise ConfigError(f"--task-train-examples names task(s) not in --tasks {self.tasks}: {unknown}")
-        self.train_example_limits()
 
     def train_example_limits(self) -> dict[str, int | None]:
         """Each task's training-example limit: ``--task-train-examples``, else ``--max-train-examples`` (``None``: all).
 
         Raises:
-            ConfigError: an item that is not ``TASK=N`` with ``N >= 1``.
+            ConfigError: an item that is not ``TASK=N`` with ``N >= 1``, or a task named twice.
         """
-        limits = {}
-        for item in self.task_train_examples:
-            name, sep, value = str(item).partition("=")
-            if not sep or not value.isdigit() or int(value) < 1:
-                raise ConfigError(f"--task-train-examples: expected TASK=N with N >= 1, got {item!r}")
-            limits[name] = int(value)
+        limits = self.task_values("task_train_examples")
         return {name: limits.get(name, self.max_train_examples) for name in self.tasks}
 
     def max_length_overrides(self) -> dict[str, int]:
         """``--max-length`` as task name -> N.
 
         Raises:
-            ConfigError: an item that is not ``TASK=N`` with ``N >= 1``.
+            ConfigError: an item that is not ``TASK=N`` with ``N >= 1``, or a task named twice.
         """
-        overrides = {}
-        for item in self.max_length:
-            name, sep, value = str(item).partition("=")
-            if not sep or not value.isdigit() or int(value) < 1:
-                raise ConfigError(f"--max-length: expected TASK=N with N >= 1, got {item!r}")
-            overrides[name] = int(value)
-        return overrides
+        return self.task_values("max_length")
 
 
 @dataclass
@@ -164,7 +172,8 @@ class EncoderArguments(Arguments):
     freeze_encoder: bool = field(default=False, metadata={
         "help": "feature extraction: the encoder does not train, only poolings, heads and wide parts do; with a transformer and parameter-free "
                 "pooling its pooled vectors are computed once and cached"})
-    pooling: list[str] = field(default_factory=list, metadata={
+    pooling: Annotated[list[str], TaskValues(f"MODE or TASK=MODE with MODE one of {', '.join(POOLING_MODES)}", pooling_mode,
+                                             bare=True)] = field(default_factory=list, metadata={
         "metavar": "MODE|TASK=MODE",
         "help": f"how each task turns the shared token vectors into one vector per text, one of {', '.join(POOLING_MODES)}; default: "
                 "with word vectors each task's own (mean for sentences, attention for 20newsgroups), with a transformer mean; a bare "
@@ -337,15 +346,10 @@ class EncoderArguments(Arguments):
         """``--pooling`` as ``{"*": mode for every other task, task: mode}``.
 
         Raises:
-            ConfigError: a mode that is not one of the pooling modes.
+            ConfigError: a mode that is not one of the pooling modes, or a task (or the bare mode)
+                given twice.
         """
-        modes = {}
-        for item in self.pooling:
-            name, _, mode = str(item).rpartition("=")
-            if mode not in POOLING_MODES:
-                raise ConfigError(f"--pooling: {mode!r} is not a pooling mode; expected one of {', '.join(POOLING_MODES)}")
-            modes[name or "*"] = mode
-        return modes
+        return self.task_values("pooling")
 
 
 def saved_encoder_family(model_dir: str) -> str:
@@ -382,7 +386,8 @@ class HeadArguments(Arguments):
     word_dropout: Probability | None = field(default=None, metadata={
         "help": "training only: probability of leaving each token out of the pooling (Iyyer et al. 2015); default 0.3 with word "
                 "vectors, 0 with a transformer"})
-    class_weights: list[str] = field(default_factory=list, metadata={
+    class_weights: Annotated[list[str], TaskValues("TASK=balanced, TASK=none or TASK=W1,W2,... with positive weights",
+                                                   class_weight)] = field(default_factory=list, metadata={
         "metavar": "TASK=balanced|W1,W2,..|none",
         "help": "class weights of a single-label task's loss: 'balanced' (n / (labels x count) on its training split), one weight "
                 "per label, or none; default: the task's own setting"})
@@ -432,10 +437,7 @@ class HeadArguments(Arguments):
                 "it for a saved model"})
 
     def __post_init__(self):
-        if isinstance(self.class_weights, dict):  # Python users may give {"cola": "balanced"}
-            self.class_weights = [f"{k}={','.join(map(str, v)) if isinstance(v, (list, tuple)) else v}" for k, v in self.class_weights.items()]
         super().__post_init__()
-        self.class_weight_overrides()
         if "none" in self.wide_svm and len(self.wide_svm) > 1:
             raise ConfigError(f"--wide-svm: 'none' excludes task names, got {self.wide_svm}")
 
@@ -465,24 +467,10 @@ class HeadArguments(Arguments):
         """``--class-weights`` as task name -> ``"balanced"``, a list of weights, or ``None``.
 
         Raises:
-            ConfigError: an item that is not ``TASK=balanced``, ``TASK=none`` or ``TASK=W1,W2,...`` with positive weights.
+            ConfigError: an item that is not ``TASK=balanced``, ``TASK=none`` or ``TASK=W1,W2,...``
+                with positive weights, or a task named twice.
         """
-        overrides = {}
-        for item in self.class_weights:
-            name, sep, value = str(item).partition("=")
-            if not sep or not name:
-                raise ConfigError(f"--class-weights: expected TASK=balanced, TASK=none or TASK=W1,W2,..., got {item!r}")
-            if value in ("balanced", "none"):
-                overrides[name] = None if value == "none" else value
-                continue
-            try:
-                weights = [float(w) for w in value.split(",")]
-            except ValueError:
-                weights = []
-            if not weights or not all(w > 0 for w in weights):
-                raise ConfigError(f"--class-weights: expected TASK=balanced, TASK=none or TASK=W1,W2,... with positive weights, got {item!r}")
-            overrides[name] = weights
-        return overrides
+        return self.task_values("class_weights")
 
 
 @dataclass
@@ -546,12 +534,11 @@ class OptimizationArguments(Arguments):
                 "log-variances, Kendall et al. 2018; saved with the model), or, with --sampling all, gradient aggregation over the "
                 "tasks' gradients of the shared encoder: pcgrad (Yu et al. 2020), upgrad (Quinton & Rey 2024), mgda (Sener & Koltun "
                 "2018), the last two through torchjd"})
-    task_weights: list[str] = field(default_factory=list, metadata={
+    task_weights: Annotated[list[str], TaskValues("TASK=W with a number W >= 0", number_in(Range(min=0)))] = field(default_factory=list, metadata={
         "metavar": "TASK=W", "help": "static loss weight of a task (default 1); with --task-balancing static only"})
 
     def __post_init__(self):
         super().__post_init__()
-        self.task_weight_overrides()
         if self.task_balancing in GRADIENT_BALANCING and self.sampling != "all":
             raise ConfigError(f"--task-balancing {self.task_balancing} combines the gradients of several tasks in each step: it needs "
                               "--sampling all (one batch of every task per step)")
@@ -562,21 +549,9 @@ class OptimizationArguments(Arguments):
         """``--task-weights`` as task name -> weight.
 
         Raises:
-            ConfigError: an item that is not ``TASK=W`` with ``W >= 0``.
+            ConfigError: an item that is not ``TASK=W`` with ``W >= 0``, or a task named twice.
         """
-        if isinstance(self.task_weights, dict):  # Python users may give {"sst2": 0.5}
-            self.task_weights = [f"{k}={v}" for k, v in self.task_weights.items()]
-        weights = {}
-        for item in self.task_weights:
-            name, sep, value = str(item).partition("=")
-            try:
-                weight = float(value)
-            except ValueError:
-                weight = -1.0
-            if not sep or not name or not weight >= 0:
-                raise ConfigError(f"--task-weights: expected TASK=W with a number W >= 0, got {item!r}")
-            weights[name] = weight
-        return weights
+        return self.task_values("task_weights")
 
 
 @dataclass
@@ -585,7 +560,7 @@ class AdaptationArguments(Arguments):
 
     _argument_group_name = "domain adaptation"
 
-    adapt: list[str] = field(default_factory=list, metadata={
+    adapt: Annotated[list[str], TaskValues("TASK=TARGET (a file or a task name)", non_empty)] = field(default_factory=list, metadata={
         "metavar": "TASK=TARGET",
         "help": "domain adaptation with MMD: each step of TASK adds --mmd-weight x MMD^2 between its batch's pooled vectors and those "
                 "of a batch of unlabelled target text. TARGET: a file (.jsonl with a 'text' field, .csv with a 'text' column, else "
@@ -601,21 +576,7 @@ class AdaptationArguments(Arguments):
         Raises:
             ConfigError: an item that is not ``TASK=TARGET``, or a task named twice.
         """
-        targets = {}
-        for item in self.adapt:
-            name, sep, target = str(item).partition("=")
-            if not sep or not name or not target:
-                raise ConfigError(f"--adapt: expected TASK=TARGET (a file or a task name), got {item!r}")
-            if name in targets:
-                raise ConfigError(f"--adapt: task {name} is given two targets")
-            targets[name] = target
-        return targets
-
-    def __post_init__(self):
-        if isinstance(self.adapt, dict):  # Python users may give {"amazon_books": "amazon_dvd"}
-            self.adapt = [f"{k}={v}" for k, v in self.adapt.items()]
-        super().__post_init__()
-        self.targets()
+        return self.task_values("adapt")
 
 
 @dataclass
@@ -636,7 +597,7 @@ class DistillationArguments(Arguments):
         "metavar": "TASK",
         "help": "the tasks to distil (default: every trained task the teacher has a head for); the others train on their labels "
                 "alone. The teacher scores every training text of each, once (a transformer on long documents takes a while)"})
-    distill_texts: list[str] = field(default_factory=list, metadata={
+    distill_texts: Annotated[list[str], TaskValues("TASK=SOURCE (a file or a task name)", non_empty, several=True)] = field(default_factory=list, metadata={
         "metavar": "TASK=SOURCE",
         "help": "a transfer set (Tang et al. 2019): unlabelled texts that the teacher labels (its decoded label and its logits) "
                 "and that join TASK's training split (never validation or test). SOURCE: a file (.jsonl with a 'text' field, "
@@ -659,13 +620,7 @@ class DistillationArguments(Arguments):
         Raises:
             ConfigError: an item that is not ``TASK=SOURCE``.
         """
-        sources: dict[str, list[str]] = {}
-        for item in self.distill_texts:
-            name, sep, source = str(item).partition("=")
-            if not sep or not name or not source:
-                raise ConfigError(f"--distill-texts: expected TASK=SOURCE (a file or a task name), got {item!r}")
-            sources.setdefault(name, []).append(source)
-        return sources
+        return self.task_values("distill_texts")
 
     def __post_init__(self):
         super().__post_init__()
@@ -802,13 +757,14 @@ class TrainingConfig:
             self.optimization.head_learning_rate = 1e-3 if transformer else self.optimization.learning_rate
         if self.heads.wide_svm_named and not self.heads.wide_buckets:
             raise ConfigError(f"--wide-svm fits each task's wide part: give it one with --wide-buckets N (e.g. {DEFAULT_WIDE_BUCKETS})")
-        named = set(self.data.max_length_overrides()) | (set(self.encoder.pooling_modes()) - {"*"}) | set(self.heads.class_weight_overrides())
-        named |= set(self.optimization.task_weight_overrides()) | set(self.adaptation.targets())
-        named |= set(self.distillation.transfer_sources()) | set(self.distillation.distill_tasks) | set(self.evaluation.selection_tasks)
-        unknown = sorted(named - set(self.data.tasks))
-        if unknown:
-            raise ConfigError(f"--max-length, --pooling, --class-weights, --task-weights, --adapt, --distill-tasks, --distill-texts or "
-                              f"--selection-tasks names task(s) {unknown} that are not in --tasks {self.data.tasks}")
+        named = {"--max-length": self.data.max_length_overrides(), "--pooling": set(self.encoder.pooling_modes()) - {"*"},
+                 "--class-weights": self.heads.class_weight_overrides(), "--task-weights": self.optimization.task_weight_overrides(),
+                 "--adapt": self.adaptation.targets(), "--distill-tasks": self.distillation.distill_tasks,
+                 "--distill-texts": self.distillation.transfer_sources(), "--selection-tasks": self.evaluation.selection_tasks}
+        for option, names in named.items():
+            unknown = sorted(set(names) - set(self.data.tasks))
+            if unknown:
+                raise ConfigError(f"{option} names task(s) {unknown} that are not in --tasks {self.data.tasks}")
         if self.checkpoints.push_to_hub and self.data.cv_folds is not None and self.data.fold is None:
             raise ConfigError("--push-to-hub uploads one model; --cv-folds trains one per fold: upload the one you want with "
                               "`mtl-text push-to-hub`")

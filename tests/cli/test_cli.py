@@ -5,6 +5,7 @@ console script and the predict input formats."""
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -127,6 +128,56 @@ def test_predict_and_serve_take_one_minimum_confidence_and_each_tasks_own():
             SelectionArguments(task_min_confidence=bad)
 
 
+# every TASK=VALUE option: what an item reads as, and items it refuses
+TASK_VALUE_CASES = [
+    ("max_length", ["sst2=64", "trec=32"], {"sst2": 64, "trec": 32}, ["sst2=0", "sst2=6.5", "sst2", "=64"]),
+    ("task_train_examples", ["trec=100"], {"trec": 100}, ["trec=-1", "trec=all"]),
+    ("pooling", ["max", "sst2=mean"], {"*": "max", "sst2": "mean"}, ["median", "sst2=median", "sst2="]),
+    ("class_weights", ["sst2=balanced", "trec=none", "cola=1,2.5"], {"sst2": "balanced", "trec": None, "cola": [1.0, 2.5]},
+     ["sst2=0,1", "sst2=heavy", "sst2=1,,2", "sst2=inf", "sst2"]),
+    ("task_weights", ["sst2=0", "trec=2.5"], {"sst2": 0.0, "trec": 2.5}, ["sst2=-1", "sst2=nan", "sst2=big"]),
+    ("adapt", ["amazon_books=amazon_dvd"], {"amazon_books": "amazon_dvd"}, ["amazon_books=", "amazon_books"]),
+    ("task_min_confidence", ["sst2=0.97"], {"sst2": 0.97}, ["sst2=0", "sst2=1.5", "sst2"]),
+]
+
+
+def task_value_options(name: str, value) -> Arguments:
+    """The options group that holds the ``TASK=VALUE`` option ``name``, built with ``value``."""
+    group = next(g for g in (*GROUPS.values(), SelectionArguments) if name in {f.name for f in dataclasses.fields(g)})
+    return group(**{"tasks": ["sst2", "trec", "cola", "amazon_books"]} if group is GROUPS["data"] else {}, **{name: value})
+
+
+@pytest.mark.parametrize("name, items, read, refused", TASK_VALUE_CASES, ids=[c[0] for c in TASK_VALUE_CASES])
+def test_every_task_value_option_reads_alike(name, items, read, refused):
+    """One reader (mtl_text.arguments.TaskValues) for every TASK=VALUE option: the same items from the
+    command line and from a Python mapping, an error naming the option and the item, and a task
+    named twice refused, never a silent last-one-wins."""
+    assert task_value_options(name, items).task_values(name) == read
+    assert task_value_options(name, read).task_values(name) == read  # a Python user's mapping
+    option = "--" + name.replace("_", "-")
+    for bad in refused:
+        with pytest.raises(ConfigError, match=rf"^{option}: expected .*, got {re.escape(repr(bad))}"):
+            task_value_options(name, [bad])
+    with pytest.raises(ConfigError, match=rf"^{option}: {'the bare value' if items[0] == 'max' else items[0].partition('=')[0]} given twice"):
+        task_value_options(name, [items[0], items[0]])
+
+
+def test_a_task_value_option_naming_a_task_not_trained_is_named():
+    with pytest.raises(ConfigError, match=r"^--task-weights names task\(s\) \['cola'\] that are not in --tasks \['sst2', 'trec'\]$"):
+        TrainingConfig.from_options(tasks=["sst2", "trec"], task_weights={"sst2": 0.5, "cola": 2})
+    with pytest.raises(ConfigError, match=r"^--adapt names task\(s\) \['cola'\]"):
+        TrainingConfig.from_options(tasks=["sst2", "trec"], adapt={"cola": "sst2"})
+
+
+def test_distill_texts_keeps_each_tasks_sources_in_order():
+    from mtl_text.training.config import DistillationArguments
+    items = ["sst2=a.txt", "trec=b.txt", "sst2=c.txt"]
+    assert DistillationArguments(distill_from="teacher", distill_texts=items).transfer_sources() == {"sst2": ["a.txt", "c.txt"],
+                                                                                                      "trec": ["b.txt"]}
+    mapping = DistillationArguments(distill_from="teacher", distill_texts={"sst2": ["a.txt", "c.txt"], "trec": "b.txt"})
+    assert mapping.distill_texts == ["sst2=a.txt", "sst2=c.txt", "trec=b.txt"]
+
+
 PYTHON_TYPE_CASES = [  # what a Python user may pass, and the one error it gets before anything loads
     ({"tasks": "sst2"}, "--tasks must be a list of strings, got 'sst2'"),
     ({"tasks": ["sst2", 3]}, "--tasks must be a list of strings, got ['sst2', 3]"),
@@ -189,7 +240,7 @@ def test_options_that_exclude_each_other(capsys):
                           (["--encoder", "transformer"], "--encoder transformer needs --model-name-or-path"),
                           (["--vectors", "v.bin", "--random-init"], "--vectors and --random-init exclude each other"),
                           (["--max-length", "sst2=0"], "--max-length: expected TASK=N with N >= 1"),
-                          (["--pooling", "median"], "--pooling: 'median' is not a pooling mode"),
+                          (["--pooling", "median"], "--pooling: expected MODE or TASK=MODE with MODE one of mean, "),
                           (["--tasks", "trec", "--pooling", "sst2=max"], "names task(s) ['sst2'] that are not in --tasks"),
                           (["--tasks", "trec", "--selection-tasks", "sst2"], "names task(s) ['sst2'] that are not in --tasks"),
                           (["--tasks", "stsb", "--label-smoothing", "0.1"], "--label-smoothing applies to single-label classification tasks"),
