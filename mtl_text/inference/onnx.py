@@ -2,8 +2,9 @@
 onnxruntime).
 
 :func:`export_onnx` writes an export folder: a copy of the model folder (config, weights, tokenizer,
-model card, and for fp32 graphs the test results, which its model card then shows; ``push-to-hub``
-uploads it as any model folder, and its card names ``--backend onnx``; a folder of LoRA adapters
+and for fp32 graphs the test results; its model card, unless edited by hand, is written again for
+the export: it names ``--backend onnx`` and shows the test results only where they were kept;
+``push-to-hub`` uploads it as any model folder; a folder of LoRA adapters
 saved apart from their base is written whole, the adapters merged, so the export needs no base
 model), plus one ONNX graph per kind of input whose outputs are the logits of every head:
 
@@ -127,10 +128,12 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
         logger.info("exported %s: tasks %s, %.1f MB", path, tasks, path.stat().st_size / 1e6)
     (output_dir / ONNX_CONFIG_NAME).write_text(json.dumps({"opset": opset, "quantized": quantize, "graphs": graphs}, indent=2) + "\n")
     card = output_dir / CARD_NAME
-    if adapters and card.is_file() and card_is_unedited(text := card.read_text(encoding="utf-8"), output_dir):
+    if card.is_file() and card_is_unedited(text := card.read_text(encoding="utf-8"), output_dir):
         from huggingface_hub import ModelCard
 
-        write_model_card(output_dir, license=ModelCard(text).data.license)  # the copied card told of adapters; the export is whole
+        # the copied card told how to run the weights (and of adapters, of fp32 test results an int8 graph does not have): the
+        # export's own names --backend onnx; a card edited by hand is the user's, kept as it is
+        write_model_card(output_dir, license=ModelCard(text).data.license)
     return output_dir
 
 

@@ -138,18 +138,26 @@ def test_an_export_pushed_to_the_hub_runs_by_its_hub_id(exported, tmp_path, monk
     assert "mtl-text predict --model someone/model-onnx --backend onnx" in card and "\n- onnx\n" in card
 
 
-def test_an_fp32_export_keeps_the_test_results_for_its_card_and_int8_does_not(exported, tmp_path):
+def test_an_exports_card_names_the_onnx_backend_keeps_fp32_results_only_and_an_edited_card_stays(exported, tmp_path):
     import shutil
 
     from mtl_text.modeling import hub
 
     model = shutil.copytree(exported / "model", tmp_path / "model")
     (model / "test_results.json").write_text(json.dumps({"steps": 3, "metrics": {"mood": {"accuracy": 0.75}}}))
+    hub.write_model_card(model, license="mit")
+    assert "--backend onnx" not in (model / "README.md").read_text()
     export_onnx(model, tmp_path / "fp32")
     export_onnx(model, tmp_path / "int8", quantize=True)
-    for folder, kept in (("fp32", True), ("int8", False)):
-        hub.write_model_card(tmp_path / folder)
-        assert ("model-index" in hub.read_model_card(tmp_path / folder)[0]) == kept, folder
+    for folder, results in (("fp32", True), ("int8", False)):  # int8's logits differ: the fp32 test results are not its own
+        card = (tmp_path / folder / "README.md").read_text()
+        assert f"mtl-text predict --model {folder} --backend onnx" in card and "\n- onnx\n" in card, folder
+        assert ("model-index" in card) == results and "license: mit" in card, folder
+        assert hub.card_is_unedited(card, tmp_path / folder)
+    edited = (model / "README.md").read_text().replace("# model", "# my own title")
+    (model / "README.md").write_text(edited)
+    export_onnx(model, tmp_path / "edited")
+    assert (tmp_path / "edited" / "README.md").read_text() == edited
 
 
 def test_lora_adapters_saved_apart_export_whole_and_run_without_their_base(tiny_bert_dir, tmp_path):
