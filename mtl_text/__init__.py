@@ -22,7 +22,7 @@ The package layout:
 * :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
-__version__ = "0.3.19"
+__version__ = "0.3.20"
 
 from .data import (
     HubDataset,
@@ -72,6 +72,7 @@ _LAZY = {
     "Ensemble": "mtl_text.inference.ensemble",
     "calibrate_model": "mtl_text.inference.calibration",
     "estimate_model_accuracy": "mtl_text.transfer.estimation",
+    "compare_models": "mtl_text.inference.comparison",
     "push_to_hub": "mtl_text.modeling.hub",
     "train": "mtl_text.training.trainer",
     "TrainingResult": "mtl_text.training.trainer",

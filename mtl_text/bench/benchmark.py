@@ -45,6 +45,7 @@ from pathlib import Path
 
 from ..arguments import Arguments, NonNegativeFloat, NonNegativeInt, PositiveInt, Seed, data_dir_option, seed_option
 from ..errors import ConfigError
+from ..transfer.significance import verdict
 
 logger = logging.getLogger("mtl_text.benchmark")
 
@@ -250,9 +251,8 @@ def transfer_report(rows: list[Row], tasks: list[str]) -> list[dict]:
             report.append({"comparison": "pretrained - from scratch", "task": task, "encoder": encoder, "mode": mode, "setting": setting,
                            "metric": primary_metric(task), **paired_difference(row, base, task), "rows": [row.name, base.name]})
     for item in report:
-        per_seed = item.get("per_seed") or [item["delta"]]
-        item["negative"] = item["high"] is not None and item["high"] < 0 and all(d < 0 for d in per_seed)
-        item["gain"] = item["low"] is not None and item["low"] > 0 and all(d > 0 for d in per_seed)
+        judged = verdict(item["low"], item["high"], item.get("per_seed") or [item["delta"]]) if item["low"] is not None else "tie"
+        item["negative"], item["gain"] = judged == "loss", judged == "gain"
     return sorted(report, key=lambda i: (i["comparison"], tasks.index(i["task"]), i["encoder"], i["mode"], i["setting"] or ""))
 
 

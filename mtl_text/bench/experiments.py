@@ -14,9 +14,7 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
-
-from ..transfer.significance import Difference, mean_interval, paired_bootstrap, seed_spread
+from ..transfer.significance import compare_runs, mean_interval, seed_spread
 
 logger = logging.getLogger("mtl_text.experiments")
 
@@ -57,40 +55,10 @@ def run_training(argv: list[str], work: Path, keep_model: bool = False, cross: d
 
 
 def compare(a_runs: list[dict], b_runs: list[dict], metric: str = "accuracy", seed: int = 0, task: str | None = None) -> dict:
-    """A against B over paired runs (run ``r`` of each with the same seed), each run
-    ``{"predictions", "references", metric value under "score"}``: the mean difference, the paired
-    bootstrap over test examples (mean over runs per resample), and the across-seed spread of the
-    per-run differences."""
-    refs = np.asarray(a_runs[0]["references"])
-    for r in a_runs + b_runs:
-        if np.asarray(r["references"]).shape != refs.shape or not np.array_equal(np.asarray(r["references"]), refs):
-            raise ValueError("compare: runs scored on different test examples")
-    fn = None if metric == "accuracy" else metric_function(task, metric)
-    diff: Difference = paired_bootstrap([r["predictions"] for r in a_runs], [r["predictions"] for r in b_runs], refs, metric=fn,
-                                        seed=seed, runs=True)
-    per_seed = [x["score"] - y["score"] for x, y in zip(a_runs, b_runs)]
-    return {**diff.to_dict(), "per_seed": per_seed, "seed_spread": seed_spread(per_seed)}
-
-
-def metric_function(task: str | None, metric: str):
-    """``metric(predictions, references)`` for one of a task's head metrics, computed by the head type
-    itself (the one definition of each metric: scikit-learn / scipy inside the head).
-
-    Raises:
-        ValueError: no task given for a metric other than accuracy, or a metric the head does not report.
-    """
-    import torch
-
-    from ..data.tasks import get_task
-    from ..modeling.heads import head_type
-
-    if task is None:
-        raise ValueError(f"the {metric} of a bootstrap needs the task whose head computes it")
-    t = get_task(task)
-    head = head_type(t.problem_type)(1, t.labels)
-    if metric not in head.metric_names:
-        raise ValueError(f"task {task}'s head reports {head.metric_names}, not {metric!r}")
-    return lambda p, r: head.compute_metrics(torch.as_tensor(p), torch.as_tensor(r))[metric]
+    """:func:`~mtl_text.transfer.significance.compare_runs` as a JSON-able dict: the difference with
+    its paired-bootstrap interval, ``per_seed`` (each pair's difference) and its ``seed_spread``."""
+    difference, per_seed = compare_runs(a_runs, b_runs, metric, seed, task)
+    return {**difference.to_dict(), "per_seed": per_seed, "seed_spread": seed_spread(per_seed)}
 
 
 def mean_of(values: list[float]) -> dict:

@@ -7,10 +7,13 @@
 * :func:`mcnemar`: McNemar's exact test for two classifiers' accuracies on the same examples (the
   binomial test on the discordant pairs; Dietterich 1998, "Approximate statistical tests for
   comparing supervised classification learning algorithms");
-* :func:`seed_spread`: mean and sample standard deviation across seeds.
+* :func:`seed_spread`: mean and sample standard deviation across seeds;
+* :func:`compare_runs`: several paired runs (seeds) of two models, any head metric;
+* :func:`verdict`: gain, loss or tie.
 
 A difference is called ``significant`` when its 95% interval excludes zero; a comparison is flagged
-as negative transfer only then (:func:`is_negative`).
+as negative transfer only then (:func:`is_negative`), and as a loss (:func:`verdict`) only where
+every pair of runs lost too.
 """
 
 from __future__ import annotations
@@ -138,6 +141,73 @@ def seed_spread(values: Sequence[float]) -> dict[str, float]:
     """``{"mean", "std", "n"}`` of per-seed values (sample standard deviation, ``ddof=1``; 0 for one seed)."""
     v = np.asarray(values, dtype=float)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
+
+
+def metric_function(task: str | None, metric: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``metric(predictions, references)`` for one of a registered task's head metrics, computed by
+    the head type itself (the one definition of each metric: scikit-learn / scipy inside the head).
+
+    Raises:
+        ValueError: no task given for a metric other than accuracy, or a metric the head does not report.
+        UnknownTaskError: a task that is not registered.
+    """
+    import torch
+
+    from ..data.tasks import get_task
+    from ..modeling.heads import head_type
+
+    if task is None:
+        raise ValueError(f"the {metric} of a bootstrap needs the task whose head computes it")
+    t = get_task(task)
+    head = head_type(t.problem_type)(1, t.labels)
+    if metric not in head.metric_names:
+        raise ValueError(f"task {task}'s head reports {head.metric_names}, not {metric!r}")
+    return lambda p, r: head.compute_metrics(torch.as_tensor(p), torch.as_tensor(r))[metric]
+
+
+def compare_runs(a_runs: Sequence[dict], b_runs: Sequence[dict], metric: str = "accuracy", seed: int = 0, task: str | None = None,
+                 n_resamples: int = 1000, confidence: float = 0.95) -> tuple[Difference, list[float]]:
+    """A against B over paired runs (run ``r`` of each, e.g. with the same seed), each run a dict with
+    ``predictions`` and ``references`` (one per test example) and its metric value under ``score``.
+
+    Returns:
+        the :func:`paired_bootstrap` difference over the test examples (``metric`` computed by
+        ``task``'s head, :func:`metric_function`, or vectorised for accuracy; the mean over runs
+        in each resample), and each pair's difference of ``score``.
+
+    Raises:
+        ValueError: runs scored on different test examples (their references differ), or as
+            :func:`paired_bootstrap` and :func:`metric_function`.
+    """
+    refs = np.asarray(a_runs[0]["references"])
+    for r in [*a_runs, *b_runs]:
+        if np.asarray(r["references"]).shape != refs.shape or not np.array_equal(np.asarray(r["references"]), refs):
+            raise ValueError("compare: runs scored on different test examples")
+    fn = None if metric == "accuracy" else metric_function(task, metric)
+    difference = paired_bootstrap([r["predictions"] for r in a_runs], [r["predictions"] for r in b_runs], refs, metric=fn,
+                                  n_resamples=n_resamples, confidence=confidence, seed=seed, runs=True)
+    return difference, [x["score"] - y["score"] for x, y in zip(a_runs, b_runs)]
+
+
+def verdict(low: float, high: float, per_run: Sequence[float] = (), higher_is_better: bool = True) -> str:
+    """What a difference A - B shows, from its interval ``[low, high]`` (e.g. a :class:`Difference`'s)
+    and each pair of runs' difference (``per_run``, e.g. per seed):
+
+    * ``"gain"``: the whole interval lies on the better side of zero and every pair of runs gained;
+    * ``"loss"``: the mirror image (for transfer, negative transfer the data supports);
+    * ``"tie"``: the interval contains zero;
+    * ``"runs disagree"``: the interval lies on one side of zero but some pair of runs does not
+      show it: the bootstrap covers the sampling of test examples, not the spread between training
+      runs, so this is not evidence either way.
+
+    ``higher_is_better``: false for an error such as MSE, whose gain is a negative difference."""
+    sign = 1 if higher_is_better else -1
+    low, high = sorted((sign * low, sign * high))
+    if low <= 0 <= high:
+        return "tie"
+    if all(sign * d * (1 if low > 0 else -1) > 0 for d in per_run):
+        return "gain" if low > 0 else "loss"
+    return "runs disagree"
 
 
 def is_negative(difference: Difference) -> bool:

@@ -1,0 +1,71 @@
+"""``mtl-text compare``: is one model better than another? Both are scored on the same test examples
+of each task they share, and the difference of each head's metric comes with its paired-bootstrap
+interval and a verdict: gain, loss, tie (the interval contains zero), or runs disagree (several runs of
+each, e.g. seeds, paired one to one, and some pair does not show what the interval does)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..arguments import Arguments, Fraction, PositiveInt, Seed, data_dir_option, task_file_option, token_option
+from .parsing import ArgumentParser
+
+
+@dataclass
+class CompareArguments(Arguments):
+    model: list[str] = field(metadata={
+        "metavar": "MODEL", "help": "model A: a model folder (or a Hub id OWNER/NAME[@REVISION]), or several runs of it (e.g. "
+                                    "three seeds), paired one to one with --baseline's"})
+    baseline: list[str] = field(metadata={
+        "metavar": "MODEL", "help": "model B, as many runs as --model (e.g. the single-task models of the same seeds); the "
+                                    "differences are A minus B"})
+    tasks: list[str] | None = field(default=None, metadata={
+        "help": "the tasks to compare (default: every task all the models have a head for), each on its test split"})
+    metric: str | None = field(default=None, metadata={
+        "help": "the head metric to compare, e.g. macro_f1 (default: each head's primary metric, the one model selection uses: "
+                "accuracy for TREC, matthews_corrcoef for CoLA, macro_f1 for GoEmotions, pearson for STS-B)"})
+    resamples: PositiveInt = field(default=1000, metadata={"help": "paired-bootstrap resamples of the test examples"})
+    confidence: Fraction = field(default=0.95, metadata={"help": "coverage of the difference's interval"})
+    seed: Seed = field(default=0, metadata={"help": "seeds the bootstrap's resampling (the interval is a function of it)"})
+    data_dir: str | None = data_dir_option()
+    task_file: list[str] = task_file_option()
+    batch_size: PositiveInt = field(default=128, metadata={"help": "examples per evaluation batch and process"})
+    json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write every comparison here as JSON"})
+    verify_hashes: bool = field(default=True, metadata={
+        "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
+                "it for very large models"})
+    token: str | None = token_option("read private or gated Hub models")
+
+
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
+    from accelerate import PartialState
+
+    from ..data.tasks import load_task_file
+    from ..inference.comparison import compare_models, format_comparison
+    from ..utils.allocator import tune_malloc
+    from ..utils.log import setup_logging
+
+    (args,), _ = ArgumentParser(CompareArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
+    tune_malloc()
+    main_process = PartialState().is_main_process
+    setup_logging(main_process)
+    for spec in args.task_file:
+        load_task_file(spec)
+    comparisons = compare_models(args.model, args.baseline, args.tasks, args.metric, args.data_dir, args.batch_size, args.resamples,
+                                 args.confidence, args.seed, args.verify_hashes, args.token)
+    if main_process:
+        runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"
+        print(f"{' '.join(args.model)} (model) against {' '.join(args.baseline)} (baseline), {runs}: test splits, "
+              f"{args.resamples} paired-bootstrap resamples")
+        print(format_comparison(comparisons))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({task: c.to_dict() for task, c in comparisons.items()}, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    from . import exit_with
+
+    exit_with(main)

@@ -1,0 +1,184 @@
+"""Is model A better than model B? Both scored on the same test examples (``mtl-text compare``).
+
+Each task's test split is scored by every model (:func:`~mtl_text.inference.evaluation.evaluate_model`),
+and the difference of a head metric, A minus B, is given with its paired-bootstrap interval over
+the test examples (:func:`~mtl_text.transfer.significance.compare_runs`; Efron & Tibshirani 1993,
+Koehn 2004, Berg-Kirkpatrick et al. 2012). Several runs of each (``models[r]`` paired with
+``baselines[r]``, e.g. by seed) are compared as the benchmark compares seeds: each resample draws
+the test examples once and averages the difference over the paired runs, and the per-run
+differences are reported beside it. The verdict is a gain or a loss only where the whole interval
+lies on one side of zero and every pair of runs agrees; a tie where the interval contains zero; and
+"runs disagree" where the interval excludes zero but some pair of runs does not show it
+(:func:`~mtl_text.transfer.significance.verdict`).
+
+Typical uses: a multi-task model against single-task models of the same task (does sharing help
+this task, or is it negative transfer?), ``--init-from`` against training from scratch, an adapted
+model against a source-only one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import ConfigError, UnknownHeadError
+from ..transfer.significance import Difference, compare_runs, mcnemar, verdict
+
+logger = logging.getLogger("mtl_text.compare")
+
+NOT_HEAD_METRICS = ("loss", "ece", "examples")  # what evaluation reports beside a head's metrics
+
+
+@dataclass
+class TaskComparison:
+    """Models A against baselines B on one task's test split.
+
+    Attributes:
+        task: the task (and the head of that name in every model).
+        metric: the head metric compared (higher is better, except ``mse``).
+        model_scores, baseline_scores: the metric of each run of A and of B, in the order given.
+        difference: A minus B (the mean over paired runs), with its paired-bootstrap interval.
+        per_run: each pair's difference, run ``r`` of A minus run ``r`` of B.
+        verdict: ``"gain"``, ``"loss"``, ``"tie"`` or ``"runs disagree"``
+            (:func:`~mtl_text.transfer.significance.verdict`; for ``mse`` a gain is a lower error).
+        examples: the test examples scored.
+        mcnemar: McNemar's exact test of the accuracies, where the metric is accuracy and each side
+            is one run (single-label heads); ``None`` otherwise.
+    """
+
+    task: str
+    metric: str
+    model_scores: list[float]
+    baseline_scores: list[float]
+    difference: Difference
+    per_run: list[float]
+    verdict: str
+    examples: int
+    mcnemar: Difference | None = None
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
+                "difference": self.difference.to_dict(), "per_run": self.per_run, "verdict": self.verdict, "examples": self.examples,
+                "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None}
+
+
+def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[str]:
+    """The tasks every model has a head for, in the first model's order (``tasks``: those, checked).
+
+    Raises:
+        UnknownHeadError: a task of ``tasks`` that some model has no head for.
+        ConfigError: no task that every model has, or a task whose heads differ in problem type or in
+            their labels (names or order), so that their predictions cannot be paired.
+    """
+    first, *others = configs.values()
+    if tasks:
+        for name, config in configs.items():
+            missing = [t for t in tasks if t not in config["tasks"]]
+            if missing:
+                raise UnknownHeadError(f"{name} has no head for {missing}; its heads are {sorted(config['tasks'])}")
+        chosen = list(tasks)
+    else:
+        chosen = [t for t in first["tasks"] if all(t in c["tasks"] for c in others)]
+        if not chosen:
+            heads = "; ".join(f"{name} has {sorted(config['tasks'])}" for name, config in configs.items())
+            raise ConfigError(f"the models share no task: {heads}")
+    for task in chosen:
+        heads = {name: (c["tasks"][task]["problem_type"], list(c["tasks"][task]["labels"])) for name, c in configs.items()}
+        if len({repr(h) for h in heads.values()}) > 1:
+            shown = "; ".join(f"{name}: {problem}, labels {labels}" for name, (problem, labels) in heads.items())
+            raise ConfigError(f"task {task}: the models' heads differ ({shown}); their predictions cannot be paired")
+    return chosen
+
+
+def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str | os.PathLike], tasks: Sequence[str] | None = None,
+                   metric: str | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
+                   confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True,
+                   token: str | None = None) -> dict[str, TaskComparison]:
+    """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
+    have a head for.
+
+    Args:
+        models, baselines: model folders (or Hub ids), as many of each: run ``r`` of A is paired
+            with run ``r`` of B (e.g. the same seed).
+        tasks: the tasks to compare (default: every task all the models have a head for).
+        metric: the head metric to compare (default: each head's primary metric, the one model
+            selection uses: e.g. accuracy for TREC, MCC for CoLA, macro-F1 for GoEmotions, Pearson
+            for STS-B).
+        data_dir: the tasks' data folder, as in :func:`~mtl_text.inference.evaluation.evaluate_model`.
+        batch_size: examples per evaluation batch.
+        n_resamples, confidence, seed: the paired bootstrap's resamples, interval coverage (in
+            (0, 1)) and generator seed.
+        verify_hashes, token: as :meth:`~mtl_text.modeling.model.MultiTaskModel.from_pretrained` takes them.
+
+    Returns:
+        task -> its :class:`TaskComparison`, in the tasks' order.
+
+    Raises:
+        ConfigError: no model, a different number of models and baselines, ``confidence`` outside
+            (0, 1), a metric some head does not report, or heads that cannot be paired
+            (:func:`shared_tasks`).
+        ModelLoadError, UnknownHeadError: a folder that is not a saved model, a task without a head.
+        UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
+    """
+    from accelerate import Accelerator
+
+    from ..modeling.heads import LOWER_IS_BETTER
+    from ..modeling.hub import resolve_model
+    from ..modeling.model import MultiTaskModel
+    from .evaluation import evaluate_model
+
+    if not models or len(models) != len(baselines):
+        raise ConfigError(f"--model and --baseline pair runs one to one (e.g. by seed): got {len(models)} model(s) and "
+                          f"{len(baselines)} baseline(s)")
+    if not 0 < confidence < 1 or n_resamples < 1:
+        raise ConfigError(f"--confidence must be in (0, 1) and --resamples >= 1, got {confidence} and {n_resamples}")
+    names = [str(m) for m in [*models, *baselines]]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once")
+    folders = {name: resolve_model(name, token=token) for name in names}
+    chosen = shared_tasks({name: MultiTaskModel.read_config(folder) for name, folder in folders.items()}, tasks)
+    accelerator = Accelerator()  # under a launcher the processes share each split; every process gets every prediction
+    runs, scores = {}, {}
+    for name, folder in folders.items():
+        predictions: dict = {}
+        scores[name] = evaluate_model(folder, chosen, "test", data_dir, batch_size=batch_size, accelerator=accelerator,
+                                      verify_hashes=verify_hashes, predictions=predictions)
+        runs[name] = predictions
+    comparisons = {}
+    for task in chosen:
+        reported = [m for m in scores[names[0]][task] if m not in NOT_HEAD_METRICS]  # the head's own, primary first
+        chosen_metric = metric or reported[0]
+        if chosen_metric not in reported:
+            raise ConfigError(f"--metric {chosen_metric}: task {task}'s head reports {reported}")
+        a = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in models]
+        b = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in baselines]
+        difference, per_run = compare_runs(a, b, chosen_metric, seed=seed, task=task, n_resamples=n_resamples, confidence=confidence)
+        exact = (mcnemar(a[0]["predictions"], b[0]["predictions"], a[0]["references"], confidence)
+                 if chosen_metric == "accuracy" and len(a) == 1 else None)
+        comparisons[task] = TaskComparison(task, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
+                                           verdict(difference.low, difference.high, per_run, higher_is_better=chosen_metric not in LOWER_IS_BETTER),
+                                           len(a[0]["references"]), exact)
+    return comparisons
+
+
+def format_comparison(comparisons: dict[str, TaskComparison]) -> str:
+    """Markdown table: one row per task; scores as the mean (± the standard deviation over runs,
+    where there are several), the difference with its interval, the bootstrap's two-sided p-value,
+    the verdict and each pair of runs' difference."""
+    from ..transfer.significance import seed_spread
+    from .evaluation import DISPLAY_NAMES
+
+    def score(values: list[float]) -> str:
+        spread = seed_spread(values)
+        return f"{spread['mean']:.4f}" if spread["n"] < 2 else f"{spread['mean']:.4f} ± {spread['std']:.4f}"
+
+    coverage = max((c.difference.confidence for c in comparisons.values()), default=0.95)
+    lines = [f"| task | metric | model | baseline | difference [{coverage:.0%} interval] | p | verdict | per run |",
+             "|---|---|---:|---:|---:|---:|---|---|"]
+    for c in comparisons.values():
+        per_run = " / ".join(f"{d:+.4f}" for d in c.per_run) if len(c.per_run) > 1 else "-"
+        lines.append(f"| {c.task} | {DISPLAY_NAMES.get(c.metric, c.metric)} | {score(c.model_scores)} | {score(c.baseline_scores)} | "
+                     f"{c.difference} | {c.difference.p_value:.3f} | {c.verdict} | {per_run} |")
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""``mtl-text compare`` / :func:`mtl_text.compare_models`: two saved models scored on the same real
+TREC test questions, the difference of a head metric with its paired-bootstrap interval and a
+verdict; several runs paired one to one; models that cannot be paired refused."""
+
+import json
+
+import pytest
+
+import mtl_text
+from mtl_text import ConfigError, UnknownHeadError, compare_models
+from mtl_text.cli import run_command
+from mtl_text.cli.compare import main as compare_main
+from mtl_text.inference.comparison import format_comparison
+from mtl_text.inference.evaluation import evaluate_model
+from mtl_text.transfer.significance import Difference, verdict
+
+from helpers import write_user_task
+
+
+def small_run(data_dir, out, tasks, seed):
+    config = mtl_text.TrainingConfig.from_options(
+        tasks=tasks, data_dir=str(data_dir), max_train_examples=300, max_steps=40,
+        eval_every=20, embedding_dim=16, w2v_epochs=1, min_word_frequency=1, cache_dir="none", seed=seed, save_total_limit=0,
+        output_dir=str(out))
+    return mtl_text.train(config).output_dir
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, data_dir):
+    """A: TREC with a user's task beside it, two seeds; B: TREC alone, two seeds (real TREC questions)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("compare")
+    data = root / "data"
+    data.mkdir()
+    mtl_text.load_task_file(str(write_user_task(data, "compare")))
+    (data / "trec").symlink_to(data_dir / "trec")
+    a = [small_run(data, root / f"multi-{s}", ["trec", "punctuation_compare"], s) for s in (1, 2)]
+    b = [small_run(data, root / f"single-{s}", ["trec"], s) for s in (1, 2)]
+    shutil.copytree(a[0], root / "multi-1-copy")
+    return data, a, b, root / "multi-1-copy"
+
+
+def test_the_difference_is_each_models_own_score_on_the_shared_task_with_its_interval(models):
+    data, a, b, _ = models
+    compared = compare_models([a[0]], [b[0]], data_dir=str(data))
+    assert list(compared) == ["trec"]  # the user's task is A's alone
+    c = compared["trec"]
+    scores = [evaluate_model(m, ["trec"], data_dir=str(data))["trec"]["accuracy"] for m in (a[0], b[0])]
+    assert c.metric == "accuracy" and c.examples == 500  # TREC's published test split
+    assert c.model_scores == [scores[0]] and c.baseline_scores == [scores[1]]
+    assert c.difference.delta == pytest.approx(scores[0] - scores[1]) and c.per_run == [pytest.approx(scores[0] - scores[1])]
+    assert c.difference.low <= c.difference.delta <= c.difference.high and c.difference.confidence == 0.95
+    assert c.verdict == verdict(c.difference.low, c.difference.high, c.per_run)
+    assert c.mcnemar is not None and c.mcnemar.delta == pytest.approx(c.difference.delta)
+    assert compare_models([a[0]], [b[0]], data_dir=str(data))["trec"].difference == c.difference  # seeded resampling
+
+
+def test_a_model_against_its_copy_ties_exactly_and_several_runs_pair_one_to_one(models):
+    data, a, b, copy = models
+    same = compare_models([a[0]], [copy], data_dir=str(data))["trec"]
+    assert (same.difference.delta, same.difference.low, same.difference.high, same.verdict) == (0.0, 0.0, 0.0, "tie")
+    assert same.mcnemar.p_value == 1.0
+    both = compare_models(a, b, ["trec"], "macro_f1", data_dir=str(data), n_resamples=200)["trec"]
+    f1 = {m: evaluate_model(m, ["trec"], data_dir=str(data))["trec"]["macro_f1"] for m in (*a, *b)}
+    assert both.per_run == [pytest.approx(f1[a[0]] - f1[b[0]]), pytest.approx(f1[a[1]] - f1[b[1]])]
+    assert both.difference.delta == pytest.approx(sum(both.per_run) / 2) and both.mcnemar is None  # not accuracy, two runs
+    assert "200 resamples" in both.difference.method
+
+
+def test_the_verdict_needs_the_whole_interval_and_every_run():
+    assert verdict(0.01, 0.03, [0.02, 0.01]) == "gain" and verdict(-0.03, -0.01, [-0.02]) == "loss"
+    assert verdict(-0.01, 0.03, [0.02]) == "tie"
+    assert verdict(0.01, 0.03, [0.02, -0.001]) == "runs disagree"  # one seed lost: not evidence of a gain
+    assert verdict(-0.0068, -0.0015, [-0.0041, 0.0003, -0.0085]) == "runs disagree"
+    assert verdict(-0.03, -0.01, [], higher_is_better=False) == "gain"  # a lower error
+
+
+def test_the_command_prints_the_table_and_writes_json(models, tmp_path, capsys):
+    data, a, b, _ = models
+    out = tmp_path / "c.json"
+    assert run_command(compare_main, ["--model", *map(str, a), "--baseline", *map(str, b), "--data-dir", str(data),
+                                      "--task-file", str(data / "my_task.py"), "--resamples", "300", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())["trec"]
+    lines = printed.splitlines()
+    assert "2 paired runs each" in lines[0] and lines[1].startswith("| task | metric | model | baseline | difference [95% interval]")
+    row = next(line for line in lines if line.startswith("| trec |"))
+    assert f"{saved['difference']['delta']:+.4f} [{saved['difference']['low']:+.4f}, {saved['difference']['high']:+.4f}]" in row
+    assert f"| {saved['verdict']} |" in row and " / ".join(f"{d:+.4f}" for d in saved["per_run"]) in row
+
+
+def test_models_that_cannot_be_paired_are_refused(models, capsys):
+    data, a, b, _ = models
+    with pytest.raises(ConfigError, match="pair runs one to one"):
+        compare_models(a, b[:1], data_dir=str(data))
+    with pytest.raises(ConfigError, match="named twice"):
+        compare_models([a[0]], [a[0]], data_dir=str(data))
+    with pytest.raises(UnknownHeadError, match="has no head for"):
+        compare_models([a[0]], [b[0]], ["punctuation_compare"], data_dir=str(data))
+    for metric in ("pearson", "ece"):  # ECE is the probabilities', not one of the head's metrics
+        with pytest.raises(ConfigError, match=rf"--metric {metric}: task trec's head reports \['accuracy', 'macro_f1'"):
+            compare_models([a[0]], [b[0]], metric=metric, data_dir=str(data))
+    assert run_command(compare_main, ["--model", str(a[0]), "--baseline", str(b[0]), "--confidence", "1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --confidence must be a number in (0, 1), got 1.0"
+
+
+def test_the_table_marks_scores_over_runs():
+    d = Difference(0.01, -0.02, 0.04, 0.9, 0.5, "paired bootstrap (10 resamples)")
+    from mtl_text.inference.comparison import TaskComparison
+
+    table = format_comparison({"sst2": TaskComparison("sst2", "macro_f1", [0.8, 0.82], [0.79, 0.81], d, [0.01, 0.01], "tie", 872)})
+    assert "difference [90% interval]" in table
+    assert "| sst2 | macro-F1 | 0.8100 ± 0.0141 | 0.8000 ± 0.0141 | +0.0100 [-0.0200, +0.0400] | 0.500 | tie | +0.0100 / +0.0100 |" in table
