@@ -1,5 +1,5 @@
 """``mtl-text compare``: is one model better than another? Both are scored on the same test examples
-of each task they share, and the difference of each head's metric comes with its paired-bootstrap
+of each task they share (or with --head, as in evaluate, on another task's or your own labelled file's), and the difference of each head's metric comes with its paired-bootstrap
 interval and a verdict: gain, loss, tie (the interval contains zero), or runs disagree (several runs of
 each, e.g. seeds, paired one to one, and some pair does not show what the interval does)."""
 
@@ -7,9 +7,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ..arguments import Arguments, Fraction, PositiveInt, Seed, data_dir_option, task_file_option, token_option
 from .parsing import ArgumentParser
+from .scored import (
+    check_scored,
+    head_option,
+    input_format_option,
+    input_option,
+    label_column_option,
+    scored_heads,
+    task_option,
+    text_column_option,
+    text_pair_column_option,
+)
 
 
 @dataclass
@@ -22,6 +34,13 @@ class CompareArguments(Arguments):
                                     "differences are A minus B"})
     tasks: list[str] | None = field(default=None, metadata={
         "help": "the tasks to compare (default: every task all the models have a head for), each on its test split"})
+    task: str | None = task_option()
+    head: str | None = head_option()
+    input: str | None = input_option()
+    input_format: Literal["csv", "tsv", "jsonl"] | None = input_format_option()
+    text_column: str | None = text_column_option()
+    text_pair_column: str | None = text_pair_column_option()
+    label_column: str | None = label_column_option()
     metric: str | None = field(default=None, metadata={
         "help": "the head metric to compare, e.g. macro_f1 (default: each head's primary metric, the one model selection uses: "
                 "accuracy for TREC, matthews_corrcoef for CoLA, macro_f1 for GoEmotions, pearson for STS-B)"})
@@ -36,6 +55,10 @@ class CompareArguments(Arguments):
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
     token: str | None = token_option("read private or gated Hub models")
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_scored(self)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
@@ -53,10 +76,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     comparisons = compare_models(args.model, args.baseline, args.tasks, args.metric, args.data_dir, args.batch_size, args.resamples,
-                                 args.confidence, args.seed, args.verify_hashes, args.token)
+                                 args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token))
     if main_process:
         runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"
-        print(f"{' '.join(args.model)} (model) against {' '.join(args.baseline)} (baseline), {runs}: test splits, "
+        scored = f"head {args.head} on {args.input or f'task {args.task}'}" if args.head else "test splits"
+        print(f"{' '.join(args.model)} (model) against {' '.join(args.baseline)} (baseline), {runs}: {scored}, "
               f"{args.resamples} paired-bootstrap resamples")
         print(format_comparison(comparisons))
         if args.json:

@@ -20,8 +20,19 @@ from ..arguments import (
     task_file_option,
     token_option,
 )
-from ..errors import ConfigError, InputError, UnknownHeadError
+from ..errors import ConfigError, InputError
 from .parsing import ArgumentParser, input_file
+from .scored import (
+    check_scored,
+    head_option,
+    input_format_option,
+    input_option,
+    label_column_option,
+    scored_heads,
+    task_option,
+    text_column_option,
+    text_pair_column_option,
+)
 
 
 @dataclass
@@ -29,21 +40,13 @@ class EvaluateArguments(Arguments):
     model: str = field(metadata={"help": "the model folder written by training, or a Hugging Face Hub id (OWNER/NAME, or OWNER/NAME@REVISION for a branch, tag or commit) where no such folder exists"})
     ensemble_with: list[str] | None = ensemble_option("the validation split is carved as --model's training carved it; one process")
     tasks: list[str] | None = field(default=None, metadata={"help": "tasks to score (default: every head of the model)"})
-    task: str | None = field(default=None, metadata={
-        "help": "cross-domain evaluation: score --head on this task's split instead (any registered task with the same problem "
-                "type and label names, e.g. a sentiment head on another sentiment data set)"})
-    head: str | None = field(default=None, metadata={"help": "the head that scores --task or --input"})
-    input: str | None = field(default=None, metadata={
-        "metavar": "FILE", "help": "score --head on your own labelled examples instead of a task: a CSV or TSV file whose header "
-                                   "row names the columns, or JSON Lines; labels as the head's label names or ids (for a "
-                                   "multi-label head, names or ids separated by commas; for regression, the value)"})
-    input_format: Literal["csv", "tsv", "jsonl"] | None = field(default=None, metadata={
-        "help": "the --input file's format (default: from its name's ending: .csv, .tsv, .jsonl, each also with .gz after it, "
-                "decompressed)"})
-    text_column: str | None = field(default=None, metadata={"help": "--input: the column (JSON field) of the text (default: text)"})
-    text_pair_column: str | None = field(default=None, metadata={
-        "help": "--input: the column (JSON field) of a sentence pair's second text, for a pair head (default: text_pair)"})
-    label_column: str | None = field(default=None, metadata={"help": "--input: the column (JSON field) of the label (default: label)"})
+    task: str | None = task_option()
+    head: str | None = head_option()
+    input: str | None = input_option()
+    input_format: Literal["csv", "tsv", "jsonl"] | None = input_format_option()
+    text_column: str | None = text_column_option()
+    text_pair_column: str | None = text_pair_column_option()
+    label_column: str | None = label_column_option()
     task_file: list[str] = task_file_option()
     split: Literal["test", "validation"] = field(default="test", metadata={
         "help": "which split; validation is carved out of train as in training (same --seed and --validation-size)"})
@@ -91,13 +94,7 @@ class EvaluateArguments(Arguments):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.task and self.input:
-            raise ConfigError("--task and --input each give the examples --head scores: give one")
-        scored = "--task" if self.task else "--input" if self.input else None
-        if (scored is None) != (self.head is None):
-            raise ConfigError("--head goes with --task or --input: --head NAME scores --task OTHER, or the labelled file --input FILE")
-        if scored and self.tasks:
-            raise ConfigError(f"--tasks excludes {scored}/--head (one cross-task evaluation at a time)")
+        check_scored(self, other_files=["--estimate-on"])
         if self.input and self.split != "test":
             raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
         if self.estimate_on:
@@ -109,36 +106,8 @@ class EvaluateArguments(Arguments):
             if other:
                 raise ConfigError(f"--estimate-on estimates the accuracy on unlabelled texts against the validation split; {other} "
                                   "scores labelled data: run them apart")
-        if self.label_column and not self.input:
-            raise ConfigError("--label-column describes the labelled file of --input, which is not given")
-        named = next((o for o, v in (("--input-format", self.input_format), ("--text-column", self.text_column),
-                                     ("--text-pair-column", self.text_pair_column)) if v), None)
-        if named and not (self.input or self.estimate_on):
-            raise ConfigError(f"{named} describes the file of --input or --estimate-on, neither of which is given")
         if self.delta is not None and not self.target_accuracy:
             raise ConfigError("--delta is the failure probability of --target-accuracy's guarantee, which is not given")
-
-
-def input_task(args: EvaluateArguments):
-    """The task of ``--input``'s labelled examples, shaped as ``--head`` (its labels, problem type, and
-    single texts or pairs), the file checked when it is read.
-
-    Raises:
-        ModelLoadError: ``--model`` is not a saved model.
-        UnknownHeadError: no head ``--head``.
-        InputError: ``--input`` not found, or a folder.
-    """
-    from ..data.tasks import file_task
-    from ..modeling.hub import resolve_model
-    from ..modeling.model import MultiTaskModel
-
-    path = input_file(args.input)
-    config = MultiTaskModel.read_config(resolve_model(args.model, token=args.token))
-    if args.head not in config["tasks"]:
-        raise UnknownHeadError(f"--head {args.head}: the model has no such head; its heads are {sorted(config['tasks'])}")
-    head = config["tasks"][args.head]
-    return file_task(path, head["labels"], head["problem_type"], head["text_pair"], args.input_format, args.text_column or "text",
-                     args.text_pair_column or "text_pair", args.label_column or "label")
 
 
 def predict_command(args: EvaluateArguments, reports: dict, target: float) -> str | None:
@@ -215,7 +184,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     selective = SelectiveRequest(tuple(args.min_confidence or ()), tuple(args.target_accuracy or ()),
                                  **({"delta": args.delta} if args.delta is not None else {}))
     reports = {} if args.per_class or risk_coverage else None
-    heads_of = {args.task: args.head} if args.task else {input_task(args): args.head} if args.input else None
+    heads_of = scored_heads(args, args.model, args.token)
     if args.ensemble_with:
         if accelerator.num_processes > 1:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, UnknownHeadError
 from ..transfer.significance import Difference, compare_runs, mcnemar, verdict
+
+if TYPE_CHECKING:
+    from ..data.tasks import Task
 
 logger = logging.getLogger("mtl_text.compare")
 
@@ -36,7 +40,9 @@ class TaskComparison:
     """Models A against baselines B on one task's test split.
 
     Attributes:
-        task: the task (and the head of that name in every model).
+        task: the task whose test split was scored (a registered task, or a labelled file's name).
+        head: the head of every model that scored it (the task's own, or another for cross-domain
+            evaluation and labelled files).
         metric: the head metric compared (higher is better, except ``mse``).
         model_scores, baseline_scores: the metric of each run of A and of B, in the order given.
         difference: A minus B (the mean over paired runs), with its paired-bootstrap interval.
@@ -49,6 +55,7 @@ class TaskComparison:
     """
 
     task: str
+    head: str
     metric: str
     model_scores: list[float]
     baseline_scores: list[float]
@@ -59,7 +66,7 @@ class TaskComparison:
     mcnemar: Difference | None = None
 
     def to_dict(self) -> dict:
-        return {"task": self.task, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
+        return {"task": self.task, "head": self.head, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
                 "difference": self.difference.to_dict(), "per_run": self.per_run, "verdict": self.verdict, "examples": self.examples,
                 "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None}
 
@@ -94,10 +101,10 @@ def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[
 
 def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str | os.PathLike], tasks: Sequence[str] | None = None,
                    metric: str | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
-                   confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True,
-                   token: str | None = None) -> dict[str, TaskComparison]:
+                   confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True, token: str | None = None,
+                   heads_of: Mapping[str | Task, str] | None = None) -> dict[str, TaskComparison]:
     """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
-    have a head for.
+    have a head for, or (``heads_of``) a head of every model on another task or a labelled file.
 
     Args:
         models, baselines: model folders (or Hub ids), as many of each: run ``r`` of A is paired
@@ -111,14 +118,20 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         n_resamples, confidence, seed: the paired bootstrap's resamples, interval coverage (in
             (0, 1)) and generator seed.
         verify_hashes, token: as :meth:`~mtl_text.modeling.model.MultiTaskModel.from_pretrained` takes them.
+        heads_of: as :func:`~mtl_text.inference.evaluation.evaluate_model`'s: task (a registered
+            name, or a :class:`~mtl_text.data.tasks.Task` such as
+            :func:`~mtl_text.data.tasks.file_task`'s of a labelled file) -> the head of every model
+            that scores it, instead of ``tasks``; e.g. a books sentiment head on kitchen reviews, to
+            compare a domain-adapted model with a source-only one on the target domain.
 
     Returns:
         task -> its :class:`TaskComparison`, in the tasks' order.
 
     Raises:
         ConfigError: no model, a different number of models and baselines, ``confidence`` outside
-            (0, 1), a metric some head does not report, or heads that cannot be paired
-            (:func:`shared_tasks`).
+            (0, 1), a metric some head does not report, heads that cannot be paired
+            (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, or a head that cannot score the
+            task given to it.
         ModelLoadError, UnknownHeadError: a folder that is not a saved model, a task without a head.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
@@ -138,26 +151,34 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     if len(set(names)) < len(names):
         raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once")
     folders = {name: resolve_model(name, token=token) for name in names}
-    chosen = shared_tasks({name: MultiTaskModel.read_config(folder) for name, folder in folders.items()}, tasks)
+    configs = {name: MultiTaskModel.read_config(folder) for name, folder in folders.items()}
+    if heads_of and tasks:
+        raise ConfigError("tasks and heads_of each name what to score: give one")
+    if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
+        shared_tasks(configs, list(dict.fromkeys(heads_of.values())))
+        scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
+    else:
+        scored = {t: (t, t) for t in shared_tasks(configs, tasks)}
     accelerator = Accelerator()  # under a launcher the processes share each split; every process gets every prediction
     runs, scores = {}, {}
     for name, folder in folders.items():
         predictions: dict = {}
-        scores[name] = evaluate_model(folder, chosen, "test", data_dir, batch_size=batch_size, accelerator=accelerator,
-                                      verify_hashes=verify_hashes, predictions=predictions)
+        scores[name] = evaluate_model(folder, None if heads_of else list(scored), "test", data_dir, batch_size=batch_size,
+                                      accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions)
         runs[name] = predictions
     comparisons = {}
-    for task in chosen:
+    for task, (metric_task, head) in scored.items():
         reported = [m for m in scores[names[0]][task] if m not in NOT_HEAD_METRICS]  # the head's own, primary first
         chosen_metric = metric or reported[0]
         if chosen_metric not in reported:
             raise ConfigError(f"--metric {chosen_metric}: task {task}'s head reports {reported}")
         a = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in models]
         b = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in baselines]
-        difference, per_run = compare_runs(a, b, chosen_metric, seed=seed, task=task, n_resamples=n_resamples, confidence=confidence)
+        difference, per_run = compare_runs(a, b, chosen_metric, seed=seed, task=metric_task, n_resamples=n_resamples,
+                                           confidence=confidence)
         exact = (mcnemar(a[0]["predictions"], b[0]["predictions"], a[0]["references"], confidence)
                  if chosen_metric == "accuracy" and len(a) == 1 else None)
-        comparisons[task] = TaskComparison(task, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
+        comparisons[task] = TaskComparison(task, head, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
                                            verdict(difference.low, difference.high, per_run, higher_is_better=chosen_metric not in LOWER_IS_BETTER),
                                            len(a[0]["references"]), exact)
     return comparisons

@@ -143,9 +143,10 @@ def seed_spread(values: Sequence[float]) -> dict[str, float]:
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0, "n": len(v)}
 
 
-def metric_function(task: str | None, metric: str) -> Callable[[np.ndarray, np.ndarray], float]:
-    """``metric(predictions, references)`` for one of a registered task's head metrics, computed by
-    the head type itself (the one definition of each metric: scikit-learn / scipy inside the head).
+def metric_function(task, metric: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``metric(predictions, references)`` for one of a task's head metrics (``task``: a registered
+    task's name, or a :class:`~mtl_text.data.tasks.Task`), computed by the head type itself (the one
+    definition of each metric: scikit-learn / scipy inside the head).
 
     Raises:
         ValueError: no task given for a metric other than accuracy, or a metric the head does not report.
@@ -158,21 +159,22 @@ def metric_function(task: str | None, metric: str) -> Callable[[np.ndarray, np.n
 
     if task is None:
         raise ValueError(f"the {metric} of a bootstrap needs the task whose head computes it")
-    t = get_task(task)
+    t = get_task(task) if isinstance(task, str) else task
     head = head_type(t.problem_type)(1, t.labels)
     if metric not in head.metric_names:
         raise ValueError(f"task {task}'s head reports {head.metric_names}, not {metric!r}")
     return lambda p, r: head.compute_metrics(torch.as_tensor(p), torch.as_tensor(r))[metric]
 
 
-def compare_runs(a_runs: Sequence[dict], b_runs: Sequence[dict], metric: str = "accuracy", seed: int = 0, task: str | None = None,
+def compare_runs(a_runs: Sequence[dict], b_runs: Sequence[dict], metric: str = "accuracy", seed: int = 0, task=None,
                  n_resamples: int = 1000, confidence: float = 0.95) -> tuple[Difference, list[float]]:
     """A against B over paired runs (run ``r`` of each, e.g. with the same seed), each run a dict with
     ``predictions`` and ``references`` (one per test example) and its metric value under ``score``.
 
     Returns:
         the :func:`paired_bootstrap` difference over the test examples (``metric`` computed by
-        ``task``'s head, :func:`metric_function`, or vectorised for accuracy; the mean over runs
+        ``task``'s head, :func:`metric_function`: a task name or a ``Task``; or vectorised for
+        accuracy; the mean over runs
         in each resample), and each pair's difference of ``score``.
 
     Raises:

@@ -68,6 +68,35 @@ def test_a_model_against_its_copy_ties_exactly_and_several_runs_pair_one_to_one(
     assert "200 resamples" in both.difference.method
 
 
+def test_a_head_on_a_labelled_file_or_another_task_compares_as_on_its_own_task(models, tmp_path, capsys):
+    """TREC's test questions written to a file (other column names), and registered again as
+    another task: the head scores the same examples, so every figure equals the comparison on trec."""
+    data, a, b, _ = models
+    test = mtl_text.load_test_split("trec", str(data))
+    labels = mtl_text.get_task("trec").labels
+    path = tmp_path / "questions.jsonl"
+    path.write_text("".join(json.dumps({"question": t, "coarse": labels[y]}) + "\n" for t, y in zip(test["text"], test["label"])))
+    mtl_text.register_task(mtl_text.file_task(path, labels, name="trec_again", text_column="question", label_column="coarse"))
+    own = compare_models(a, b, ["trec"], "macro_f1", data_dir=str(data), n_resamples=100)["trec"]
+    other = compare_models(a, b, metric="macro_f1", data_dir=str(data), n_resamples=100, heads_of={"trec_again": "trec"})["trec_again"]
+    assert (other.head, other.examples, other.per_run, other.difference) == ("trec", 500, own.per_run, own.difference)
+    out = tmp_path / "file.json"
+    assert run_command(compare_main, ["--model", *map(str, a), "--baseline", *map(str, b), "--input", str(path), "--head", "trec",
+                                      "--text-column", "question", "--label-column", "coarse", "--metric", "macro_f1",
+                                      "--resamples", "100", "--data-dir", str(data), "--json", str(out)]) == 0
+    assert f"head trec on {path}" in capsys.readouterr().out
+    saved = json.loads(out.read_text())["questions"]
+    assert saved["head"] == "trec" and saved["per_run"] == pytest.approx(own.per_run)
+    assert saved["difference"]["delta"] == pytest.approx(own.difference.delta)
+    assert (saved["difference"]["low"], saved["difference"]["high"]) == pytest.approx((own.difference.low, own.difference.high))
+    for args, message in ((["--head", "trec"], "--head goes with --task or --input"),
+                          (["--task", "trec_again", "--head", "trec", "--tasks", "trec"], "--tasks excludes --task/--head"),
+                          (["--label-column", "coarse"], "--label-column describes the labelled file of --input, which is not given"),
+                          (["--input", str(path), "--head", "nope"], "--head nope: the model has no such head")):
+        assert run_command(compare_main, ["--model", str(a[0]), "--baseline", str(b[0]), *args]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_the_verdict_needs_the_whole_interval_and_every_run():
     assert verdict(0.01, 0.03, [0.02, 0.01]) == "gain" and verdict(-0.03, -0.01, [-0.02]) == "loss"
     assert verdict(-0.01, 0.03, [0.02]) == "tie"
@@ -109,6 +138,6 @@ def test_the_table_marks_scores_over_runs():
     d = Difference(0.01, -0.02, 0.04, 0.9, 0.5, "paired bootstrap (10 resamples)")
     from mtl_text.inference.comparison import TaskComparison
 
-    table = format_comparison({"sst2": TaskComparison("sst2", "macro_f1", [0.8, 0.82], [0.79, 0.81], d, [0.01, 0.01], "tie", 872)})
+    table = format_comparison({"sst2": TaskComparison("sst2", "sst2", "macro_f1", [0.8, 0.82], [0.79, 0.81], d, [0.01, 0.01], "tie", 872)})
     assert "difference [90% interval]" in table
     assert "| sst2 | macro-F1 | 0.8100 ± 0.0141 | 0.8000 ± 0.0141 | +0.0100 [-0.0200, +0.0400] | 0.500 | tie | +0.0100 / +0.0100 |" in table
