@@ -147,13 +147,13 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                           f"{len(baselines)} baseline(s)")
     if not 0 < confidence < 1 or n_resamples < 1:
         raise ConfigError(f"--confidence must be in (0, 1) and --resamples >= 1, got {confidence} and {n_resamples}")
+    if heads_of and tasks:
+        raise ConfigError("tasks and heads_of each name what to score: give one")
     names = [str(m) for m in [*models, *baselines]]
     if len(set(names)) < len(names):
         raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once")
     folders = {name: resolve_model(name, token=token) for name in names}
     configs = {name: MultiTaskModel.read_config(folder) for name, folder in folders.items()}
-    if heads_of and tasks:
-        raise ConfigError("tasks and heads_of each name what to score: give one")
     if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
         shared_tasks(configs, list(dict.fromkeys(heads_of.values())))
         scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
