@@ -7,9 +7,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
 
-from ..arguments import Arguments, Fraction, PositiveInt, Seed, data_dir_option, task_file_option, token_option
+from ..arguments import (
+    Arguments,
+    Fraction,
+    PositiveInt,
+    Seed,
+    TaskValues,
+    data_dir_option,
+    non_empty,
+    task_file_option,
+    token_option,
+)
 from .parsing import ArgumentParser
 from .scored import (
     check_scored,
@@ -41,9 +51,11 @@ class CompareArguments(Arguments):
     text_column: str | None = text_column_option()
     text_pair_column: str | None = text_pair_column_option()
     label_column: str | None = label_column_option()
-    metric: str | None = field(default=None, metadata={
-        "help": "the head metric to compare, e.g. macro_f1 (default: each head's primary metric, the one model selection uses: "
-                "accuracy for TREC, matthews_corrcoef for CoLA, macro_f1 for GoEmotions, pearson for STS-B)"})
+    metric: Annotated[list[str], TaskValues("METRIC or TASK=METRIC", non_empty, bare=True)] = field(default_factory=list, metadata={
+        "metavar": "METRIC|TASK=METRIC",
+        "help": "the head metric to compare: a bare METRIC for every task, TASK=METRIC for one, e.g. macro_f1 or stsb=spearman "
+                "(default: each head's primary metric, the one model selection uses: accuracy for TREC, matthews_corrcoef for CoLA, "
+                "macro_f1 for GoEmotions, pearson for STS-B)"})
     resamples: PositiveInt = field(default=1000, metadata={"help": "paired-bootstrap resamples of the test examples"})
     confidence: Fraction = field(default=0.95, metadata={"help": "coverage of the difference's interval"})
     seed: Seed = field(default=0, metadata={"help": "seeds the bootstrap's resampling (the interval is a function of it)"})
@@ -75,7 +87,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     setup_logging(main_process)
     for spec in args.task_file:
         load_task_file(spec)
-    comparisons = compare_models(args.model, args.baseline, args.tasks, args.metric, args.data_dir, args.batch_size, args.resamples,
+    comparisons = compare_models(args.model, args.baseline, args.tasks, args.task_values("metric"), args.data_dir, args.batch_size, args.resamples,
                                  args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token))
     if main_process:
         runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"

@@ -100,7 +100,7 @@ def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[
 
 
 def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str | os.PathLike], tasks: Sequence[str] | None = None,
-                   metric: str | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
+                   metric: str | Mapping[str, str] | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
                    confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True, token: str | None = None,
                    heads_of: Mapping[str | Task, str] | None = None) -> dict[str, TaskComparison]:
     """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
@@ -110,9 +110,9 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         models, baselines: model folders (or Hub ids), as many of each: run ``r`` of A is paired
             with run ``r`` of B (e.g. the same seed).
         tasks: the tasks to compare (default: every task all the models have a head for).
-        metric: the head metric to compare (default: each head's primary metric, the one model
-            selection uses: e.g. accuracy for TREC, MCC for CoLA, macro-F1 for GoEmotions, Pearson
-            for STS-B).
+        metric: the head metric to compare, for every task, or task -> its metric (``"*"``: every
+            task not named); default: each head's primary metric, the one model selection uses
+            (e.g. accuracy for TREC, MCC for CoLA, macro-F1 for GoEmotions, Pearson for STS-B).
         data_dir: the tasks' data folder, as in :func:`~mtl_text.inference.evaluation.evaluate_model`.
         batch_size: examples per evaluation batch.
         n_resamples, confidence, seed: the paired bootstrap's resamples, interval coverage (in
@@ -130,8 +130,8 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     Raises:
         ConfigError: no model, a different number of models and baselines, ``confidence`` outside
             (0, 1), a metric some head does not report, heads that cannot be paired
-            (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, or a head that cannot score the
-            task given to it.
+            (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, a metric for a task not compared,
+            or a head that cannot score the task given to it.
         ModelLoadError, UnknownHeadError: a folder that is not a saved model, a task without a head.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
@@ -159,6 +159,9 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
     else:
         scored = {t: (t, t) for t in shared_tasks(configs, tasks)}
+    named = sorted(set(metric) - {"*"} - set(scored)) if isinstance(metric, Mapping) else []
+    if named:
+        raise ConfigError(f"--metric names task(s) {named} that are not compared; compared: {list(scored)}")
     accelerator = Accelerator()  # under a launcher the processes share each split; every process gets every prediction
     runs, scores = {}, {}
     for name, folder in folders.items():
@@ -169,7 +172,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     comparisons = {}
     for task, (metric_task, head) in scored.items():
         reported = [m for m in scores[names[0]][task] if m not in NOT_HEAD_METRICS]  # the head's own, primary first
-        chosen_metric = metric or reported[0]
+        chosen_metric = (metric.get(task, metric.get("*")) if isinstance(metric, Mapping) else metric) or reported[0]
         if chosen_metric not in reported:
             raise ConfigError(f"--metric {chosen_metric}: task {task}'s head reports {reported}")
         a = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in models]

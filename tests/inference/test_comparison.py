@@ -66,6 +66,10 @@ def test_a_model_against_its_copy_ties_exactly_and_several_runs_pair_one_to_one(
     assert both.per_run == [pytest.approx(f1[a[0]] - f1[b[0]]), pytest.approx(f1[a[1]] - f1[b[1]])]
     assert both.difference.delta == pytest.approx(sum(both.per_run) / 2) and both.mcnemar is None  # not accuracy, two runs
     assert "200 resamples" in both.difference.method
+    for chosen in ({"trec": "macro_f1"}, {"*": "macro_f1"}):  # --metric trec=macro_f1, or a bare macro_f1
+        assert compare_models(a, b, ["trec"], chosen, data_dir=str(data), n_resamples=200)["trec"].difference == both.difference
+    with pytest.raises(ConfigError, match=r"^--metric names task\(s\) \['sst2'\] that are not compared; compared: \['trec'\]$"):
+        compare_models(a, b, ["trec"], {"sst2": "accuracy"}, data_dir=str(data))
 
 
 def test_a_head_on_a_labelled_file_or_another_task_compares_as_on_its_own_task(models, tmp_path, capsys):
