@@ -27,16 +27,18 @@ def small_run(data_dir, out, tasks, seed):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory, data_dir):
-    """A: TREC with a user's task beside it, two seeds; B: TREC alone, two seeds (real TREC questions)."""
+    """A: TREC and STS-B with a user's task beside them, two seeds; B: TREC and STS-B alone, two seeds
+    (real TREC questions, real STS-B sentence pairs)."""
     import shutil
 
     root = tmp_path_factory.mktemp("compare")
     data = root / "data"
     data.mkdir()
     mtl_text.load_task_file(str(write_user_task(data, "compare")))
-    (data / "trec").symlink_to(data_dir / "trec")
-    a = [small_run(data, root / f"multi-{s}", ["trec", "punctuation_compare"], s) for s in (1, 2)]
-    b = [small_run(data, root / f"single-{s}", ["trec"], s) for s in (1, 2)]
+    for folder in ("trec", "glue"):
+        (data / folder).symlink_to(data_dir / folder)
+    a = [small_run(data, root / f"multi-{s}", ["trec", "stsb", "punctuation_compare"], s) for s in (1, 2)]
+    b = [small_run(data, root / f"single-{s}", ["trec", "stsb"], s) for s in (1, 2)]
     shutil.copytree(a[0], root / "multi-1-copy")
     return data, a, b, root / "multi-1-copy"
 
@@ -44,7 +46,7 @@ def models(tmp_path_factory, data_dir):
 def test_the_difference_is_each_models_own_score_on_the_shared_task_with_its_interval(models):
     data, a, b, _ = models
     compared = compare_models([a[0]], [b[0]], data_dir=str(data))
-    assert list(compared) == ["trec"]  # the user's task is A's alone
+    assert list(compared) == ["trec", "stsb"]  # the user's task is A's alone
     c = compared["trec"]
     scores = [evaluate_model(m, ["trec"], data_dir=str(data))["trec"]["accuracy"] for m in (a[0], b[0])]
     assert c.metric == "accuracy" and c.examples == 500  # TREC's published test split
@@ -56,9 +58,21 @@ def test_the_difference_is_each_models_own_score_on_the_shared_task_with_its_int
     assert compare_models([a[0]], [b[0]], data_dir=str(data))["trec"].difference == c.difference  # seeded resampling
 
 
+def test_a_regression_head_compares_by_pearson_or_by_its_error(models):
+    data, a, b, _ = models
+    by_pearson = compare_models(a, b, ["stsb"], data_dir=str(data), n_resamples=200)["stsb"]
+    by_error = compare_models(a, b, ["stsb"], "mse", data_dir=str(data), n_resamples=200)["stsb"]
+    scores = {m: evaluate_model(m, ["stsb"], data_dir=str(data))["stsb"] for m in (*a, *b)}
+    assert by_pearson.metric == "pearson" and by_pearson.mcnemar is None and by_pearson.examples == 1500  # GLUE's dev split
+    assert by_pearson.per_run == [pytest.approx(scores[x]["pearson"] - scores[y]["pearson"]) for x, y in zip(a, b)]
+    assert by_error.per_run == [pytest.approx(scores[x]["mse"] - scores[y]["mse"]) for x, y in zip(a, b)]
+    # a lower error is the gain: the verdict reads the interval the other way round
+    assert by_error.verdict == verdict(by_error.difference.low, by_error.difference.high, by_error.per_run, higher_is_better=False)
+
+
 def test_a_model_against_its_copy_ties_exactly_and_several_runs_pair_one_to_one(models):
     data, a, b, copy = models
-    same = compare_models([a[0]], [copy], data_dir=str(data))["trec"]
+    same = compare_models([a[0]], [copy], ["trec"], data_dir=str(data))["trec"]
     assert (same.difference.delta, same.difference.low, same.difference.high, same.verdict) == (0.0, 0.0, 0.0, "tie")
     assert same.mcnemar.p_value == 1.0
     both = compare_models(a, b, ["trec"], "macro_f1", data_dir=str(data), n_resamples=200)["trec"]
