@@ -163,11 +163,12 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     if named:
         raise ConfigError(f"--metric names task(s) {named} that are not compared; compared: {list(scored)}")
     accelerator = Accelerator()  # under a launcher the processes share each split; every process gets every prediction
-    runs, scores = {}, {}
+    runs, scores, loaded = {}, {}, {}  # loaded: each test split read once for every model
     for name, folder in folders.items():
         predictions: dict = {}
         scores[name] = evaluate_model(folder, None if heads_of else list(scored), "test", data_dir, batch_size=batch_size,
-                                      accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions)
+                                      accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions,
+                                      loaded=loaded)
         runs[name] = predictions
     comparisons = {}
     for task, (metric_task, head) in scored.items():

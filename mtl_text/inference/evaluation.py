@@ -184,7 +184,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str | Task, str] | None = None,
                    predictions: dict | None = None, token: str | None = None, reports: dict | None = None,
-                   selective: SelectiveRequest | None = None) -> dict[str, dict[str, float]]:
+                   selective: SelectiveRequest | None = None, loaded: dict | None = None) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
@@ -200,6 +200,8 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
             (the task need not be one of the model's); its tasks are scored instead of ``tasks``.
         predictions, reports, selective: as in :func:`evaluate`.
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
+        loaded: as in :func:`scored_split`: test splits kept between calls, for several models
+            scored in turn (:func:`~mtl_text.inference.comparison.compare_models`).
 
     Raises:
         ModelLoadError: the folder is not a saved model.
@@ -217,7 +219,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     scored_tasks = tasks_and_heads(heads_of or {t: t for t in model.check_tasks(tasks)}, model.check_tasks)
     heads_of = {task.name: head for task, head in scored_tasks}
     dataloaders = split_dataloaders(model, tokenizer, scored_tasks, split, data_dir, trained_with(config), seed, validation_size,
-                                    batch_size, accelerator)
+                                    batch_size, accelerator, loaded)
     logger.info("scoring %s on %d process(es)", ", ".join(n if h == n else f"{n} with head {h}" for n, h in heads_of.items()),
                 accelerator.num_processes)
     model = accelerator.prepare_model(model, evaluation_mode=True)
@@ -226,9 +228,10 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
 
 def split_dataloaders(model: MultiTaskModel, tokenizer, scored_tasks: list[tuple[Task, str]], split: str, data_dir: str | None,
                       trained: dict, seed: int | None, validation_size: float | None, batch_size: int,
-                      accelerator: Accelerator) -> dict[str, DataLoader]:
-    """Task name -> the prepared dataloader of its ``split`` (:func:`scored_split`), tokenized for
-    the head that scores it (``scored_tasks``: :func:`tasks_and_heads`), ``batch_size`` per process.
+                      accelerator: Accelerator, loaded: dict | None = None) -> dict[str, DataLoader]:
+    """Task name -> the prepared dataloader of its ``split`` (:func:`scored_split`, ``loaded`` as
+    there), tokenized for the head that scores it (``scored_tasks``: :func:`tasks_and_heads`),
+    ``batch_size`` per process.
 
     Raises:
         ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
@@ -240,24 +243,29 @@ def split_dataloaders(model: MultiTaskModel, tokenizer, scored_tasks: list[tuple
     dataloaders = {}
     for task, head in scored_tasks:
         check_cross_task(model, head, task)
-        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained, seed, validation_size)
+        scored = scored_split(task, model.tasks[head]["labels"], split, data_dir, trained, seed, validation_size, loaded)
         tokenized = tokenize_splits(DatasetDict({split: scored}), tokenizer, model.tasks[head]["max_length"])[split]
         dataloaders[task.name] = accelerator.prepare_data_loader(DataLoader(tokenized, batch_size=batch_size, collate_fn=collator))
     return dataloaders
 
 
 def scored_split(task, head_labels: list[str], split: str, data_dir: str | None, trained: dict, seed: int | None = None,
-                 validation_size: float | None = None):
+                 validation_size: float | None = None, loaded: dict | None = None):
     """The examples a head scores: ``task``'s test split, or its validation split carved out of train
     as the model's training carved it (``trained``: :func:`trained_with`; ``seed`` and
     ``validation_size`` override it; a model trained on one cross-validation fold, its fold), with
     the references as the head's label ids (the same label names in another order are remapped).
+    ``loaded``: where given, task name -> its test split as read, filled and reused, so that a test
+    split is read once for several models (20 Newsgroups' takes seconds).
 
     Raises:
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     if split == "test":  # the test split alone: no validation carved
-        scored = load_test_split(task, data_dir)
+        name = task if isinstance(task, str) else task.name
+        scored = loaded[name] if loaded is not None and name in loaded else load_test_split(task, data_dir)
+        if loaded is not None:
+            loaded[name] = scored
     else:  # a model of one cross-validation fold (--cv-folds K --fold k) was validated on that fold
         fold = (trained["fold"], trained["cv_folds"]) if trained.get("fold") is not None and trained.get("cv_folds") is not None else None
         scored = load_task_splits(task, data_dir, seed=seed if seed is not None else trained.get("seed", 42),

@@ -58,6 +58,16 @@ def test_the_difference_is_each_models_own_score_on_the_shared_task_with_its_int
     assert compare_models([a[0]], [b[0]], data_dir=str(data))["trec"].difference == c.difference  # seeded resampling
 
 
+def test_each_test_split_is_read_once_for_every_model(models, monkeypatch):
+    import mtl_text.inference.evaluation as evaluation
+
+    data, a, b, _ = models
+    reads, read = [], evaluation.load_test_split
+    monkeypatch.setattr(evaluation, "load_test_split", lambda task, data_dir: reads.append(task.name) or read(task, data_dir))
+    compared = compare_models(a, b, data_dir=str(data), n_resamples=10)
+    assert sorted(reads) == ["stsb", "trec"] and all(c.examples > 0 for c in compared.values())  # four models, each split read once
+
+
 def test_a_regression_head_compares_by_pearson_or_by_its_error(models):
     data, a, b, _ = models
     by_pearson = compare_models(a, b, ["stsb"], data_dir=str(data), n_resamples=200)["stsb"]
