@@ -25,14 +25,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, UnknownHeadError
-from ..transfer.significance import Difference, compare_runs, mcnemar, verdict
+from ..transfer.significance import Difference, compare_runs, mcnemar, seed_spread, verdict
 
 if TYPE_CHECKING:
     from ..data.tasks import Task
 
 logger = logging.getLogger("mtl_text.compare")
-
-NOT_HEAD_METRICS = ("loss", "ece", "examples")  # what evaluation reports beside a head's metrics
 
 
 @dataclass
@@ -140,7 +138,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     from ..modeling.heads import LOWER_IS_BETTER
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
-    from .evaluation import evaluate_model
+    from .evaluation import NOT_HEAD_METRICS, evaluate_model
 
     if not models or len(models) != len(baselines):
         raise ConfigError(f"--model and --baseline pair runs one to one (e.g. by seed): got {len(models)} model(s) and "
@@ -192,7 +190,6 @@ def format_comparison(comparisons: dict[str, TaskComparison]) -> str:
     """Markdown table: one row per task; scores as the mean (± the standard deviation over runs,
     where there are several), the difference with its interval, the bootstrap's two-sided p-value,
     the verdict and each pair of runs' difference."""
-    from ..transfer.significance import seed_spread
     from .evaluation import DISPLAY_NAMES
 
     def score(values: list[float]) -> str:

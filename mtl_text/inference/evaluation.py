@@ -28,6 +28,8 @@ from .prediction import load_tokenizer
 
 logger = logging.getLogger("mtl_text.evaluate")
 
+NOT_HEAD_METRICS = ("loss", "ece", "examples")  # what :func:`evaluate` reports beside a head's own metrics
+
 DISPLAY_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1", "exact_match": "exact match", "matthews_corrcoef": "MCC", "f1": "F1",
                  "pearson": "Pearson", "spearman": "Spearman", "mse": "MSE", "ece": "ECE"}
 
@@ -122,7 +124,7 @@ def model_inputs(batch: dict) -> dict:
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """Markdown table: one row per task, one column per metric any task reports."""
-    metrics = [m for m in dict.fromkeys(k for r in results.values() for k in r) if m not in ("loss", "ece", "examples")]
+    metrics = [m for m in dict.fromkeys(k for r in results.values() for k in r) if m not in NOT_HEAD_METRICS]
     metrics += ["ece"] if any("ece" in r for r in results.values()) else []  # last: a property of the probabilities
     lines = ["| task | " + " | ".join(DISPLAY_NAMES.get(m, m) for m in metrics) + " | examples |",
              "|---|" + "---|" * (len(metrics) + 1)]
