@@ -22,7 +22,7 @@ import dataclasses
 import json
 import logging
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -74,6 +74,18 @@ TRACKERS = ("none", "all", "tensorboard", "wandb", "mlflow", "comet_ml", "aim", 
 BALANCING = ("static", "uncertainty", "pcgrad", "upgrad", "mgda")
 GRADIENT_BALANCING = ("pcgrad", "upgrad", "mgda")
 AVERAGING_MODES = ("none", "ema", "swa")  # --weight-averaging (training/averaging.py)
+
+
+def check_named_tasks(named: Mapping[str, Iterable[str]], tasks: Sequence[str]) -> None:
+    """Options that name tasks (option -> the tasks it names) against ``--tasks``.
+
+    Raises:
+        ConfigError: the first option naming a task not in ``tasks``, with those tasks.
+    """
+    for option, names in named.items():
+        unknown = sorted(set(names) - set(tasks))
+        if unknown:
+            raise ConfigError(f"{option} names task(s) {unknown} that are not in --tasks {list(tasks)}")
 
 
 def pooling_mode(text: str) -> str:
@@ -138,9 +150,7 @@ class DataArguments(Arguments):
             raise ConfigError(f"--fold {self.fold} needs --cv-folds K with K > {self.fold}")
         if len(set(self.tasks)) != len(self.tasks):
             raise ConfigError(f"--tasks: a task is named twice in {self.tasks}")
-        unknown = [i for i in self.task_train_examples if str(i).partition("=")[0] not in self.tasks]
-        if unknown:
-            raise ConfigError(f"--task-train-examples names task(s) not in --tasks {self.tasks}: {unknown}")
+        check_named_tasks({"--task-train-examples": self.task_values("task_train_examples")}, self.tasks)
 
     def train_example_limits(self) -> dict[str, int | None]:
         """Each task's training-example limit: ``--task-train-examples``, else ``--max-train-examples`` (``None``: all).
@@ -761,10 +771,7 @@ class TrainingConfig:
                  "--class-weights": self.heads.class_weight_overrides(), "--task-weights": self.optimization.task_weight_overrides(),
                  "--adapt": self.adaptation.targets(), "--distill-tasks": self.distillation.distill_tasks,
                  "--distill-texts": self.distillation.transfer_sources(), "--selection-tasks": self.evaluation.selection_tasks}
-        for option, names in named.items():
-            unknown = sorted(set(names) - set(self.data.tasks))
-            if unknown:
-                raise ConfigError(f"{option} names task(s) {unknown} that are not in --tasks {self.data.tasks}")
+        check_named_tasks(named, self.data.tasks)
         if self.checkpoints.push_to_hub and self.data.cv_folds is not None and self.data.fold is None:
             raise ConfigError("--push-to-hub uploads one model; --cv-folds trains one per fold: upload the one you want with "
                               "`mtl-text push-to-hub`")
