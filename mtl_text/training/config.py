@@ -96,15 +96,15 @@ def pooling_mode(text: str) -> str:
     return text
 
 
+POSITIVE_WEIGHT = number_in(Range(min=0, min_exclusive=True))  # a finite number > 0, as a Range checks it
+
+
 def class_weight(text: str) -> str | list[float] | None:
     """``VALUE`` of ``--class-weights``: ``"balanced"``, ``None`` for ``none``, or the weights of
     ``W1,W2,...``, each > 0 (:class:`ValueError` otherwise)."""
     if text in ("balanced", "none"):
         return None if text == "none" else text
-    weights = [float(w) for w in text.split(",")]
-    if not all(w > 0 and w != float("inf") for w in weights):
-        raise ValueError(text)
-    return weights
+    return [POSITIVE_WEIGHT(w) for w in text.split(",")]
 
 
 @dataclass
