@@ -207,8 +207,9 @@ def verdict(low: float, high: float, per_run: Sequence[float] = (), higher_is_be
     low, high = sorted((sign * low, sign * high))
     if low <= 0 <= high:
         return "tie"
-    if all(sign * d * (1 if low > 0 else -1) > 0 for d in per_run):
-        return "gain" if low > 0 else "loss"
+    side = 1 if low > 0 else -1  # where the interval lies, in the better direction: +1 a gain, -1 a loss
+    if all(side * sign * d > 0 for d in per_run):
+        return "gain" if side > 0 else "loss"
     return "runs disagree"
 
 
