@@ -25,7 +25,8 @@ Each task is scored by its head's primary metric (accuracy for single-label, mac
 classification, Pearson for regression; the others are listed beside it).
 
 Outputs in ``--output-dir``: ``results.json`` (everything, the commands included), ``results.md``
-(the table and the transfer report), and ``validation_curves.png``, ``confusion_20newsgroups.png``,
+(the table and the transfer report), and ``validation_curves.png``, ``confusion_TASK.png`` (the
+test confusion matrix of :func:`confusion_task`: ``confusion_20newsgroups.png`` by default),
 ``accuracy_vs_time.png``. Models and logs go to ``--work-dir``.
 """
 
@@ -86,6 +87,15 @@ def has_baselines(task: str) -> bool:
 
     t = get_task(task)
     return t.problem_type == SINGLE_LABEL and not t.text_pair
+
+
+def confusion_task(tasks: list[str]) -> str | None:
+    """The task whose test confusion matrix the benchmark plots: among the single-text single-label
+    tasks, the one with the most labels (the first of them on a tie; 20 Newsgroups by default), or
+    None if there is no such task."""
+    from ..data.tasks import get_task
+
+    return max((t for t in tasks if has_baselines(t)), key=lambda t: get_task(t).num_labels, default=None)
 
 
 def plan_rows(args: BenchmarkArguments) -> list[Row]:
@@ -156,9 +166,9 @@ def speed_command(kind: str, model: Path, task: str, args: BenchmarkArguments, o
     return cmd
 
 
-def run_row(row: Row, args: BenchmarkArguments, work: Path, keep_predictions: bool = False) -> None:
-    """Train, test and time one row; fills ``row.result``. ``keep_predictions``: also write its
-    20 Newsgroups test predictions (for the confusion matrix)."""
+def run_row(row: Row, args: BenchmarkArguments, work: Path, predictions_task: str | None = None) -> None:
+    """Train, test and time one row; fills ``row.result``. ``predictions_task``: also write the row's
+    test predictions on that task (for the confusion matrix)."""
     d = work / row.slug
     d.mkdir(parents=True, exist_ok=True)
     if row.method == "mtl-text":
@@ -184,7 +194,7 @@ def run_row(row: Row, args: BenchmarkArguments, work: Path, keep_predictions: bo
                "grid": summary["grid"], "train_samples_per_second": summary["train_samples_per_second"], "metrics": summary["metrics"]}
     res["speed"] = {}
     for task in row.tasks:
-        predictions = d / f"predictions-{task}.json" if keep_predictions and task == "20newsgroups" else None
+        predictions = d / f"predictions-{task}.json" if task == predictions_task else None
         cmd = speed_command(row.method, model, task, args, d / f"speed-{task}.json", predictions)
         usage = run_child(cmd, d / f"speed-{task}.log")
         res["speed"][task] = {**json.loads((d / f"speed-{task}.json").read_text()), "predict_peak_rss_mib": usage["peak_rss_mib"],
@@ -415,9 +425,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True), work.mkdir(parents=True, exist_ok=True)
 
     rows, failed, start = plan_rows(args), [], time.time()
-    # the confusion matrix's row: our first multi-task row, else the first row with 20 Newsgroups
+    # the confusion matrix's row: our first multi-task row, else the first row with its task
+    matrix_task = confusion_task(list(args.tasks))
     reference = next((r for r in rows if r.method == "mtl-text" and r.setting == "multi"),
-                     next((r for r in rows if "20newsgroups" in r.tasks), None))
+                     next((r for r in rows if matrix_task in r.tasks), None))
     logger.info("%d rows: %s", len(rows), "; ".join(r.name for r in rows))
     seeds = args.seeds or [args.seed]
     for i, row in enumerate(rows, 1):
@@ -426,7 +437,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             first = None
             for seed in seeds:
                 seed_work = work / f"seed-{seed}" if len(seeds) > 1 else work
-                run_row(row, dataclasses.replace(args, seed=seed), seed_work, keep_predictions=row is reference and first is None)
+                run_row(row, dataclasses.replace(args, seed=seed), seed_work,
+                        predictions_task=matrix_task if row is reference and first is None else None)
                 first = first or row.result
                 if row.method == "mtl-text":
                     row.runs.append({"seed": seed, "metrics": row.result["metrics"], "predictions_file": row.result["predictions_file"]})
@@ -445,6 +457,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
 
     results = {"command": command, "machine": machine_description(), "date": time.strftime("%Y-%m-%d"), "quick": args.quick,
                "seed": args.seed, "seeds": seeds, "tasks": list(args.tasks), "primary_metrics": {t: primary_metric(t) for t in args.tasks},
+               "confusion_task": matrix_task,
                "wall_seconds": time.time() - start,
                "rows": [asdict(r) for r in rows], "failed": failed, "overhead": overhead,
                "transfer": transfer_report(rows, list(args.tasks))}

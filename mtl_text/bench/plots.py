@@ -1,4 +1,4 @@
-"""The benchmark's plots (matplotlib, PNG): validation curves, the 20 Newsgroups confusion matrix,
+"""The benchmark's plots (matplotlib, PNG): validation curves, a task's test confusion matrix,
 and each task's test score (its primary metric: accuracy, macro-F1, Pearson) against train time. Input: the ``results`` dict of :mod:`mtl_text.benchmark`."""
 
 from __future__ import annotations
@@ -48,9 +48,9 @@ def validation_curves(results: dict, path: Path) -> Path:
     return _save(fig, axes, path, xlabel="training time (s)", ylabel="validation score")
 
 
-def confusion(results: dict, path: Path, task: str = "20newsgroups") -> Path | None:
+def confusion(results: dict, path: Path, task: str) -> Path | None:
     """Row-normalised confusion matrix of ``task``'s test set for the row whose predictions were saved
-    (our first multi-task row; see :func:`mtl_text.benchmark.main`). None if there are none."""
+    (our first multi-task row; see :func:`mtl_text.bench.benchmark.main`). None if there are none."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     row = next((r for r in results["rows"] if r["result"] and (r["result"]["speed"].get(task) or {}).get("predictions")), None)
@@ -85,6 +85,7 @@ def accuracy_vs_time(results: dict, path: Path) -> Path:
 
 def make_plots(results: dict, out: Path) -> list[str]:
     """Write every plot into ``out``; returns their paths."""
-    paths = [validation_curves(results, out / "validation_curves.png"), confusion(results, out / "confusion_20newsgroups.png"),
+    task = results.get("confusion_task")
+    paths = [validation_curves(results, out / "validation_curves.png"), task and confusion(results, out / f"confusion_{task}.png", task),
              accuracy_vs_time(results, out / "accuracy_vs_time.png")]
     return [str(p) for p in paths if p]

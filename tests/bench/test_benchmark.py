@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mtl_text.bench.baselines import FastTextClassifier, TfidfLinearSVC
-from mtl_text.bench.benchmark import BenchmarkArguments, Row, markdown, plan_rows, transfer_report
+from mtl_text.bench.benchmark import BenchmarkArguments, Row, confusion_task, markdown, plan_rows, transfer_report
 from mtl_text.bench.speed import measure
 from mtl_text.data.splits import load_task_splits
 
@@ -119,6 +119,13 @@ def test_baseline_rows_only_for_single_text_single_label_tasks():
     assert len([r for r in rows if r.method == "mtl-text"]) == 3 + 1
 
 
+def test_the_confusion_matrix_is_the_single_label_task_with_the_most_labels():
+    assert confusion_task(BenchmarkArguments().tasks) == "20newsgroups"
+    assert confusion_task(["sst2", "trec"]) == "trec"  # 6 labels against 2
+    assert confusion_task(["sst2", "goemotions", "stsb", "mrpc"]) == "sst2"  # multi-label, regression and pairs have none
+    assert confusion_task(["stsb"]) is None
+
+
 def test_plan_rows_matrix():
     args = BenchmarkArguments(glove="x", transformer="m")
     rows = plan_rows(args)
@@ -130,15 +137,18 @@ def test_plan_rows_matrix():
 
 
 def test_quick_benchmark_writes_its_outputs(data_dir, tmp_path):
+    """TREC stands in for 20 Newsgroups (whose long posts and 7,532 test texts would take most of the
+    test's time): the same rows, reports and plots, the confusion matrix then TREC's."""
     out, work = tmp_path / "out", tmp_path / "work"
-    cmd = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick", "--max-train-examples", "300", "--latency-texts", "5",
-           "--max-predict-texts", "100", "--settings", "multi", "--baselines", "tfidf-linearsvc", "--data-dir", str(data_dir), "--output-dir", str(out), "--work-dir", str(work)]
+    cmd = [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick", "--tasks", "trec", "sst2", "--max-train-examples", "300",
+           "--latency-texts", "5", "--max-predict-texts", "100", "--settings", "multi", "--baselines", "tfidf-linearsvc",
+           "--data-dir", str(data_dir), "--output-dir", str(out), "--work-dir", str(work)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
-    assert results["quick"] and results["failed"] == [] and results["tasks"] == ["20newsgroups", "sst2"]
+    assert results["quick"] and results["failed"] == [] and results["tasks"] == ["trec", "sst2"] and results["confusion_task"] == "trec"
     names = [r["name"] for r in results["rows"]]
-    assert "tfidf-linearsvc (sst2)" in names and "tfidf-linearsvc (20newsgroups)" in names and "word2vec / fine-tuned / multi-task" in names
+    assert "tfidf-linearsvc (sst2)" in names and "tfidf-linearsvc (trec)" in names and "word2vec / fine-tuned / multi-task" in names
     assert not any(n.startswith("fasttext") for n in names)  # fastText rows: --baselines leaves them out (its model has its own test)
     for row in results["rows"]:
         r = row["result"]
@@ -150,15 +160,19 @@ def test_quick_benchmark_writes_its_outputs(data_dir, tmp_path):
             assert 0 < speed["latency_ms_p50"] <= speed["latency_ms_p99"] and speed["predict_peak_rss_mib"] > 10
         assert r["train_seconds"] > 0 and r["train_samples_per_second"] > 0 and r["train_peak_rss_mib"] > 10
     comparisons = {(t["comparison"], t["task"]) for t in results["transfer"]}
-    assert comparisons == {("pretrained - from scratch", "20newsgroups"), ("pretrained - from scratch", "sst2")}  # multi-task rows only
+    assert comparisons == {("pretrained - from scratch", "trec"), ("pretrained - from scratch", "sst2")}  # multi-task rows only
     assert results["overhead"]["ratio"] > 0 and len(results["overhead"]["repeat_ratios"]) == 2  # --quick: 2 repeats, ABBA
     low, high = results["overhead"]["ratio_interval"]
     assert low <= sum(results["overhead"]["repeat_ratios"]) / 2 <= high
-    for name in ("validation_curves.png", "confusion_20newsgroups.png", "accuracy_vs_time.png"):
-        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert results["plots"] == [str(out / name) for name in ("validation_curves.png", "confusion_trec.png", "accuracy_vs_time.png")]
+    for path in results["plots"]:
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    # the confusion matrix's predictions: the multi-task Word2Vec row's, on all of TREC's test questions
+    matrix = json.loads(Path(results["rows"][2]["result"]["speed"]["trec"]["predictions"]).read_text())
+    assert results["rows"][2]["name"] == "word2vec / fine-tuned / multi-task" and len(matrix["references"]) == len(matrix["predictions"]) == 500
     table = (out / "results.md").read_text()
     assert table == markdown(results)
-    assert sum(line.startswith("| 20newsgroups |") for line in table.splitlines()) == sum("20newsgroups" in r["tasks"] for r in results["rows"])
+    assert sum(line.startswith("| trec |") for line in table.splitlines()) == sum("trec" in r["tasks"] for r in results["rows"])
 
 
 def test_overhead_plain_loop_sees_our_batches(data_dir, monkeypatch):
