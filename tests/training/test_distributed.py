@@ -34,10 +34,13 @@ def train_in_process(*args):
 def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, data_dir, repo):
     """Same seed, global batch 32 = 1 x 32 = 2 x 16, 30 optimizer steps inside the first epoch of each
     task (640 examples: 20 full batches of 32, 40 of 16), dropout off (its masks are drawn per process): the parameters agree to float tolerance.
-    Lazy updates off in both: with two processes every row is updated (sparse gradients are not all-reduced)."""
+    Lazy updates off in both: with two processes every row is updated (sparse gradients are not all-reduced). The linear
+    schedule is laid out in optimizer steps (Accelerate steps a prepared scheduler once per process), and every test
+    example is counted once across the processes."""
     common = ["--tasks", "trec", "sst2", "--data-dir", str(data_dir), "--max-train-examples", "640", "--max-steps", "30",
               "--eval-every", "30", "--sampling", "uniform", "--embedding-dim", "32", "--w2v-epochs", "1", "--word-dropout", "0",
-              "--head-dropout", "0", "--seed", "4", "--patience", "0", "--save-total-limit", "0", "--lazy-updates", "false"]
+              "--head-dropout", "0", "--seed", "4", "--patience", "0", "--save-total-limit", "0", "--lazy-updates", "false",
+              "--log-every", "15"]
     train_in_process(*common, "--batch-size", "32", "--output-dir", str(tmp_path / "one"))
     two = launch(repo, "train.py", 2, *common, "--batch-size", "16", "--output-dir", str(tmp_path / "two"))
     assert "running on 2 process(es)" in two.stderr.decode()
@@ -45,6 +48,11 @@ def test_two_processes_train_like_one_with_the_same_global_batch(tmp_path, data_
     assert a.keys() == b.keys()
     worst = max((a[k] - b[k]).abs().max().item() for k in a)
     assert worst < 1e-4, f"largest parameter difference {worst}"
+    records = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    lr = {r["step"]: r["lr"] for r in records if r["split"] == "train"}
+    assert lr[15] == pytest.approx(0.005) and lr[30] == pytest.approx(0.0)
+    test = next(r for r in records if r["split"] == "test")
+    assert test["metrics"]["trec"]["examples"] == 500 and test["metrics"]["sst2"]["examples"] == 872
 
 
 def test_gradient_aggregation_with_two_processes_equals_one(tmp_path, data_dir, repo):

@@ -174,28 +174,6 @@ def test_train_missing_data_fails_clearly(python, repo, tmp_path):
     assert "error: data for task 'trec' not found" in err and str(tmp_path / "trec" / "train_5500.label") in err
 
 
-def test_two_processes_keep_the_learning_rate_schedule(tmp_path, data_dir, repo):
-    """Two gloo processes on the CPU: the run reports 2 processes and the linear schedule is laid out
-    in optimizer steps (Accelerate steps a prepared scheduler once per process)."""
-    import os
-    import shutil
-
-    accelerate = shutil.which("accelerate", path=os.path.dirname(__import__("sys").executable))
-    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run(
-        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", str(repo / "scripts" / "train.py"),
-         "--tasks", "trec", "--data-dir", str(data_dir), "--max-train-examples", "200", "--max-steps", "10", "--log-every", "5",
-         "--eval-every", "10", "--embedding-dim", "16", "--w2v-epochs", "1", "--output-dir", str(tmp_path / "ddp")],
-        capture_output=True, timeout=600, env=env)
-    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
-    assert "running on 2 process(es)" in proc.stderr.decode()
-    records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
-    lr = {r["step"]: r["lr"] for r in records if r["split"] == "train"}
-    assert lr[5] == pytest.approx(0.005) and lr[10] == pytest.approx(0.0)
-    test = [r for r in records if r["split"] == "test"][0]
-    assert test["metrics"]["trec"]["examples"] == 500  # every test example counted once across the 2 processes
-
-
 def test_predictor_encode_equals_the_tokenizer_call(tmp_path):
     """The prediction fast path gives the ids and mask of tokenizer(..., truncation, padding), for a
     word-level tokenizer and a WordPiece (BERT) one, empty texts and truncation included."""
