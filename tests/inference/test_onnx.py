@@ -23,37 +23,43 @@ PAIRS = ["a man plays the guitar", "", "the cup", "nobody won", "fun"]
 TASKS = {"qtype": {"labels": ["HUM", "LOC", "NUM"], "max_length": 16},
          "mood": {"labels": ["neg", "pos"], "max_length": 12},
          "same": {"labels": ["no", "yes"], "max_length": 24, "text_pair": True}}
+TEXT_TASKS = {name: task for name, task in TASKS.items() if not task.get("text_pair")}  # one graph to export
 
 
-def word_vector_model(directory):
+def word_vector_model(directory, tasks=TASKS):
     tokenizer = train_word_tokenizer(TEXTS + PAIRS, min_frequency=1)
     torch.manual_seed(0)
-    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8, conv_filters=3, conv_widths=[2, 3]), TASKS,
-                           pooling={"qtype": "attention", "mood": "hierarchical", "same": "cnn"}, head_hidden_size=4, wide_buckets=512)
+    pooling = {"qtype": "attention", "mood": "hierarchical", "same": "cnn"}
+    model = MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8, conv_filters=3, conv_widths=[2, 3]), tasks,
+                           pooling={t: pooling[t] for t in tasks}, head_hidden_size=4, wide_buckets=512)
     encoded = tokenizer(TEXTS, PAIRS, return_token_type_ids=True)
     for name, wide in model.wide.items():  # a fitted IDF and weights the size of the deep part's logits
-        wide.fit_idf(encoded["input_ids"], encoded["token_type_ids"] if TASKS[name].get("text_pair") else None)
+        wide.fit_idf(encoded["input_ids"], encoded["token_type_ids"] if tasks[name].get("text_pair") else None)
         with torch.no_grad():
             wide.weight.weight.normal_()
     model.save_pretrained(directory, tokenizer, {"training_config": {}})
 
 
-def transformer_model(directory, tokenizer_dir):
+def transformer_model(directory, tokenizer_dir, tasks=TASKS):
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     torch.manual_seed(0)
     bert = BertModel(BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                 intermediate_size=64, max_position_embeddings=64))
-    model = MultiTaskModel(TransformerEncoder(bert), TASKS, pooling="mean", head_hidden_size=8)
+    model = MultiTaskModel(TransformerEncoder(bert), tasks, pooling="mean", head_hidden_size=8)
     model.save_pretrained(directory, tokenizer, {"training_config": {}})
+
+
+def build_model(family, directory, shared_dir, tasks=TASKS):
+    if family == "word_vectors":
+        word_vector_model(directory, tasks)
+    else:
+        transformer_model(directory, shared_dir / "models" / "all-MiniLM-L6-v2", tasks)
 
 
 @pytest.fixture(scope="module", params=["word_vectors", "transformer"])
 def exported(request, tmp_path_factory, shared_dir):
     root = tmp_path_factory.mktemp(request.param)
-    if request.param == "word_vectors":
-        word_vector_model(root / "model")
-    else:
-        transformer_model(root / "model", shared_dir / "models" / "all-MiniLM-L6-v2")
+    build_model(request.param, root / "model", shared_dir)
     export_onnx(root / "model", root / "onnx")
     return root
 
@@ -93,9 +99,13 @@ def test_no_graph_adds_by_scatter(exported):
         assert found == [], file
 
 
-def test_int8_export_loads_and_scores(exported, tmp_path):
-    export_onnx(exported / "model", tmp_path / "int8", quantize=True)
+@pytest.mark.parametrize("family", ["word_vectors", "transformer"])
+def test_int8_export_loads_and_scores(family, shared_dir, tmp_path):
+    """A model of single-text tasks: one graph to trace and quantize (each graph is quantized alike)."""
+    build_model(family, tmp_path / "model", shared_dir, TEXT_TASKS)
+    export_onnx(tmp_path / "model", tmp_path / "int8", quantize=True)
     assert json.loads((tmp_path / "int8" / "onnx.json").read_text())["quantized"] is True
+    assert not (tmp_path / "int8" / "model_pairs.onnx").exists()
     logits = Predictor.from_pretrained(tmp_path / "int8", backend="onnx").predict_logits(TEXTS, ["qtype"])["qtype"]
     assert logits.shape == (len(TEXTS), 3) and torch.isfinite(logits).all()
 
