@@ -374,20 +374,25 @@ def run_predict(python, repo, *args, stdin=b""):
     return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
 
 
-def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, python, repo):
-    proc = run_predict(python, repo, "--model", str(small_model), stdin=b"{curly} is my favourite band\n{\"text\": \"x\"}\n")
-    assert proc.returncode == 0, proc.stderr.decode()
-    texts = [json.loads(line)["text"] for line in proc.stdout.decode().splitlines()]
+def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{curly} is my favourite band\n{"text": "x"}\n')))
+    assert run_command(predict_main, ["--model", str(small_model)]) == 0
+    texts = [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()]
     assert texts == ["{curly} is my favourite band", '{"text": "x"}']
 
 
-def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, python, repo, tmp_path):
+def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, tmp_path, capsys, monkeypatch):
+    import io
+
     path = tmp_path / "in.jsonl"
     path.write_text('{"text": "is it ?"}\n\n{"text": "it is ."}\n')
-    proc = run_predict(python, repo, "--model", str(small_model), "--input", str(path))
-    assert proc.returncode == 0 and [json.loads(x)["text"] for x in proc.stdout.decode().splitlines()] == ["is it ?", "it is ."]
-    proc = run_predict(python, repo, "--model", str(small_model), "--input-format", "jsonl", stdin=b"{curly} band\n")
-    assert proc.returncode == 2 and proc.stderr.decode().startswith("error: <stdin>, line 1: invalid JSON")
+    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path)]) == 0
+    assert [json.loads(x)["text"] for x in capsys.readouterr().out.splitlines()] == ["is it ?", "it is ."]
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"{curly} band\n")))
+    assert run_command(predict_main, ["--model", str(small_model), "--input-format", "jsonl"]) == 2
+    assert capsys.readouterr().err.startswith("error: <stdin>, line 1: invalid JSON")
 
 
 def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys, monkeypatch):
@@ -541,12 +546,14 @@ def test_predict_interrupted_ends_by_sigint_without_a_traceback(small_model, pyt
     assert run_command(interrupted, []) == 130  # in process: the status
 
 
-def test_predict_bad_inputs_are_one_error_line(small_model, python, repo):
+def test_predict_bad_inputs_are_one_error_line(small_model, python, repo, capsys):
     for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
-                          ([os.fsdecode(b"caf\xe9")], "error: text argument 1: not valid UTF-8"),
                           (["--input", "/nonexistent.txt"], "error: --input: /nonexistent.txt not found")):
-        proc = run_predict(python, repo, "--model", str(small_model), *args)
-        assert proc.returncode == 2 and proc.stderr.decode().strip() == message, proc.stderr.decode()
+        assert run_command(predict_main, ["--model", str(small_model), *args]) == 2
+        assert capsys.readouterr().err.strip() == message
+    # bytes that are not UTF-8 reach a text argument only through a process's command line (as surrogate escapes)
+    proc = run_predict(python, repo, "--model", str(small_model), os.fsdecode(b"caf\xe9"))
+    assert proc.returncode == 2 and proc.stderr.decode().strip() == "error: text argument 1: not valid UTF-8", proc.stderr.decode()
 
 
 def test_two_runs_started_together_on_one_folder(data_dir, tmp_path, python, repo):
