@@ -5,7 +5,6 @@ config.json, config.json against its schema, weights and outputs must be finite;
 import json
 import logging
 import shutil
-import subprocess
 
 import pytest
 import torch
@@ -77,13 +76,16 @@ def test_a_damaged_folder_is_refused_by_the_library(folder, case):
 
 
 @pytest.mark.parametrize("case", ["flipped-bytes", "no-tokenizer-config", "max-length-0", "negative-vocab"])
-def test_a_damaged_folder_is_one_error_line_from_predict(folder, case, python, repo):
+def test_a_damaged_folder_is_one_error_line_from_predict(folder, case, capsys):
+    from mtl_text.cli import run_command
+    from mtl_text.cli.predict import main as predict_main
+
     damage, message = CASES[case]
     damage(folder)
-    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(folder), "hello"], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.startswith("error: ") and message in proc.stderr and "Traceback" not in proc.stderr
+    capsys.readouterr()
+    assert run_command(predict_main, ["--model", str(folder), "hello"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and len(err.splitlines()) == 1 and message in err
 
 
 def test_sizes_only_when_hashes_are_skipped(folder):
