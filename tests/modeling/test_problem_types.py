@@ -154,7 +154,8 @@ def readme_task_file(repo, marker: str) -> str:
     return code
 
 
-def test_a_users_multi_label_task_from_one_file_as_in_the_readme(repo, python, tmp_path):
+def test_a_users_multi_label_task_from_one_file_as_in_the_readme(repo, python, tmp_path, capsys):
+    """Trained by the command line (the task file registers its task in that process), then scored by predict (in-process)."""
     (tmp_path / "tickets").mkdir()
     rng = __import__("random").Random(0)
     words = {"billing": "invoice charged twice refund", "bug": "crash error broken fails", "feature-request": "please add support option",
@@ -177,9 +178,11 @@ def test_a_users_multi_label_task_from_one_file_as_in_the_readme(repo, python, t
     results = json.loads((out / "test_results.json").read_text())["metrics"]["tickets"]
     assert results["examples"] == 60 and results["micro_f1"] > 0.5  # keywords name the tags: learnable in 60 steps
     assert len(json.loads((out / "config.json").read_text())["tasks"]["tickets"]["head_options"]["thresholds"]) == 4
-    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--", "refund crash the app"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    [output] = [json.loads(line) for line in proc.stdout.splitlines()]
+    from mtl_text.cli import run_command
+    from mtl_text.cli.predict import main as predict_main
+
+    capsys.readouterr()
+    assert run_command(predict_main, ["--model", str(out), "--", "refund crash the app"]) == 0
+    [output] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert set(output["predictions"]["tickets"]["probabilities"]) == set(words)
     assert set(output["predictions"]["tickets"]["labels"]) <= set(words)
