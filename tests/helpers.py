@@ -38,6 +38,28 @@ def write_user_task(tmp_path, suffix, n=40):
     return path
 
 
+def run_cli(command, args, capsys, stdin: bytes | None = None):
+    """A command's ``main`` (e.g. ``mtl_text.cli.predict.main``) run in this process as the command line
+    runs it (:func:`mtl_text.cli.run_command`: typed errors become one ``error:`` line and status 2),
+    ``stdin`` as its standard input: (exit status, stdout, stderr). Saves a process start-up; a check
+    of the script itself, or of a process-wide setting, keeps a subprocess."""
+    import io
+    import sys
+
+    from mtl_text.cli import run_command
+
+    saved = sys.stdin
+    if stdin is not None:
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin))
+    capsys.readouterr()
+    try:
+        status = run_command(command, list(args))
+    finally:
+        sys.stdin = saved
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 def tiny_bert(vocab_size=100, layers=3, seed=0, max_positions=64):
     """A randomly initialised BERT of hidden size 32 (fast on a CPU)."""
     torch.manual_seed(seed)

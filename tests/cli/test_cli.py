@@ -26,7 +26,7 @@ from mtl_text.cli.train import parse_config
 from mtl_text.errors import ConfigError
 from mtl_text.training.config import GROUPS, EncoderArguments, TrainingConfig
 
-from helpers import write_user_task
+from helpers import run_cli, write_user_task
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mtl_text"
 
@@ -374,25 +374,20 @@ def run_predict(python, repo, *args, stdin=b""):
     return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
 
 
-def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, capsys, monkeypatch):
-    import io
-
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{curly} is my favourite band\n{"text": "x"}\n')))
-    assert run_command(predict_main, ["--model", str(small_model)]) == 0
-    texts = [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()]
+def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, capsys):
+    status, out, err = run_cli(predict_main, ["--model", str(small_model)], capsys, stdin=b'{curly} is my favourite band\n{"text": "x"}\n')
+    assert status == 0, err
+    texts = [json.loads(line)["text"] for line in out.splitlines()]
     assert texts == ["{curly} is my favourite band", '{"text": "x"}']
 
 
-def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, tmp_path, capsys, monkeypatch):
-    import io
-
+def test_predict_jsonl_is_inferred_from_the_suffix_or_chosen(small_model, tmp_path, capsys):
     path = tmp_path / "in.jsonl"
     path.write_text('{"text": "is it ?"}\n\n{"text": "it is ."}\n')
-    assert run_command(predict_main, ["--model", str(small_model), "--input", str(path)]) == 0
-    assert [json.loads(x)["text"] for x in capsys.readouterr().out.splitlines()] == ["is it ?", "it is ."]
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"{curly} band\n")))
-    assert run_command(predict_main, ["--model", str(small_model), "--input-format", "jsonl"]) == 2
-    assert capsys.readouterr().err.startswith("error: <stdin>, line 1: invalid JSON")
+    status, out, _ = run_cli(predict_main, ["--model", str(small_model), "--input", str(path)], capsys)
+    assert status == 0 and [json.loads(x)["text"] for x in out.splitlines()] == ["is it ?", "it is ."]
+    status, _, err = run_cli(predict_main, ["--model", str(small_model), "--input-format", "jsonl"], capsys, stdin=b"{curly} band\n")
+    assert status == 2 and err.startswith("error: <stdin>, line 1: invalid JSON")
 
 
 def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys, monkeypatch):
@@ -549,8 +544,8 @@ def test_predict_interrupted_ends_by_sigint_without_a_traceback(small_model, pyt
 def test_predict_bad_inputs_are_one_error_line(small_model, python, repo, capsys):
     for args, message in ((["--batch-size", "0"], "error: --batch-size must be an integer >= 1, got 0"),
                           (["--input", "/nonexistent.txt"], "error: --input: /nonexistent.txt not found")):
-        assert run_command(predict_main, ["--model", str(small_model), *args]) == 2
-        assert capsys.readouterr().err.strip() == message
+        status, _, err = run_cli(predict_main, ["--model", str(small_model), *args], capsys)
+        assert status == 2 and err.strip() == message
     # bytes that are not UTF-8 reach a text argument only through a process's command line (as surrogate escapes)
     proc = run_predict(python, repo, "--model", str(small_model), os.fsdecode(b"caf\xe9"))
     assert proc.returncode == 2 and proc.stderr.decode().strip() == "error: text argument 1: not valid UTF-8", proc.stderr.decode()

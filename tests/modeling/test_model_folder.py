@@ -77,15 +77,14 @@ def test_a_damaged_folder_is_refused_by_the_library(folder, case):
 
 @pytest.mark.parametrize("case", ["flipped-bytes", "no-tokenizer-config", "max-length-0", "negative-vocab"])
 def test_a_damaged_folder_is_one_error_line_from_predict(folder, case, capsys):
-    from mtl_text.cli import run_command
     from mtl_text.cli.predict import main as predict_main
+
+    from helpers import run_cli
 
     damage, message = CASES[case]
     damage(folder)
-    capsys.readouterr()
-    assert run_command(predict_main, ["--model", str(folder), "hello"]) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and err.startswith("error: ") and len(err.splitlines()) == 1 and message in err
+    status, out, err = run_cli(predict_main, ["--model", str(folder), "hello"], capsys)
+    assert status == 2 and out == "" and err.startswith("error: ") and len(err.splitlines()) == 1 and message in err
 
 
 def test_sizes_only_when_hashes_are_skipped(folder):

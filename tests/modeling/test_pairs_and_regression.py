@@ -4,7 +4,6 @@ of word vectors; end to end (train, save, restore with identical outputs, predic
 bad inputs named by file and line."""
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
@@ -13,9 +12,12 @@ from scipy.stats import pearsonr, spearmanr
 from transformers import AutoTokenizer
 
 from mtl_text import DataFormatError, MultiTaskModel, Predictor, Task, TrainingConfig, load_task_splits, read_jsonl, read_tsv, train
+from mtl_text.cli.predict import main as predict_main
 from mtl_text.data.tokenization import tokenize_splits, train_word_tokenizer
 from mtl_text.modeling.encoders import TransformerEncoder, WordVectorEncoder
 from mtl_text.modeling.heads import MultiLabelClassificationHead, RegressionHead
+
+from helpers import run_cli
 
 
 def test_regression_head_scales_targets_and_reports_correlations():
@@ -146,7 +148,7 @@ def test_pair_and_regression_tasks_train_and_report_their_own_metrics(pair_model
     assert 2.0 < tasks["stsb"]["head_options"]["target_mean"][0] < 3.5  # STS-B scores lie in [0, 5]
 
 
-def test_restored_pair_model_gives_identical_outputs_and_predicts_pairs(pair_model, data_dir, python, repo, tmp_path):
+def test_restored_pair_model_gives_identical_outputs_and_predicts_pairs(pair_model, data_dir, tmp_path, capsys):
     result, out = pair_model
     predictor = Predictor.from_pretrained(out)
     test = load_task_splits("stsb", data_dir)["test"]
@@ -156,16 +158,14 @@ def test_restored_pair_model_gives_identical_outputs_and_predicts_pairs(pair_mod
     assert metrics["mse"] == pytest.approx(result.metrics["stsb"]["mse"], rel=1e-5)
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("A man is playing a guitar.\tA man plays the guitar.\nA dog runs.\tStocks fell sharply.\n")
-    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--input", str(pairs)],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    status, stdout, stderr = run_cli(predict_main, ["--model", str(out), "--input", str(pairs)], capsys)
+    assert status == 0, stderr
+    lines = [json.loads(line) for line in stdout.splitlines()]
     assert [r["text_pair"] for r in lines] == ["A man plays the guitar.", "Stocks fell sharply."]
     assert all(set(r["predictions"]) == {"stsb", "mrpc", "rte"} and isinstance(r["predictions"]["stsb"]["value"], float) for r in lines)
     assert lines[0]["predictions"]["rte"]["label"] in ("entailment", "not_entailment")
-    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--", "a single text"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and "takes single texts" in proc.stderr and "Traceback" not in proc.stderr
+    status, _, stderr = run_cli(predict_main, ["--model", str(out), "--", "a single text"], capsys)
+    assert status == 2 and "takes single texts" in stderr
 
 
 def test_a_regression_pair_head_scores_glues_own_file(pair_model, shared_dir):

@@ -10,7 +10,10 @@ import torch
 from torch import nn
 
 from mtl_text import DataFormatError, Predictor, TrainingConfig, load_task_splits, read_tsv, train
+from mtl_text.cli.predict import main as predict_main
 from mtl_text.modeling.heads import MultiLabelClassificationHead, SingleLabelClassificationHead
+
+from helpers import run_cli
 
 
 def test_multi_label_head_loss_decoding_metrics_and_output():
@@ -128,7 +131,7 @@ def test_a_task_chooses_its_primary_metric_among_its_heads_metrics():
         SingleLabelClassificationHead(4, ["a", "b", "c"], primary_metric="f1")
 
 
-def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_model, data_dir, python, repo):
+def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_model, data_dir, capsys):
     result, out = mixed_model
     predictor = Predictor.from_pretrained(out)
     assert predictor.model.heads["cola"].class_weights.tolist() == pytest.approx(
@@ -138,10 +141,9 @@ def test_restored_model_gives_identical_outputs_and_predicts_label_sets(mixed_mo
     predicted = predictor.predict_labels(test["text"], ["goemotions"])["goemotions"]
     metrics = predictor.model.heads["goemotions"].compute_metrics(predicted, torch.tensor(test["label"]))
     assert metrics["macro_f1"] == pytest.approx(result.metrics["goemotions"]["macro_f1"], abs=1e-9)
-    proc = subprocess.run([python, str(repo / "scripts" / "predict.py"), "--model", str(out), "--", "Thank you, this is great!"],
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    [output] = [json.loads(line) for line in proc.stdout.splitlines()]
+    status, stdout, stderr = run_cli(predict_main, ["--model", str(out), "--", "Thank you, this is great!"], capsys)
+    assert status == 0, stderr
+    [output] = [json.loads(line) for line in stdout.splitlines()]
     assert isinstance(output["predictions"]["goemotions"]["labels"], list)
     assert len(output["predictions"]["goemotions"]["probabilities"]) == 28
     assert output["predictions"]["cola"]["label"] in ("unacceptable", "acceptable")
@@ -178,11 +180,8 @@ def test_a_users_multi_label_task_from_one_file_as_in_the_readme(repo, python, t
     results = json.loads((out / "test_results.json").read_text())["metrics"]["tickets"]
     assert results["examples"] == 60 and results["micro_f1"] > 0.5  # keywords name the tags: learnable in 60 steps
     assert len(json.loads((out / "config.json").read_text())["tasks"]["tickets"]["head_options"]["thresholds"]) == 4
-    from mtl_text.cli import run_command
-    from mtl_text.cli.predict import main as predict_main
-
-    capsys.readouterr()
-    assert run_command(predict_main, ["--model", str(out), "--", "refund crash the app"]) == 0
-    [output] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    status, stdout, stderr = run_cli(predict_main, ["--model", str(out), "--", "refund crash the app"], capsys)
+    assert status == 0, stderr
+    [output] = [json.loads(line) for line in stdout.splitlines()]
     assert set(output["predictions"]["tickets"]["probabilities"]) == set(words)
     assert set(output["predictions"]["tickets"]["labels"]) <= set(words)

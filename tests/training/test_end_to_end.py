@@ -1,10 +1,8 @@
 """End to end: a short joint training run on small real subsets, then the predict script on its output
 (the other predict checks run the same command in-process: its exit status, output and error line)."""
 
-import io
 import json
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -16,7 +14,7 @@ from mtl_text.inference.prediction import Predictor
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.loop import validation_score
 
-from helpers import write_user_task
+from helpers import run_cli, write_user_task
 
 
 @pytest.fixture(scope="module")
@@ -106,42 +104,33 @@ def test_predict_three_texts_one_empty(trained, python, repo):
         assert sst["label"] == max(sst["probabilities"], key=sst["probabilities"].get)
 
 
-def predict_in_process(capsys, monkeypatch, *args, stdin=b""):
-    """``mtl-text predict ARGS`` in this process, ``stdin`` as its standard input: (exit status, stdout, stderr)."""
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-    capsys.readouterr()
-    status = run_command(predict_main, list(args))
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def test_predict_reads_jsonl_file_and_selects_heads(trained, tmp_path, capsys, monkeypatch):
+def test_predict_reads_jsonl_file_and_selects_heads(trained, tmp_path, capsys):
     path = tmp_path / "in.jsonl"
     path.write_text('{"text": "What is the capital of France ?"}\n{"text": "dull and tedious", "id": 3}\n')
-    status, out, err = predict_in_process(capsys, monkeypatch, "--model", str(trained), "--input", str(path), "--tasks", "trec")
+    status, out, err = run_cli(predict_main, ["--model", str(trained), "--input", str(path), "--tasks", "trec"], capsys)
     assert status == 0, err
     results = [json.loads(line) for line in out.splitlines()]
     assert len(results) == 2 and all(set(r["predictions"]) == {"trec"} for r in results)
 
 
-def test_predict_reads_standard_input(trained, capsys, monkeypatch):
-    status, out, err = predict_in_process(capsys, monkeypatch, "--model", str(trained), stdin=b"first text\nsecond text\n")
+def test_predict_reads_standard_input(trained, capsys):
+    status, out, err = run_cli(predict_main, ["--model", str(trained)], capsys, stdin=b"first text\nsecond text\n")
     assert status == 0, err
     assert [json.loads(line)["text"] for line in out.splitlines()] == ["first text", "second text"]
 
 
-def test_predict_rejects_non_utf8_input(trained, capsys, monkeypatch):
-    status, out, err = predict_in_process(capsys, monkeypatch, "--model", str(trained), stdin=b"fine\ncaf\xe9\n")
+def test_predict_rejects_non_utf8_input(trained, capsys):
+    status, out, err = run_cli(predict_main, ["--model", str(trained)], capsys, stdin=b"fine\ncaf\xe9\n")
     assert status == 2 and "<stdin>, line 2: not valid UTF-8" in err and out == ""
 
 
-def test_predict_rejects_a_folder_that_is_not_a_model(tmp_path, capsys, monkeypatch):
-    status, _, err = predict_in_process(capsys, monkeypatch, "--model", str(tmp_path), "text")
+def test_predict_rejects_a_folder_that_is_not_a_model(tmp_path, capsys):
+    status, _, err = run_cli(predict_main, ["--model", str(tmp_path), "text"], capsys)
     assert status == 2 and "is not a saved mtl-text model" in err and "Traceback" not in err
 
 
-def test_predict_unknown_head(trained, capsys, monkeypatch):
-    status, _, err = predict_in_process(capsys, monkeypatch, "text", "--model", str(trained), "--tasks", "imdb")
+def test_predict_unknown_head(trained, capsys):
+    status, _, err = run_cli(predict_main, ["text", "--model", str(trained), "--tasks", "imdb"], capsys)
     assert status == 2 and "no head for ['imdb']" in err
 
 

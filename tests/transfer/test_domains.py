@@ -122,13 +122,15 @@ def test_a_head_scores_a_labelled_file_as_it_scores_the_task(adapted, data_dir, 
         assert err.startswith("error: ") and message in err, err
 
 
-def test_cross_domain_evaluation_refuses_other_labels(adapted, data_dir, python, repo):
-    import subprocess
+def test_cross_domain_evaluation_refuses_other_labels(adapted, data_dir, capsys):
+    from mtl_text.cli.evaluate import main as evaluate_main
 
-    proc = subprocess.run([python, "-m", "mtl_text", "evaluate", "--model", str(adapted), "--task", "trec", "--head", "amazon_books",
-                           "--data-dir", str(data_dir)], capture_output=True, text=True, cwd=repo)
-    assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: head amazon_books has labels ['negative', 'positive'], task trec has")
+    from helpers import run_cli
+
+    status, _, err = run_cli(evaluate_main, ["--model", str(adapted), "--task", "trec", "--head", "amazon_books", "--data-dir", str(data_dir)],
+                             capsys)
+    assert status == 2
+    assert err.strip().splitlines()[-1].startswith("error: head amazon_books has labels ['negative', 'positive'], task trec has")
 
 
 def test_adapt_targets_from_files(data_dir, tmp_path):
