@@ -339,7 +339,8 @@ class BenchmarkArguments(Arguments):
     """The benchmark's options (``mtl-text benchmark --help``)."""
 
     tasks: list[str] = field(default_factory=lambda: ["20newsgroups", "sst2"], metadata={
-        "help": "tasks (the multi-task rows train them jointly)"})
+        "help": "tasks (the multi-task rows train them jointly; the confusion matrix plotted is that of the single-text single-label "
+                "task with the most labels)"})
     data_dir: str | None = data_dir_option()
     seed: Seed = seed_option(42, "seeds every row's validation split, sampling and initialisation")
     seeds: list[int] = field(default_factory=list, metadata={
