@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from .errors import ConfigError
 
@@ -338,6 +338,17 @@ def ensemble_option(usage: str) -> Any:
     return field(default=None, metadata={
         "metavar": "MODEL", "help": "more model folders (or Hub ids, each OWNER/NAME[@REVISION]) answering with --model as one ensemble: each task's logits are "
                                     "the mean of every model's, decoded by --model's heads (mtl_text.Ensemble); " + usage})
+
+
+Backend = Literal["torch", "onnx"]  # what runs a saved model: PyTorch, or its ONNX export through ONNX Runtime
+
+
+def backend_option(usage: str = "") -> Any:
+    """``--backend torch|onnx`` (predict, serve, evaluate): the runtime that scores the model;
+    ``usage``, where given, ends the help."""
+    return field(default="torch", metadata={
+        "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"
+                + (f"; {usage}" if usage else "")})
 
 
 def token_option(use: str) -> Any:

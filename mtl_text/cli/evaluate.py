@@ -10,10 +10,12 @@ from typing import Literal
 
 from ..arguments import (
     Arguments,
+    Backend,
     Confidence,
     Fraction,
     PositiveInt,
     Seed,
+    backend_option,
     data_dir_option,
     ensemble_option,
     seed_option,
@@ -55,6 +57,7 @@ class EvaluateArguments(Arguments):
     validation_size: Fraction | None = field(default=None, metadata={
         "help": "fraction of train held out for validation (default: the model's training value)"})
     batch_size: PositiveInt = field(default=128, metadata={"help": "examples per batch and process"})
+    backend: Backend = backend_option("the export's own figures (e.g. of its int8 graphs), in one process")
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
     per_class: bool = field(default=False, metadata={
         "help": "also print each classification task's precision, recall, F1 and support per class (per label for multi-label "
@@ -97,6 +100,8 @@ class EvaluateArguments(Arguments):
         check_scored(self, other_files=["--estimate-on"])
         if self.input and self.split != "test":
             raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
+        if self.estimate_on and self.backend != "torch":
+            raise ConfigError("--estimate-on reads the PyTorch model's confidences; --backend onnx is not offered there")
         if self.estimate_on:
             other = next((o for o, v in (("--input", self.input), ("--task", self.task), ("--ensemble-with", self.ensemble_with),
                                          ("--split", self.split != "test"), ("--label-column", self.label_column),
@@ -190,11 +195,11 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
-                                    reports=reports, heads_of=heads_of, selective=selective)
+                                    reports=reports, heads_of=heads_of, selective=selective, backend=args.backend)
     else:
         results = evaluate_model(args.model, args.tasks, args.split, args.data_dir, args.seed, args.validation_size, args.batch_size,
                                  accelerator, args.verify_hashes, heads_of, predictions, token=args.token, reports=reports,
-                                 selective=selective)
+                                 selective=selective, backend=args.backend)
     if accelerator.is_main_process:
         scorer = f"ensemble of {', '.join([args.model, *args.ensemble_with])}" if args.ensemble_with else args.model
         if args.input:

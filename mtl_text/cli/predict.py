@@ -13,7 +13,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Literal
 
-from ..arguments import Arguments, PositiveInt, SelectionArguments, ensemble_option, token_option
+from ..arguments import Arguments, Backend, PositiveInt, SelectionArguments, backend_option, ensemble_option, token_option
 from ..data.readers import open_data
 from ..errors import InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
@@ -54,8 +54,7 @@ class PredictArguments(Arguments):
         "help": "at most this many tokens (padding included) per encoder pass: the texts are sorted by length and batched under "
                 "both limits, so short texts are not padded to long ones; outputs keep the input order"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
-    backend: Literal["torch", "onnx"] = field(default="torch", metadata={
-        "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"})
+    backend: Backend = backend_option()
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})

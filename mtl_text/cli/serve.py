@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Literal
 
-from ..arguments import Arguments, PositiveInt, Range, SelectionArguments, ensemble_option, token_option
+from ..arguments import Arguments, Backend, PositiveInt, Range, SelectionArguments, backend_option, ensemble_option, token_option
 from ..errors import ConfigError
 from .parsing import ArgumentParser
 
@@ -33,8 +33,7 @@ class ServeArguments(Arguments):
     threads: PositiveInt | None = field(default=None, metadata={
         "help": "PyTorch threads per worker (default: PyTorch's, one per core); with several workers, cores / workers"})
     device: str = field(default="cpu", metadata={"help": "where the model runs: cpu, cuda, cuda:1, ..."})
-    backend: Literal["torch", "onnx"] = field(default="torch", metadata={
-        "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"})
+    backend: Backend = backend_option()
     batch_size: PositiveInt = field(default=64, metadata={"help": "at most this many texts per encoder pass"})
     verify_hashes: bool = field(default=True, metadata={
         "help": "check the SHA-256 of every model file against config.json at start-up (sizes are always checked)"})

@@ -5,7 +5,9 @@ batches so every process runs the same number of batches, and ``gather_for_metri
 duplicates, so every example is counted exactly once and the metrics equal the single-process ones.
 Each task's head computes its own loss, decoding and metrics.
 
-:func:`evaluate_model` scores a saved model folder on its tasks' splits (``mtl-text evaluate``).
+:func:`evaluate_model` scores a saved model folder on its tasks' splits (``mtl-text evaluate``), with
+PyTorch under Accelerate, or (``backend="onnx"``) its ONNX export in one process; :func:`evaluate_ensemble`
+scores several models as one.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..data.collation import PaddingCollator
 from ..data.splits import column, load_task_splits, load_test_split
 from ..data.tasks import Task, get_task
 from ..data.tokenization import tokenize_splits
-from ..errors import ModelLoadError
+from ..errors import ConfigError, ModelLoadError
 from ..modeling.heads import SelectiveRequest
 from ..modeling.model import MultiTaskModel
 from .prediction import load_tokenizer
@@ -186,7 +188,8 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
                    seed: int | None = None, validation_size: float | None = None, batch_size: int = 128,
                    accelerator: Accelerator | None = None, verify_hashes: bool = True, heads_of: dict[str | Task, str] | None = None,
                    predictions: dict | None = None, token: str | None = None, reports: dict | None = None,
-                   selective: SelectiveRequest | None = None, loaded: dict | None = None) -> dict[str, dict[str, float]]:
+                   selective: SelectiveRequest | None = None, loaded: dict | None = None, backend: str = "torch",
+                   ) -> dict[str, dict[str, float]]:
     """Score a saved model on its tasks' ``test`` (or ``validation``) splits, or (``heads_of``) a head on
     another task's split: cross-domain evaluation, e.g. a sentiment head on another sentiment data set.
 
@@ -204,16 +207,29 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
         loaded: as in :func:`scored_split`: test splits kept between calls, for several models
             scored in turn (:func:`~mtl_text.inference.comparison.compare_models`).
+        backend: ``"torch"`` (the PyTorch model, under ``accelerator``'s processes) or ``"onnx"``: the
+            graphs of a folder written by ``mtl-text export-onnx`` (e.g. its int8 export), run by ONNX
+            Runtime through a :class:`~mtl_text.Predictor` in this process, so that the figures are the
+            export's own; the same metrics, ``loss``, ``ece`` and ``examples``.
 
     Raises:
-        ModelLoadError: the folder is not a saved model.
+        ModelLoadError: the folder is not a saved model (or, with ``backend="onnx"``, holds no export).
         UnknownHeadError: a task the model has no head for.
-        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
+        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`); the
+            ONNX backend under several processes.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     from ..modeling.hub import resolve_model
 
     accelerator = accelerator or Accelerator()
+    if backend == "onnx":
+        if accelerator.num_processes > 1:
+            raise ConfigError("the onnx backend scores in one process: start it with python or mtl-text, not accelerate launch")
+        from .prediction import Predictor
+
+        predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, backend="onnx", token=token)
+        return evaluate_predictor(predictor, trained_with(MultiTaskModel.read_config(predictor.directory)), tasks, split, data_dir, seed,
+                                  validation_size, predictions, reports, heads_of, selective, loaded)
     model_dir = resolve_model(model_dir, token=token)  # a folder, or a Hub id downloaded once
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
@@ -280,12 +296,11 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
     return scored
 
 
-@torch.no_grad()
 def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
                       verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None,
                       reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
-                      selective: SelectiveRequest | None = None) -> dict[str, dict[str, float]]:
+                      selective: SelectiveRequest | None = None, backend: str = "torch") -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -297,6 +312,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
         token: for the Hub ids, as :meth:`MultiTaskModel.from_pretrained` takes it.
         heads_of: as :func:`evaluate_model`'s: a head of the ensemble on another task or a labelled
             file (:func:`~mtl_text.data.tasks.file_task`), scored instead of ``tasks``.
+        backend: ``"torch"``, or ``"onnx"``: every member's ONNX export (``mtl-text export-onnx``).
 
     Returns:
         task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits), ``ece`` (as
@@ -310,16 +326,34 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     """
     from .ensemble import Ensemble
 
-    ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes, token=token)
+    ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes, backend=backend, token=token)
     trained = trained_with(MultiTaskModel.read_config(ensemble.members[0].directory))  # the first model's validation split
-    scored_tasks = tasks_and_heads(heads_of or {t: t for t in ensemble.check_tasks(tasks)}, ensemble.check_tasks)
+    return evaluate_predictor(ensemble, trained, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective)
+
+
+@torch.no_grad()
+def evaluate_predictor(predictor, trained: dict, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
+                       seed: int | None = None, validation_size: float | None = None, predictions: dict | None = None,
+                       reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
+                       selective: SelectiveRequest | None = None, loaded: dict | None = None) -> dict[str, dict[str, float]]:
+    """Score a :class:`~mtl_text.Predictor` (either backend) or an
+    :class:`~mtl_text.inference.ensemble.Ensemble` on its tasks' splits in this process, through its
+    own tokenization and batching (``predict_logits``): what :func:`evaluate_model` reports, from the
+    outputs a user of that predictor gets. ``trained``: :func:`trained_with` of the model whose
+    validation split is carved; the other arguments as :func:`evaluate_model`'s.
+
+    Raises:
+        UnknownHeadError, ConfigError, UnknownTaskError, DataNotFoundError, DataFormatError: as
+        :func:`evaluate_model`.
+    """
+    scored_tasks = tasks_and_heads(heads_of or {t: t for t in predictor.check_tasks(tasks)}, predictor.check_tasks)
     results = {}
     for task, head_name in scored_tasks:
-        name, head = task.name, ensemble.model.head(head_name)
-        check_cross_task(ensemble.model, head_name, task)
-        scored = scored_split(task, head.labels, split, data_dir, trained, seed, validation_size)
+        name, head = task.name, predictor.model.head(head_name)
+        check_cross_task(predictor.model, head_name, task)
+        scored = scored_split(task, head.labels, split, data_dir, trained, seed, validation_size, loaded)
         pairs = column(scored, "text_pair") if "text_pair" in scored.column_names else None
-        logits = ensemble.predict_logits(column(scored, "text"), [head_name], pairs)[head_name]
+        logits = predictor.predict_logits(column(scored, "text"), [head_name], pairs)[head_name]
         references = torch.as_tensor(column(scored, "label"))
         decoded = head.decode(logits)
         results[name] = {**head.compute_metrics(decoded, references), "loss": float(head.loss(logits, references)),

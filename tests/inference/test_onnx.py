@@ -200,3 +200,60 @@ def test_lora_adapters_saved_apart_export_whole_and_run_without_their_base(tiny_
     assert all((got[t] - expected[t]).abs().max() <= 1e-4 for t in ("qtype", "mood"))
     with pytest.raises(ModelLoadError, match="encoder.lora.base_model: cannot load"):  # the adapters alone do need it
         MultiTaskModel.from_pretrained(tmp_path / "adapters")
+
+
+@pytest.fixture(scope="module")
+def trec_export(tmp_path_factory, data_dir):
+    """A word-vector model trained briefly on TREC (wide part and SVM included) and its fp32 export."""
+    from mtl_text.cli.train import main as train_main
+
+    root = tmp_path_factory.mktemp("trec-export")
+    train_main(["--tasks", "trec", "--data-dir", str(data_dir), "--max-train-examples", "400", "--max-steps", "30", "--embedding-dim", "16",
+                "--w2v-epochs", "1", "--seed", "3", "--patience", "0", "--save-total-limit", "0", "--output-dir", str(root / "model")])
+    export_onnx(root / "model", root / "onnx")
+    return root
+
+
+def test_an_export_is_evaluated_by_onnx_runtime_as_pytorch_scores_the_model(trec_export, data_dir, capsys, monkeypatch):
+    """evaluate --backend onnx: the export's own figures (its graphs run: the folder also holds the
+    PyTorch weights), the same as the PyTorch model's on the test split (fp32) and on a carved
+    validation split, for one model and for an ensemble of two."""
+    from mtl_text import load_task_splits
+    from mtl_text.cli.evaluate import main as evaluate_main
+    from mtl_text.inference.evaluation import evaluate_ensemble, evaluate_model
+    from mtl_text.inference.onnx import OnnxRunner
+
+    from helpers import run_cli
+
+    texts_run, run = [], OnnxRunner.__call__
+    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: texts_run.append(len(input_ids)) or run(self, input_ids, *a, **k))
+    expected = {}
+    for split in ("test", "validation"):
+        torch_predictions, onnx_predictions = {}, {}
+        expected[split] = evaluate_model(trec_export / "model", split=split, data_dir=str(data_dir), predictions=torch_predictions)["trec"]
+        got = evaluate_model(trec_export / "onnx", split=split, data_dir=str(data_dir), predictions=onnx_predictions, backend="onnx")["trec"]
+        assert got["examples"] == expected[split]["examples"] == len(load_task_splits("trec", data_dir, seed=3)[split])  # the run's seed
+        assert sum(texts_run) == got["examples"]
+        texts_run.clear()
+        assert onnx_predictions == torch_predictions
+        assert {k: got[k] for k in ("accuracy", "macro_f1")} == {k: expected[split][k] for k in ("accuracy", "macro_f1")}
+        assert got["loss"] == pytest.approx(expected[split]["loss"], rel=1e-4) and got["ece"] == pytest.approx(expected[split]["ece"], abs=1e-4)
+    ensemble = evaluate_ensemble([trec_export / "onnx", trec_export / "onnx"], data_dir=str(data_dir), backend="onnx")["trec"]
+    assert ensemble["accuracy"] == expected["test"]["accuracy"]  # the mean of one model's logits twice
+    status, out, err = run_cli(evaluate_main, ["--model", str(trec_export / "onnx"), "--backend", "onnx", "--data-dir", str(data_dir)], capsys)
+    assert status == 0, err
+    [row] = [line for line in out.splitlines() if line.startswith("| trec |")]
+    assert row.startswith(f"| trec | {expected['test']['accuracy']:.4f} |")
+
+
+def test_the_onnx_backend_needs_an_export_and_offers_no_estimate(trec_export, data_dir, capsys, tmp_path):
+    from mtl_text.cli.evaluate import main as evaluate_main
+
+    from helpers import run_cli
+
+    status, _, err = run_cli(evaluate_main, ["--model", str(trec_export / "model"), "--backend", "onnx", "--data-dir", str(data_dir)], capsys)
+    assert status == 2 and err == f"error: {trec_export / 'model'} is not an ONNX export: onnx.json is missing (write one with mtl-text export-onnx)\n"
+    texts = tmp_path / "texts.txt"
+    texts.write_text("who won the cup ?\n")
+    status, _, err = run_cli(evaluate_main, ["--model", str(trec_export / "onnx"), "--backend", "onnx", "--estimate-on", str(texts)], capsys)
+    assert status == 2 and err == "error: --estimate-on reads the PyTorch model's confidences; --backend onnx is not offered there\n"
