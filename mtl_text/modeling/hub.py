@@ -233,6 +233,8 @@ def _card_parts(directory: Path, name: str, current: bool = True) -> dict:
     if current and any(pairs):  # sentence pairs: a TSV line (first text, tab, second) or text_pairs=
         shell.append(f"printf 'first text\\tsecond text\\n' | mtl-text predict --model {name}{backend} --input-format tsv")
         python.append("predictor.predict([\"first text\"], text_pairs=[\"second text\"])")
+    if onnx and not results:  # an int8 export: the model's test results are not its own; evaluate scores its graphs
+        shell.append(f"mtl-text evaluate --model {name}{backend}   # its own test results")
     extras = ",".join([*(["onnx"] if onnx else []), *(["peft"] if lora else [])])
     body += ["## Use", "", "```bash", "pip install mtl-text" + (f"'[{extras}]'" if extras else ""), *shell, "```", "", "```python",
              "from mtl_text import Predictor", "", f"predictor = Predictor.from_pretrained(\"{name}\"{python_backend})  # a folder or a Hub id",

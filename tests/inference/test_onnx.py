@@ -164,6 +164,7 @@ def test_an_exports_card_names_the_onnx_backend_keeps_fp32_results_only_and_an_e
         card = (tmp_path / folder / "README.md").read_text()
         assert f"mtl-text predict --model {folder} --backend onnx" in card and "\n- onnx\n" in card, folder
         assert ("model-index" in card) == results and "license: mit" in card, folder
+        assert (f"mtl-text evaluate --model {folder} --backend onnx" in card) != results, folder  # how to score int8 graphs
         assert hub.card_is_unedited(card, tmp_path / folder)
     edited = (model / "README.md").read_text().replace("# model", "# my own title")
     (model / "README.md").write_text(edited)
