@@ -343,6 +343,13 @@ def ensemble_option(usage: str) -> Any:
 Backend = Literal["torch", "onnx"]  # what runs a saved model: PyTorch, or its ONNX export through ONNX Runtime
 
 
+def check_backend(backend: str) -> None:
+    """Raises:
+        ConfigError: ``backend`` is not one of :data:`Backend`'s values."""
+    if backend not in typing.get_args(Backend):
+        raise ConfigError(f"--backend must be {' or '.join(typing.get_args(Backend))}, got {backend!r}")
+
+
 def backend_option(usage: str = "") -> Any:
     """``--backend torch|onnx`` (predict, serve, evaluate): the runtime that scores the model;
     ``usage``, where given, ends the help."""

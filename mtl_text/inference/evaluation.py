@@ -19,6 +19,7 @@ import torch
 from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
+from ..arguments import check_backend
 from ..data.collation import PaddingCollator
 from ..data.splits import column, load_task_splits, load_test_split
 from ..data.tasks import Task, get_task
@@ -221,6 +222,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
     """
     from ..modeling.hub import resolve_model
 
+    check_backend(backend)
     accelerator = accelerator or Accelerator()
     if backend == "onnx":
         if accelerator.num_processes > 1:

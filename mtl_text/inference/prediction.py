@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from ..arguments import CONFIDENCE_RANGE
+from ..arguments import CONFIDENCE_RANGE, check_backend
 from ..data.collation import pad_batch
 from ..data.tokenization import TokenIds
 from ..errors import ConfigError, InputError, ModelLoadError, ModelOutputError, UnknownHeadError
@@ -357,8 +357,7 @@ class Predictor(HeadOutputs):
         """
         from ..modeling.hub import resolve_model
 
-        if backend not in ("torch", "onnx"):
-            raise ConfigError(f"--backend must be torch or onnx, got {backend!r}")
+        check_backend(backend)
         if backend == "onnx" and torch.device(device).type != "cpu":
             raise ConfigError("--backend onnx runs on the CPU (ONNX Runtime's CPU provider); drop --device")
         also = ()
