@@ -46,6 +46,7 @@ class Ensemble(HeadOutputs):
         if len(self.members) < 2:
             raise ConfigError(f"an ensemble needs two or more models, got {len(self.members)}")
         self.model = self.members[0].model  # its heads decode
+        self.directory = self.members[0].directory  # its folder: the model the ensemble's validation split is carved for
         self._tasks = [t for t in self.model.tasks if all(_same_head(self.model, m.model, t) for m in self.members[1:])]
         if not self._tasks:
             raise ConfigError(f"no task has the same head in every member (the first member's tasks: {list(self.model.tasks)}; "

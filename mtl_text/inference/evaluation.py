@@ -230,8 +230,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         from .prediction import Predictor
 
         predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, backend="onnx", token=token)
-        return evaluate_predictor(predictor, trained_with(MultiTaskModel.read_config(predictor.directory)), tasks, split, data_dir, seed,
-                                  validation_size, predictions, reports, heads_of, selective, loaded)
+        return evaluate_predictor(predictor, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective, loaded)
     model_dir = resolve_model(model_dir, token=token)  # a folder, or a Hub id downloaded once
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
@@ -329,25 +328,26 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     from .ensemble import Ensemble
 
     ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes, backend=backend, token=token)
-    trained = trained_with(MultiTaskModel.read_config(ensemble.members[0].directory))  # the first model's validation split
-    return evaluate_predictor(ensemble, trained, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective)
+    return evaluate_predictor(ensemble, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective)
 
 
 @torch.no_grad()
-def evaluate_predictor(predictor, trained: dict, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
+def evaluate_predictor(predictor, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                        seed: int | None = None, validation_size: float | None = None, predictions: dict | None = None,
                        reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
                        selective: SelectiveRequest | None = None, loaded: dict | None = None) -> dict[str, dict[str, float]]:
     """Score a :class:`~mtl_text.Predictor` (either backend) or an
     :class:`~mtl_text.inference.ensemble.Ensemble` on its tasks' splits in this process, through its
     own tokenization and batching (``predict_logits``): what :func:`evaluate_model` reports, from the
-    outputs a user of that predictor gets. ``trained``: :func:`trained_with` of the model whose
-    validation split is carved; the other arguments as :func:`evaluate_model`'s.
+    outputs a user of that predictor gets. The validation split is carved as the training of the
+    model in ``predictor.directory`` carved it (an ensemble's: its first member's); the arguments as
+    :func:`evaluate_model`'s.
 
     Raises:
         UnknownHeadError, ConfigError, UnknownTaskError, DataNotFoundError, DataFormatError: as
         :func:`evaluate_model`.
     """
+    trained = trained_with(MultiTaskModel.read_config(predictor.directory))
     scored_tasks = tasks_and_heads(heads_of or {t: t for t in predictor.check_tasks(tasks)}, predictor.check_tasks)
     results = {}
     for task, head_name in scored_tasks:

@@ -249,6 +249,7 @@ def test_an_export_is_evaluated_by_onnx_runtime_as_pytorch_scores_the_model(trec
 
 def test_the_onnx_backend_needs_an_export_and_offers_no_estimate(trec_export, data_dir, capsys, tmp_path):
     from mtl_text.cli.evaluate import main as evaluate_main
+    from mtl_text.inference.evaluation import evaluate_model
 
     from helpers import run_cli
 
@@ -258,7 +259,5 @@ def test_the_onnx_backend_needs_an_export_and_offers_no_estimate(trec_export, da
     texts.write_text("who won the cup ?\n")
     status, _, err = run_cli(evaluate_main, ["--model", str(trec_export / "onnx"), "--backend", "onnx", "--estimate-on", str(texts)], capsys)
     assert status == 2 and err == "error: --estimate-on reads the PyTorch model's confidences; --backend onnx is not offered there\n"
-    from mtl_text.inference.evaluation import evaluate_model
-
     with pytest.raises(ConfigError, match="--backend must be torch or onnx, got 'tf'"):  # not scored by PyTorch silently
         evaluate_model(trec_export / "onnx", data_dir=str(data_dir), backend="tf")
