@@ -343,11 +343,11 @@ def ensemble_option(usage: str) -> Any:
 Backend = Literal["torch", "onnx"]  # what runs a saved model: PyTorch, or its ONNX export through ONNX Runtime
 
 
-def check_backend(backend: str) -> None:
+def check_backend(backend: str, option: str = "--backend") -> None:
     """Raises:
-        ConfigError: ``backend`` is not one of :data:`Backend`'s values."""
+        ConfigError: ``backend`` is not one of :data:`Backend`'s values (the message names ``option``)."""
     if backend not in typing.get_args(Backend):
-        raise ConfigError(f"--backend must be {' or '.join(typing.get_args(Backend))}, got {backend!r}")
+        raise ConfigError(f"{option} must be {' or '.join(typing.get_args(Backend))}, got {backend!r}")
 
 
 def backend_option(usage: str = "") -> Any:

@@ -11,10 +11,12 @@ from typing import Annotated, Literal
 
 from ..arguments import (
     Arguments,
+    Backend,
     Fraction,
     PositiveInt,
     Seed,
     TaskValues,
+    backend_option,
     data_dir_option,
     non_empty,
     task_file_option,
@@ -67,6 +69,11 @@ class CompareArguments(Arguments):
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
     token: str | None = token_option("read private or gated Hub models")
+    backend: Backend = backend_option("what runs --model's folders; under onnx the figures are the export's own, e.g. of its int8 "
+                                      "graphs, scored in one process")
+    baseline_backend: Backend | None = field(default=None, metadata={
+        "help": "what runs --baseline's folders (default: --backend's); one folder may be both sides, e.g. --model int8-export "
+                "--backend onnx --baseline int8-export --baseline-backend torch: what quantization costs on each task"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -88,11 +95,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     for spec in args.task_file:
         load_task_file(spec)
     comparisons = compare_models(args.model, args.baseline, args.tasks, args.task_values("metric"), args.data_dir, args.batch_size, args.resamples,
-                                 args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token))
+                                 args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token),
+                                 args.backend, args.baseline_backend)
     if main_process:
         runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"
         scored = f"head {args.head} on {args.input or f'task {args.task}'}" if args.head else "test splits"
-        print(f"{' '.join(args.model)} (model) against {' '.join(args.baseline)} (baseline), {runs}: {scored}, "
+        model, baseline = (" ".join(names) + (f" [{backend}]" if backend != "torch" else "")
+                           for names, backend in ((args.model, args.backend), (args.baseline, args.baseline_backend or args.backend)))
+        print(f"{model} (model) against {baseline} (baseline), {runs}: {scored}, "
               f"{args.resamples} paired-bootstrap resamples")
         print(format_comparison(comparisons))
         if args.json:

@@ -100,7 +100,8 @@ def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[
 def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str | os.PathLike], tasks: Sequence[str] | None = None,
                    metric: str | Mapping[str, str] | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
                    confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True, token: str | None = None,
-                   heads_of: Mapping[str | Task, str] | None = None) -> dict[str, TaskComparison]:
+                   heads_of: Mapping[str | Task, str] | None = None, backend: str = "torch",
+                   baseline_backend: str | None = None) -> dict[str, TaskComparison]:
     """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
     have a head for, or (``heads_of``) a head of every model on another task or a labelled file.
 
@@ -121,24 +122,33 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
             :func:`~mtl_text.data.tasks.file_task`'s of a labelled file) -> the head of every model
             that scores it, instead of ``tasks``; e.g. a books sentiment head on kitchen reviews, to
             compare a domain-adapted model with a source-only one on the target domain.
+        backend, baseline_backend: what runs A's and B's folders, ``"torch"`` or ``"onnx"`` (their
+            ``mtl-text export-onnx`` graphs through ONNX Runtime, in this process), as
+            :func:`~mtl_text.inference.evaluation.evaluate_model` takes it; B's defaults to A's. One
+            folder may be both sides under two backends, e.g. an int8 export's graphs (A, ``"onnx"``)
+            against the PyTorch weights it was exported from (B, ``"torch"``): what quantization costs.
 
     Returns:
         task -> its :class:`TaskComparison`, in the tasks' order.
 
     Raises:
-        ConfigError: no model, a different number of models and baselines, ``confidence`` outside
+        ConfigError: no model, a different number of models and baselines, a run named twice under
+            the same backend, an unknown backend (or ``"onnx"`` under several processes), ``confidence`` outside
             (0, 1), a metric some head does not report, heads that cannot be paired
             (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, a metric for a task not compared,
             or a head that cannot score the task given to it.
-        ModelLoadError, UnknownHeadError: a folder that is not a saved model, a task without a head.
+        ModelLoadError, UnknownHeadError: a folder that is not a saved model (or, under ``"onnx"``, holds
+            no export), a task without a head.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     from accelerate import Accelerator
 
+    from ..arguments import check_backend
     from ..modeling.heads import LOWER_IS_BETTER
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
     from .evaluation import NOT_HEAD_METRICS, evaluate_model
+    from .onnx import EXPORT_FILES, export_config
 
     if not models or len(models) != len(baselines):
         raise ConfigError(f"--model and --baseline pair runs one to one (e.g. by seed): got {len(models)} model(s) and "
@@ -147,11 +157,21 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         raise ConfigError(f"--confidence must be in (0, 1) and --resamples >= 1, got {confidence} and {n_resamples}")
     if heads_of and tasks:
         raise ConfigError("tasks and heads_of each name what to score: give one")
-    names = [str(m) for m in [*models, *baselines]]
-    if len(set(names)) < len(names):
-        raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once")
-    folders = {name: resolve_model(name, token=token) for name in names}
-    configs = {name: MultiTaskModel.read_config(folder) for name, folder in folders.items()}
+    baseline_backend = baseline_backend or backend
+    check_backend(backend)
+    check_backend(baseline_backend, "--baseline-backend")
+    # each run: (its name, the backend that runs it); one folder may be scored by both backends
+    sides = [(str(m), backend) for m in models], [(str(m), baseline_backend) for m in baselines]
+    runs = [*sides[0], *sides[1]]
+    if len(set(runs)) < len(runs):
+        names = [name for name, _ in runs]
+        raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once "
+                          "(the same folder is compared with itself under two backends only: --backend and --baseline-backend)")
+    folders = {run: resolve_model(run[0], token=token, also=EXPORT_FILES if run[1] == "onnx" else ()) for run in runs}
+    for (_, run_backend), folder in folders.items():
+        if run_backend == "onnx":
+            export_config(folder)  # refused before any run is scored
+    configs = {f"{name} ({b})" if b != "torch" else name: MultiTaskModel.read_config(folder) for (name, b), folder in folders.items()}
     if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
         shared_tasks(configs, list(dict.fromkeys(heads_of.values())))
         scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
@@ -161,21 +181,20 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     if named:
         raise ConfigError(f"--metric names task(s) {named} that are not compared; compared: {list(scored)}")
     accelerator = Accelerator()  # under a launcher the processes share each split; every process gets every prediction
-    runs, scores, loaded = {}, {}, {}  # loaded: each test split read once for every model
-    for name, folder in folders.items():
+    predictions_of, scores, loaded = {}, {}, {}  # loaded: each test split read once for every model
+    for run, folder in folders.items():
         predictions: dict = {}
-        scores[name] = evaluate_model(folder, None if heads_of else list(scored), "test", data_dir, batch_size=batch_size,
-                                      accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions,
-                                      loaded=loaded)
-        runs[name] = predictions
+        scores[run] = evaluate_model(folder, None if heads_of else list(scored), "test", data_dir, batch_size=batch_size,
+                                     accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions,
+                                     loaded=loaded, backend=run[1])
+        predictions_of[run] = predictions
     comparisons = {}
     for task, (metric_task, head) in scored.items():
-        reported = [m for m in scores[names[0]][task] if m not in NOT_HEAD_METRICS]  # the head's own, primary first
+        reported = [m for m in scores[runs[0]][task] if m not in NOT_HEAD_METRICS]  # the head's own, primary first
         chosen_metric = (metric.get(task, metric.get("*")) if isinstance(metric, Mapping) else metric) or reported[0]
         if chosen_metric not in reported:
             raise ConfigError(f"--metric {chosen_metric}: task {task}'s head reports {reported}")
-        a = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in models]
-        b = [{**runs[str(m)][task], "score": scores[str(m)][task][chosen_metric]} for m in baselines]
+        a, b = ([{**predictions_of[run][task], "score": scores[run][task][chosen_metric]} for run in side] for side in sides)
         difference, per_run = compare_runs(a, b, chosen_metric, seed=seed, task=metric_task, n_resamples=n_resamples,
                                            confidence=confidence)
         exact = (mcnemar(a[0]["predictions"], b[0]["predictions"], a[0]["references"], confidence)

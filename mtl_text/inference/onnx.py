@@ -137,6 +137,17 @@ def export_onnx(model_dir: str | os.PathLike, output_dir: str | os.PathLike, ops
     return output_dir
 
 
+def export_config(directory: str | os.PathLike) -> Path:
+    """The ``onnx.json`` of an export folder written by :func:`export_onnx`.
+
+    Raises:
+        ModelLoadError: ``directory`` holds no ``onnx.json`` (a model folder never exported)."""
+    path = Path(directory) / ONNX_CONFIG_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"{directory} is not an ONNX export: {ONNX_CONFIG_NAME} is missing (write one with mtl-text export-onnx)")
+    return path
+
+
 class OnnxRunner:
     """Runs an export folder's graphs with ONNX Runtime; called as the PyTorch model's
     ``predict_logits`` is: ``(batch, seq_len)`` ids and mask (and segment ids for pairs) -> task ->
@@ -155,9 +166,7 @@ class OnnxRunner:
         import onnxruntime as ort
 
         directory = Path(directory)
-        path = directory / ONNX_CONFIG_NAME
-        if not path.is_file():
-            raise ModelLoadError(f"{directory} is not an ONNX export: {ONNX_CONFIG_NAME} is missing (write one with mtl-text export-onnx)")
+        path = export_config(directory)
         self.config = json.loads(path.read_text())
         options = ort.SessionOptions()
         if threads:

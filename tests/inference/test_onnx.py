@@ -261,3 +261,34 @@ def test_the_onnx_backend_needs_an_export_and_offers_no_estimate(trec_export, da
     assert status == 2 and err == "error: --estimate-on reads the PyTorch model's confidences; --backend onnx is not offered there\n"
     with pytest.raises(ConfigError, match="--backend must be torch or onnx, got 'tf'"):  # not scored by PyTorch silently
         evaluate_model(trec_export / "onnx", data_dir=str(data_dir), backend="tf")
+
+
+def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_export, data_dir, capsys, monkeypatch):
+    """compare --backend onnx --baseline-backend torch: an export's graphs (A) against the PyTorch
+    weights in the same folder (B). ONNX Runtime runs A's test questions only, and an fp32 export ties
+    its model exactly; the same folder under one backend twice is still refused."""
+    from mtl_text import compare_models
+    from mtl_text.cli.compare import main as compare_main
+    from mtl_text.inference.onnx import OnnxRunner
+
+    from helpers import run_cli
+
+    texts_run, run = [], OnnxRunner.__call__
+    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: texts_run.append(len(input_ids)) or run(self, input_ids, *a, **k))
+    export = trec_export / "onnx"
+    c = compare_models([export], [export], data_dir=str(data_dir), backend="onnx", baseline_backend="torch")["trec"]
+    assert sum(texts_run) == c.examples == 500  # A's graphs only; B is the PyTorch model
+    assert c.model_scores == c.baseline_scores and (c.difference.delta, c.difference.low, c.difference.high) == (0, 0, 0)
+    assert c.verdict == "tie" and c.mcnemar is not None
+    args = ["--model", str(export), "--backend", "onnx", "--baseline", str(trec_export / "model"), "--data-dir", str(data_dir), "--resamples", "50"]
+    status, _, err = run_cli(compare_main, args, capsys)
+    assert status == 2 and "model is not an ONNX export: onnx.json is missing" in err  # B's backend defaults to --backend's
+    status, out, err = run_cli(compare_main, [*args, "--baseline-backend", "torch"], capsys)
+    assert status == 0, err
+    assert out.startswith(f"{export} [onnx] (model) against {trec_export / 'model'} (baseline), one run each")
+    assert f"| trec | accuracy | {c.model_scores[0]:.4f} | {c.model_scores[0]:.4f} |" in out
+    status, _, err = run_cli(compare_main, ["--model", str(export), "--baseline", str(export), "--baseline-backend", "torch",
+                                            "--data-dir", str(data_dir)], capsys)
+    assert status == 2 and err.startswith("error: a model is named twice in --model and --baseline")
+    with pytest.raises(ConfigError, match="--baseline-backend must be torch or onnx, got 'tf'"):
+        compare_models([export], [trec_export / "model"], data_dir=str(data_dir), baseline_backend="tf")
