@@ -100,8 +100,6 @@ class EvaluateArguments(Arguments):
         check_scored(self, other_files=["--estimate-on"])
         if self.input and self.split != "test":
             raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
-        if self.estimate_on and self.backend != "torch":
-            raise ConfigError("--estimate-on reads the PyTorch model's confidences; --backend onnx is not offered there")
         if self.estimate_on:
             other = next((o for o, v in (("--input", self.input), ("--task", self.task), ("--ensemble-with", self.ensemble_with),
                                          ("--split", self.split != "test"), ("--label-column", self.label_column),
@@ -153,7 +151,7 @@ def estimate_main(args: EvaluateArguments) -> int:
     if not texts:
         raise InputError(f"--estimate-on {path}: no texts in the file")
     estimates = estimate_model_accuracy(args.model, texts, pairs, args.tasks, args.data_dir, args.seed, args.validation_size,
-                                        args.batch_size, args.verify_hashes, args.token)
+                                        args.batch_size, args.verify_hashes, args.token, args.backend)
     print(f"estimated accuracy of {args.model} on {args.estimate_on} ({len(texts)} texts), from the confidences; the validation "
           "split's accuracy beside them:")
     print("| task | validation accuracy | ATC estimate | DoC estimate | mean confidence: validation -> texts | ATC threshold |")

@@ -335,13 +335,16 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
 def evaluate_predictor(predictor, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                        seed: int | None = None, validation_size: float | None = None, predictions: dict | None = None,
                        reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
-                       selective: SelectiveRequest | None = None, loaded: dict | None = None) -> dict[str, dict[str, float]]:
+                       selective: SelectiveRequest | None = None, loaded: dict | None = None,
+                       logits: dict | None = None) -> dict[str, dict[str, float]]:
     """Score a :class:`~mtl_text.Predictor` (either backend) or an
     :class:`~mtl_text.inference.ensemble.Ensemble` on its tasks' splits in this process, through its
     own tokenization and batching (``predict_logits``): what :func:`evaluate_model` reports, from the
     outputs a user of that predictor gets. The validation split is carved as the training of the
     model in ``predictor.directory`` carved it (an ensemble's: its first member's); the arguments as
-    :func:`evaluate_model`'s.
+    :func:`evaluate_model`'s. ``logits``: where given, filled with task name -> ``(logits,
+    references)``, the head's ``(examples, num_outputs)`` logits and the references they are scored
+    against (e.g. for :func:`~mtl_text.transfer.estimation.estimate_accuracy`).
 
     Raises:
         UnknownHeadError, ConfigError, UnknownTaskError, DataNotFoundError, DataFormatError: as
@@ -355,14 +358,16 @@ def evaluate_predictor(predictor, tasks: list[str] | None = None, split: str = "
         check_cross_task(predictor.model, head_name, task)
         scored = scored_split(task, head.labels, split, data_dir, trained, seed, validation_size, loaded)
         pairs = column(scored, "text_pair") if "text_pair" in scored.column_names else None
-        logits = predictor.predict_logits(column(scored, "text"), [head_name], pairs)[head_name]
+        scores = predictor.predict_logits(column(scored, "text"), [head_name], pairs)[head_name]
         references = torch.as_tensor(column(scored, "label"))
-        decoded = head.decode(logits)
-        results[name] = {**head.compute_metrics(decoded, references), "loss": float(head.loss(logits, references)),
-                         **calibration(head, logits, references), "examples": len(references)}
+        decoded = head.decode(scores)
+        results[name] = {**head.compute_metrics(decoded, references), "loss": float(head.loss(scores, references)),
+                         **calibration(head, scores, references), "examples": len(references)}
+        if logits is not None:
+            logits[name] = (scores, references)
         if predictions is not None:
             predictions[name] = {"head": head_name, "predictions": decoded.tolist(), "references": references.tolist()}
-        add_class_report(reports, name, head, logits, decoded, references, selective)
+        add_class_report(reports, name, head, scores, decoded, references, selective)
     return results
 
 

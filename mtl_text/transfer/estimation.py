@@ -80,41 +80,34 @@ def estimate_accuracy(head, source_logits: torch.Tensor, source_references: torc
 
 def estimate_model_accuracy(model_dir, texts: list[str], text_pairs: list[str] | None = None, tasks: list[str] | None = None,
                             data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None,
-                            batch_size: int = 128, verify_hashes: bool = True, token: str | None = None) -> dict[str, dict]:
+                            batch_size: int = 128, verify_hashes: bool = True, token: str | None = None,
+                            backend: str = "torch") -> dict[str, dict]:
     """A saved model's estimated accuracy on unlabelled ``texts`` (or pairs), per single-label head
     that takes them (``tasks``: those heads; default: every such head), against the validation split
     the model was trained with (carved as :func:`~mtl_text.inference.evaluation.evaluate_model`
-    carves it): :func:`estimate_accuracy` for each, in one process.
+    carves it): :func:`estimate_accuracy` for each, in one process. Both sides' logits come from the
+    same :class:`~mtl_text.Predictor` (``backend``: ``"torch"``, or ``"onnx"`` for the folder's
+    ONNX export, e.g. its int8 graphs, whose own confidences are then estimated).
 
     Raises:
-        ModelLoadError: the folder is not a saved model.
+        ModelLoadError: the folder is not a saved model (or, with ``backend="onnx"``, holds no export).
         UnknownHeadError: a task the model has no head for.
         ConfigError: no single-label head among the tasks, or none that takes this kind of input.
         InputError: no texts.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the tasks' data.
     """
-    from accelerate import Accelerator
-
     from ..errors import ConfigError, InputError
-    from ..inference.evaluation import collect_logits, split_dataloaders, tasks_and_heads, trained_with
+    from ..inference.evaluation import evaluate_predictor
     from ..inference.prediction import Predictor
-    from ..modeling.model import MultiTaskModel
 
     if not texts:
         raise InputError("no texts to estimate the accuracy on")
-    predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, token=token)
+    predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, backend=backend, token=token)
     names = [t for t in predictor.input_tasks(tasks, pairs=text_pairs is not None) if predictor.model.head(t).can_abstain]
     if not names:
         raise ConfigError(f"accuracy estimates are for single-label classification heads; the tasks "
                           f"{predictor.input_tasks(tasks, pairs=text_pairs is not None)} have none")
-    accelerator = Accelerator(cpu=predictor.device.type == "cpu")
-    # the model's own tokenizer and folder (a Hub id downloaded once, by the predictor)
-    validation = split_dataloaders(predictor.model, predictor.tokenizer, tasks_and_heads({t: t for t in names}, predictor.model.check_tasks),
-                                   "validation", data_dir, trained_with(MultiTaskModel.read_config(predictor.directory)), seed,
-                                   validation_size, batch_size, accelerator)
+    validation: dict = {}  # task -> the validation split's (logits, references), carved as the model's training carved it
+    evaluate_predictor(predictor, names, "validation", data_dir, seed, validation_size, logits=validation)
     target = predictor.predict_logits(texts, names, text_pairs)
-    estimates = {}
-    for name in names:
-        logits, references, _ = collect_logits(predictor.model, validation[name], name, accelerator)
-        estimates[name] = estimate_accuracy(predictor.model.head(name), logits, references, target[name])
-    return estimates
+    return {name: estimate_accuracy(predictor.model.head(name), *validation[name], target[name]) for name in names}

@@ -247,7 +247,7 @@ def test_an_export_is_evaluated_by_onnx_runtime_as_pytorch_scores_the_model(trec
     assert row.startswith(f"| trec | {expected['test']['accuracy']:.4f} |")
 
 
-def test_the_onnx_backend_needs_an_export_and_offers_no_estimate(trec_export, data_dir, capsys, tmp_path):
+def test_the_onnx_backend_needs_an_export(trec_export, data_dir, capsys):
     from mtl_text.cli.evaluate import main as evaluate_main
     from mtl_text.inference.evaluation import evaluate_model
 
@@ -255,10 +255,6 @@ def test_the_onnx_backend_needs_an_export_and_offers_no_estimate(trec_export, da
 
     status, _, err = run_cli(evaluate_main, ["--model", str(trec_export / "model"), "--backend", "onnx", "--data-dir", str(data_dir)], capsys)
     assert status == 2 and err == f"error: {trec_export / 'model'} is not an ONNX export: onnx.json is missing (write one with mtl-text export-onnx)\n"
-    texts = tmp_path / "texts.txt"
-    texts.write_text("who won the cup ?\n")
-    status, _, err = run_cli(evaluate_main, ["--model", str(trec_export / "onnx"), "--backend", "onnx", "--estimate-on", str(texts)], capsys)
-    assert status == 2 and err == "error: --estimate-on reads the PyTorch model's confidences; --backend onnx is not offered there\n"
     with pytest.raises(ConfigError, match="--backend must be torch or onnx, got 'tf'"):  # not scored by PyTorch silently
         evaluate_model(trec_export / "onnx", data_dir=str(data_dir), backend="tf")
 
@@ -292,3 +288,30 @@ def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_
     assert status == 2 and err.startswith("error: a model is named twice in --model and --baseline")
     with pytest.raises(ConfigError, match="--baseline-backend must be torch or onnx, got 'tf'"):
         compare_models([export], [trec_export / "model"], data_dir=str(data_dir), baseline_backend="tf")
+
+
+def test_an_exports_accuracy_is_estimated_from_its_own_confidences(trec_export, data_dir, capsys, tmp_path, monkeypatch):
+    """evaluate --estimate-on --backend onnx: the validation split and the unlabelled texts both run
+    through the export's graphs; for an fp32 export the estimates are the PyTorch model's."""
+    from mtl_text import load_task_splits, load_test_split
+    from mtl_text.cli.evaluate import main as evaluate_main
+    from mtl_text.data.splits import column
+    from mtl_text.inference.onnx import OnnxRunner
+    from mtl_text.transfer.estimation import estimate_model_accuracy
+
+    from helpers import run_cli
+
+    texts = column(load_test_split("trec", data_dir), "text")[:200]
+    texts_run, run = [], OnnxRunner.__call__
+    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: texts_run.append(len(input_ids)) or run(self, input_ids, *a, **k))
+    expected = estimate_model_accuracy(trec_export / "model", texts, data_dir=str(data_dir))["trec"]
+    assert not texts_run
+    got = estimate_model_accuracy(trec_export / "onnx", texts, data_dir=str(data_dir), backend="onnx")["trec"]
+    assert sum(texts_run) == len(load_task_splits("trec", data_dir, seed=3)["validation"]) + 200  # the run's validation split, then the texts
+    assert got == pytest.approx(expected, abs=1e-4)
+    path = tmp_path / "questions.txt"
+    path.write_text("".join(t + "\n" for t in texts))
+    status, out, err = run_cli(evaluate_main, ["--model", str(trec_export / "onnx"), "--backend", "onnx", "--estimate-on", str(path),
+                                               "--data-dir", str(data_dir)], capsys)
+    assert status == 0, err
+    assert "(200 texts)" in out and f"| trec | {got['source_accuracy']:.4f} | {got['atc']:.4f} | {got['doc']:.4f} |" in out
