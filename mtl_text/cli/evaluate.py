@@ -4,7 +4,6 @@ tasks' test (or validation) splits and print the same table as training."""
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -139,8 +138,6 @@ def estimate_main(args: EvaluateArguments) -> int:
     from ..transfer.estimation import estimate_model_accuracy
     from ..utils.log import setup_logging
 
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # a launcher's processes, whether Accelerate sees them or not
-        raise ConfigError("evaluate --estimate-on runs in one process: start it with python or mtl-text, not accelerate launch")
     setup_logging()
     for spec in args.task_file:
         load_task_file(spec)
@@ -189,8 +186,6 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     reports = {} if args.per_class or risk_coverage else None
     heads_of = scored_heads(args, args.model, args.token)
     if args.ensemble_with:
-        if accelerator.num_processes > 1:
-            raise ConfigError("evaluate --ensemble-with runs in one process: start it with python or mtl-text, not accelerate launch")
         results = evaluate_ensemble([args.model, *args.ensemble_with], args.tasks, args.split, args.data_dir, args.seed,
                                     args.validation_size, args.batch_size, args.verify_hashes, predictions, token=args.token,
                                     reports=reports, heads_of=heads_of, selective=selective, backend=args.backend)

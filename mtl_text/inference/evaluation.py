@@ -217,20 +217,18 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
         ModelLoadError: the folder is not a saved model (or, with ``backend="onnx"``, holds no export).
         UnknownHeadError: a task the model has no head for.
         ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`); the
-            ONNX backend under several processes.
+            ONNX backend under several processes (:func:`evaluate_predictor`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     from ..modeling.hub import resolve_model
 
     check_backend(backend)
-    accelerator = accelerator or Accelerator()
     if backend == "onnx":
-        if accelerator.num_processes > 1:
-            raise ConfigError("the onnx backend scores in one process: start it with python or mtl-text, not accelerate launch")
         from .prediction import Predictor
 
         predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, backend="onnx", token=token)
         return evaluate_predictor(predictor, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective, loaded)
+    accelerator = accelerator or Accelerator()
     model_dir = resolve_model(model_dir, token=token)  # a folder, or a Hub id downloaded once
     config = MultiTaskModel.read_config(model_dir)
     model = MultiTaskModel.from_pretrained(model_dir, verify_hashes)
@@ -322,7 +320,8 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     Raises:
         ModelLoadError, ConfigError: as :meth:`Ensemble.from_pretrained <mtl_text.inference.ensemble.Ensemble.from_pretrained>`.
         UnknownHeadError: a task or head that is not one of the ensemble's.
-        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`).
+        ConfigError: a head that cannot score the task given to it (:func:`check_cross_task`); several
+            processes (:func:`evaluate_predictor`).
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     from .ensemble import Ensemble
@@ -347,9 +346,16 @@ def evaluate_predictor(predictor, tasks: list[str] | None = None, split: str = "
     against (e.g. for :func:`~mtl_text.transfer.estimation.estimate_accuracy`).
 
     Raises:
+        ConfigError: this process is one of several that a launcher started (``WORLD_SIZE`` above 1,
+            whether Accelerate sees them or not): each would score every example and print the same
+            figures.
         UnknownHeadError, ConfigError, UnknownTaskError, DataNotFoundError, DataFormatError: as
-        :func:`evaluate_model`.
+            :func:`evaluate_model`.
     """
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1:
+        raise ConfigError(f"a predictor scores in one process (an ensemble, an ONNX export, --estimate-on), but this is one of {world} "
+                          "(WORLD_SIZE): start it with python or mtl-text, not accelerate launch")
     trained = trained_with(MultiTaskModel.read_config(predictor.directory))
     scored_tasks = tasks_and_heads(heads_of or {t: t for t in predictor.check_tasks(tasks)}, predictor.check_tasks)
     results = {}

@@ -92,7 +92,8 @@ def estimate_model_accuracy(model_dir, texts: list[str], text_pairs: list[str] |
     Raises:
         ModelLoadError: the folder is not a saved model (or, with ``backend="onnx"``, holds no export).
         UnknownHeadError: a task the model has no head for.
-        ConfigError: no single-label head among the tasks, or none that takes this kind of input.
+        ConfigError: no single-label head among the tasks, or none that takes this kind of input;
+            several processes (:func:`~mtl_text.inference.evaluation.evaluate_predictor`).
         InputError: no texts.
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the tasks' data.
     """

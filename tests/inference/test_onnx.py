@@ -247,9 +247,9 @@ def test_an_export_is_evaluated_by_onnx_runtime_as_pytorch_scores_the_model(trec
     assert row.startswith(f"| trec | {expected['test']['accuracy']:.4f} |")
 
 
-def test_the_onnx_backend_needs_an_export(trec_export, data_dir, capsys):
+def test_the_onnx_backend_needs_an_export_and_one_process(trec_export, data_dir, capsys, monkeypatch):
     from mtl_text.cli.evaluate import main as evaluate_main
-    from mtl_text.inference.evaluation import evaluate_model
+    from mtl_text.inference.evaluation import evaluate_ensemble, evaluate_model
 
     from helpers import run_cli
 
@@ -257,6 +257,11 @@ def test_the_onnx_backend_needs_an_export(trec_export, data_dir, capsys):
     assert status == 2 and err == f"error: {trec_export / 'model'} is not an ONNX export: onnx.json is missing (write one with mtl-text export-onnx)\n"
     with pytest.raises(ConfigError, match="--backend must be torch or onnx, got 'tf'"):  # not scored by PyTorch silently
         evaluate_model(trec_export / "onnx", data_dir=str(data_dir), backend="tf")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # one of a launcher's processes: each would score every example and print the same figures
+    for score in (lambda: evaluate_model(trec_export / "onnx", data_dir=str(data_dir), backend="onnx"),
+                  lambda: evaluate_ensemble([trec_export / "model", trec_export / "model"], data_dir=str(data_dir))):
+        with pytest.raises(ConfigError, match=r"a predictor scores in one process .* but this is one of 2 \(WORLD_SIZE\)"):
+            score()
 
 
 def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_export, data_dir, capsys, monkeypatch):

@@ -234,5 +234,5 @@ def test_evaluate_estimates_the_accuracy_on_unlabelled_texts_of_another_domain(a
     assert run_command(main, ["--model", str(adapted), "--estimate-on", str(tmp_path / "empty.txt")]) == 2
     assert capsys.readouterr().err == f"error: --estimate-on {tmp_path / 'empty.txt'}: no texts in the file\n"
     monkeypatch.setenv("WORLD_SIZE", "2")  # started by a launcher as two processes: each would print the same estimates
-    assert run_command(main, ["--model", str(adapted), "--estimate-on", str(path)]) == 2
-    assert "runs in one process" in capsys.readouterr().err
+    assert run_command(main, ["--model", str(adapted), "--estimate-on", str(path), "--text-column", "review", "--data-dir", str(data_dir)]) == 2
+    assert "a predictor scores in one process (an ensemble, an ONNX export, --estimate-on), but this is one of 2" in capsys.readouterr().err
