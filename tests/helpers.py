@@ -60,6 +60,14 @@ def run_cli(command, args, capsys, stdin: bytes | None = None):
     return status, out, err
 
 
+def run_predict(python, repo, *args, stdin=b""):
+    """``scripts/predict.py`` in its own process (a check of the script itself, its argv or its
+    signals): the finished :class:`subprocess.CompletedProcess`, stdout and stderr as bytes."""
+    import subprocess
+
+    return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
+
+
 def tiny_bert(vocab_size=100, layers=3, seed=0, max_positions=64):
     """A randomly initialised BERT of hidden size 32 (fast on a CPU)."""
     torch.manual_seed(seed)

@@ -26,7 +26,7 @@ from mtl_text.cli.train import parse_config
 from mtl_text.errors import ConfigError
 from mtl_text.training.config import GROUPS, EncoderArguments, TrainingConfig
 
-from helpers import run_cli, write_user_task
+from helpers import run_cli, run_predict, write_user_task
 
 PACKAGE = Path(__file__).resolve().parents[2] / "mtl_text"
 
@@ -368,10 +368,6 @@ def small_model(tmp_path_factory, data_dir):
                                     "--max-steps", "20", "--embedding-dim", "8", "--w2v-epochs", "1", "--min-word-frequency", "1",
                                     "--cache-dir", "none", "--save-total-limit", "0", "--output-dir", str(out)]) == 0
     return out
-
-
-def run_predict(python, repo, *args, stdin=b""):
-    return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
 
 
 def test_predict_reads_a_line_starting_with_a_brace_as_text(small_model, capsys):

@@ -14,7 +14,7 @@ from mtl_text.inference.prediction import Predictor
 from mtl_text.modeling.model import MultiTaskModel
 from mtl_text.training.loop import validation_score
 
-from helpers import run_cli, write_user_task
+from helpers import run_cli, run_predict, write_user_task
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +82,6 @@ def test_test_table_matches_the_restored_model(trained, data_dir):
         figures = report["per_class"][label]
         assert figures["support"] == sum(matrix[i])
         assert figures["recall"] == pytest.approx(matrix[i][i] / sum(matrix[i]) if sum(matrix[i]) else 0.0)
-
-
-def run_predict(python, repo, *args, stdin=b""):
-    return subprocess.run([python, str(repo / "scripts" / "predict.py"), *args], input=stdin, capture_output=True, timeout=300)
 
 
 def test_predict_three_texts_one_empty(trained, python, repo):
