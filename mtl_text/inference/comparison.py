@@ -171,7 +171,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     for (_, run_backend), folder in folders.items():
         if run_backend == "onnx":
             export_config(folder)  # refused before any run is scored
-    configs = {f"{name} ({b})" if b != "torch" else name: MultiTaskModel.read_config(folder) for (name, b), folder in folders.items()}
+    configs = {f"{name} [{b}]" if b != "torch" else name: MultiTaskModel.read_config(folder) for (name, b), folder in folders.items()}
     if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
         shared_tasks(configs, list(dict.fromkeys(heads_of.values())))
         scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
