@@ -50,6 +50,7 @@ class TaskComparison:
         examples: the test examples scored.
         mcnemar: McNemar's exact test of the accuracies, where the metric is accuracy and each side
             is one run (single-label heads); ``None`` otherwise.
+        model_backend, baseline_backend: what ran A's and B's folders, ``"torch"`` or ``"onnx"``.
     """
 
     task: str
@@ -62,11 +63,14 @@ class TaskComparison:
     verdict: str
     examples: int
     mcnemar: Difference | None = None
+    model_backend: str = "torch"
+    baseline_backend: str = "torch"
 
     def to_dict(self) -> dict:
         return {"task": self.task, "head": self.head, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
                 "difference": self.difference.to_dict(), "per_run": self.per_run, "verdict": self.verdict, "examples": self.examples,
-                "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None}
+                "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None, "model_backend": self.model_backend,
+                "baseline_backend": self.baseline_backend}
 
 
 def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[str]:
@@ -201,7 +205,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                  if chosen_metric == "accuracy" and len(a) == 1 else None)
         comparisons[task] = TaskComparison(task, head, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
                                            verdict(difference.low, difference.high, per_run, higher_is_better=chosen_metric not in LOWER_IS_BETTER),
-                                           len(a[0]["references"]), exact)
+                                           len(a[0]["references"]), exact, backend, baseline_backend)
     return comparisons
 
 

@@ -280,7 +280,7 @@ def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_
     c = compare_models([export], [export], data_dir=str(data_dir), backend="onnx", baseline_backend="torch")["trec"]
     assert sum(texts_run) == c.examples == 500  # A's graphs only; B is the PyTorch model
     assert c.model_scores == c.baseline_scores and (c.difference.delta, c.difference.low, c.difference.high) == (0, 0, 0)
-    assert c.verdict == "tie" and c.mcnemar is not None
+    assert c.verdict == "tie" and c.mcnemar is not None and (c.model_backend, c.baseline_backend) == ("onnx", "torch")
     args = ["--model", str(export), "--backend", "onnx", "--baseline", str(trec_export / "model"), "--data-dir", str(data_dir), "--resamples", "50"]
     status, _, err = run_cli(compare_main, args, capsys)
     assert status == 2 and "model is not an ONNX export: onnx.json is missing" in err  # B's backend defaults to --backend's
