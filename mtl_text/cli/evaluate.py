@@ -56,7 +56,8 @@ class EvaluateArguments(Arguments):
     validation_size: Fraction | None = field(default=None, metadata={
         "help": "fraction of train held out for validation (default: the model's training value)"})
     batch_size: PositiveInt = field(default=128, metadata={"help": "examples per batch and process"})
-    backend: Backend = backend_option("the export's own figures (e.g. of its int8 graphs), in one process")
+    backend: Backend = backend_option("the export's own figures (e.g. of its int8 graphs), in one process; with --estimate-on, "
+                                                "its own confidences")
     json: str | None = field(default=None, metadata={"metavar": "FILE", "help": "also write the metrics here as JSON"})
     per_class: bool = field(default=False, metadata={
         "help": "also print each classification task's precision, recall, F1 and support per class (per label for multi-label "
