@@ -151,7 +151,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     from ..modeling.heads import LOWER_IS_BETTER
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
-    from .evaluation import NOT_HEAD_METRICS, evaluate_model
+    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_model
     from .onnx import EXPORT_FILES, export_config
 
     if not models or len(models) != len(baselines):
@@ -172,9 +172,11 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once "
                           "(the same folder is compared with itself under two backends only: --backend and --baseline-backend)")
     folders = {run: resolve_model(run[0], token=token, also=EXPORT_FILES if run[1] == "onnx" else ()) for run in runs}
-    for (_, run_backend), folder in folders.items():
-        if run_backend == "onnx":
-            export_config(folder)  # refused before any run is scored
+    if "onnx" in (backend, baseline_backend):  # refused before any run is scored
+        check_one_process()
+        for (_, run_backend), folder in folders.items():
+            if run_backend == "onnx":
+                export_config(folder)
     configs = {f"{name} [{b}]" if b != "torch" else name: MultiTaskModel.read_config(folder) for (name, b), folder in folders.items()}
     if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
         shared_tasks(configs, list(dict.fromkeys(heads_of.values())))

@@ -330,6 +330,16 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     return evaluate_predictor(ensemble, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective)
 
 
+def check_one_process() -> None:
+    """Raises:
+        ConfigError: this process is one of several that a launcher started (``WORLD_SIZE`` above 1,
+            whether Accelerate sees them or not), where a predictor scores (:func:`evaluate_predictor`)."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1:
+        raise ConfigError(f"a predictor scores in one process (an ensemble, an ONNX export, --estimate-on), but this is one of {world} "
+                          "(WORLD_SIZE): start it with python or mtl-text, not accelerate launch")
+
+
 @torch.no_grad()
 def evaluate_predictor(predictor, tasks: list[str] | None = None, split: str = "test", data_dir: str | None = None,
                        seed: int | None = None, validation_size: float | None = None, predictions: dict | None = None,
@@ -346,16 +356,12 @@ def evaluate_predictor(predictor, tasks: list[str] | None = None, split: str = "
     against (e.g. for :func:`~mtl_text.transfer.estimation.estimate_accuracy`).
 
     Raises:
-        ConfigError: this process is one of several that a launcher started (``WORLD_SIZE`` above 1,
-            whether Accelerate sees them or not): each would score every example and print the same
-            figures.
+        ConfigError: this process is one of several that a launcher started (:func:`check_one_process`):
+            each would score every example and print the same figures.
         UnknownHeadError, ConfigError, UnknownTaskError, DataNotFoundError, DataFormatError: as
             :func:`evaluate_model`.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-    if world > 1:
-        raise ConfigError(f"a predictor scores in one process (an ensemble, an ONNX export, --estimate-on), but this is one of {world} "
-                          "(WORLD_SIZE): start it with python or mtl-text, not accelerate launch")
+    check_one_process()
     trained = trained_with(MultiTaskModel.read_config(predictor.directory))
     scored_tasks = tasks_and_heads(heads_of or {t: t for t in predictor.check_tasks(tasks)}, predictor.check_tasks)
     results = {}

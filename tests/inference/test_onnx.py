@@ -293,6 +293,10 @@ def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_
     assert status == 2 and err.startswith("error: a model is named twice in --model and --baseline")
     with pytest.raises(ConfigError, match="--baseline-backend must be torch or onnx, got 'tf'"):
         compare_models([export], [trec_export / "model"], data_dir=str(data_dir), baseline_backend="tf")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr("mtl_text.inference.evaluation.evaluate_model", lambda *a, **k: pytest.fail("a side was scored"))
+    with pytest.raises(ConfigError, match="a predictor scores in one process"):  # before the PyTorch side is scored
+        compare_models([trec_export / "model"], [export], data_dir=str(data_dir), baseline_backend="onnx")
 
 
 def test_an_exports_accuracy_is_estimated_from_its_own_confidences(trec_export, data_dir, capsys, tmp_path, monkeypatch):
