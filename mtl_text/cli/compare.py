@@ -46,6 +46,10 @@ class CompareArguments(Arguments):
                                     "differences are A minus B"})
     tasks: list[str] | None = field(default=None, metadata={
         "help": "the tasks to compare (default: every task all the models have a head for), each on its test split"})
+    split: Literal["test", "validation"] = field(default="test", metadata={
+        "help": "which split: validation is carved out of train as the models' training carved it, to choose between models "
+                "without reading the test split; every run must have been trained with the same seed, --validation-size and "
+                "carve (refused otherwise: their examples would differ)"})
     task: str | None = task_option()
     head: str | None = head_option()
     input: str | None = input_option()
@@ -96,10 +100,10 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         load_task_file(spec)
     comparisons = compare_models(args.model, args.baseline, args.tasks, args.task_values("metric"), args.data_dir, args.batch_size, args.resamples,
                                  args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token),
-                                 args.backend, args.baseline_backend)
+                                 args.backend, args.baseline_backend, args.split)
     if main_process:
         runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"
-        scored = f"head {args.head} on {args.input or f'task {args.task}'}" if args.head else "test splits"
+        scored = f"head {args.head} on {args.input or f'task {args.task} ({args.split} split)'}" if args.head else f"{args.split} splits"
         model, baseline = (" ".join(names) + (f" [{backend}]" if backend != "torch" else "")
                            for names, backend in ((args.model, args.backend), (args.baseline, args.baseline_backend or args.backend)))
         print(f"{model} (model) against {baseline} (baseline), {runs}: {scored}, "

@@ -98,8 +98,6 @@ class EvaluateArguments(Arguments):
     def __post_init__(self):
         super().__post_init__()
         check_scored(self, other_files=["--estimate-on"])
-        if self.input and self.split != "test":
-            raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
         if self.estimate_on:
             other = next((o for o, v in (("--input", self.input), ("--task", self.task), ("--ensemble-with", self.ensemble_with),
                                          ("--split", self.split != "test"), ("--label-column", self.label_column),

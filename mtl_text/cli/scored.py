@@ -51,8 +51,8 @@ def label_column_option() -> Any:
 
 def check_scored(args, other_files: Sequence[str] = ()) -> None:
     """The rules of ``--task``, ``--input`` and ``--head`` on a command's options ``args``: one of
-    ``--task`` and ``--input``, with ``--head``, and neither beside ``--tasks``; ``--label-column``
-    only with ``--input``, the file's format and text columns only with ``--input`` or one of
+    ``--task`` and ``--input``, with ``--head``, and neither beside ``--tasks``; ``--input`` (scored
+    whole) not with ``--split validation``; ``--label-column`` only with ``--input``, the file's format and text columns only with ``--input`` or one of
     ``other_files`` (option names, e.g. ``--estimate-on``, whose file they describe too).
 
     Raises:
@@ -65,6 +65,8 @@ def check_scored(args, other_files: Sequence[str] = ()) -> None:
         raise ConfigError("--head goes with --task or --input: --head NAME scores --task OTHER, or the labelled file --input FILE")
     if scored and args.tasks:
         raise ConfigError(f"--tasks excludes {scored}/--head (one cross-task evaluation at a time)")
+    if args.input and getattr(args, "split", "test") != "test":
+        raise ConfigError("--split validation: a labelled file (--input) is scored whole; it has no validation split")
     if args.label_column and not args.input:
         raise ConfigError("--label-column describes the labelled file of --input, which is not given")
     named = next((o for o, v in (("--input-format", args.input_format), ("--text-column", args.text_column),

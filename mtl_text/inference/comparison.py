@@ -13,7 +13,9 @@ lies on one side of zero and every pair of runs agrees; a tie where the interval
 
 Typical uses: a multi-task model against single-task models of the same task (does sharing help
 this task, or is it negative transfer?), ``--init-from`` against training from scratch, an adapted
-model against a source-only one.
+model against a source-only one, an int8 ONNX export against its PyTorch weights. With
+``split="validation"`` the models are compared on the validation split their training carved (the
+same for every run, or refused), to choose between them while the test split stays unread.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ logger = logging.getLogger("mtl_text.compare")
 
 @dataclass
 class TaskComparison:
-    """Models A against baselines B on one task's test split.
+    """Models A against baselines B on one task's test (or validation) split.
 
     Attributes:
-        task: the task whose test split was scored (a registered task, or a labelled file's name).
+        task: the task whose split was scored (a registered task, or a labelled file's name).
         head: the head of every model that scored it (the task's own, or another for cross-domain
             evaluation and labelled files).
         metric: the head metric compared (higher is better, except ``mse``).
@@ -51,6 +53,7 @@ class TaskComparison:
         mcnemar: McNemar's exact test of the accuracies, where the metric is accuracy and each side
             is one run (single-label heads); ``None`` otherwise.
         model_backend, baseline_backend: what ran A's and B's folders, ``"torch"`` or ``"onnx"``.
+        split: the split scored, ``"test"`` or ``"validation"``.
     """
 
     task: str
@@ -65,12 +68,13 @@ class TaskComparison:
     mcnemar: Difference | None = None
     model_backend: str = "torch"
     baseline_backend: str = "torch"
+    split: str = "test"
 
     def to_dict(self) -> dict:
         return {"task": self.task, "head": self.head, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
                 "difference": self.difference.to_dict(), "per_run": self.per_run, "verdict": self.verdict, "examples": self.examples,
                 "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None, "model_backend": self.model_backend,
-                "baseline_backend": self.baseline_backend}
+                "baseline_backend": self.baseline_backend, "split": self.split}
 
 
 def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[str]:
@@ -105,7 +109,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                    metric: str | Mapping[str, str] | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
                    confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True, token: str | None = None,
                    heads_of: Mapping[str | Task, str] | None = None, backend: str = "torch",
-                   baseline_backend: str | None = None) -> dict[str, TaskComparison]:
+                   baseline_backend: str | None = None, split: str = "test") -> dict[str, TaskComparison]:
     """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
     have a head for, or (``heads_of``) a head of every model on another task or a labelled file.
 
@@ -131,6 +135,11 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
             :func:`~mtl_text.inference.evaluation.evaluate_model` takes it; B's defaults to A's. One
             folder may be both sides under two backends, e.g. an int8 export's graphs (A, ``"onnx"``)
             against the PyTorch weights it was exported from (B, ``"torch"``): what quantization costs.
+        split: ``"test"``, or ``"validation"``: each task's validation split, carved as the models'
+            training carved it, to choose between models without reading the test split; every run
+            must have been trained with the same carve
+            (:func:`~mtl_text.inference.evaluation.validation_carve`: seed, validation size, groups,
+            fold), so that they score the same examples.
 
     Returns:
         task -> its :class:`TaskComparison`, in the tasks' order.
@@ -138,7 +147,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     Raises:
         ConfigError: no model, a different number of models and baselines, a run named twice under
             the same backend, an unknown backend (or ``"onnx"`` under several processes), ``confidence`` outside
-            (0, 1), a metric some head does not report, heads that cannot be paired
+            (0, 1), a validation split that the runs carve differently, a metric some head does not report, heads that cannot be paired
             (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, a metric for a task not compared,
             or a head that cannot score the task given to it.
         ModelLoadError, UnknownHeadError: a folder that is not a saved model (or, under ``"onnx"``, holds
@@ -151,7 +160,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     from ..modeling.heads import LOWER_IS_BETTER
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
-    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_model
+    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_model, trained_with, validation_carve
     from .onnx import EXPORT_FILES, export_config
 
     if not models or len(models) != len(baselines):
@@ -161,6 +170,8 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         raise ConfigError(f"--confidence must be in (0, 1) and --resamples >= 1, got {confidence} and {n_resamples}")
     if heads_of and tasks:
         raise ConfigError("tasks and heads_of each name what to score: give one")
+    if split not in ("test", "validation"):
+        raise ConfigError(f"--split must be test or validation, got {split!r}")
     baseline_backend = baseline_backend or backend
     check_backend(backend)
     check_backend(baseline_backend, "--baseline-backend")
@@ -178,6 +189,14 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
             if run_backend == "onnx":
                 export_config(folder)
     configs = {f"{name} [{b}]" if b != "torch" else name: MultiTaskModel.read_config(folder) for (name, b), folder in folders.items()}
+    if split == "validation":  # the same examples for every run, or no pairing
+        carves = {name: validation_carve(trained_with(config)) for name, config in configs.items()}
+        if len({repr(c) for c in carves.values()}) > 1:
+            shown = "; ".join(f"{name}: seed {c['seed']}, validation size {c['validation_size']}, "
+                              f"{'by groups' if c['group_validation'] else 'example by example'}"
+                              + (f", fold {c['fold'][0]} of {c['fold'][1]}" if c["fold"] else "") for name, c in carves.items())
+            raise ConfigError(f"--split validation: the models' validation splits were carved differently ({shown}), so their "
+                              "examples cannot be paired; compare them on the test split")
     if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
         shared_tasks(configs, list(dict.fromkeys(heads_of.values())))
         scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
@@ -187,10 +206,10 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     if named:
         raise ConfigError(f"--metric names task(s) {named} that are not compared; compared: {list(scored)}")
     accelerator = Accelerator()  # under a launcher the processes share each split; every process gets every prediction
-    predictions_of, scores, loaded = {}, {}, {}  # loaded: each test split read once for every model
+    predictions_of, scores, loaded = {}, {}, {}  # loaded: each split read once for every model
     for run, folder in folders.items():
         predictions: dict = {}
-        scores[run] = evaluate_model(folder, None if heads_of else list(scored), "test", data_dir, batch_size=batch_size,
+        scores[run] = evaluate_model(folder, None if heads_of else list(scored), split, data_dir, batch_size=batch_size,
                                      accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions,
                                      loaded=loaded, backend=run[1])
         predictions_of[run] = predictions
@@ -207,7 +226,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                  if chosen_metric == "accuracy" and len(a) == 1 else None)
         comparisons[task] = TaskComparison(task, head, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
                                            verdict(difference.low, difference.high, per_run, higher_is_better=chosen_metric not in LOWER_IS_BETTER),
-                                           len(a[0]["references"]), exact, backend, baseline_backend)
+                                           len(a[0]["references"]), exact, backend, baseline_backend, split)
     return comparisons
 
 

@@ -272,27 +272,39 @@ def scored_split(task, head_labels: list[str], split: str, data_dir: str | None,
     as the model's training carved it (``trained``: :func:`trained_with`; ``seed`` and
     ``validation_size`` override it; a model trained on one cross-validation fold, its fold), with
     the references as the head's label ids (the same label names in another order are remapped).
-    ``loaded``: where given, task name -> its test split as read, filled and reused, so that a test
-    split is read once for several models (20 Newsgroups' takes seconds).
+    ``loaded``: where given, a split as read, filled and reused (the test split by task name, a
+    validation split by task name and :func:`validation_carve`), so that a split is read once for
+    several models (20 Newsgroups' takes seconds).
 
     Raises:
         UnknownTaskError, DataNotFoundError, DataFormatError: as in loading the task's data.
     """
     if split == "test":  # the test split alone: no validation carved
-        name = task if isinstance(task, str) else task.name
-        scored = loaded[name] if loaded is not None and name in loaded else load_test_split(task, data_dir)
-        if loaded is not None:
-            loaded[name] = scored
-    else:  # a model of one cross-validation fold (--cv-folds K --fold k) was validated on that fold
-        fold = (trained["fold"], trained["cv_folds"]) if trained.get("fold") is not None and trained.get("cv_folds") is not None else None
-        scored = load_task_splits(task, data_dir, seed=seed if seed is not None else trained.get("seed", 42),
-                                  validation_size=validation_size if validation_size is not None else trained.get("validation_size", 0.1),
-                                  group_validation=trained.get("group_validation", False), fold=fold)[split]
+        key, read = task.name, lambda: load_test_split(task, data_dir)
+    else:
+        carve = validation_carve(trained, seed, validation_size)
+        key, read = (task.name, *carve.values()), lambda: load_task_splits(task, data_dir, **carve)[split]
+    scored = loaded[key] if loaded is not None and key in loaded else read()
+    if loaded is not None:
+        loaded[key] = scored
     head_labels = list(head_labels)
     if list(task.labels) != head_labels:  # the same names in another order: references as the head's ids
         order = [head_labels.index(label) for label in task.labels]
         scored = scored.map(lambda row, order=order: {"label": order[row["label"]]})
     return scored
+
+
+def validation_carve(trained: dict, seed: int | None = None, validation_size: float | None = None) -> dict:
+    """How a saved model's validation split is carved out of train, as
+    :func:`~mtl_text.data.splits.load_task_splits` takes it: ``seed``, ``validation_size``,
+    ``group_validation`` and ``fold`` (``(k, K)`` for a model trained on one cross-validation fold,
+    ``--cv-folds K --fold k``, else ``None``), from the options it was trained with (``trained``:
+    :func:`trained_with`); ``seed`` and ``validation_size``, where given, override them. Models with
+    the same carve score the same validation examples, in the same order."""
+    fold = (trained["fold"], trained["cv_folds"]) if trained.get("fold") is not None and trained.get("cv_folds") is not None else None
+    return {"seed": seed if seed is not None else trained.get("seed", 42),
+            "validation_size": validation_size if validation_size is not None else trained.get("validation_size", 0.1),
+            "group_validation": trained.get("group_validation", False), "fold": fold}
 
 
 def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | None = None, split: str = "test",

@@ -124,6 +124,30 @@ def test_a_head_on_a_labelled_file_or_another_task_compares_as_on_its_own_task(m
         assert message in capsys.readouterr().err
 
 
+def test_on_the_validation_split_runs_carved_alike_pair_and_others_are_refused(models, capsys, monkeypatch):
+    """--split validation: the split both models' training carved (seed 1), scored as evaluate scores
+    it and read once; runs carved with other seeds cannot be paired; a labelled file has no such split."""
+    import mtl_text.inference.evaluation as evaluation
+
+    data, a, b, _ = models
+    reads, read = [], evaluation.load_task_splits
+    monkeypatch.setattr(evaluation, "load_task_splits", lambda task, *args, **kw: reads.append(task.name) or read(task, *args, **kw))
+    c = compare_models([a[0]], [b[0]], ["trec"], data_dir=str(data), split="validation", n_resamples=100)["trec"]
+    assert reads == ["trec"]  # one carve, read once for both models
+    expected = [evaluate_model(m, ["trec"], "validation", data_dir=str(data))["trec"] for m in (a[0], b[0])]
+    assert c.split == "validation" and c.examples == expected[0]["examples"] == len(read("trec", data, seed=1)["validation"])
+    assert c.model_scores == [expected[0]["accuracy"]] and c.baseline_scores == [expected[1]["accuracy"]]
+    with pytest.raises(ConfigError, match=r"--split validation: the models' validation splits were carved differently \(.*seed 1.*seed 2"):
+        compare_models(a, b[::-1], ["trec"], data_dir=str(data), split="validation")  # seed 1 against seed 2
+    assert run_command(compare_main, ["--model", str(a[0]), "--baseline", str(b[0]), "--split", "validation", "--tasks", "trec",
+                                      "--data-dir", str(data), "--resamples", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "one run each: validation splits" in printed and f"| trec | accuracy | {c.model_scores[0]:.4f} |" in printed
+    assert run_command(compare_main, ["--model", str(a[0]), "--baseline", str(b[0]), "--split", "validation", "--input", "x.jsonl",
+                                      "--head", "trec"]) == 2
+    assert capsys.readouterr().err == "error: --split validation: a labelled file (--input) is scored whole; it has no validation split\n"
+
+
 def test_the_verdict_needs_the_whole_interval_and_every_run():
     assert verdict(0.01, 0.03, [0.02, 0.01]) == "gain" and verdict(-0.03, -0.01, [-0.02]) == "loss"
     assert verdict(-0.01, 0.03, [0.02]) == "tie"
