@@ -52,8 +52,9 @@ def label_column_option() -> Any:
 def check_scored(args, other_files: Sequence[str] = ()) -> None:
     """The rules of ``--task``, ``--input`` and ``--head`` on a command's options ``args``: one of
     ``--task`` and ``--input``, with ``--head``, and neither beside ``--tasks``; ``--input`` (scored
-    whole) not with ``--split validation``; ``--label-column`` only with ``--input``, the file's format and text columns only with ``--input`` or one of
-    ``other_files`` (option names, e.g. ``--estimate-on``, whose file they describe too).
+    whole) not with ``--split validation``; ``--label-column`` only with ``--input``; the file's
+    format and text columns only with ``--input`` or one of ``other_files`` (option names, e.g.
+    ``--estimate-on``, whose file they describe too).
 
     Raises:
         ConfigError: naming the options that do not fit together.
