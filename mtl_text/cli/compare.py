@@ -1,5 +1,5 @@
-"""``mtl-text compare``: is one model better than another? Both are scored on the same test examples
-of each task they share (or with --head, as in evaluate, on another task's or your own labelled file's), and the difference of each head's metric comes with its paired-bootstrap
+"""``mtl-text compare``: is one model better than another? Both are scored on the same examples of
+each task they share, its test split or (--split validation) the validation split their training carved (or with --head, as in evaluate, on another task's or your own labelled file's), and the difference of each head's metric comes with its paired-bootstrap
 interval and a verdict: gain, loss, tie (the interval contains zero), or runs disagree (several runs of
 each, e.g. seeds, paired one to one, and some pair does not show what the interval does)."""
 
@@ -45,7 +45,7 @@ class CompareArguments(Arguments):
         "metavar": "MODEL", "help": "model B, as many runs as --model (e.g. the single-task models of the same seeds); the "
                                     "differences are A minus B"})
     tasks: list[str] | None = field(default=None, metadata={
-        "help": "the tasks to compare (default: every task all the models have a head for), each on its test split"})
+        "help": "the tasks to compare (default: every task all the models have a head for), each on the split --split names"})
     split: Literal["test", "validation"] = field(default="test", metadata={
         "help": "which split: validation is carved out of train as the models' training carved it, to choose between models "
                 "without reading the test split; every run must have been trained with the same seed, --validation-size and "
