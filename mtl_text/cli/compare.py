@@ -18,6 +18,7 @@ from ..arguments import (
     TaskValues,
     backend_option,
     data_dir_option,
+    ensemble_option,
     non_empty,
     task_file_option,
     token_option,
@@ -44,6 +45,8 @@ class CompareArguments(Arguments):
     baseline: list[str] = field(metadata={
         "metavar": "MODEL", "help": "model B, as many runs as --model (e.g. the single-task models of the same seeds); the "
                                     "differences are A minus B"})
+    ensemble_with: list[str] | None = ensemble_option("model A is then that ensemble (one run), e.g. against --model alone as "
+                                                      "--baseline; in one process")
     tasks: list[str] | None = field(default=None, metadata={
         "help": "the tasks to compare (default: every task all the models have a head for), each on the split --split names"})
     split: Literal["test", "validation"] = field(default="test", metadata={
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from accelerate import PartialState
 
     from ..data.tasks import load_task_file
-    from ..inference.comparison import compare_models, format_comparison
+    from ..inference.comparison import Run, compare_models, format_comparison
     from ..utils.allocator import tune_malloc
     from ..utils.log import setup_logging
 
@@ -100,12 +103,13 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         load_task_file(spec)
     comparisons = compare_models(args.model, args.baseline, args.tasks, args.task_values("metric"), args.data_dir, args.batch_size, args.resamples,
                                  args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token),
-                                 args.backend, args.baseline_backend, args.split)
+                                 args.backend, args.baseline_backend, args.split, args.ensemble_with or ())
     if main_process:
         runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"
         scored = f"head {args.head} on {args.input or f'task {args.task} ({args.split} split)'}" if args.head else f"{args.split} splits"
-        model, baseline = (" ".join(names) + (f" [{backend}]" if backend != "torch" else "")
-                           for names, backend in ((args.model, args.backend), (args.baseline, args.baseline_backend or args.backend)))
+        members = tuple(args.ensemble_with or ())  # each run as compare_models names it: A + its ensemble's members [backend]
+        model = " ".join(str(Run(name, args.backend, members)) for name in args.model)
+        baseline = " ".join(str(Run(name, args.baseline_backend or args.backend)) for name in args.baseline)
         print(f"{model} (model) against {baseline} (baseline), {runs}: {scored}, "
               f"{args.resamples} paired-bootstrap resamples")
         print(format_comparison(comparisons))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, UnknownHeadError
@@ -54,6 +54,7 @@ class TaskComparison:
             is one run (single-label heads); ``None`` otherwise.
         model_backend, baseline_backend: what ran A's and B's folders, ``"torch"`` or ``"onnx"``.
         split: the split scored, ``"test"`` or ``"validation"``.
+        ensemble_with: the models averaged with A's run as one ensemble (none: A alone).
     """
 
     task: str
@@ -69,12 +70,14 @@ class TaskComparison:
     model_backend: str = "torch"
     baseline_backend: str = "torch"
     split: str = "test"
+    ensemble_with: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"task": self.task, "head": self.head, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
                 "difference": self.difference.to_dict(), "per_run": self.per_run, "verdict": self.verdict, "examples": self.examples,
                 "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None, "model_backend": self.model_backend,
-                "baseline_backend": self.baseline_backend, "split": self.split}
+                "baseline_backend": self.baseline_backend, "split": self.split,
+                "ensemble_with": self.ensemble_with}
 
 
 def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[str]:
@@ -105,11 +108,26 @@ def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[
     return chosen
 
 
+@dataclass(frozen=True)
+class Run:
+    """One side's run as :func:`compare_models` scores it: a model folder (or Hub id) ``name``, the
+    ``backend`` that runs it, and the models averaged with it as one ensemble (``ensemble_with``)."""
+
+    name: str
+    backend: str = "torch"
+    ensemble_with: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        members = " + ".join([self.name, *self.ensemble_with])
+        return members + (f" [{self.backend}]" if self.backend != "torch" else "")
+
+
 def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str | os.PathLike], tasks: Sequence[str] | None = None,
                    metric: str | Mapping[str, str] | None = None, data_dir: str | None = None, batch_size: int = 128, n_resamples: int = 1000,
                    confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True, token: str | None = None,
                    heads_of: Mapping[str | Task, str] | None = None, backend: str = "torch",
-                   baseline_backend: str | None = None, split: str = "test") -> dict[str, TaskComparison]:
+                   baseline_backend: str | None = None, split: str = "test",
+                   ensemble_with: Sequence[str | os.PathLike] = ()) -> dict[str, TaskComparison]:
     """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
     have a head for, or (``heads_of``) a head of every model on another task or a labelled file.
 
@@ -140,13 +158,17 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
             must have been trained with the same carve
             (:func:`~mtl_text.inference.evaluation.validation_carve`: seed, validation size, groups,
             fold), so that they score the same examples.
+        ensemble_with: more models answering with A as one
+            :class:`~mtl_text.inference.ensemble.Ensemble` (the mean of their logits, decoded by A's
+            heads; in this process), e.g. to see whether an ensemble beats A alone; A is then one run.
 
     Returns:
         task -> its :class:`TaskComparison`, in the tasks' order.
 
     Raises:
         ConfigError: no model, a different number of models and baselines, a run named twice under
-            the same backend, an unknown backend (or ``"onnx"`` under several processes), ``confidence`` outside
+            the same backend, an unknown backend (or ``"onnx"`` or an ensemble under several
+            processes), ``ensemble_with`` beside several runs of A, ``confidence`` outside
             (0, 1), a validation split that the runs carve differently, a metric some head does not report, heads that cannot be paired
             (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, a metric for a task not compared,
             or a head that cannot score the task given to it.
@@ -160,7 +182,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     from ..modeling.heads import LOWER_IS_BETTER
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
-    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_model, trained_with, validation_carve
+    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_ensemble, evaluate_model, trained_with, validation_carve
     from .onnx import EXPORT_FILES, export_config
 
     if not models or len(models) != len(baselines):
@@ -172,23 +194,25 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         raise ConfigError("tasks and heads_of each name what to score: give one")
     if split not in ("test", "validation"):
         raise ConfigError(f"--split must be test or validation, got {split!r}")
+    if ensemble_with and len(models) > 1:
+        raise ConfigError(f"--ensemble-with makes one ensemble of --model and them: give one --model run, not {len(models)}")
     baseline_backend = baseline_backend or backend
     check_backend(backend)
     check_backend(baseline_backend, "--baseline-backend")
-    # each run: (its name, the backend that runs it); one folder may be scored by both backends
-    sides = [(str(m), backend) for m in models], [(str(m), baseline_backend) for m in baselines]
+    members = tuple(str(m) for m in ensemble_with)
+    sides = [Run(str(m), backend, members) for m in models], [Run(str(m), baseline_backend) for m in baselines]
     runs = [*sides[0], *sides[1]]
-    if len(set(runs)) < len(runs):
-        names = [name for name, _ in runs]
-        raise ConfigError(f"a model is named twice in --model and --baseline: {names}; each run is scored once "
-                          "(the same folder is compared with itself under two backends only: --backend and --baseline-backend)")
-    folders = {run: resolve_model(run[0], token=token, also=EXPORT_FILES if run[1] == "onnx" else ()) for run in runs}
-    if "onnx" in (backend, baseline_backend):  # refused before any run is scored
+    if len(set(runs)) < len(runs):  # one folder may be both sides under two backends, or alone and in an ensemble
+        raise ConfigError(f"a model is named twice in --model and --baseline: {[str(run) for run in runs]}; each run is scored once")
+    also = {run: EXPORT_FILES if run.backend == "onnx" else () for run in runs}
+    folders = {run: resolve_model(run.name, token=token, also=also[run]) for run in runs}
+    if "onnx" in (backend, baseline_backend) or members:  # refused before any run is scored
         check_one_process()
-        for (_, run_backend), folder in folders.items():
-            if run_backend == "onnx":
-                export_config(folder)
-    configs = {f"{name} [{b}]" if b != "torch" else name: MultiTaskModel.read_config(folder) for (name, b), folder in folders.items()}
+        for run in runs:
+            if run.backend == "onnx":
+                for name in (run.name, *run.ensemble_with):
+                    export_config(resolve_model(name, token=token, also=also[run]))
+    configs = {str(run): MultiTaskModel.read_config(folder) for run, folder in folders.items()}
     if split == "validation":  # the same examples for every run, or no pairing
         carves = {name: validation_carve(trained_with(config)) for name, config in configs.items()}
         if len({repr(c) for c in carves.values()}) > 1:
@@ -209,9 +233,14 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     predictions_of, scores, loaded = {}, {}, {}  # loaded: each split read once for every model
     for run, folder in folders.items():
         predictions: dict = {}
-        scores[run] = evaluate_model(folder, None if heads_of else list(scored), split, data_dir, batch_size=batch_size,
-                                     accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions,
-                                     loaded=loaded, backend=run[1])
+        if run.ensemble_with:  # the validation split carved as A's training carved it
+            scores[run] = evaluate_ensemble([folder, *run.ensemble_with], None if heads_of else list(scored), split, data_dir,
+                                            batch_size=batch_size, verify_hashes=verify_hashes, predictions=predictions, token=token,
+                                            heads_of=heads_of, backend=run.backend, loaded=loaded)
+        else:
+            scores[run] = evaluate_model(folder, None if heads_of else list(scored), split, data_dir, batch_size=batch_size,
+                                         accelerator=accelerator, verify_hashes=verify_hashes, heads_of=heads_of, predictions=predictions,
+                                         loaded=loaded, backend=run.backend)
         predictions_of[run] = predictions
     comparisons = {}
     for task, (metric_task, head) in scored.items():
@@ -226,7 +255,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                  if chosen_metric == "accuracy" and len(a) == 1 else None)
         comparisons[task] = TaskComparison(task, head, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
                                            verdict(difference.low, difference.high, per_run, higher_is_better=chosen_metric not in LOWER_IS_BETTER),
-                                           len(a[0]["references"]), exact, backend, baseline_backend, split)
+                                           len(a[0]["references"]), exact, backend, baseline_backend, split, list(members))
     return comparisons
 
 

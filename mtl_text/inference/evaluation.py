@@ -311,7 +311,8 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
                       data_dir: str | None = None, seed: int | None = None, validation_size: float | None = None, batch_size: int = 64,
                       verify_hashes: bool = True, predictions: dict | None = None, token: str | None = None,
                       reports: dict | None = None, heads_of: dict[str | Task, str] | None = None,
-                      selective: SelectiveRequest | None = None, backend: str = "torch") -> dict[str, dict[str, float]]:
+                      selective: SelectiveRequest | None = None, backend: str = "torch",
+                      loaded: dict | None = None) -> dict[str, dict[str, float]]:
     """Score an :class:`~mtl_text.inference.ensemble.Ensemble` of saved models (the mean of their
     logits, decoded by the first model's heads) on its tasks' splits, in this process. The
     validation split is carved as the first model's training carved it.
@@ -324,6 +325,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
         heads_of: as :func:`evaluate_model`'s: a head of the ensemble on another task or a labelled
             file (:func:`~mtl_text.data.tasks.file_task`), scored instead of ``tasks``.
         backend: ``"torch"``, or ``"onnx"``: every member's ONNX export (``mtl-text export-onnx``).
+        loaded: as in :func:`scored_split`.
 
     Returns:
         task -> the head's metrics, plus ``loss`` (mean per example, of the mean logits), ``ece`` (as
@@ -339,7 +341,7 @@ def evaluate_ensemble(model_dirs: list[str | os.PathLike], tasks: list[str] | No
     from .ensemble import Ensemble
 
     ensemble = Ensemble.from_pretrained(model_dirs, batch_size=batch_size, verify_hashes=verify_hashes, backend=backend, token=token)
-    return evaluate_predictor(ensemble, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective)
+    return evaluate_predictor(ensemble, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective, loaded)
 
 
 def check_one_process() -> None:

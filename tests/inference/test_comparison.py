@@ -148,6 +148,27 @@ def test_on_the_validation_split_runs_carved_alike_pair_and_others_are_refused(m
     assert capsys.readouterr().err == "error: --split validation: a labelled file (--input) is scored whole; it has no validation split\n"
 
 
+def test_an_ensemble_is_one_run_of_model_a(models, capsys):
+    """--ensemble-with: A is --model averaged with the models named, scored as evaluate --ensemble-with
+    scores it; a model in an ensemble with its copy ties with it alone; several runs of A are refused."""
+    from mtl_text.inference.evaluation import evaluate_ensemble
+
+    data, a, b, copy = models
+    c = compare_models([a[0]], [b[0]], ["trec"], data_dir=str(data), ensemble_with=[b[0]], n_resamples=100)["trec"]
+    assert c.model_scores == [evaluate_ensemble([a[0], b[0]], ["trec"], data_dir=str(data))["trec"]["accuracy"]]
+    assert c.baseline_scores == [evaluate_model(b[0], ["trec"], data_dir=str(data))["trec"]["accuracy"]]
+    assert c.ensemble_with == [str(b[0])] and c.examples == 500
+    same = compare_models([a[0]], [a[0]], ["trec"], data_dir=str(data), ensemble_with=[copy])["trec"]  # the mean of one model's logits twice
+    assert (same.difference.delta, same.difference.low, same.difference.high, same.verdict) == (0.0, 0.0, 0.0, "tie")
+    with pytest.raises(ConfigError, match="--ensemble-with makes one ensemble of --model and them: give one --model run, not 2"):
+        compare_models(a, b, data_dir=str(data), ensemble_with=[copy])
+    assert run_command(compare_main, ["--model", str(a[0]), "--ensemble-with", str(b[0]), "--baseline", str(b[0]), "--tasks", "trec",
+                                      "--data-dir", str(data), "--resamples", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{a[0]} + {b[0]} (model) against {b[0]} (baseline), one run each: test splits")
+    assert f"| trec | accuracy | {c.model_scores[0]:.4f} | {c.baseline_scores[0]:.4f} |" in printed
+
+
 def test_the_verdict_needs_the_whole_interval_and_every_run():
     assert verdict(0.01, 0.03, [0.02, 0.01]) == "gain" and verdict(-0.03, -0.01, [-0.02]) == "loss"
     assert verdict(-0.01, 0.03, [0.02]) == "tie"

@@ -293,8 +293,11 @@ def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_
     assert status == 2 and err.startswith("error: a model is named twice in --model and --baseline")
     with pytest.raises(ConfigError, match="--baseline-backend must be torch or onnx, got 'tf'"):
         compare_models([export], [trec_export / "model"], data_dir=str(data_dir), baseline_backend="tf")
-    monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setattr("mtl_text.inference.evaluation.evaluate_model", lambda *a, **k: pytest.fail("a side was scored"))
+    with pytest.raises(ModelLoadError, match="model is not an ONNX export"):  # an ensemble's every member runs its export
+        compare_models([export], [export], data_dir=str(data_dir), backend="onnx", baseline_backend="torch",
+                       ensemble_with=[trec_export / "model"])
+    monkeypatch.setenv("WORLD_SIZE", "2")
     with pytest.raises(ConfigError, match="a predictor scores in one process"):  # before the PyTorch side is scored
         compare_models([trec_export / "model"], [export], data_dir=str(data_dir), baseline_backend="onnx")
 
