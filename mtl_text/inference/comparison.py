@@ -108,6 +108,25 @@ def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[
     return chosen
 
 
+def same_validation_carve(configs: dict[str, dict]) -> None:
+    """Check that every model (name -> its ``config.json``) carved its validation split alike
+    (:func:`~mtl_text.inference.evaluation.validation_carve`), so that they score the same examples.
+
+    Raises:
+        ConfigError: carves that differ (seed, validation size, groups or fold); the message names
+            each model's.
+    """
+    from .evaluation import trained_with, validation_carve
+
+    carves = {name: validation_carve(trained_with(config)) for name, config in configs.items()}
+    if len({repr(c) for c in carves.values()}) > 1:
+        shown = "; ".join(f"{name}: seed {c['seed']}, validation size {c['validation_size']}, "
+                          f"{'by groups' if c['group_validation'] else 'example by example'}"
+                          + (f", fold {c['fold'][0]} of {c['fold'][1]}" if c["fold"] else "") for name, c in carves.items())
+        raise ConfigError(f"--split validation: the models' validation splits were carved differently ({shown}), so their "
+                          "examples cannot be paired; compare them on the test split")
+
+
 @dataclass(frozen=True)
 class Run:
     """One side's run as :func:`compare_models` scores it: a model folder (or Hub id) ``name``, the
@@ -182,7 +201,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     from ..modeling.heads import LOWER_IS_BETTER
     from ..modeling.hub import resolve_model
     from ..modeling.model import MultiTaskModel
-    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_ensemble, evaluate_model, trained_with, validation_carve
+    from .evaluation import NOT_HEAD_METRICS, check_one_process, evaluate_ensemble, evaluate_model
     from .onnx import EXPORT_FILES, export_config
 
     if not models or len(models) != len(baselines):
@@ -214,13 +233,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                     export_config(resolve_model(name, token=token, also=also[run]))
     configs = {str(run): MultiTaskModel.read_config(folder) for run, folder in folders.items()}
     if split == "validation":  # the same examples for every run, or no pairing
-        carves = {name: validation_carve(trained_with(config)) for name, config in configs.items()}
-        if len({repr(c) for c in carves.values()}) > 1:
-            shown = "; ".join(f"{name}: seed {c['seed']}, validation size {c['validation_size']}, "
-                              f"{'by groups' if c['group_validation'] else 'example by example'}"
-                              + (f", fold {c['fold'][0]} of {c['fold'][1]}" if c["fold"] else "") for name, c in carves.items())
-            raise ConfigError(f"--split validation: the models' validation splits were carved differently ({shown}), so their "
-                              "examples cannot be paired; compare them on the test split")
+        same_validation_carve(configs)
     if heads_of:  # task name -> (what the head's metric is computed for: the file's task, else the head's own; the head)
         shared_tasks(configs, list(dict.fromkeys(heads_of.values())))
         scored = {(t if isinstance(t, str) else t.name): (head if isinstance(t, str) else t, head) for t, head in heads_of.items()}
