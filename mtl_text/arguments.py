@@ -333,7 +333,7 @@ def seed_option(default: int | None = 42, help: str = "seeds the validation spli
 
 
 def ensemble_option(usage: str) -> Any:
-    """``--ensemble-with MODEL ...`` (predict, serve, evaluate): more models that answer with
+    """``--ensemble-with MODEL ...`` (predict, serve, evaluate, compare): more models that answer with
     ``--model`` as one :class:`~mtl_text.inference.ensemble.Ensemble`; ``usage`` ends the help."""
     return field(default=None, metadata={
         "metavar": "MODEL", "help": "more model folders (or Hub ids, each OWNER/NAME[@REVISION]) answering with --model as one ensemble: each task's logits are "
@@ -351,7 +351,7 @@ def check_backend(backend: str, option: str = "--backend") -> None:
 
 
 def backend_option(usage: str = "") -> Any:
-    """``--backend torch|onnx`` (predict, serve, evaluate): the runtime that scores the model;
+    """``--backend torch|onnx`` (predict, serve, evaluate, compare): the runtime that scores the model;
     ``usage``, where given, ends the help."""
     return field(default="torch", metadata={
         "help": "torch: the PyTorch model; onnx: the graphs of a folder written by mtl-text export-onnx, run by ONNX Runtime (CPU)"
