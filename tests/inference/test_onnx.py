@@ -2,7 +2,8 @@
 attention, hierarchical and cnn poolings (max inside cnn); the transformer with mean pooling), every head's logits from
 ONNX Runtime equal PyTorch's within 1e-4 (fp32) on a batch with padding and an empty text, single
 texts and pairs; an int8 export loads and keeps the outputs' shape; a changed graph or a folder
-without an export is refused."""
+without an export is refused; an export is evaluated, compared with its PyTorch weights and its
+accuracy estimated on unlabelled texts through ONNX Runtime, as the PyTorch model is."""
 
 import json
 
