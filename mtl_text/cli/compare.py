@@ -1,7 +1,9 @@
 """``mtl-text compare``: is one model better than another? Both are scored on the same examples of
-each task they share, its test split or (--split validation) the validation split their training carved (or with --head, as in evaluate, on another task's or your own labelled file's), and the difference of each head's metric comes with its paired-bootstrap
-interval and a verdict: gain, loss, tie (the interval contains zero), or runs disagree (several runs of
-each, e.g. seeds, paired one to one, and some pair does not show what the interval does)."""
+each task they share, its test split or (--split validation) the validation split their training
+carved (or with --head, as in evaluate, on another task's or your own labelled file's), and the
+difference of each head's metric comes with its paired-bootstrap interval and a verdict: gain, loss,
+tie (the interval contains zero), or runs disagree (several runs of each, e.g. seeds, paired one to
+one, and some pair does not show what the interval does)."""
 
 from __future__ import annotations
 
