@@ -223,14 +223,13 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     runs = [*sides[0], *sides[1]]
     if len(set(runs)) < len(runs):  # one folder may be both sides under two backends, or alone and in an ensemble
         raise ConfigError(f"a model is named twice in --model and --baseline: {[str(run) for run in runs]}; each run is scored once")
-    also = {run: EXPORT_FILES if run.backend == "onnx" else () for run in runs}
-    folders = {run: resolve_model(run.name, token=token, also=also[run]) for run in runs}
+    folders = {run: resolve_model(run.name, token=token, also=EXPORT_FILES if run.backend == "onnx" else ()) for run in runs}
     if "onnx" in (backend, baseline_backend) or members:  # refused before any run is scored
         check_one_process()
-        for run in runs:
-            if run.backend == "onnx":
-                for name in (run.name, *run.ensemble_with):
-                    export_config(resolve_model(name, token=token, also=also[run]))
+        for run, folder in folders.items():
+            if run.backend == "onnx":  # the run's export, and each ensemble member's
+                for export in (folder, *(resolve_model(name, token=token, also=EXPORT_FILES) for name in run.ensemble_with)):
+                    export_config(export)
     configs = {str(run): MultiTaskModel.read_config(folder) for run, folder in folders.items()}
     if split == "validation":  # the same examples for every run, or no pairing
         same_validation_carve(configs)

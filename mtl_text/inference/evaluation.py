@@ -27,7 +27,7 @@ from ..data.tokenization import tokenize_splits
 from ..errors import ConfigError, ModelLoadError
 from ..modeling.heads import SelectiveRequest
 from ..modeling.model import MultiTaskModel
-from .prediction import load_tokenizer
+from .prediction import Predictor, load_tokenizer
 
 logger = logging.getLogger("mtl_text.evaluate")
 
@@ -163,8 +163,6 @@ def check_cross_task(model: MultiTaskModel, head: str, task) -> None:
         UnknownHeadError: no head ``head``.
         ConfigError: the task does not fit the head (the message names what differs).
     """
-    from ..errors import ConfigError
-
     info = model.tasks[model.check_tasks([head])[0]]
     if info["problem_type"] != task.problem_type or info["text_pair"] != task.text_pair:
         raise ConfigError(f"head {head} ({info['problem_type']}, {'pairs' if info['text_pair'] else 'single texts'}) cannot score task "
@@ -206,7 +204,7 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
             (the task need not be one of the model's); its tasks are scored instead of ``tasks``.
         predictions, reports, selective: as in :func:`evaluate`.
         token: for a Hub id, as :meth:`MultiTaskModel.from_pretrained` takes it.
-        loaded: as in :func:`scored_split`: test splits kept between calls, for several models
+        loaded: as in :func:`scored_split`: splits kept between calls, for several models
             scored in turn (:func:`~mtl_text.inference.comparison.compare_models`).
         backend: ``"torch"`` (the PyTorch model, under ``accelerator``'s processes) or ``"onnx"``: the
             graphs of a folder written by ``mtl-text export-onnx`` (e.g. its int8 export), run by ONNX
@@ -224,8 +222,6 @@ def evaluate_model(model_dir: str | os.PathLike, tasks: list[str] | None = None,
 
     check_backend(backend)
     if backend == "onnx":
-        from .prediction import Predictor
-
         predictor = Predictor.from_pretrained(model_dir, batch_size=batch_size, verify_hashes=verify_hashes, backend="onnx", token=token)
         return evaluate_predictor(predictor, tasks, split, data_dir, seed, validation_size, predictions, reports, heads_of, selective, loaded)
     accelerator = accelerator or Accelerator()
