@@ -216,19 +216,26 @@ def trec_export(tmp_path_factory, data_dir):
     return root
 
 
-def test_an_export_is_evaluated_by_onnx_runtime_as_pytorch_scores_the_model(trec_export, data_dir, capsys, monkeypatch):
+@pytest.fixture
+def texts_run(monkeypatch):
+    """The number of texts of each batch ONNX Runtime runs (a spy on ``OnnxRunner.__call__``)."""
+    from mtl_text.inference.onnx import OnnxRunner
+
+    batches, run = [], OnnxRunner.__call__
+    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: batches.append(len(input_ids)) or run(self, input_ids, *a, **k))
+    return batches
+
+
+def test_an_export_is_evaluated_by_onnx_runtime_as_pytorch_scores_the_model(trec_export, data_dir, capsys, texts_run):
     """evaluate --backend onnx: the export's own figures (its graphs run: the folder also holds the
     PyTorch weights), the same as the PyTorch model's on the test split (fp32) and on a carved
     validation split, for one model and for an ensemble of two."""
     from mtl_text import load_task_splits
     from mtl_text.cli.evaluate import main as evaluate_main
     from mtl_text.inference.evaluation import evaluate_ensemble, evaluate_model
-    from mtl_text.inference.onnx import OnnxRunner
 
     from helpers import run_cli
 
-    texts_run, run = [], OnnxRunner.__call__
-    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: texts_run.append(len(input_ids)) or run(self, input_ids, *a, **k))
     expected = {}
     for split in ("test", "validation"):
         torch_predictions, onnx_predictions = {}, {}
@@ -265,18 +272,15 @@ def test_the_onnx_backend_needs_an_export_and_one_process(trec_export, data_dir,
             score()
 
 
-def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_export, data_dir, capsys, monkeypatch):
+def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_export, data_dir, capsys, monkeypatch, texts_run):
     """compare --backend onnx --baseline-backend torch: an export's graphs (A) against the PyTorch
     weights in the same folder (B). ONNX Runtime runs A's test questions only, and an fp32 export ties
     its model exactly; the same folder under one backend twice is still refused."""
     from mtl_text import compare_models
     from mtl_text.cli.compare import main as compare_main
-    from mtl_text.inference.onnx import OnnxRunner
 
     from helpers import run_cli
 
-    texts_run, run = [], OnnxRunner.__call__
-    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: texts_run.append(len(input_ids)) or run(self, input_ids, *a, **k))
     export = trec_export / "onnx"
     c = compare_models([export], [export], data_dir=str(data_dir), backend="onnx", baseline_backend="torch")["trec"]
     assert sum(texts_run) == c.examples == 500  # A's graphs only; B is the PyTorch model
@@ -303,20 +307,17 @@ def test_compare_scores_each_side_by_its_backend_and_one_folder_under_both(trec_
         compare_models([trec_export / "model"], [export], data_dir=str(data_dir), baseline_backend="onnx")
 
 
-def test_an_exports_accuracy_is_estimated_from_its_own_confidences(trec_export, data_dir, capsys, tmp_path, monkeypatch):
+def test_an_exports_accuracy_is_estimated_from_its_own_confidences(trec_export, data_dir, capsys, tmp_path, texts_run):
     """evaluate --estimate-on --backend onnx: the validation split and the unlabelled texts both run
     through the export's graphs; for an fp32 export the estimates are the PyTorch model's."""
     from mtl_text import load_task_splits, load_test_split
     from mtl_text.cli.evaluate import main as evaluate_main
     from mtl_text.data.splits import column
-    from mtl_text.inference.onnx import OnnxRunner
     from mtl_text.transfer.estimation import estimate_model_accuracy
 
     from helpers import run_cli
 
     texts = column(load_test_split("trec", data_dir), "text")[:200]
-    texts_run, run = [], OnnxRunner.__call__
-    monkeypatch.setattr(OnnxRunner, "__call__", lambda self, input_ids, *a, **k: texts_run.append(len(input_ids)) or run(self, input_ids, *a, **k))
     expected = estimate_model_accuracy(trec_export / "model", texts, data_dir=str(data_dir))["trec"]
     assert not texts_run
     got = estimate_model_accuracy(trec_export / "onnx", texts, data_dir=str(data_dir), backend="onnx")["trec"]
