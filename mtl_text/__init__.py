@@ -22,7 +22,7 @@ The package layout:
 * :mod:`mtl_text.errors`: the typed errors, all under :class:`MtlTextError`.
 """
 
-__version__ = "0.3.22"
+__version__ = "0.3.23"
 
 from .data import (
     HubDataset,

@@ -318,17 +318,11 @@ def machine_description() -> str:
     memory, GPU (if any), Python and torch versions."""
     import torch
 
+    from ..utils.environment import cpu_name, memory_gib
     from ..utils.hardware import cpu_capabilities, cpu_summary
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB memory"
-    except (ValueError, OSError, AttributeError):
-        memory = ""
+    cpu = cpu_name()
+    memory = f", {memory_gib():.0f} GiB memory" if memory_gib() else ""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     isa = cpu_summary(cpu_capabilities())
     return f"{cpu}{f' ({isa})' if isa else ''}, {os.cpu_count()} cores{memory}, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"

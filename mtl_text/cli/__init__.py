@@ -1,4 +1,4 @@
-"""The command line: ``mtl-text train|predict|serve|export-onnx|push-to-hub|evaluate|calibrate|compare|benchmark`` (also ``python -m mtl_text`` and the
+"""The command line: ``mtl-text train|predict|serve|export-onnx|push-to-hub|evaluate|calibrate|compare|benchmark|env`` (also ``python -m mtl_text`` and the
 thin ``scripts/*.py``). Options come from the library's typed dataclasses; errors from the library
 (:class:`~mtl_text.errors.MtlTextError`) become one ``error:`` line and exit status 2 here, in
 :func:`run_command`, and nowhere else.
@@ -26,6 +26,7 @@ COMMANDS = {
     "calibrate": ("mtl_text.cli.calibrate", "temperature scaling of a saved model's heads on its validation split"),
     "compare": ("mtl_text.cli.compare", "is one model better than another? paired differences with intervals on each task"),
     "benchmark": ("mtl_text.cli.benchmark", "the benchmark: baselines, single- vs multi-task, transfer (needs the bench extra)"),
+    "env": ("mtl_text.cli.env", "versions, hardware and settings to paste into a bug report"),
 }
 
 
