@@ -1,23 +1,26 @@
 """``mtl-text predict`` / ``scripts/predict.py``: score text with a saved model; one JSON object per
-text (or sentence pair) on standard output, with each head's output (single-label: the predicted
-label and every label's probability; multi-label: the labels above their thresholds and every
-label's probability; regression: the value)."""
+text (or sentence pair) on standard output, or in --output FILE, with each head's output
+(single-label: the predicted label and every label's probability; multi-label: the labels above
+their thresholds and every label's probability; regression: the value); or the same as CSV rows,
+one column per field (--output-format csv)."""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TextIO
 
 from ..arguments import Arguments, Backend, PositiveInt, SelectionArguments, backend_option, ensemble_option, token_option
-from ..data.readers import open_data
-from ..errors import InputError
+from ..data.readers import gzip_named, open_data
+from ..errors import ConfigError, InputError
 from ..inference import DEFAULT_MAX_BATCH_TOKENS
 from ..inference.inputs import Example, input_format, one_kind, read_examples
+from ..inference.outputs import PredictionWriter, output_format
+from ..utils.files import atomic_open
 from ..utils.iteration import chunked
 from .parsing import ArgumentParser, input_file
 
@@ -59,6 +62,20 @@ class PredictArguments(Arguments):
         "help": "check the SHA-256 of every model file against config.json (sizes are always checked); --no-verify-hashes skips "
                 "it for very large models"})
     token: str | None = token_option("read a private or gated Hub model")
+    output: str | None = field(default=None, metadata={
+        "metavar": "FILE", "help": "write the outputs to this file instead of standard output, whole or not at all: into a "
+                                  "temporary file beside it, renamed into place once every text is scored (a .gz file is "
+                                  "compressed)"})
+    output_format: Literal["jsonl", "csv"] | None = field(default=None, metadata={
+        "help": "jsonl: one JSON object per text; csv: a header row, then one row per text and one column per field (the kept "
+                "columns, text, empty_text, TASK.label, TASK.probabilities.LABEL, TASK.labels joined by commas, TASK.value, ...; "
+                "not with --top-k). Default: csv for a .csv --output file (also .csv.gz), jsonl otherwise"})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.top_k is not None and output_format(self.output, self.output_format) == "csv":
+            raise ConfigError("--top-k keeps each text's most probable labels, which differ from row to row, but CSV output has one "
+                              "column per label; write JSON Lines (--output-format jsonl)")
 
 
 def build_parser(prog: str | None = None) -> ArgumentParser:
@@ -148,6 +165,23 @@ def check_swallowed_texts(args: PredictArguments) -> None:
                              f"(mtl-text predict --model M {option} X -- \"some text\")")
 
 
+def output_stream(args: PredictArguments) -> contextlib.AbstractContextManager[TextIO]:
+    """Where the outputs go: standard output, or ``--output`` written atomically
+    (:func:`~mtl_text.utils.files.atomic_open`; compressed where its name ends with ``.gz``).
+
+    Raises:
+        InputError: ``--output`` names a folder, or a file in a folder that does not exist.
+    """
+    if args.output is None:
+        return contextlib.nullcontext(sys.stdout)
+    path = Path(args.output)
+    if path.is_dir():
+        raise InputError(f"--output {path}: a folder; expected a file name")
+    if not path.parent.is_dir():
+        raise InputError(f"--output {path}: the folder {path.parent} does not exist")
+    return atomic_open(path, compress=gzip_named(path))
+
+
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.allocator import tune_malloc
 
@@ -162,6 +196,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             raise InputError(f"text argument {i}: not valid UTF-8") from None
         texts.append(text)
     check_swallowed_texts(args)
+    output = output_stream(args)  # a bad --output is named before the model loads
     tune_malloc()
     options = {"batch_size": args.batch_size, "device": args.device, "verify_hashes": args.verify_hashes,
                "max_batch_tokens": args.max_batch_tokens, "backend": args.backend, "token": args.token}
@@ -174,14 +209,16 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     typed = reads_standard_input(args, texts) and sys.stdin.isatty()  # each line answered as it is typed
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, desc="Predicting", unit="text", disable=True if typed else None, leave=False, dynamic_ncols=True) as progress:
+    with output as stream, tqdm(total=total, desc="Predicting", unit="text", disable=True if typed else None, leave=False,
+                                dynamic_ncols=True) as progress:
         # disable=None: no bar where standard error is not a terminal; none between typed lines either
+        writer = PredictionWriter(stream, output_format(args.output, args.output_format))
         for chunk in chunked(examples, 1 if typed else CHUNK):
             pairs = [e.text_pair for e in chunk] if chunk[0].text_pair is not None else None
             for example, result in zip(chunk, predictor.predict([e.text for e in chunk], args.tasks, pairs, args.top_k,
                                                                                  minimum)):
-                print(json.dumps({**example.kept, **result}, ensure_ascii=False))
-            sys.stdout.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
+                writer.write({**example.kept, **result})
+            stream.flush()  # a chunk's results reach the next command in a pipeline before the next chunk is read
             progress.update(len(chunk))
     return 0
 

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from ..errors import DataFormatError
 
+LABEL_SEPARATOR = ","  # a multi-label example's labels in one text field (a CSV column): "joy,love"
+
 
 def label_id(value, labels: Sequence[str], where: str) -> int:
     """The id of a raw label (a name, or an integer id as int or text).
@@ -43,7 +45,21 @@ def label_list(value, where: str) -> list:
         DataFormatError: anything else (named by ``where``).
     """
     if isinstance(value, str):
-        return [v for v in value.split(",") if v.strip()]
+        return [v for v in value.split(LABEL_SEPARATOR) if v.strip()]
     if not isinstance(value, (list, tuple)):
         raise DataFormatError(f"{where}: a multi-label task needs a list of labels per text, found {value!r}")
     return list(value)
+
+
+def join_labels(labels: Sequence[str], where: str) -> str:
+    """A multi-label prediction's labels as one text field, as :func:`label_list` reads them back:
+    ``["joy", "love"]`` -> ``"joy,love"``; ``""`` for none.
+
+    Raises:
+        ValueError: a label holding the separator (it could not be read back as one label; named by
+            ``where``).
+    """
+    bad = next((label for label in labels if LABEL_SEPARATOR in label), None)
+    if bad is not None:
+        raise ValueError(f"{where}: label {bad!r} holds {LABEL_SEPARATOR!r}, which separates labels in one field; write JSON Lines")
+    return LABEL_SEPARATOR.join(labels)

@@ -262,10 +262,10 @@ def open_data(path: PathLike) -> BinaryIO:
     Raises:
         FileNotFoundError, OSError: as :func:`open`.
     """
-    return gzip.open(path, "rb") if _compressed(path) else open(path, "rb")
+    return gzip.open(path, "rb") if gzip_named(path) else open(path, "rb")
 
 
-def _compressed(path: PathLike) -> bool:
+def gzip_named(path: PathLike) -> bool:
     """Whether the file's name says gzip: it ends with ``.gz`` (any case)."""
     return Path(path).name.lower().endswith(".gz")
 
@@ -274,7 +274,7 @@ def _name_and_format(path: PathLike) -> tuple[str, str]:
     """A file's name without its format ending, and that ending (lower-case, no dot; ``""`` for none),
     past a ``.gz``: ``("reviews", "csv")`` for ``reviews.CSV.gz``."""
     name = Path(path).name
-    name = name[:-3] if _compressed(path) else name
+    name = name[:-3] if gzip_named(path) else name
     stem, dot, suffix = name.rpartition(".")
     return (stem, suffix.lower()) if dot else (name, "")
 

@@ -426,6 +426,62 @@ def test_predict_reads_csv_by_its_header(small_model, data_dir, tmp_path, capsys
         assert capsys.readouterr().err == f"error: {message}\n"
 
 
+def test_predict_writes_csv_rows_or_a_compressed_file_with_the_json_lines_contents(small_model, data_dir, tmp_path, capsys):
+    """SST-2 sentences (commas, quotes) with an id, written to --output as CSV: one row per text, the
+    JSON output's fields as columns, read back by Python's csv module; as .jsonl.gz: the JSON lines."""
+    import csv
+    import gzip
+
+    from mtl_text import load_test_split
+
+    sentences = load_test_split("sst2", data_dir)["text"][:30] + [""]
+    path = tmp_path / "reviews.jsonl"
+    path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in enumerate(sentences)))
+    base = ["--model", str(small_model), "--input", str(path), "--keep-columns", "id"]
+    status, out, _ = run_cli(predict_main, base, capsys)
+    expected = [json.loads(line) for line in out.splitlines()]
+    status, out, err = run_cli(predict_main, [*base, "--output", str(tmp_path / "out.csv")], capsys)
+    assert status == 0 and out == "", err
+    with open(tmp_path / "out.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    labels = list(expected[0]["predictions"]["punctuation_cli"]["probabilities"])
+    assert list(rows[0]) == ["id", "text", "empty_text", "punctuation_cli.label",
+                             *(f"punctuation_cli.probabilities.{label}" for label in labels)]
+    assert len(rows) == len(expected) == 31
+    for row, line in zip(rows, expected):
+        head = line["predictions"]["punctuation_cli"]
+        assert (int(row["id"]), row["text"], row["punctuation_cli.label"]) == (line["id"], line["text"], head["label"])
+        assert [float(row[f"punctuation_cli.probabilities.{label}"]) for label in labels] == list(head["probabilities"].values())
+        assert row["empty_text"] == ("true" if line.get("empty_text") else "false")
+    assert rows[-1]["empty_text"] == "true" and rows[0]["empty_text"] == "false"
+    status, out, _ = run_cli(predict_main, [*base, "--output", str(tmp_path / "out.jsonl.gz")], capsys)
+    with gzip.open(tmp_path / "out.jsonl.gz", "rt", encoding="utf-8") as f:
+        assert status == 0 and out == "" and [json.loads(line) for line in f] == expected
+    status, out, _ = run_cli(predict_main, [*base, "--output-format", "csv"], capsys)  # CSV on standard output
+    assert status == 0 and out == (tmp_path / "out.csv").read_text(encoding="utf-8")
+
+
+def test_predict_output_is_whole_or_absent_and_bad_destinations_are_named(small_model, tmp_path, capsys, monkeypatch):
+    """A run stopped by a bad record after some chunks were scored leaves --output as it was; a
+    missing folder, a folder, and --top-k with CSV are refused before any model loads."""
+    monkeypatch.setattr("mtl_text.cli.predict.CHUNK", 2)
+    out_file = tmp_path / "out.jsonl"
+    out_file.write_text("the previous outputs\n")
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in ["is it ?", "it is .", "who won ?"]) + "{bad\n"
+    status, out, err = run_cli(predict_main, ["--model", str(small_model), "--input-format", "jsonl", "--output", str(out_file)], capsys,
+                               stdin=stdin.encode())
+    assert status == 2 and err.startswith("error: <stdin>, line 4: invalid JSON") and out == ""
+    assert out_file.read_text() == "the previous outputs\n" and sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    missing = str(tmp_path / "no-model")  # nothing loads: each error comes first
+    for args, message in ((["--output", str(tmp_path / "no" / "out.csv")], f"--output {tmp_path / 'no' / 'out.csv'}: the folder "
+                                                                           f"{tmp_path / 'no'} does not exist"),
+                          (["--output", str(tmp_path)], f"--output {tmp_path}: a folder; expected a file name"),
+                          (["--output", str(tmp_path / "out.csv"), "--top-k", "1"], "--top-k keeps each text's most probable labels"),
+                          (["--output-format", "csv", "--top-k", "1"], "--top-k keeps each text's most probable labels")):
+        status, _, err = run_cli(predict_main, ["--model", missing, *args, "a text"], capsys)
+        assert status == 2 and err.startswith(f"error: {message}"), err
+
+
 def test_predict_checks_a_file_whole_before_output_and_streams_standard_input(small_model, tmp_path, capsys, monkeypatch):
     """A file is read twice: checked whole (a bad record: no output at all), then scored. Standard
     input and named pipes are read once, a chunk at a time: the chunks before a bad record are
