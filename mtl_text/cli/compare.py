@@ -49,6 +49,9 @@ class CompareArguments(Arguments):
                                     "differences are A minus B"})
     ensemble_with: list[str] | None = ensemble_option("model A is then that ensemble (one run), e.g. against --model alone as "
                                                       "--baseline; in one process")
+    baseline_ensemble_with: list[str] | None = field(default=None, metadata={
+        "metavar": "MODEL", "help": "more models answering with --baseline as one ensemble, as --ensemble-with does for --model "
+                                    "(one run), e.g. an ensemble of three models against one of two; in one process"})
     tasks: list[str] | None = field(default=None, metadata={
         "help": "the tasks to compare (default: every task all the models have a head for), each on the split --split names"})
     split: Literal["test", "validation"] = field(default="test", metadata={
@@ -105,13 +108,14 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
         load_task_file(spec)
     comparisons = compare_models(args.model, args.baseline, args.tasks, args.task_values("metric"), args.data_dir, args.batch_size, args.resamples,
                                  args.confidence, args.seed, args.verify_hashes, args.token, scored_heads(args, args.model[0], args.token),
-                                 args.backend, args.baseline_backend, args.split, args.ensemble_with or ())
+                                 args.backend, args.baseline_backend, args.split, args.ensemble_with or (), args.baseline_ensemble_with or ())
     if main_process:
         runs = f"{len(args.model)} paired runs each" if len(args.model) > 1 else "one run each"
         scored = f"head {args.head} on {args.input or f'task {args.task} ({args.split} split)'}" if args.head else f"{args.split} splits"
         members = tuple(args.ensemble_with or ())  # each run as compare_models names it: A + its ensemble's members [backend]
         model = " ".join(str(Run(name, args.backend, members)) for name in args.model)
-        baseline = " ".join(str(Run(name, args.baseline_backend or args.backend)) for name in args.baseline)
+        baseline = " ".join(str(Run(name, args.baseline_backend or args.backend, tuple(args.baseline_ensemble_with or ())))
+                            for name in args.baseline)
         print(f"{model} (model) against {baseline} (baseline), {runs}: {scored}, "
               f"{args.resamples} paired-bootstrap resamples")
         print(format_comparison(comparisons))

@@ -54,7 +54,8 @@ class TaskComparison:
             is one run (single-label heads); ``None`` otherwise.
         model_backend, baseline_backend: what ran A's and B's folders, ``"torch"`` or ``"onnx"``.
         split: the split scored, ``"test"`` or ``"validation"``.
-        ensemble_with: the models averaged with A's run as one ensemble (none: A alone).
+        ensemble_with, baseline_ensemble_with: the models averaged with A's run and with B's as one
+            ensemble each (none: the run alone).
     """
 
     task: str
@@ -71,13 +72,14 @@ class TaskComparison:
     baseline_backend: str = "torch"
     split: str = "test"
     ensemble_with: list[str] = field(default_factory=list)
+    baseline_ensemble_with: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"task": self.task, "head": self.head, "metric": self.metric, "model_scores": self.model_scores, "baseline_scores": self.baseline_scores,
                 "difference": self.difference.to_dict(), "per_run": self.per_run, "verdict": self.verdict, "examples": self.examples,
                 "mcnemar": self.mcnemar.to_dict() if self.mcnemar else None, "model_backend": self.model_backend,
                 "baseline_backend": self.baseline_backend, "split": self.split,
-                "ensemble_with": self.ensemble_with}
+                "ensemble_with": self.ensemble_with, "baseline_ensemble_with": self.baseline_ensemble_with}
 
 
 def shared_tasks(configs: dict[str, dict], tasks: Sequence[str] | None) -> list[str]:
@@ -146,7 +148,8 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                    confidence: float = 0.95, seed: int = 0, verify_hashes: bool = True, token: str | None = None,
                    heads_of: Mapping[str | Task, str] | None = None, backend: str = "torch",
                    baseline_backend: str | None = None, split: str = "test",
-                   ensemble_with: Sequence[str | os.PathLike] = ()) -> dict[str, TaskComparison]:
+                   ensemble_with: Sequence[str | os.PathLike] = (),
+                   baseline_ensemble_with: Sequence[str | os.PathLike] = ()) -> dict[str, TaskComparison]:
     """Compare saved models A (``models``) with B (``baselines``) on the test split of each task both
     have a head for, or (``heads_of``) a head of every model on another task or a labelled file.
 
@@ -180,6 +183,8 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         ensemble_with: more models answering with A as one
             :class:`~mtl_text.inference.ensemble.Ensemble` (the mean of their logits, decoded by A's
             heads; in this process), e.g. to see whether an ensemble beats A alone; A is then one run.
+        baseline_ensemble_with: the same for B: B is then one run, e.g. an ensemble of three models
+            against one of two, or of word-vector models against a transformer.
 
     Returns:
         task -> its :class:`TaskComparison`, in the tasks' order.
@@ -187,7 +192,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     Raises:
         ConfigError: no model, a different number of models and baselines, a run named twice under
             the same backend, an unknown backend (or ``"onnx"`` or an ensemble under several
-            processes), ``ensemble_with`` beside several runs of A, ``confidence`` outside
+            processes), ``ensemble_with`` beside several runs of A (``baseline_ensemble_with``: of B), ``confidence`` outside
             (0, 1), a validation split that the runs carve differently, a metric some head does not report, heads that cannot be paired
             (:func:`shared_tasks`), ``tasks`` beside ``heads_of``, a metric for a task not compared,
             or a head that cannot score the task given to it.
@@ -213,18 +218,20 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
         raise ConfigError("tasks and heads_of each name what to score: give one")
     if split not in ("test", "validation"):
         raise ConfigError(f"--split must be test or validation, got {split!r}")
-    if ensemble_with and len(models) > 1:
-        raise ConfigError(f"--ensemble-with makes one ensemble of --model and them: give one --model run, not {len(models)}")
+    for option, side, others, given in (("--ensemble-with", "--model", ensemble_with, models),
+                                        ("--baseline-ensemble-with", "--baseline", baseline_ensemble_with, baselines)):
+        if others and len(given) > 1:
+            raise ConfigError(f"{option} makes one ensemble of {side} and them: give one {side} run, not {len(given)}")
     baseline_backend = baseline_backend or backend
     check_backend(backend)
     check_backend(baseline_backend, "--baseline-backend")
-    members = tuple(str(m) for m in ensemble_with)
-    sides = [Run(str(m), backend, members) for m in models], [Run(str(m), baseline_backend) for m in baselines]
+    members, baseline_members = tuple(str(m) for m in ensemble_with), tuple(str(m) for m in baseline_ensemble_with)
+    sides = [Run(str(m), backend, members) for m in models], [Run(str(m), baseline_backend, baseline_members) for m in baselines]
     runs = [*sides[0], *sides[1]]
     if len(set(runs)) < len(runs):  # one folder may be both sides under two backends, or alone and in an ensemble
         raise ConfigError(f"a model is named twice in --model and --baseline: {[str(run) for run in runs]}; each run is scored once")
     folders = {run: resolve_model(run.name, token=token, also=EXPORT_FILES if run.backend == "onnx" else ()) for run in runs}
-    if "onnx" in (backend, baseline_backend) or members:  # refused before any run is scored
+    if "onnx" in (backend, baseline_backend) or members or baseline_members:  # refused before any run is scored
         check_one_process()
         for run, folder in folders.items():
             if run.backend == "onnx":  # the run's export, and each ensemble member's
@@ -245,7 +252,7 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
     predictions_of, scores, loaded = {}, {}, {}  # loaded: each split read once for every model
     for run, folder in folders.items():
         predictions: dict = {}
-        if run.ensemble_with:  # the validation split carved as A's training carved it
+        if run.ensemble_with:  # the validation split carved as the first member's training carved it
             scores[run] = evaluate_ensemble([folder, *run.ensemble_with], None if heads_of else list(scored), split, data_dir,
                                             batch_size=batch_size, verify_hashes=verify_hashes, predictions=predictions, token=token,
                                             heads_of=heads_of, backend=run.backend, loaded=loaded)
@@ -267,7 +274,8 @@ def compare_models(models: Sequence[str | os.PathLike], baselines: Sequence[str 
                  if chosen_metric == "accuracy" and len(a) == 1 else None)
         comparisons[task] = TaskComparison(task, head, chosen_metric, [r["score"] for r in a], [r["score"] for r in b], difference, per_run,
                                            verdict(difference.low, difference.high, per_run, higher_is_better=chosen_metric not in LOWER_IS_BETTER),
-                                           len(a[0]["references"]), exact, backend, baseline_backend, split, list(members))
+                                           len(a[0]["references"]), exact, backend, baseline_backend, split, list(members),
+                                           list(baseline_members))
     return comparisons
 
 

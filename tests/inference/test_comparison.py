@@ -169,6 +169,28 @@ def test_an_ensemble_is_one_run_of_model_a(models, capsys):
     assert f"| trec | accuracy | {c.model_scores[0]:.4f} | {c.baseline_scores[0]:.4f} |" in printed
 
 
+def test_the_baseline_may_be_an_ensemble_too(models, capsys):
+    """--baseline-ensemble-with: B is --baseline averaged with the models named, scored as evaluate
+    --ensemble-with scores it; the same ensemble on both sides ties exactly; several runs of B are
+    refused."""
+    from mtl_text.inference.evaluation import evaluate_ensemble
+
+    data, a, b, copy = models
+    c = compare_models([a[0]], [b[0]], ["trec"], data_dir=str(data), baseline_ensemble_with=[b[1]], n_resamples=100)["trec"]
+    assert c.baseline_scores == [evaluate_ensemble([b[0], b[1]], ["trec"], data_dir=str(data))["trec"]["accuracy"]]
+    assert c.model_scores == [evaluate_model(a[0], ["trec"], data_dir=str(data))["trec"]["accuracy"]]
+    assert (c.ensemble_with, c.baseline_ensemble_with) == ([], [str(b[1])]) and c.to_dict()["baseline_ensemble_with"] == [str(b[1])]
+    same = compare_models([a[0]], [copy], ["trec"], data_dir=str(data), ensemble_with=[b[0]], baseline_ensemble_with=[b[0]])["trec"]
+    assert (same.difference.delta, same.difference.low, same.difference.high, same.verdict) == (0.0, 0.0, 0.0, "tie")
+    with pytest.raises(ConfigError, match="--baseline-ensemble-with makes one ensemble of --baseline and them: give one --baseline run, not 2"):
+        compare_models(a, b, data_dir=str(data), baseline_ensemble_with=[copy])
+    assert run_command(compare_main, ["--model", str(a[0]), "--baseline", str(b[0]), "--baseline-ensemble-with", str(b[1]),
+                                      "--tasks", "trec", "--data-dir", str(data), "--resamples", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"{a[0]} (model) against {b[0]} + {b[1]} (baseline), one run each: test splits")
+    assert f"| trec | accuracy | {c.model_scores[0]:.4f} | {c.baseline_scores[0]:.4f} |" in printed
+
+
 def test_the_verdict_needs_the_whole_interval_and_every_run():
     assert verdict(0.01, 0.03, [0.02, 0.01]) == "gain" and verdict(-0.03, -0.01, [-0.02]) == "loss"
     assert verdict(-0.01, 0.03, [0.02]) == "tie"
