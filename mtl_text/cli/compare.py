@@ -25,7 +25,8 @@ from ..arguments import (
     task_file_option,
     token_option,
 )
-from .parsing import ArgumentParser
+from ..utils.files import atomic_write_text
+from .parsing import ArgumentParser, output_file
 from .scored import (
     check_scored,
     head_option,
@@ -101,6 +102,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.log import setup_logging
 
     (args,), _ = ArgumentParser(CompareArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
+    output_file(args.json, "--json")  # named before any work
     tune_malloc()
     main_process = PartialState().is_main_process
     setup_logging(main_process)
@@ -120,8 +122,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
               f"{args.resamples} paired-bootstrap resamples")
         print(format_comparison(comparisons))
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump({task: c.to_dict() for task, c in comparisons.items()}, f, indent=2)
+            atomic_write_text(args.json, json.dumps({task: c.to_dict() for task, c in comparisons.items()}, indent=2) + "\n")
     return 0
 
 

@@ -22,7 +22,8 @@ from ..arguments import (
     token_option,
 )
 from ..errors import ConfigError, InputError
-from .parsing import ArgumentParser, input_file
+from ..utils.files import atomic_write_text
+from .parsing import ArgumentParser, input_file, output_file
 from .scored import (
     check_scored,
     head_option,
@@ -156,8 +157,7 @@ def estimate_main(args: EvaluateArguments) -> int:
         print(f"| {name} | {e['source_accuracy']:.4f} | {e['atc']:.4f} | {e['doc']:.4f} | {e['source_confidence']:.4f} -> "
               f"{e['target_confidence']:.4f} | {e['atc_threshold']:.4f} |")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(estimates, f, indent=2)
+        atomic_write_text(args.json, json.dumps(estimates, indent=2) + "\n")
     return 0
 
 
@@ -171,6 +171,8 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     from ..utils.log import setup_logging
 
     (args,), _ = ArgumentParser(EvaluateArguments, prog=prog, description=__doc__.split(":", 1)[1].strip()).parse(argv)
+    output_file(args.json, "--json")  # named before any work
+    output_file(args.predictions, "--predictions")
     tune_malloc()
     if args.estimate_on:
         return estimate_main(args)
@@ -214,11 +216,9 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             if command:
                 print(f"\nto predict with the minimums found for accuracy {target:g}:\n{command}")
         if args.json:
-            with open(args.json, "w") as f:
-                json.dump(results, f, indent=2)
+            atomic_write_text(args.json, json.dumps(results, indent=2) + "\n")
         if args.predictions:
-            with open(args.predictions, "w") as f:
-                json.dump(predictions, f)
+            atomic_write_text(args.predictions, json.dumps(predictions) + "\n")
     accelerator.end_training()
     return 0
 

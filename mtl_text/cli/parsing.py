@@ -66,3 +66,21 @@ def input_file(path: str, option: str = "--input") -> Path:
     if file.is_dir():
         raise InputError(f"{option}: {file} is a folder; give a file")
     return file
+
+
+def output_file(path: str | None, option: str) -> Path | None:
+    """``path`` checked to be writable as a file before any work is done: not a folder, in a folder
+    that exists (``None`` stays ``None``). The commands then write it whole or not at all
+    (:func:`~mtl_text.utils.files.atomic_open`).
+
+    Raises:
+        InputError: ``path`` is a folder, or its folder does not exist (named with ``option``).
+    """
+    if path is None:
+        return None
+    file = Path(path)
+    if file.is_dir():
+        raise InputError(f"{option} {file}: a folder; expected a file name")
+    if not file.parent.is_dir():
+        raise InputError(f"{option} {file}: the folder {file.parent} does not exist")
+    return file

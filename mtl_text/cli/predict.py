@@ -22,7 +22,7 @@ from ..inference.inputs import Example, input_format, one_kind, read_examples
 from ..inference.outputs import PredictionWriter, output_format
 from ..utils.files import atomic_open
 from ..utils.iteration import chunked
-from .parsing import ArgumentParser, input_file
+from .parsing import ArgumentParser, input_file, output_file
 
 
 @dataclass
@@ -172,14 +172,8 @@ def output_stream(args: PredictArguments) -> contextlib.AbstractContextManager[T
     Raises:
         InputError: ``--output`` names a folder, or a file in a folder that does not exist.
     """
-    if args.output is None:
-        return contextlib.nullcontext(sys.stdout)
-    path = Path(args.output)
-    if path.is_dir():
-        raise InputError(f"--output {path}: a folder; expected a file name")
-    if not path.parent.is_dir():
-        raise InputError(f"--output {path}: the folder {path.parent} does not exist")
-    return atomic_open(path, compress=gzip_named(path))
+    path = output_file(args.output, "--output")
+    return contextlib.nullcontext(sys.stdout) if path is None else atomic_open(path, compress=gzip_named(path))
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> int:

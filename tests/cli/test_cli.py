@@ -482,6 +482,21 @@ def test_predict_output_is_whole_or_absent_and_bad_destinations_are_named(small_
         assert status == 2 and err.startswith(f"error: {message}"), err
 
 
+@pytest.mark.parametrize("command, option", [("evaluate", "--json"), ("evaluate", "--predictions"), ("compare", "--json")])
+def test_a_results_file_that_cannot_be_written_is_named_before_any_work(command, option, tmp_path, capsys):
+    """The model named does not exist: the destination's error comes first, before minutes of scoring."""
+    import importlib
+
+    from mtl_text.cli import COMMANDS
+
+    main = importlib.import_module(COMMANDS[command][0]).main
+    models = ["--model", str(tmp_path / "no-model")] + (["--baseline", str(tmp_path / "no-baseline")] if command == "compare" else [])
+    for destination, message in ((tmp_path / "no" / "out.json", f"the folder {tmp_path / 'no'} does not exist"),
+                                 (tmp_path, "a folder; expected a file name")):
+        status, _, err = run_cli(main, [*models, option, str(destination)], capsys)
+        assert (status, err) == (2, f"error: {option} {destination}: {message}\n")
+
+
 def test_predict_checks_a_file_whole_before_output_and_streams_standard_input(small_model, tmp_path, capsys, monkeypatch):
     """A file is read twice: checked whole (a bad record: no output at all), then scored. Standard
     input and named pipes are read once, a chunk at a time: the chunks before a bad record are
