@@ -663,6 +663,11 @@ class EvaluationArguments(Arguments):
                 "the best model is the best for these tasks"})
     patience: NonNegativeInt = field(default=4, metadata={"help": "stop after this many validations without improvement (0: never)"})
     log_every: PositiveInt = field(default=50, metadata={"help": "log the training loss every N steps"})
+    task_affinity_every: NonNegativeInt = field(default=0, metadata={
+        "metavar": "N",
+        "help": "every N optimizer steps, measure the inter-task affinity (TAG, Fifty et al. 2021): how much a gradient step on one "
+                "task's loss alone lowers each other task's loss, on a fixed validation batch per task, without changing the run; "
+                "the mean over the run goes to OUTPUT_DIR/task_affinity.json and the log (0: never)"})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
         "help": f"experiment trackers, through Accelerate: {', '.join(TRACKERS[1:])} (each needs its package installed), or none; "
                 "logs go to OUTPUT_DIR"})
@@ -786,6 +791,9 @@ class TrainingConfig:
                               "transformer (feature extraction) do not carry: drop --freeze-encoder")
         if self.optimization.sampling == "all" and self.adaptation.adapt:
             raise ConfigError("--adapt combines with the sampled modes only (not --sampling all)")
+        if self.evaluation.task_affinity_every and (len(self.data.tasks) < 2 or self.encoder.freeze_encoder):
+            raise ConfigError("--task-affinity-every measures how a step on one task's loss moves the others' through the shared "
+                              "encoder: it needs two or more tasks and an encoder that trains (not --freeze-encoder)")
         if self.heads.r_drop and (self.optimization.sampling == "all" or self.adaptation.adapt):
             raise ConfigError("--r-drop doubles each sampled task's batch: it excludes --sampling all and --adapt")
 

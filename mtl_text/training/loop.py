@@ -22,6 +22,8 @@
   has started;
 * every ``--eval-every`` steps: per-task validation metrics, the mean of ``--metric-for-best`` over
   tasks, the best model saved, early stopping;
+* every ``--task-affinity-every`` steps: the inter-task affinity measured
+  (:mod:`~mtl_text.transfer.affinity`) on a fixed validation batch per task, the run unchanged;
 * checkpoints at each validation and every ``--save-every`` steps.
 """
 
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 
 from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
+from ..transfer.affinity import AffinityAverage, lookahead_affinity
 from ..transfer.distillation import distilled_loss
 from ..transfer.mmd import mmd2
 from ..utils.files import load_safetensors_into
@@ -53,11 +56,12 @@ logger = logging.getLogger("mtl_text.train")
 
 
 def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModelTracker, running: dict,
-           averaging: WeightAveraging | None = None) -> int:
+           averaging: WeightAveraging | None = None, affinity: AffinityAverage | None = None) -> int:
     """Restore a run from a checkpoint (its folder and verified state, from
     :func:`~mtl_text.training.checkpointing.read_checkpoint_state`): the task streams, weights,
     optimizer, scheduler, generators, early-stopping state, the losses since the last log (into
-    ``running``) and the averaged weights (into ``averaging``); returns the step to continue from.
+    ``running``), the averaged weights (into ``averaging``) and the affinity measurements (into
+    ``affinity``); returns the step to continue from.
 
     Raises:
         CheckpointError: a checkpoint of other tasks or processes, one that does not fit the model,
@@ -83,6 +87,8 @@ def resume(run: TrainingSetup, checkpoint: tuple[Path, dict], tracker: BestModel
         logger.warning("%s holds averaged weights, which this run (without --weight-averaging) does not use", path)
     if run.plateau is not None and "plateau" in saved:
         run.plateau.load_state_dict(saved["plateau"])
+    if affinity is not None:
+        affinity.values = saved.get("affinity", {})
     device = run.accelerator.device
     for name, values in saved.get("losses_since_log", {}).items():
         running[name] = [torch.tensor(v, dtype=torch.float32, device=device) for v in values]
@@ -149,7 +155,9 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     Returns:
         ``steps`` done, ``train_seconds`` (wall time of the loop), ``validation_seconds`` and
         ``checkpoint_seconds`` (of it), ``train_samples_per_second`` (examples per second of the
-        training steps alone, all processes together), ``best_step``.
+        training steps alone, all processes together), ``best_step``; with ``--task-affinity-every``,
+        ``affinity_seconds`` (of the wall time) and ``task_affinity``
+        (:meth:`~mtl_text.transfer.affinity.AffinityAverage.summary`).
     """
     accelerator, model, optimizer, lr_scheduler, schedule = run.accelerator, run.model, run.optimizer, run.lr_scheduler, run.schedule
     opt, evaluation, ckpt = config.optimization, config.evaluation, config.checkpoints
@@ -166,13 +174,15 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                                     decay=opt.ema_decay)
         logger.info("weight averaging (%s%s) from step %d of %d", opt.weight_averaging,
                     f", decay {opt.ema_decay}" if opt.weight_averaging == "ema" else "", averaging.start_step, run.max_steps)
-    step = resume(run, checkpoint, tracker, running, averaging) if checkpoint else 0
+    affinity = AffinityAverage() if evaluation.task_affinity_every else None
+    step = resume(run, checkpoint, tracker, running, averaging, affinity) if checkpoint else 0
 
     def trainer_state() -> dict:
         return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()},
                 "losses_since_log": {n: torch.stack(values).float().tolist() for n, values in running.items()},
                 **({"plateau": run.plateau.state_dict()} if run.plateau else {}),
-                "adaptation_streams": {n: a.stream.state() for n, a in (run.adaptation or {}).items()}}
+                "adaptation_streams": {n: a.stream.state() for n, a in (run.adaptation or {}).items()},
+                **({"affinity": affinity.values} if affinity is not None else {})}
 
     adaptation, mmd_weight = run.adaptation or {}, config.adaptation.mmd_weight
     pad_id = run.tokenizer.pad_token_id or 0
@@ -229,7 +239,29 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         accelerator.backward(loss)
         return out.head_loss
 
-    eval_seconds = checkpoint_seconds = 0.0
+    if affinity is not None:  # one fixed validation batch per task; each shared parameter's own learning rate
+        with torch.random.fork_rng(devices=[]):  # a data loader's iterator draws its base seed from torch's generator: put it back
+            probes = {t: next(iter(run.val_dataloaders[t])) for t in run.tasks}
+        rate_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
+
+    def measure_affinity() -> None:
+        """One affinity measurement (eval mode: no dropout, no random numbers), averaged over processes, logged."""
+        def loss_of(task: str) -> torch.Tensor:
+            return unwrapped(**model_inputs(probes[task]), task=task, labels=probes[task]["labels"]).head_loss
+
+        unwrapped.eval()
+        try:
+            measured = lookahead_affinity(loss_of, list(run.tasks), shared, [rate_of[id(p)]["lr"] for p in shared])
+        finally:
+            unwrapped.train()
+        if accelerator.num_processes > 1:
+            names = list(measured)
+            table = accelerator.reduce(torch.tensor([[measured[i][j] for j in names] for i in names], device=accelerator.device), "mean")
+            measured = {i: {j: table[a, b].item() for b, j in enumerate(names)} for a, i in enumerate(names)}
+        affinity.add(measured)
+        log.log({"step": step, "split": "affinity", "affinity": measured})
+
+    eval_seconds = checkpoint_seconds = affinity_seconds = 0.0
     progress = tqdm(total=run.max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()
     model.train()
@@ -277,6 +309,12 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                      "loss": losses, **extra})
             running, mmd_running, consistency_running = {}, {}, {}
 
+        # --- inter-task affinity (measured, the run unchanged) ----------------------------------------
+        if affinity is not None and step % evaluation.task_affinity_every == 0:
+            t_affinity = time.time()
+            measure_affinity()
+            affinity_seconds += time.time() - t_affinity
+
         # --- validation, best model, early stopping -------------------------------------------------
         validated = False
         if step % run.eval_every == 0 or step == run.max_steps:
@@ -310,7 +348,10 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
             break
     progress.close()
     train_seconds = time.time() - t_start
-    samples_per_second = (step - first_step) * run.global_batch / max(train_seconds - eval_seconds - checkpoint_seconds, 1e-9)
+    samples_per_second = (step - first_step) * run.global_batch / max(train_seconds - eval_seconds - checkpoint_seconds - affinity_seconds,
+                                                                      1e-9)
     return {"steps": step, "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1),
             "checkpoint_seconds": round(checkpoint_seconds, 1), "train_samples_per_second": round(samples_per_second, 2),
-            "best_step": tracker.best_step}
+            "best_step": tracker.best_step,
+            **({"affinity_seconds": round(affinity_seconds, 1), "task_affinity": affinity.summary()} if affinity is not None and affinity.count
+               else {})}

@@ -34,7 +34,8 @@ LOCK_NAME = ".mtl-text.lock"
 METRICS_NAME = "metrics.jsonl"
 RESULTS_MD = "test_results.md"
 PREDICTIONS_JSON = "test_predictions.json"  # every test example's prediction and reference, per task (for paired tests)
-RESULTS_NAMES = (RESULTS_NAME, RESULTS_MD, PREDICTIONS_JSON)
+AFFINITY_JSON = "task_affinity.json"  # --task-affinity-every: the mean inter-task affinity of the run
+RESULTS_NAMES = (RESULTS_NAME, RESULTS_MD, PREDICTIONS_JSON, AFFINITY_JSON)
 
 
 def check_output_dir(output_dir: Path, overwrite: bool, resume: bool, resumable: bool = True) -> None:

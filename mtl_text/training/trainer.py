@@ -19,6 +19,7 @@ and ``scripts/train.py`` are thin wrappers around it)::
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,13 @@ from ..errors import ConfigError, HubUploadError
 from ..inference.calibration import calibrate, calibrated_tasks
 from ..inference.evaluation import collect_logits, evaluate
 from ..modeling.hub import check_adapter_base, prepare_upload, push_to_hub, upload_target
-from ..utils.files import WEIGHTS_NAME
+from ..transfer.affinity import format_affinity
+from ..utils.files import WEIGHTS_NAME, atomic_write_text
 from .build import build_training
 from .checkpointing import read_checkpoint_state, resolve_checkpoint
 from .config import TrainingConfig
 from .loop import domain_mmd, fit, saved_config
-from .outputs import OutputLock, RunLog, check_output_dir, clear_previous_run, write_test_results
+from .outputs import AFFINITY_JSON, OutputLock, RunLog, check_output_dir, clear_previous_run, write_test_results
 from .runtime import make_accelerator, tracker_config
 
 logger = logging.getLogger("mtl_text.train")
@@ -60,6 +62,9 @@ class TrainingResult:
             (:meth:`mtl_text.Head.class_report`: ``per_class`` precision, recall, F1 and support;
             ``confusion_matrix`` for single-label tasks), for each classification task; also in
             ``test_results.json``.
+        task_affinity: with ``--task-affinity-every``, the mean inter-task affinity over the run
+            (:meth:`mtl_text.transfer.affinity.AffinityAverage.summary`); also in
+            ``task_affinity.json``.
     """
 
     metrics: dict[str, dict[str, float]]
@@ -72,6 +77,7 @@ class TrainingResult:
     validation_metrics: dict[str, dict[str, float]] | None = None
     hub_url: str | None = None
     class_reports: dict[str, dict] | None = None
+    task_affinity: dict | None = None
 
 
 def tune_thresholds(run, accelerator, model) -> None:
@@ -168,6 +174,7 @@ def train(config: TrainingConfig) -> TrainingResult:
         log = RunLog(accelerator, output_dir, resume_step=checkpoint[1]["step"] if checkpoint else None)
         run = build_training(config, accelerator)
         summary = fit(run, config, log, checkpoint)
+        affinity = summary.pop("task_affinity", None)
 
         # --- the best model back, the test table ----------------------------------------------------
         accelerator.wait_for_everyone()
@@ -210,6 +217,11 @@ def train(config: TrainingConfig) -> TrainingResult:
                                                     "class_reports": reports}, predictions, run.tasks.values())
             print(f"\nTest results (best validation model, {summary['steps']} steps, {summary['train_seconds']:.0f}s of training):\n"
                   f"{table}\nModel saved to {output_dir}", flush=True)
+            if affinity is not None:
+                atomic_write_text(output_dir / AFFINITY_JSON, json.dumps(affinity, indent=2) + "\n")
+                print(f"\nInter-task affinity, mean of {affinity['measurements']} measurements (Z of the row's step on the column's "
+                      f"loss relative to the column's own step; in brackets Z ± its standard error; {AFFINITY_JSON}):\n"
+                      f"{format_affinity(affinity)}", flush=True)
         hub_url, upload_error = None, None
         if accelerator.is_main_process and ckpt.push_to_hub:
             try:
@@ -224,4 +236,4 @@ def train(config: TrainingConfig) -> TrainingResult:
     return TrainingResult(metrics=metrics, output_dir=output_dir, steps=summary["steps"], best_step=summary["best_step"],
                           train_seconds=summary["train_seconds"], train_samples_per_second=summary["train_samples_per_second"],
                           num_processes=accelerator.num_processes, validation_metrics=validation, hub_url=hub_url,
-                          class_reports=reports)
+                          class_reports=reports, task_affinity=affinity)
