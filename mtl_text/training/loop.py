@@ -37,7 +37,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..inference.evaluation import evaluate, model_inputs
 from ..transfer.affinity import AffinityAverage, lookahead_affinity
 from ..transfer.distillation import distilled_loss
@@ -239,6 +239,9 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         accelerator.backward(loss)
         return out.head_loss
 
+    if affinity is not None and not shared:
+        raise ConfigError("--task-affinity-every moves the shared encoder's trainable parameters, and this encoder has none "
+                          "(every layer frozen); drop --task-affinity-every or train some layers")
     if affinity is not None:  # one fixed validation batch per task; each shared parameter's own learning rate
         with torch.random.fork_rng(devices=[]):  # a data loader's iterator draws its base seed from torch's generator: put it back
             probes = {t: next(iter(run.val_dataloaders[t])) for t in run.tasks}
