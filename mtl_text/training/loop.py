@@ -37,9 +37,9 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError
 from ..inference.evaluation import evaluate, model_inputs
-from ..transfer.affinity import AffinityAverage, lookahead_affinity
+from ..transfer.affinity import AffinityAverage, AffinityMonitor
 from ..transfer.distillation import distilled_loss
 from ..transfer.mmd import mmd2
 from ..utils.files import load_safetensors_into
@@ -174,15 +174,15 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
                                     decay=opt.ema_decay)
         logger.info("weight averaging (%s%s) from step %d of %d", opt.weight_averaging,
                     f", decay {opt.ema_decay}" if opt.weight_averaging == "ema" else "", averaging.start_step, run.max_steps)
-    affinity = AffinityAverage() if evaluation.task_affinity_every else None
-    step = resume(run, checkpoint, tracker, running, averaging, affinity) if checkpoint else 0
+    affinity = AffinityMonitor(unwrapped, run.val_dataloaders, optimizer) if evaluation.task_affinity_every else None
+    step = resume(run, checkpoint, tracker, running, averaging, affinity.average if affinity else None) if checkpoint else 0
 
     def trainer_state() -> dict:
         return {"step": step, **tracker.state_dict(), "streams": {n: s.state() for n, s in run.train_streams.items()},
                 "losses_since_log": {n: torch.stack(values).float().tolist() for n, values in running.items()},
                 **({"plateau": run.plateau.state_dict()} if run.plateau else {}),
                 "adaptation_streams": {n: a.stream.state() for n, a in (run.adaptation or {}).items()},
-                **({"affinity": affinity.values} if affinity is not None else {})}
+                **({"affinity": affinity.average.values} if affinity is not None else {})}
 
     adaptation, mmd_weight = run.adaptation or {}, config.adaptation.mmd_weight
     pad_id = run.tokenizer.pad_token_id or 0
@@ -239,31 +239,6 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         accelerator.backward(loss)
         return out.head_loss
 
-    if affinity is not None and not shared:
-        raise ConfigError("--task-affinity-every moves the shared encoder's trainable parameters, and this encoder has none "
-                          "(every layer frozen); drop --task-affinity-every or train some layers")
-    if affinity is not None:  # one fixed validation batch per task; each shared parameter's own learning rate
-        with torch.random.fork_rng(devices=[]):  # a data loader's iterator draws its base seed from torch's generator: put it back
-            probes = {t: next(iter(run.val_dataloaders[t])) for t in run.tasks}
-        rate_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
-
-    def measure_affinity() -> None:
-        """One affinity measurement (eval mode: no dropout, no random numbers), averaged over processes, logged."""
-        def loss_of(task: str) -> torch.Tensor:
-            return unwrapped(**model_inputs(probes[task]), task=task, labels=probes[task]["labels"]).head_loss
-
-        unwrapped.eval()
-        try:
-            measured = lookahead_affinity(loss_of, list(run.tasks), shared, [rate_of[id(p)]["lr"] for p in shared])
-        finally:
-            unwrapped.train()
-        if accelerator.num_processes > 1:
-            names = list(measured)
-            table = accelerator.reduce(torch.tensor([[measured[i][j] for j in names] for i in names], device=accelerator.device), "mean")
-            measured = {i: {j: table[a, b].item() for b, j in enumerate(names)} for a, i in enumerate(names)}
-        affinity.add(measured)
-        log.log({"step": step, "split": "affinity", "affinity": measured})
-
     eval_seconds = checkpoint_seconds = affinity_seconds = 0.0
     progress = tqdm(total=run.max_steps, initial=step, desc="Training", disable=not accelerator.is_main_process, dynamic_ncols=True)
     t_start = time.time()
@@ -315,7 +290,7 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
         # --- inter-task affinity (measured, the run unchanged) ----------------------------------------
         if affinity is not None and step % evaluation.task_affinity_every == 0:
             t_affinity = time.time()
-            measure_affinity()
+            log.log({"step": step, "split": "affinity", "affinity": affinity.measure(accelerator)})
             affinity_seconds += time.time() - t_affinity
 
         # --- validation, best model, early stopping -------------------------------------------------
@@ -356,5 +331,5 @@ def fit(run: TrainingSetup, config: TrainingConfig, log: RunLog, checkpoint: tup
     return {"steps": step, "train_seconds": round(train_seconds, 1), "validation_seconds": round(eval_seconds, 1),
             "checkpoint_seconds": round(checkpoint_seconds, 1), "train_samples_per_second": round(samples_per_second, 2),
             "best_step": tracker.best_step,
-            **({"affinity_seconds": round(affinity_seconds, 1), "task_affinity": affinity.summary()} if affinity is not None and affinity.count
-               else {})}
+            **({"affinity_seconds": round(affinity_seconds, 1), "task_affinity": affinity.average.summary()}
+               if affinity is not None and affinity.average.count else {})}

@@ -76,6 +76,59 @@ def lookahead_affinity(loss_of: Callable[[str], torch.Tensor], tasks: Sequence[s
     return affinity
 
 
+class AffinityMonitor:
+    """The measurements of one training run (``--task-affinity-every``): one fixed validation batch
+    per task, drawn once without touching torch's random numbers; each measurement in eval mode
+    with each shared parameter's current learning rate (:func:`lookahead_affinity`), averaged
+    over processes, kept in :attr:`average`.
+
+    Args:
+        model: the (unwrapped) :class:`~mtl_text.modeling.model.MultiTaskModel`; its encoder's
+            trainable parameters are the shared ones.
+        dataloaders: task -> its (prepared) validation batches; the first batch of each is used.
+        optimizer: the run's optimizer, whose parameter groups hold the current learning rates.
+
+    Raises:
+        ConfigError: an encoder without trainable parameters (every layer frozen).
+    """
+
+    def __init__(self, model, dataloaders: Mapping, optimizer):
+        from ..errors import ConfigError
+
+        self.model, self.tasks = model, list(dataloaders)
+        self.shared = [p for p in model.encoder.parameters() if p.requires_grad]
+        if not self.shared:
+            raise ConfigError("--task-affinity-every moves the shared encoder's trainable parameters, and this encoder has none "
+                              "(every layer frozen); drop --task-affinity-every or train some layers")
+        with torch.random.fork_rng(devices=[]):  # a data loader's iterator draws its base seed from torch's generator: put it back
+            self.probes = {t: next(iter(dl)) for t, dl in dataloaders.items()}
+        self.optimizer = optimizer
+        self.average = AffinityAverage()
+
+    def _loss(self, task: str) -> torch.Tensor:
+        from ..inference.evaluation import model_inputs
+
+        batch = self.probes[task]
+        return self.model(**model_inputs(batch), task=task, labels=batch["labels"]).head_loss
+
+    def measure(self, accelerator) -> dict[str, dict[str, float]]:
+        """One measurement, averaged over the run's processes, added to :attr:`average` and returned."""
+        # the groups are looked up now: loading a checkpoint replaces the optimizer's group dictionaries
+        rates = {id(p): group["lr"] for group in self.optimizer.param_groups for p in group["params"]}
+        training = self.model.training
+        self.model.eval()  # no dropout: no random numbers drawn
+        try:
+            measured = lookahead_affinity(self._loss, self.tasks, self.shared, [rates[id(p)] for p in self.shared])
+        finally:
+            self.model.train(training)
+        if accelerator.num_processes > 1:
+            table = torch.tensor([[measured[i][j] for j in self.tasks] for i in self.tasks], device=accelerator.device)
+            table = accelerator.reduce(table, "mean")
+            measured = {i: {j: table[a, b].item() for b, j in enumerate(self.tasks)} for a, i in enumerate(self.tasks)}
+        self.average.add(measured)
+        return measured
+
+
 class AffinityAverage:
     """The running mean (and standard error) of each ``Z_{i→j}`` over a run's measurements."""
 

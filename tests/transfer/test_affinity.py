@@ -43,7 +43,7 @@ def _averaged(measurements):
 def _run(data_dir, out, **extra):
     config = mtl_text.TrainingConfig.from_options(
         tasks=["trec", "sst2"], data_dir=str(data_dir), max_train_examples=300, max_steps=40, eval_every=20, embedding_dim=16,
-        w2v_epochs=1, min_word_frequency=1, cache_dir="none", seed=5, save_total_limit=0, output_dir=str(out), **extra)
+        w2v_epochs=1, min_word_frequency=1, cache_dir="none", seed=5, output_dir=str(out), **{"save_total_limit": 0, **extra})
     return mtl_text.train(config)
 
 
@@ -66,6 +66,21 @@ def test_a_run_measured_every_ten_steps_trains_the_same_model(data_dir, tmp_path
     logged = [r for r in records if r["split"] == "affinity"]
     assert [r["step"] for r in logged] == [10, 20, 30, 40]
     assert summary["mean"]["trec"]["sst2"] == pytest.approx(sum(r["affinity"]["trec"]["sst2"] for r in logged) / 4)
+
+
+def test_a_resumed_run_measures_what_the_uninterrupted_run_measured(data_dir, tmp_path):
+    """The run resumed from its step-20 checkpoint (the learning rates of the restored optimizer,
+    the measurements before it from the checkpoint) ends with the same affinities and weights."""
+    import shutil
+
+    whole = tmp_path / "whole"
+    _run(data_dir, whole, task_affinity_every=10, save_total_limit=3)
+    resumed = tmp_path / "resumed"
+    shutil.copytree(whole, resumed)
+    shutil.rmtree(resumed / "checkpoints" / "step-00000040")
+    _run(data_dir, resumed, task_affinity_every=10, save_total_limit=3, resume_from_checkpoint="latest")
+    for name in ("task_affinity.json", "model.safetensors"):
+        assert (resumed / name).read_bytes() == (whole / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("options", [{"tasks": ["trec"]}, {"tasks": ["trec", "sst2"], "freeze_encoder": True}])
