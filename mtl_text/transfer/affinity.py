@@ -10,7 +10,9 @@ learning rate) also lowers task *j*'s loss, negative where it raises it. ``Z_{j�
 step, is the reference: ``Z_{i→j} / Z_{j→j}`` says how much of its own step's gain a step on *i*
 gives *j*. Averaged over training, low or negative affinities into a task point at tasks that
 should not share its encoder (the paper groups tasks by them); the retraining comparisons
-(``mtl-text compare``) remain the evidence of whether sharing helped.
+(``mtl-text compare``) remain the evidence of whether sharing helped. On six GLUE / GoEmotions /
+SST-2 tasks with word vectors they did not predict which partner spares GoEmotions
+(docs/transfer-workflows.md).
 
 Here every task is scored on its own batch (the tasks have separate data), in eval mode (no dropout,
 no random numbers drawn), and the shared parameters are put back exactly after each lookahead: the
