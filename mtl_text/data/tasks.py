@@ -102,6 +102,9 @@ class Task:
             (20 Newsgroups: +2.5 points of accuracy over the wide part alone); not short texts
             whose validation split says little about the test texts (SST-2's phrases: about −1
             point). Classification tasks only.
+        wide: with a wide part (``--wide-buckets``; the default with word vectors), give this task
+            one (``--wide-tasks``, which overrides this). ``False`` for a task that the wide part
+            hurts: GoEmotions alone, 0.055 macro-F1 lower with it (three seeds, docs/tasks.md).
         calibrate: after training, fit the head's temperature on the validation split
             (temperature scaling; ``--calibrate``, which overrides this): for a task whose
             probabilities come out over-confident (20 Newsgroups with its SVM: test ECE 0.10 to 0.03
@@ -135,6 +138,7 @@ class Task:
     validation_groups: Callable[[list[str]], Sequence] | None = None
     wide_svm: bool = False
     calibrate: bool = False
+    wide: bool = True
     hub_dataset: HubDataset | None = None
 
     def __post_init__(self):

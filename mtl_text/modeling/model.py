@@ -38,7 +38,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,15 +111,18 @@ class MultiTaskModel(nn.Module):
             nets, Lee et al. 2015), so that neither part stops learning once the other fits the
             training set (+0.006 over the sum alone on 20 Newsgroups, two seeds: docs/benchmark.md).
         wide_ngrams: the longest n-gram of the wide part, in tokens.
+        wide_tasks: the tasks that get a wide part (``None``: every task; none, or ``wide_buckets``
+            0: no wide part).
 
     Raises:
         ValueError: pooling modes for other tasks than ``tasks``, an unknown problem type,
-            ``word_dropout`` outside ``[0, 1)``, or a negative ``wide_buckets``.
+            ``word_dropout`` outside ``[0, 1)``, a negative ``wide_buckets``, or ``wide_tasks``
+            naming other tasks than ``tasks``.
     """
 
     def __init__(self, encoder: nn.Module, tasks: Mapping[str, Mapping], pooling: str | Mapping[str, str] = "attention", head_hidden_size: int = 256,
                  head_dropout: float = 0.1, word_dropout: float = 0.0, task_balancing: str | None = None, wide_buckets: int = 0,
-                 wide_ngrams: int = 2):
+                 wide_ngrams: int = 2, wide_tasks: Sequence[str] | None = None):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), got {word_dropout}")
@@ -144,8 +147,11 @@ class MultiTaskModel(nn.Module):
              for name, info in self.tasks.items()}
         )
         self.uncertainty = UncertaintyWeighting(self.tasks) if task_balancing == "uncertainty" else None
-        self.wide = nn.ModuleDict({name: WideNgrams(wide_buckets, head.num_outputs, wide_ngrams) for name, head in self.heads.items()}) \
-            if wide_buckets else None
+        wide_tasks = list(self.heads) if wide_tasks is None else list(wide_tasks)
+        if set(wide_tasks) - set(self.tasks):
+            raise ValueError(f"wide parts asked for {sorted(set(wide_tasks) - set(self.tasks))}, but the tasks are {sorted(self.tasks)}")
+        self.wide = nn.ModuleDict({name: WideNgrams(wide_buckets, head.num_outputs, wide_ngrams) for name, head in self.heads.items()
+                                   if name in wide_tasks}) if wide_buckets and wide_tasks else None
 
     def pools_pair_separately(self, task: str) -> bool:
         """True when ``task`` reads sentence pairs and the encoder does not read them jointly: the
@@ -199,7 +205,7 @@ class MultiTaskModel(nn.Module):
         """
         head = self.heads[task]
         logits = head(features)
-        if self.wide is None:
+        if self.wide is None or task not in self.wide:
             return head.calibrated(logits), None
         if input_ids is None:
             raise ValueError(f"task {task} has a wide part (hashed n-grams of the token ids): give input_ids, not only features")
@@ -296,7 +302,8 @@ class MultiTaskModel(nn.Module):
             "head": {"hidden_size": self.head_hidden_size, "dropout": self.head_dropout},
             "word_dropout": self.word_dropout,
             **({"task_balancing": "uncertainty"} if self.uncertainty is not None else {}),
-            **({"wide": {"buckets": self.wide_buckets, "ngrams": self.wide_ngrams}} if self.wide is not None else {}),
+            **({"wide": {"buckets": self.wide_buckets, "ngrams": self.wide_ngrams,
+                         **({"tasks": list(self.wide)} if len(self.wide) < len(self.heads) else {})}} if self.wide is not None else {}),
         }
 
     @property
@@ -581,6 +588,8 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
         fail("wide", "an object with 'buckets' and 'ngrams'", wide)
     integer("wide.buckets", wide.get("buckets"), 1)
     integer("wide.ngrams", wide.get("ngrams"), 1)
+    if "tasks" in wide and (not isinstance(wide["tasks"], list) or not wide["tasks"] or not set(wide["tasks"]) <= set(config["tasks"])):
+        fail("wide.tasks", f"a non-empty list of the model's tasks {sorted(config['tasks'])}", wide["tasks"])
     if config.get("task_balancing", "uncertainty") != "uncertainty":
         fail("task_balancing", "'uncertainty' or absent", config.get("task_balancing"))
 
@@ -588,4 +597,4 @@ def validate_config(config: dict, path: str | os.PathLike) -> None:
 def wide_options(config: Mapping) -> dict:
     """The wide part's constructor arguments of :class:`MultiTaskModel` from a ``config.json``."""
     wide = config.get("wide")
-    return {"wide_buckets": wide["buckets"], "wide_ngrams": wide["ngrams"]} if wide else {}
+    return {"wide_buckets": wide["buckets"], "wide_ngrams": wide["ngrams"], "wide_tasks": wide.get("tasks")} if wide else {}

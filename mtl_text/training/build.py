@@ -457,10 +457,13 @@ def build_model(config: TrainingConfig, tasks: dict[str, Task], encoder, tokeniz
                                      for n, t in tasks.items()},
                            pooling=pooling, head_hidden_size=config.heads.head_hidden_size, head_dropout=config.heads.head_dropout,
                            word_dropout=config.heads.word_dropout, task_balancing=config.optimization.task_balancing,
-                           wide_buckets=config.heads.wide_buckets, wide_ngrams=config.heads.wide_ngrams)
+                           wide_buckets=config.heads.wide_buckets, wide_ngrams=config.heads.wide_ngrams,
+                           wide_tasks=config.heads.wide_task_names(tasks))
     logger.info("pooling: %s", pooling)
     if model.wide is not None:
-        logger.info("wide part per task: hashed TF-IDF 1- to %d-grams, %d rows", model.wide_ngrams, model.wide_buckets)
+        without = [n for n in tasks if n not in model.wide]
+        logger.info("wide part per task: hashed TF-IDF 1- to %d-grams, %d rows%s", model.wide_ngrams, model.wide_buckets,
+                    f"; none for {without} (--wide-tasks)" if without else "")
     logger.info("model: %.2fM parameters (%.2fM trainable)", sum(p.numel() for p in model.parameters()) / 1e6,
                 sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6)
     return model
@@ -538,7 +541,7 @@ def build_training(config: TrainingConfig, accelerator: Accelerator) -> Training
     for name in tasks:
         with accelerator.main_process_first():  # the main process writes the cache, the others read it
             tokenized = tokenize_splits(splits[name], tokenizer, model.tasks[name]["max_length"], cache_dir=cache_dir)
-        if model.wide is not None and name not in reused:  # document frequencies of the task's training texts, as tokenized
+        if model.wide is not None and name in model.wide and name not in reused:  # document frequencies of the task's training texts, as tokenized
             train = tokenized["train"]
             model.wide[name].fit_idf(column(train, "input_ids"),
                                      column(train, "token_type_ids") if model.tasks[name]["text_pair"] else None)

@@ -70,12 +70,13 @@ def transfer_heads(model: MultiTaskModel, source: MultiTaskModel) -> list[str]:
         same = old is not None and all(old[k] == info[k] for k in ("labels", "problem_type", "text_pair")) \
             and source.pooling_modes[name] == model.pooling_modes[name] \
             and (source.wide_buckets, source.wide_ngrams) == (model.wide_buckets, model.wide_ngrams) \
+            and (source.wide is not None and name in source.wide) == (model.wide is not None and name in model.wide) \
             and source.heads[name].state_dict().keys() == model.heads[name].state_dict().keys() \
             and all(a.shape == b.shape for a, b in zip(source.heads[name].state_dict().values(), model.heads[name].state_dict().values()))
         if same:
             model.poolers[name].load_state_dict(source.poolers[name].state_dict())
             model.heads[name].load_state_dict(source.heads[name].state_dict())
-            if model.wide is not None:
+            if model.wide is not None and name in model.wide:
                 model.wide[name].load_state_dict(source.wide[name].state_dict())
             reused.append(name)
         elif old is not None:

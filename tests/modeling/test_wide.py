@@ -268,3 +268,58 @@ def test_every_problem_type_gets_a_wide_part_of_its_outputs(problem_type, labels
     assert out.logits.shape == (len(TEXTS), len(labels)) and torch.isfinite(out.loss)
     out.loss.backward()
     assert model.wide["t"].weight.weight.grad.abs().sum() > 0
+
+
+def test_a_wide_part_for_some_tasks_only_saves_loads_and_leaves_the_others_deep(tmp_path):
+    """``wide_tasks``: a wide part for "mood" alone; "topic" scores by its deep part, as in a model
+    without any wide part; the choice is saved in config.json and restored."""
+    tokenizer = train_word_tokenizer(TEXTS, min_frequency=1)
+    tasks = {"mood": {"labels": ["neg", "pos"], "max_length": 16}, "topic": {"labels": ["a", "b", "c"], "max_length": 16}}
+
+    def build(**wide):
+        torch.manual_seed(0)
+        return MultiTaskModel(WordVectorEncoder(len(tokenizer.get_vocab()), 8), tasks, pooling="mean", head_hidden_size=0, **wide)
+
+    model, plain = build(wide_buckets=128, wide_tasks=["mood"]), build()
+    assert list(model.wide) == ["mood"]
+    model.wide["mood"].fit_idf(tokenizer(TEXTS)["input_ids"])
+    with torch.no_grad():
+        model.wide["mood"].weight.weight.normal_()
+    ids, mask = batch(tokenizer, TEXTS)
+    model.eval(), plain.eval()
+    torch.testing.assert_close(model(ids, mask, task="topic"), plain(ids, mask, task="topic"))
+    assert not torch.allclose(model(ids, mask, task="mood"), plain(ids, mask, task="mood"))
+    model.save_pretrained(tmp_path / "model", tokenizer)
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["wide"] == {"buckets": 128, "ngrams": 2, "tasks": ["mood"]}
+    restored = MultiTaskModel.from_pretrained(tmp_path / "model")
+    assert list(restored.wide) == ["mood"]
+    for task in tasks:
+        torch.testing.assert_close(restored(ids, mask, task=task), model(ids, mask, task=task))
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    config["wide"]["tasks"] = ["mood", "weather"]
+    (tmp_path / "model" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match=r"wide\.tasks"):
+        MultiTaskModel.from_pretrained(tmp_path / "model", verify_hashes=False)
+    with pytest.raises(ValueError, match=r"wide parts asked for \['weather'\]"):
+        build(wide_buckets=128, wide_tasks=["weather"])
+
+
+def test_which_tasks_get_a_wide_part_and_its_svm():
+    """GoEmotions' task asks for none (measured); --wide-tasks overrides; --wide-svm cannot name a
+    task without one, and its defaults skip such a task."""
+    from mtl_text.data.tasks import get_task
+    from mtl_text.errors import ConfigError
+
+    def chosen(**options):
+        heads = TrainingConfig.from_options(tasks=["20newsgroups", "goemotions", "sst2"], **options).heads
+        tasks = {n: get_task(n) for n in ("20newsgroups", "goemotions", "sst2")}
+        return heads.wide_task_names(tasks), heads.wide_svm_tasks(tasks)
+
+    assert chosen() == (["20newsgroups", "sst2"], ["20newsgroups"])
+    assert chosen(wide_tasks=["all"]) == (["20newsgroups", "goemotions", "sst2"], ["20newsgroups"])
+    assert chosen(wide_tasks=["sst2"]) == (["sst2"], [])  # 20NG's SVM needs its wide part: skipped by default
+    assert chosen(wide_tasks=["none"]) == ([], []) and chosen(wide_buckets=0) == ([], [])
+    with pytest.raises(ConfigError, match=r"--wide-svm fits a task's wide part, and \['20newsgroups'\] have none"):
+        chosen(wide_tasks=["sst2"], wide_svm=["20newsgroups"])
+    with pytest.raises(ConfigError, match="--wide-tasks names task"):
+        chosen(wide_tasks=["trec"])
