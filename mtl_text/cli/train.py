@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None, prog: str | None = None) -> int:
             outputs = f"{task.num_labels} target{'s' if task.num_labels > 1 else ''}" if task.problem_type == "regression" else \
                 f"{task.num_labels} labels"
             print(f"{name:{width}} {outputs:>10}  {task.problem_type:28} {'pairs' if task.text_pair else 'texts':5}  {task.pooling:9} pooling  "
-                  f"{'wide SVM' if task.wide_svm else '':8}  {task.description}")
+                  f"{'wide SVM' if task.wide_svm else 'no wide' if not task.wide else '':8}  {task.description}")
         return 0
     from ..training.trainer import train
 

@@ -260,6 +260,7 @@ def test_list_tasks_shows_which_tasks_get_the_wide_svm_by_default(capsys):
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert "wide SVM" in lines["20newsgroups"] and "attention pooling" in lines["20newsgroups"]
     assert "wide SVM" not in lines["sst2"] and "wide SVM" not in lines["stsb"]
+    assert "no wide" in lines["goemotions"] and "no wide" not in lines["sst2"]  # GoEmotions asks for no wide part
     assert len({line.index(" labels") for name, line in lines.items() if name != "stsb"}) == 1  # one column, the longest name too
 
 
