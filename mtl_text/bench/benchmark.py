@@ -318,14 +318,10 @@ def machine_description() -> str:
     memory, GPU (if any), Python and torch versions."""
     import torch
 
-    from ..utils.environment import cpu_name, memory_gib
-    from ..utils.hardware import cpu_capabilities, cpu_summary
+    from ..utils.environment import cpu_description
 
-    cpu = cpu_name()
-    memory = f", {memory_gib():.0f} GiB memory" if memory_gib() else ""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    isa = cpu_summary(cpu_capabilities())
-    return f"{cpu}{f' ({isa})' if isa else ''}, {os.cpu_count()} cores{memory}, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+    return f"{cpu_description()}, {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
 
 
 @dataclass

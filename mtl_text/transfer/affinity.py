@@ -23,6 +23,7 @@ affinities are averaged.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -151,9 +152,9 @@ class AffinityAverage:
         "relative": {i: {j: mean_{i→j} / mean_{j→j}}}}`` (``relative`` ``None`` where a task's own
         mean is not positive)."""
         mean = {i: {j: sum(v) / len(v) for j, v in row.items()} for i, row in self.values.items()}
-        error = {i: {j: (math.sqrt(sum((x - mean[i][j]) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else None)
-                     for j, v in row.items()} for i, row in self.values.items()}
-        relative = {i: {j: (m / mean[j][j] if mean.get(j, {}).get(j, 0) > 0 else None) for j, m in row.items()} for i, row in mean.items()}
+        error = {i: {j: statistics.stdev(v) / math.sqrt(len(v)) if len(v) > 1 else None for j, v in row.items()}
+                 for i, row in self.values.items()}
+        relative = {i: {j: m / mean[j][j] if mean[j][j] > 0 else None for j, m in row.items()} for i, row in mean.items()}
         return {"measurements": self.count, "mean": mean, "standard_error": error, "relative": relative}
 
 

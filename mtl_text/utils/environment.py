@@ -52,6 +52,16 @@ def memory_gib() -> float | None:
         return None
 
 
+def cpu_description() -> str:
+    """The CPU as benchmark figures and bug reports name it: model, instruction sets (the widest
+    vector ones and bf16: :func:`~mtl_text.utils.hardware.cpu_summary`), cores and memory, e.g.
+    ``"Intel(R) Xeon(R) Processor (AVX512, AVX512-BF16, AMX-BF16), 2 cores, 24 GiB memory"``."""
+    from .hardware import cpu_capabilities, cpu_summary
+
+    isa, memory = cpu_summary(cpu_capabilities()), memory_gib()
+    return f"{cpu_name()}{f' ({isa})' if isa else ''}, {os.cpu_count()} cores" + (f", {memory:.0f} GiB memory" if memory else "")
+
+
 def _gpus() -> str:
     import torch
 
@@ -106,15 +116,12 @@ def environment_report(data_dir: str | os.PathLike | None = None) -> dict[str, s
     import torch
 
     from .. import __version__
-    from .hardware import cpu_capabilities, cpu_summary
 
-    memory = memory_gib()
-    isa = cpu_summary(cpu_capabilities())
     report = {
         "mtl-text": __version__,
         "Python": f"{platform.python_version()} ({platform.python_implementation()}, {sys.executable})",
         "platform": platform.platform(),
-        "CPU": f"{cpu_name()}{f' ({isa})' if isa else ''}, {os.cpu_count()} cores" + (f", {memory:.0f} GiB memory" if memory else ""),
+        "CPU": cpu_description(),
         "GPUs": _gpus(),
         "torch threads": str(torch.get_num_threads()),
         "Accelerate config": _accelerate_config(),
